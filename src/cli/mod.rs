@@ -1,0 +1,51 @@
+// The command-line interface: parse, call the library, report.
+// (Included by src/main.rs; the library never knows the CLI exists.)
+
+use clap::{Parser, Subcommand};
+
+/// mp: Python's multiprocessing, as a library and a command-line tool.
+///
+/// Exit codes: 0 success; 2 usage error (bad option or argument).
+#[derive(Debug, Parser)]
+#[command(name = "mp", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print what mp knows about this machine: CPU counts and start methods.
+    Info,
+}
+
+/// Runs the CLI with the process arguments and returns the exit code.
+pub fn run() -> i32 {
+    run_from(std::env::args_os())
+}
+
+/// Runs the CLI with `args` (testable in-process).
+pub fn run_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Info => {
+            println!("cpu_count: {}", mp::cpu_count());
+            println!("process_cpu_count: {}", mp::process_cpu_count());
+            let methods: Vec<&str> = mp::get_all_start_methods().iter().map(|m| m.as_str()).collect();
+            println!("start_methods: {}", methods.join(" "));
+            println!("default_start_method: {}", mp::context::DEFAULT_START_METHOD);
+            0
+        }
+    }
+}

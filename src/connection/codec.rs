@@ -1,0 +1,53 @@
+//! The one seam where objects become bytes.
+//!
+//! Rust-to-Rust connections use postcard, a compact serde format. The CPython
+//! wire-compatibility work adds a pickle codec here; nothing else in the crate
+//! knows which encoding a connection speaks.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How a [`super::Connection`] turns objects into message bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Codec {
+    /// postcard: compact, fast, Rust-to-Rust only.
+    #[default]
+    Postcard,
+}
+
+impl Codec {
+    /// Encodes `value` as one message.
+    pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>> {
+        match self {
+            Codec::Postcard => postcard::to_allocvec(value).map_err(|e| Error::Encode(explain(e))),
+        }
+    }
+
+    /// Decodes one message as a `T`.
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T> {
+        match self {
+            Codec::Postcard => postcard::from_bytes(bytes).map_err(|e| Error::Decode(explain(e))),
+        }
+    }
+}
+
+/// postcard drops the text of custom serde errors; `mp`'s own custom errors
+/// (fd passing) leave their text in a thread-local so the user sees it.
+fn explain(e: postcard::Error) -> String {
+    match LAST_CUSTOM.with(|c| c.take()) {
+        Some(text) => text,
+        None => e.to_string(),
+    }
+}
+
+thread_local! {
+    static LAST_CUSTOM: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Records the text of a custom serde error before returning it.
+pub(crate) fn custom_error(text: String) -> String {
+    LAST_CUSTOM.with(|c| *c.borrow_mut() = Some(text.clone()));
+    text
+}

@@ -1,0 +1,634 @@
+//! Connections: message-oriented, framed byte streams between processes.
+//!
+//! This is CPython's `multiprocessing.connection`. [`pipe`] (Python's `Pipe`)
+//! returns two [`Connection`]s; each message is a frame with CPython's length
+//! prefix (a 4-byte big-endian signed length, or `-1` followed by an 8-byte
+//! length for messages of 2 GiB and more), so the bytes on the wire are the ones
+//! a Python peer writes and reads.
+//!
+//! ```
+//! let (a, b) = mp::pipe(true).unwrap();
+//! a.send(&(1, "two".to_string())).unwrap();
+//! let got: (i32, String) = b.recv().unwrap();
+//! assert_eq!(got, (1, "two".to_string()));
+//! b.send_bytes(b"raw").unwrap();
+//! assert_eq!(a.recv_bytes(None).unwrap(), b"raw");
+//! ```
+//!
+//! [`wait`] waits on several connections and process sentinels at once.
+//!
+//! # Caveats
+//! A `Connection` is `Send` but not `Sync`: like CPython's, it is used by one
+//! thread at a time. Messages are read into a small internal buffer, so use
+//! [`Connection::poll`] or [`wait`] (which see that buffer) rather than polling
+//! the raw descriptor yourself.
+
+pub mod codec;
+mod frame;
+mod wait;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
+use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializer};
+
+pub use codec::Codec;
+pub use frame::{decode_header, encode_header, HEADER_MAX};
+pub use wait::{wait, Waitable};
+
+use crate::error::{Error, Result};
+use crate::reduction;
+
+/// Size of the read buffer; larger messages are read straight into their own allocation.
+const BUF_SIZE: usize = 64 * 1024;
+/// Largest allocation made up front for a message; bigger messages grow as bytes arrive,
+/// so a bogus length header cannot make `mp` allocate memory the peer never sends.
+const PREALLOC_MAX: usize = 64 * 1024 * 1024;
+/// How many descriptors one read accepts (internal channels send at most a few).
+const MAX_FDS: usize = 32;
+
+/// One end of a connection. Created by [`pipe`], sent to children as a
+/// `Process` argument, or (later) by `Listener`/`Client`.
+pub struct Connection {
+    fd: Option<OwnedFd>,
+    readable: bool,
+    writable: bool,
+    is_socket: bool,
+    codec: Codec,
+    rbuf: RefCell<ReadBuf>,
+    fds_in: RefCell<VecDeque<OwnedFd>>,
+    /// Set after a refused oversized frame: the stream is out of step, so the
+    /// connection acts as closed (CPython closes it).
+    broken: Cell<bool>,
+}
+
+struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+}
+
+impl ReadBuf {
+    fn available(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.data.len() {
+            self.start = 0;
+            self.data.clear();
+        }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("fd", &self.fd.as_ref().map(|f| f.as_raw_fd()))
+            .field("readable", &self.readable)
+            .field("writable", &self.writable)
+            .finish()
+    }
+}
+
+/// Python's `Pipe(duplex)`: two connected [`Connection`]s.
+///
+/// With `duplex` both ends can send and receive (a Unix socket pair). Without,
+/// the first end only receives and the second only sends (an OS pipe), as in
+/// CPython: `let (reader, writer) = mp::pipe(false)?`.
+pub fn pipe(duplex: bool) -> Result<(Connection, Connection)> {
+    if duplex {
+        let (a, b) = socket::socketpair(
+            socket::AddressFamily::Unix,
+            socket::SockType::Stream,
+            None,
+            socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::io("socketpair", e.into()))?;
+        Ok((
+            Connection::from_fd(a, true, true, true),
+            Connection::from_fd(b, true, true, true),
+        ))
+    } else {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::io("pipe", e.into()))?;
+        Ok((
+            Connection::from_fd(r, true, false, false),
+            Connection::from_fd(w, false, true, false),
+        ))
+    }
+}
+
+impl Connection {
+    /// Wraps a connected socket (or pipe end) as a `Connection`.
+    ///
+    /// `is_socket` enables receiving descriptors with `SCM_RIGHTS`.
+    pub fn from_fd(fd: OwnedFd, readable: bool, writable: bool, is_socket: bool) -> Self {
+        Connection {
+            fd: Some(fd),
+            readable,
+            writable,
+            is_socket,
+            codec: Codec::default(),
+            rbuf: RefCell::new(ReadBuf {
+                data: Vec::new(),
+                start: 0,
+            }),
+            fds_in: RefCell::new(VecDeque::new()),
+            broken: Cell::new(false),
+        }
+    }
+
+    /// The codec used by [`send`](Self::send) and [`recv`](Self::recv).
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+
+    /// Changes the codec used by [`send`](Self::send) and [`recv`](Self::recv).
+    pub fn set_codec(&mut self, codec: Codec) {
+        self.codec = codec;
+    }
+
+    /// Whether this end can receive.
+    pub fn readable(&self) -> bool {
+        self.readable
+    }
+
+    /// Whether this end can send.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn closed(&self) -> bool {
+        self.fd.is_none() || self.broken.get()
+    }
+
+    /// The descriptor number (Python's `fileno()`).
+    pub fn fileno(&self) -> Result<RawFd> {
+        Ok(self.fd()?.as_raw_fd())
+    }
+
+    /// Closes this end. The peer's next receive fails with [`Error::Eof`].
+    pub fn close(&mut self) {
+        self.fd = None;
+    }
+
+    fn fd(&self) -> Result<BorrowedFd<'_>> {
+        if self.broken.get() {
+            return Err(Error::Closed);
+        }
+        self.fd.as_ref().map(|f| f.as_fd()).ok_or(Error::Closed)
+    }
+
+    fn check_readable(&self) -> Result<()> {
+        self.fd()?;
+        if !self.readable {
+            return Err(Error::WrongDirection("write-only"));
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.fd()?;
+        if !self.writable {
+            return Err(Error::WrongDirection("read-only"));
+        }
+        Ok(())
+    }
+
+    /// Sends `obj` as one message, encoded with this connection's codec.
+    pub fn send<T: Serialize + ?Sized>(&self, obj: &T) -> Result<()> {
+        self.check_writable()?;
+        let bytes = self.codec.encode(obj)?;
+        self.send_bytes(&bytes)
+    }
+
+    /// Receives one message and decodes it as a `T`.
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<T> {
+        let bytes = self.recv_bytes(None)?;
+        self.codec.decode(&bytes)
+    }
+
+    /// Sends `buf` as one message.
+    pub fn send_bytes(&self, buf: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        self.send_frame(buf, &[])
+    }
+
+    /// Receives one message. With `maxlength`, a longer message is refused with
+    /// [`Error::TooLong`] and the connection is closed (its remaining bytes
+    /// cannot be skipped safely), as in CPython.
+    pub fn recv_bytes(&self, maxlength: Option<usize>) -> Result<Vec<u8>> {
+        self.check_readable()?;
+        self.recv_frame(maxlength)
+    }
+
+    /// Receives one message into `buf` and returns its length. A message longer
+    /// than `buf` gives [`Error::BufferTooShort`] carrying the whole message.
+    pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize> {
+        self.check_readable()?;
+        let msg = self.recv_frame(None)?;
+        if msg.len() > buf.len() {
+            return Err(Error::BufferTooShort {
+                cap: buf.len(),
+                message: msg,
+            });
+        }
+        buf[..msg.len()].copy_from_slice(&msg);
+        Ok(msg.len())
+    }
+
+    /// Whether there is something to receive (a message, or end of file).
+    /// `None` waits for ever; `Some(Duration::ZERO)` does not wait.
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool> {
+        self.check_readable()?;
+        Ok(!wait(&[self as &dyn Waitable], timeout)?.is_empty())
+    }
+
+    // ---- internals ----
+
+    /// Writes one frame; the descriptors in `fds` go with its first byte.
+    pub(crate) fn send_frame(&self, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
+        let fd = self.fd()?;
+        let mut header = [0u8; HEADER_MAX];
+        let hlen = encode_header(payload.len() as u64, &mut header);
+        let total = hlen + payload.len();
+        let mut sent = 0usize;
+        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        while sent < total {
+            let (h, p) = if sent < hlen {
+                (&header[sent..hlen], payload)
+            } else {
+                (&header[..0], &payload[sent - hlen..])
+            };
+            let iov = [IoSlice::new(h), IoSlice::new(p)];
+            let r = if sent == 0 && !raw.is_empty() {
+                let cmsg = [ControlMessage::ScmRights(&raw)];
+                socket::sendmsg::<()>(fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
+            } else if self.is_socket {
+                socket::sendmsg::<()>(fd.as_raw_fd(), &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
+            } else {
+                nix::sys::uio::writev(fd, &iov)
+            };
+            match r {
+                Ok(n) => sent += n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::io("send", e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads more bytes into the buffer. Returns false at end of file.
+    fn fill(&self) -> Result<bool> {
+        let mut rb = self.rbuf.borrow_mut();
+        if rb.start > 0 && rb.start == rb.data.len() {
+            rb.data.clear();
+            rb.start = 0;
+        }
+        let old = rb.data.len();
+        if rb.data.capacity() - old < BUF_SIZE / 4 {
+            // Move unread bytes to the front before growing.
+            if rb.start > 0 {
+                let start = rb.start;
+                rb.data.drain(..start);
+                rb.start = 0;
+            }
+            rb.data.reserve(BUF_SIZE);
+        }
+        let old = rb.data.len();
+        let cap = rb.data.capacity();
+        rb.data.resize(cap, 0);
+        let n = self.read_some(&mut rb.data[old..]);
+        match n {
+            Ok(n) => {
+                rb.data.truncate(old + n);
+                Ok(n > 0)
+            }
+            Err(e) => {
+                rb.data.truncate(old);
+                Err(e)
+            }
+        }
+    }
+
+    /// One read (or recvmsg, which also collects passed descriptors).
+    fn read_some(&self, buf: &mut [u8]) -> Result<usize> {
+        let fd = self.fd()?;
+        loop {
+            let r = if self.is_socket {
+                let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
+                let mut iov = [IoSliceMut::new(buf)];
+                match socket::recvmsg::<()>(
+                    fd.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_CMSG_CLOEXEC,
+                ) {
+                    Ok(msg) => {
+                        if let Ok(cmsgs) = msg.cmsgs() {
+                            for c in cmsgs {
+                                if let ControlMessageOwned::ScmRights(fds) = c {
+                                    let mut q = self.fds_in.borrow_mut();
+                                    for raw in fds {
+                                        // SAFETY: the kernel just installed `raw` in our table for us.
+                                        q.push_back(unsafe { reduction::owned(raw) });
+                                    }
+                                }
+                            }
+                        }
+                        Ok(msg.bytes)
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                nix::unistd::read(fd.as_raw_fd(), buf)
+            };
+            match r {
+                Ok(n) => return Ok(n),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::io("recv", e.into())),
+            }
+        }
+    }
+
+    /// Makes sure at least `n` unread bytes are buffered.
+    fn fill_to(&self, n: usize) -> Result<()> {
+        loop {
+            let have = self.rbuf.borrow().available().len();
+            if have >= n {
+                return Ok(());
+            }
+            if !self.fill()? {
+                return Err(Error::Eof);
+            }
+        }
+    }
+
+    pub(crate) fn recv_frame(&self, maxlength: Option<usize>) -> Result<Vec<u8>> {
+        self.fill_to(4)?;
+        let mut header = [0u8; HEADER_MAX];
+        let first = {
+            let rb = self.rbuf.borrow();
+            header[..4].copy_from_slice(&rb.available()[..4]);
+            i32::from_be_bytes([header[0], header[1], header[2], header[3]])
+        };
+        let hlen = if first == -1 { 12 } else { 4 };
+        if hlen == 12 {
+            self.fill_to(12)?;
+            header[4..12].copy_from_slice(&self.rbuf.borrow().available()[4..12]);
+        }
+        let len = match decode_header(&header[..hlen]) {
+            Ok(Some((len, _))) => len,
+            Ok(None) => unreachable!("the header bytes were buffered"),
+            Err(e) => return Err(e),
+        };
+        if let Some(max) = maxlength {
+            if len > max as u64 {
+                // CPython closes the connection: the stream cannot be resynchronised.
+                self.broken.set(true);
+                return Err(Error::TooLong { len, max });
+            }
+        }
+        let len = usize::try_from(len).map_err(|_| Error::BadLength(len as i64))?;
+        self.rbuf.borrow_mut().consume(hlen);
+        // Take what is buffered, then read the rest straight into the message.
+        let mut msg = Vec::with_capacity(len.min(PREALLOC_MAX));
+        {
+            let mut rb = self.rbuf.borrow_mut();
+            let take = rb.available().len().min(len);
+            msg.extend_from_slice(&rb.available()[..take]);
+            rb.consume(take);
+        }
+        while msg.len() < len {
+            if len - msg.len() < BUF_SIZE / 2 {
+                // Small remainder: read through the buffer (may pick up the next frames too).
+                self.fill_to(len - msg.len())?;
+                let mut rb = self.rbuf.borrow_mut();
+                let take = len - msg.len();
+                msg.extend_from_slice(&rb.available()[..take]);
+                rb.consume(take);
+                break;
+            }
+            let old = msg.len();
+            let want = (len - old).min(PREALLOC_MAX.max(msg.capacity() - old));
+            if msg.capacity() - old < want {
+                msg.reserve(want);
+            }
+            msg.resize(old + want, 0);
+            match self.read_some(&mut msg[old..old + want]) {
+                Ok(0) => return Err(Error::Eof),
+                Ok(n) => msg.truncate(old + n),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(msg)
+    }
+
+    /// Receives one frame and the descriptors that came with it.
+    pub(crate) fn recv_frame_with_fds(&self) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+        let msg = self.recv_frame(None)?;
+        let fds = self.fds_in.borrow_mut().drain(..).collect();
+        Ok((msg, fds))
+    }
+
+    /// Whether unread bytes are already buffered.
+    pub(crate) fn has_buffered(&self) -> bool {
+        !self.rbuf.borrow().available().is_empty()
+    }
+
+    /// Takes the descriptor out.
+    #[cfg(test)]
+    pub(crate) fn into_fd(mut self) -> Option<OwnedFd> {
+        self.fd.take()
+    }
+}
+
+impl AsFd for Connection {
+    /// # Panics
+    /// If the connection was closed.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_ref().expect("connection is closed").as_fd()
+    }
+}
+
+impl Waitable for Connection {
+    fn wait_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+    fn ready_now(&self) -> bool {
+        self.has_buffered()
+    }
+}
+
+/// A `Connection` given as a `Process` argument is duplicated into the child
+/// (CPython reduces it the same way). Encoding one anywhere else is an error.
+impl Serialize for Connection {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let fd = self
+            .fd
+            .as_ref()
+            .ok_or_else(|| S::Error::custom(codec::custom_error("cannot send a closed connection".into())))?;
+        if self.has_buffered() {
+            return Err(S::Error::custom(codec::custom_error(
+                "cannot send a connection that holds unread data".into(),
+            )));
+        }
+        let index = reduction::export_fd(fd.as_fd()).map_err(|e| S::Error::custom(codec::custom_error(e)))?;
+        s.serialize_newtype_struct(
+            "mp::Connection",
+            &(index, self.readable, self.writable, self.is_socket),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for Connection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        #[derive(Deserialize)]
+        #[serde(rename = "mp::Connection")]
+        struct Wire((u32, bool, bool, bool));
+        let Wire((index, readable, writable, is_socket)) = Wire::deserialize(d)?;
+        let fd = reduction::import_fd(index).map_err(|e| D::Error::custom(codec::custom_error(e)))?;
+        Ok(Connection::from_fd(fd, readable, writable, is_socket))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplex_round_trip() {
+        let (a, b) = pipe(true).unwrap();
+        a.send(&vec![1u32, 2, 3]).unwrap();
+        b.send(&"back".to_string()).unwrap();
+        assert_eq!(b.recv::<Vec<u32>>().unwrap(), vec![1, 2, 3]);
+        assert_eq!(a.recv::<String>().unwrap(), "back");
+    }
+
+    #[test]
+    fn one_way_pipe_has_directions() {
+        let (r, w) = pipe(false).unwrap();
+        assert!(matches!(r.send_bytes(b"x"), Err(Error::WrongDirection(_))));
+        assert!(matches!(w.recv_bytes(None), Err(Error::WrongDirection(_))));
+        w.send_bytes(b"hello").unwrap();
+        assert_eq!(r.recv_bytes(None).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn empty_message() {
+        let (a, b) = pipe(true).unwrap();
+        a.send_bytes(b"").unwrap();
+        a.send_bytes(b"after").unwrap();
+        assert_eq!(b.recv_bytes(None).unwrap(), b"");
+        assert_eq!(b.recv_bytes(None).unwrap(), b"after");
+    }
+
+    #[test]
+    fn eof_is_distinct() {
+        let (a, mut b) = pipe(true).unwrap();
+        b.close();
+        assert!(matches!(a.recv_bytes(None), Err(Error::Eof)));
+        assert!(matches!(b.recv_bytes(None), Err(Error::Closed)));
+    }
+
+    #[test]
+    fn eof_in_the_middle_of_a_frame() {
+        let (a, b) = pipe(true).unwrap();
+        let fd = b.into_fd().unwrap();
+        nix::unistd::write(&fd, &[0, 0, 0, 10, b'a', b'b']).unwrap();
+        drop(fd);
+        assert!(matches!(a.recv_bytes(None), Err(Error::Eof)));
+    }
+
+    #[test]
+    fn maxlength_refuses_and_closes() {
+        let (a, b) = pipe(true).unwrap();
+        a.send_bytes(&[7u8; 100]).unwrap();
+        match b.recv_bytes(Some(10)) {
+            Err(Error::TooLong { len: 100, max: 10 }) => {}
+            other => panic!("expected TooLong, got {other:?}"),
+        }
+        assert!(b.closed());
+        assert!(matches!(b.recv_bytes(None), Err(Error::Closed)));
+    }
+
+    #[test]
+    fn buffer_too_short_keeps_the_message() {
+        let (a, b) = pipe(true).unwrap();
+        a.send_bytes(b"0123456789").unwrap();
+        let mut small = [0u8; 4];
+        match b.recv_bytes_into(&mut small) {
+            Err(Error::BufferTooShort { message, cap: 4 }) => assert_eq!(message, b"0123456789"),
+            other => panic!("{other:?}"),
+        }
+        a.send_bytes(b"abc").unwrap();
+        let mut big = [0u8; 8];
+        assert_eq!(b.recv_bytes_into(&mut big).unwrap(), 3);
+        assert_eq!(&big[..3], b"abc");
+    }
+
+    #[test]
+    fn negative_length_is_a_protocol_error() {
+        let (a, b) = pipe(true).unwrap();
+        let fd = b.into_fd().unwrap();
+        nix::unistd::write(&fd, &(-5i32).to_be_bytes()).unwrap();
+        assert!(matches!(a.recv_bytes(None), Err(Error::BadLength(-5))));
+    }
+
+    #[test]
+    fn poll_sees_buffered_frames() {
+        let (a, b) = pipe(true).unwrap();
+        assert!(!b.poll(Some(Duration::ZERO)).unwrap());
+        a.send_bytes(b"one").unwrap();
+        a.send_bytes(b"two").unwrap();
+        assert!(b.poll(Some(Duration::from_secs(5))).unwrap());
+        assert_eq!(b.recv_bytes(None).unwrap(), b"one");
+        // "two" was read into the buffer with "one": poll must still say ready.
+        assert!(b.poll(Some(Duration::ZERO)).unwrap());
+        assert_eq!(b.recv_bytes(None).unwrap(), b"two");
+        assert!(!b.poll(Some(Duration::from_millis(10))).unwrap());
+    }
+
+    #[test]
+    fn many_messages_in_both_sizes_from_a_thread() {
+        let (a, b) = pipe(true).unwrap();
+        let t = std::thread::spawn(move || {
+            for i in 0..2000u32 {
+                let len = if i % 100 == 0 { 300_000 } else { (i % 50) as usize };
+                a.send_bytes(&vec![(i % 251) as u8; len]).unwrap();
+            }
+        });
+        for i in 0..2000u32 {
+            let len = if i % 100 == 0 { 300_000 } else { (i % 50) as usize };
+            let m = b.recv_bytes(None).unwrap();
+            assert_eq!(m.len(), len, "message {i}");
+            assert!(m.iter().all(|&x| x == (i % 251) as u8));
+        }
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn decode_error_names_the_problem() {
+        let (a, b) = pipe(true).unwrap();
+        a.send_bytes(&[0xff, 0xff, 0xff]).unwrap();
+        assert!(matches!(b.recv::<String>(), Err(Error::Decode(_))));
+    }
+
+    #[test]
+    fn sending_a_connection_outside_start_is_refused() {
+        let (a, b) = pipe(true).unwrap();
+        let (c, _d) = pipe(true).unwrap();
+        match a.send(&c) {
+            Err(Error::Encode(text)) => assert!(text.contains("Process::start"), "{text}"),
+            other => panic!("{other:?}"),
+        }
+        drop(b);
+    }
+}

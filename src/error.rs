@@ -1,0 +1,109 @@
+//! The library's error type.
+//!
+//! One enum for the whole crate; each variant carries what a user needs to fix
+//! the problem (the pid, the length, the start method...).
+
+use std::io;
+
+/// Errors returned by `mp`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed.
+    #[error("{op}: {source}")]
+    Io {
+        /// What `mp` was doing.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The peer closed its end of the connection: no more messages will come.
+    #[error("end of file: the other end of the connection was closed")]
+    Eof,
+    /// The connection was closed by this side.
+    #[error("the connection is closed")]
+    Closed,
+    /// The connection cannot be used in this direction (a one-way `Pipe`).
+    #[error("the connection is {0}")]
+    WrongDirection(&'static str),
+    /// A received message is longer than the `maxlength` the caller allowed.
+    /// The connection is closed, as in CPython: the rest of the frame cannot be skipped safely.
+    #[error("bad message length: {len} bytes exceeds maxlength {max}")]
+    TooLong {
+        /// The announced length.
+        len: u64,
+        /// The caller's limit.
+        max: usize,
+    },
+    /// A frame header announced a length that is not valid.
+    #[error("bad message length: frame header announces {0}")]
+    BadLength(i64),
+    /// `recv_bytes_into` was given a buffer smaller than the message.
+    /// The whole message is in `message`, so nothing is lost.
+    #[error("buffer too short: message is {} bytes, buffer holds {cap}", message.len())]
+    BufferTooShort {
+        /// The whole message that did not fit.
+        message: Vec<u8>,
+        /// The size of the buffer that was given.
+        cap: usize,
+    },
+    /// An object could not be encoded for sending.
+    #[error("could not encode the object: {0}")]
+    Encode(String),
+    /// A received message could not be decoded as the requested type.
+    #[error("could not decode the message: {0}")]
+    Decode(String),
+    /// A `Process` method was called in a state where it makes no sense.
+    #[error("{0}")]
+    ProcessState(String),
+    /// A child process could not be started.
+    #[error("could not start process {name} with start method {method}: {reason}")]
+    Start {
+        /// The process name.
+        name: String,
+        /// The start method in use.
+        method: crate::context::StartMethod,
+        /// Why.
+        reason: String,
+    },
+    /// The start method was already set (use `force`).
+    #[error("context has already been set to {0}")]
+    ContextAlreadySet(crate::context::StartMethod),
+    /// A string is not one of `fork`, `spawn`, `forkserver`.
+    #[error("unknown start method {0:?}: expected fork, spawn or forkserver")]
+    UnknownStartMethod(String),
+    /// This process was started by `mp` with spawn or forkserver, but `main`
+    /// did not call [`crate::freeze_support`] (or [`crate::main`]) first.
+    #[error(
+        "this process was started by mp ({0}) but its main() did not call \
+         mp::freeze_support() (or mp::main) first; add it as the first line of main()"
+    )]
+    BootstrapMissing(&'static str),
+    /// The exit status of a child could not be learned.
+    #[error("exit status of process {pid} is unknown: {reason}")]
+    StatusLost {
+        /// The child's pid.
+        pid: i32,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(op: &'static str, source: io::Error) -> Self {
+        Error::Io { op, source }
+    }
+}
+
+impl From<nix::Error> for Error {
+    fn from(e: nix::Error) -> Self {
+        Error::Io {
+            op: "system call",
+            source: io::Error::from(e),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The forkserver start method (CPython's `forkserver` + `popen_forkserver`).
+//!
+//! The server is this program run again (so it starts single-threaded and
+//! clean) and turned into a server by `freeze_support()`. It waits on a
+//! control socket; each request carries a fresh socket (the child's channel).
+//! The server forks, sends the child's pid and pidfd on that socket, and once
+//! it has reaped the child, its exit code. The server exits when the process
+//! that started it exits (it watches that process's pidfd), and its children
+//! die with it (`PR_SET_PDEATHSIG`), unless they were asked to survive.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use super::spawn::self_command;
+use super::{exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched, Report, ENV_FORKSERVER};
+use crate::connection::{wait, Codec, Connection, Waitable};
+use crate::context::StartMethod;
+use crate::error::{Error, Result};
+
+/// The marker argument given to the server process.
+pub(crate) const FORKSERVER_ARG: &str = "--multiprocessing-forkserver";
+/// How long the server may take to start before `mp` gives up on it.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) struct Server {
+    pid: i32,
+    pidfd: OwnedFd,
+    ctl: Connection,
+}
+
+impl Server {
+    fn alive(&self) -> bool {
+        match wait(&[&self.pidfd as &dyn Waitable], Some(Duration::ZERO)) {
+            Ok(r) if r.is_empty() => true,
+            _ => {
+                // Reap the dead server so it does not linger as a zombie.
+                let _ = nix::sys::wait::waitpid(
+                    nix::unistd::Pid::from_raw(self.pid),
+                    Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+                );
+                false
+            }
+        }
+    }
+}
+
+static SERVER: Mutex<Option<Server>> = Mutex::new(None);
+
+/// Held across a fork so the child finds the server state consistent.
+pub(crate) fn lock_for_fork() -> MutexGuard<'static, Option<Server>> {
+    SERVER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// In a forked child: the parent's server is not ours; close our copies.
+pub(crate) fn forget_in_child(mut guard: MutexGuard<'static, Option<Server>>) {
+    if let Some(s) = guard.take() {
+        // Not ours to reap; dropping only closes the descriptors.
+        drop(s);
+    }
+}
+
+/// The pid of the running forkserver, if one was started (for tests and diagnostics).
+pub fn server_pid() -> Option<i32> {
+    lock_for_fork().as_ref().filter(|s| s.alive()).map(|s| s.pid)
+}
+
+fn start_server() -> Result<Server> {
+    let (mine, theirs) = socketpair()?;
+    let child = self_command(ENV_FORKSERVER, &theirs, FORKSERVER_ARG)
+        .spawn()
+        .map_err(|e| Error::io("spawn the forkserver (/proc/self/exe)", e))?;
+    drop(theirs);
+    let pid = child.id() as i32;
+    drop(child);
+    let pidfd = pidfd_open(pid)?;
+    let ctl = Connection::from_fd(mine, true, true, true);
+    let fail = |reason: String| {
+        let _ = super::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        Error::Start {
+            name: "forkserver".into(),
+            method: StartMethod::Forkserver,
+            reason,
+        }
+    };
+    if !ctl.poll(Some(START_TIMEOUT))? {
+        return Err(fail(format!(
+            "the forkserver (pid {pid}) did not answer within {}s; does main() call \
+             mp::freeze_support() first?",
+            START_TIMEOUT.as_secs()
+        )));
+    }
+    match ctl.recv::<Report>() {
+        Ok(Report::Booted) => Ok(Server { pid, pidfd, ctl }),
+        Ok(other) => Err(fail(format!("unexpected first message {other:?}"))),
+        Err(e) => Err(fail(format!(
+            "the forkserver (pid {pid}) exited before it started serving ({e}); does main() \
+             call mp::freeze_support() first?"
+        ))),
+    }
+}
+
+pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
+    let (parent_end, child_end) = socketpair()?;
+    {
+        let mut guard = lock_for_fork();
+        let mut attempt = 0;
+        loop {
+            if !guard.as_ref().is_some_and(Server::alive) {
+                *guard = Some(start_server()?);
+            }
+            let server = guard.as_ref().expect("server was just started");
+            match server.ctl.send_frame(b"F", &[child_end.as_fd()]) {
+                Ok(()) => break,
+                Err(_) if attempt == 0 => {
+                    // The server died between the check and the send: start another.
+                    attempt += 1;
+                    *guard = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    drop(child_end);
+    let channel = Connection::from_fd(parent_end, true, true, true);
+    if !channel.poll(Some(START_TIMEOUT))? {
+        return Err(Error::ProcessState("the forkserver did not answer a fork request".into()));
+    }
+    let (bytes, mut got) = channel.recv_frame_with_fds()?;
+    let pid = match Codec::Postcard.decode::<Report>(&bytes)? {
+        Report::Started { pid } => pid,
+        other => return Err(Error::ProcessState(format!("forkserver answered {other:?}"))),
+    };
+    let pidfd = got
+        .pop()
+        .ok_or_else(|| Error::ProcessState("forkserver sent no pidfd".into()))?;
+    send_spec(&channel, &spec, &fds)?;
+    Ok(Launched {
+        pid,
+        pidfd,
+        channel,
+        direct: false,
+    })
+}
+
+/// The server's main loop (in the process started by [`start_server`]). Never returns.
+pub(crate) fn serve(ctl_fd: OwnedFd) -> ! {
+    let exit = |code| -> ! {
+        // SAFETY: _exit is always safe to call.
+        unsafe { libc::_exit(code) }
+    };
+    // SAFETY: getppid has no preconditions.
+    let ppid = unsafe { libc::getppid() };
+    let Ok(parent) = pidfd_open(ppid) else { exit(1) };
+    // SAFETY: as above. A changed ppid means the parent died before we watched it.
+    if unsafe { libc::getppid() } != ppid {
+        exit(0);
+    }
+    // Ctrl-C goes to the whole process group; the parent decides what to do.
+    // SAFETY: setting a signal to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    if mask.thread_block().is_err() {
+        exit(1);
+    }
+    let Ok(sfd) = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+        exit(1)
+    };
+    let ctl = Connection::from_fd(ctl_fd, true, true, true);
+    if ctl.send(&Report::Booted).is_err() {
+        exit(1);
+    }
+    let mut kids: HashMap<i32, Connection> = HashMap::new();
+    loop {
+        let ready = match wait(&[&ctl, &parent, &sfd.as_fd()], None) {
+            Ok(r) => r,
+            Err(_) => exit(1),
+        };
+        if ready.contains(&1) {
+            // Our parent is gone. Children that watch us die with us (PDEATHSIG).
+            exit(0);
+        }
+        if ready.contains(&2) {
+            while let Ok(Some(_)) = sfd.read_signal() {}
+            reap(&mut kids);
+        }
+        if ready.contains(&0) {
+            match ctl.recv_frame_with_fds() {
+                Ok((_, mut fds)) if fds.len() == 1 => {
+                    let channel = fds.pop().expect("one fd");
+                    let mut close: Vec<RawFd> = vec![ctl.as_fd().as_raw_fd(), parent.as_raw_fd(), sfd.as_raw_fd()];
+                    close.extend(kids.values().map(|c| c.as_fd().as_raw_fd()));
+                    fork_child(channel, &close, &mut kids);
+                }
+                Ok(_) => {} // a malformed request: ignore it, keep serving
+                Err(_) => exit(0), // the control socket closed: our owner is gone
+            }
+        }
+    }
+}
+
+fn reap(kids: &mut HashMap<i32, Connection>) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(status) => {
+                let (Some(pid), Some(code)) = (status.pid(), exit_code(status)) else {
+                    continue;
+                };
+                if let Some(channel) = kids.remove(&pid.as_raw()) {
+                    let _ = channel.send(&Report::Exited { code });
+                }
+            }
+        }
+    }
+}
+
+fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connection>) {
+    // SAFETY: the server is single-threaded, so the child is a complete copy.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            // SAFETY: these descriptors belong to the server's objects, which
+            // this process never uses or drops (run_child never returns).
+            for &fd in close {
+                unsafe { libc::close(fd) };
+            }
+            // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid have no preconditions.
+            let server = unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::getppid()
+            };
+            let mut mask = SigSet::empty();
+            mask.add(Signal::SIGCHLD);
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&mask), None);
+            // SAFETY: restoring the default disposition has no preconditions.
+            unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+            let channel = Connection::from_fd(channel, true, true, true);
+            let Ok((spec, mut fds)) = recv_spec(&channel) else {
+                // SAFETY: _exit is always safe to call.
+                unsafe { libc::_exit(1) }
+            };
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != server && spec.watch_parent {
+                // SAFETY: _exit is always safe to call.
+                unsafe { libc::_exit(1) }
+            }
+            if !spec.watch_parent {
+                // SAFETY: clearing PDEATHSIG has no preconditions.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+            }
+            let parent = if fds.is_empty() { None } else { Some(fds.remove(0)) };
+            run_child(spec, fds, parent, channel, StartMethod::Forkserver)
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let channel = Connection::from_fd(channel, true, true, true);
+            let pid = child.as_raw();
+            match pidfd_open(pid) {
+                Ok(pidfd) => {
+                    let bytes = Codec::Postcard.encode(&Report::Started { pid }).unwrap_or_default();
+                    let _ = channel.send_frame(&bytes, &[pidfd.as_fd()]);
+                }
+                Err(_) => {
+                    let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                }
+            }
+            kids.insert(pid, channel);
+        }
+        Err(_) => {
+            // Could not fork: dropping the channel tells the requester (EOF).
+        }
+    }
+}

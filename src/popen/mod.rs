@@ -1,0 +1,304 @@
+//! Starting children: one launcher per start method (CPython's `popen_fork`,
+//! `popen_spawn_posix` and `popen_forkserver`), and the code every child runs.
+//!
+//! Each child gets a private socket to its parent (the *channel*). Over it the
+//! parent sends the [`ChildSpec`] (under spawn and forkserver) with the
+//! descriptors the arguments carry; the child answers [`Report::Booted`] and,
+//! if its target panics, [`Report::Failed`]. Under forkserver the server also
+//! writes [`Report::Started`] (with the child's pidfd) and, after reaping it,
+//! [`Report::Exited`] on the same socket.
+
+mod fork;
+pub(crate) mod forkserver;
+mod spawn;
+
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::connection::Connection;
+use crate::context::{self, StartMethod};
+use crate::error::{Error, Result};
+
+/// Environment variable that makes a spawned copy of the program a child.
+pub(crate) const ENV_SPAWN: &str = "MP_SPAWN_FD";
+/// Environment variable that makes a spawned copy of the program the forkserver.
+pub(crate) const ENV_FORKSERVER: &str = "MP_FORKSERVER_FD";
+/// The parent's pid, for the new process to check it was not orphaned already.
+pub(crate) const ENV_PARENT: &str = "MP_PARENT_PID";
+
+/// Everything a child needs to become the process the parent asked for.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ChildSpec {
+    pub name: String,
+    pub identity: Vec<u32>,
+    pub daemon: bool,
+    pub watch_parent: bool,
+    pub parent_pid: i32,
+    pub parent_name: String,
+    pub tramp: isize,
+    pub func: isize,
+    pub args: Vec<u8>,
+}
+
+/// Messages on a child's channel, towards the parent.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Report {
+    /// The child read its spec and is about to run its target.
+    Booted,
+    /// The target panicked (message and location) or could not run.
+    Failed(String),
+    /// (forkserver) The child was forked; its pidfd comes with this message.
+    Started { pid: i32 },
+    /// (forkserver) The child exited with this Python-style code.
+    Exited { code: i32 },
+}
+
+/// A started child, as the parent sees it.
+pub(crate) struct Launched {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub channel: Connection,
+    pub direct: bool,
+}
+
+/// Starts a child with `method`.
+pub(crate) fn launch(method: StartMethod, spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
+    match method {
+        StartMethod::Fork => fork::launch(spec, fds),
+        StartMethod::Spawn => spawn::launch(spec, fds),
+        StartMethod::Forkserver => forkserver::launch(spec, fds),
+    }
+}
+
+/// Refuses to start children from a process whose bootstrap was skipped.
+pub(crate) fn check_bootstrap() -> Result<()> {
+    if std::env::var_os(ENV_SPAWN).is_some() {
+        return Err(Error::BootstrapMissing("spawn"));
+    }
+    if std::env::var_os(ENV_FORKSERVER).is_some() {
+        return Err(Error::BootstrapMissing("forkserver"));
+    }
+    Ok(())
+}
+
+/// `freeze_support()`: become the child or the forkserver if asked to.
+pub(crate) fn bootstrap() {
+    if let Some(fd) = take_env_fd(ENV_SPAWN) {
+        let channel = Connection::from_fd(fd, true, true, true);
+        let (spec, mut fds) = match recv_spec(&channel) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("mp: spawned child could not read its start-up message: {e}");
+                // SAFETY: _exit is always safe to call.
+                unsafe { libc::_exit(1) }
+            }
+        };
+        let parent_pidfd = if fds.is_empty() { None } else { Some(fds.remove(0)) };
+        run_child(spec, fds, parent_pidfd, channel, StartMethod::Spawn);
+    }
+    if let Some(fd) = take_env_fd(ENV_FORKSERVER) {
+        forkserver::serve(fd);
+    }
+}
+
+/// Reads and removes an environment variable naming an inherited descriptor.
+fn take_env_fd(var: &str) -> Option<OwnedFd> {
+    let value = std::env::var(var).ok()?;
+    let parent: Option<i32> = std::env::var(ENV_PARENT).ok().and_then(|v| v.parse().ok());
+    // Leave no trace for our own children and for programs we run.
+    std::env::remove_var(var);
+    std::env::remove_var(ENV_PARENT);
+    let raw: RawFd = match value.parse() {
+        Ok(fd) if fd > 2 => fd,
+        _ => {
+            eprintln!("mp: ignoring malformed {var}={value:?}");
+            return None;
+        }
+    };
+    if let Some(ppid) = parent {
+        // SAFETY: getppid has no preconditions.
+        if unsafe { libc::getppid() } != ppid {
+            // The parent died before we got here: nobody will ever join us.
+            // SAFETY: _exit is always safe to call.
+            unsafe { libc::_exit(1) }
+        }
+    }
+    // SAFETY: fcntl(F_GETFD) only inspects the descriptor.
+    if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
+        eprintln!("mp: {var}={raw} names no open descriptor");
+        return None;
+    }
+    // SAFETY: the parent left this descriptor open for us (it names it in
+    // the environment) and nothing else in this fresh process owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    set_cloexec(fd.as_raw_fd());
+    Some(fd)
+}
+
+pub(crate) fn set_cloexec(raw: RawFd) {
+    // SAFETY: fcntl on a descriptor we own; F_SETFD only changes its flags.
+    unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) };
+}
+
+pub(crate) fn clear_cloexec(raw: RawFd) {
+    // SAFETY: as above.
+    unsafe { libc::fcntl(raw, libc::F_SETFD, 0) };
+}
+
+/// Reads the spec and its descriptors from the channel.
+pub(crate) fn recv_spec(channel: &Connection) -> Result<(ChildSpec, Vec<OwnedFd>)> {
+    let (bytes, fds) = channel.recv_frame_with_fds()?;
+    let spec = crate::connection::Codec::Postcard.decode(&bytes)?;
+    Ok((spec, fds))
+}
+
+/// Sends the spec with the parent's own pidfd first and then the argument descriptors.
+pub(crate) fn send_spec(channel: &Connection, spec: &ChildSpec, fds: &[OwnedFd]) -> Result<()> {
+    let me = pidfd_open(std::process::id() as i32)?;
+    let bytes = crate::connection::Codec::Postcard.encode(spec)?;
+    let mut all: Vec<BorrowedFd<'_>> = vec![me.as_fd()];
+    all.extend(fds.iter().map(|f| f.as_fd()));
+    channel.send_frame(&bytes, &all)
+}
+
+static PANIC_TEXT: Mutex<Option<String>> = Mutex::new(None);
+
+/// The life of a child after it knows what to run. Never returns.
+pub(crate) fn run_child(
+    spec: ChildSpec,
+    fds: Vec<OwnedFd>,
+    parent_pidfd: Option<OwnedFd>,
+    channel: Connection,
+    method: StartMethod,
+) -> ! {
+    let watch = match (&parent_pidfd, spec.watch_parent) {
+        (Some(fd), true) if method != StartMethod::Forkserver => fd.try_clone().ok(),
+        _ => None,
+    };
+    crate::process::become_child(&mut crate::process::state(), &spec, parent_pidfd);
+    let _ = channel.send(&Report::Booted);
+    if let Some(fd) = watch {
+        watch_parent(fd);
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "Box<dyn Any>".into());
+        let text = match info.location() {
+            Some(l) => format!("panicked at {}:{}:{}: {msg}", l.file(), l.line(), l.column()),
+            None => format!("panicked: {msg}"),
+        };
+        *PANIC_TEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+        previous(info);
+    }));
+    // SAFETY: the offsets came from our parent, which runs this same
+    // executable (fork: same image; spawn/forkserver: /proc/self/exe).
+    let (tramp, func) = unsafe { context::decode_target(spec.tramp, spec.func) };
+    let args = spec.args;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        crate::reduction::with_fds(fds, || tramp(func, &args))
+    }));
+    let code = match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(text)) => {
+            eprintln!("mp: process {}: {text}", spec.name);
+            let _ = channel.send(&Report::Failed(text));
+            1
+        }
+        Err(_) => {
+            let text = PANIC_TEXT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_else(|| "panicked".into());
+            let _ = channel.send(&Report::Failed(text));
+            1
+        }
+    };
+    crate::process::exit_cleanup();
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit ends the process without running the parent's atexit
+    // handlers, which a forked child inherited and must not run.
+    unsafe { libc::_exit(code) }
+}
+
+/// Kills this process when the parent process (whole process, not thread) exits.
+fn watch_parent(parent: OwnedFd) {
+    let spawned = std::thread::Builder::new()
+        .name("mp-parent-watch".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = crate::connection::wait(&[&parent], None);
+            // SAFETY: raising a signal on ourselves has no preconditions.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        });
+    if spawned.is_err() {
+        eprintln!("mp: could not start the parent watcher; this process will outlive its parent");
+    }
+}
+
+/// Python-style exit code of a wait status; `None` for stop/continue events.
+pub(crate) fn exit_code(status: nix::sys::wait::WaitStatus) -> Option<i32> {
+    use nix::sys::wait::WaitStatus;
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(-(sig as i32)),
+        _ => None,
+    }
+}
+
+/// `pidfd_open(2)`.
+pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: the syscall takes a pid and flags and returns a new descriptor or -1.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        let hint = if e.raw_os_error() == Some(libc::ENOSYS) {
+            " (mp needs Linux 5.3 or newer)"
+        } else {
+            ""
+        };
+        return Err(Error::Start {
+            name: format!("pid {pid}"),
+            method: context::get_start_method(true).unwrap_or(context::DEFAULT_START_METHOD),
+            reason: format!("pidfd_open: {e}{hint}"),
+        });
+    }
+    // SAFETY: the kernel just returned this new descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// `pidfd_send_signal(2)`.
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> std::io::Result<()> {
+    // SAFETY: the syscall takes a descriptor, a signal, a null siginfo and flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// A connected pair of stream sockets, close-on-exec.
+pub(crate) fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| Error::io("socketpair", e.into()))
+}

@@ -1,0 +1,59 @@
+//! The spawn start method (CPython's `popen_spawn_posix`): run this program
+//! again; its `freeze_support()` reads the spec from an inherited socket.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use super::{clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched, ENV_PARENT, ENV_SPAWN};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+
+/// The marker argument a spawned child is given (as CPython's `--multiprocessing-fork`):
+/// a program that forgot `freeze_support()` is then likely to stop on an unknown option.
+pub(crate) const SPAWN_ARG: &str = "--multiprocessing-fork";
+
+/// Builds the command that re-runs this program with `fd` inherited under `var`.
+pub(crate) fn self_command(var: &str, fd: &OwnedFd, marker: &str) -> Command {
+    let raw = fd.as_raw_fd();
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(arg0) = std::env::args_os().next() {
+        cmd.arg0(arg0);
+    }
+    cmd.arg(marker)
+        .env(var, raw.to_string())
+        .env(ENV_PARENT, std::process::id().to_string())
+        .stdin(Stdio::null());
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // fcntl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            clear_cloexec(raw);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
+    let (parent_end, child_end) = socketpair()?;
+    let child = self_command(ENV_SPAWN, &child_end, SPAWN_ARG)
+        .spawn()
+        .map_err(|e| Error::io("spawn /proc/self/exe", e))?;
+    drop(child_end);
+    let pid = child.id() as i32;
+    // `child` is dropped without waiting: `Process` reaps it.
+    drop(child);
+    // Ours and unreaped: the pid cannot have been reused.
+    let pidfd = pidfd_open(pid)?;
+    let channel = Connection::from_fd(parent_end, true, true, true);
+    // If the child died at once (no bootstrap), the send may fail with EPIPE:
+    // that is reported when it is joined, not here.
+    let _ = send_spec(&channel, &spec, &fds);
+    Ok(Launched {
+        pid,
+        pidfd,
+        channel,
+        direct: true,
+    })
+}
