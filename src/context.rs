@@ -277,6 +277,9 @@ mod tests {
         for m in get_all_start_methods() {
             assert_eq!(m.as_str().parse::<StartMethod>().unwrap(), m);
         }
-        assert!(matches!("fish".parse::<StartMethod>(), Err(Error::UnknownStartMethod(_))));
+        assert!(matches!(
+            "fish".parse::<StartMethod>(),
+            Err(Error::UnknownStartMethod(_))
+        ));
     }
 }

@@ -52,7 +52,9 @@ pub use context::{
     process_cpu_count, set_start_method, Context, StartMethod,
 };
 pub use error::{Error, Result};
-pub use process::{active_children, current_process, parent_process, CurrentProcess, ParentProcess, Process};
+pub use process::{
+    active_children, current_process, parent_process, CurrentProcess, ParentProcess, Process,
+};
 
 /// Internals exposed for `mp`'s own tests and diagnostics; not a stable API.
 #[doc(hidden)]

@@ -1,11 +1,9 @@
 //! The `mp` command: a thin wrapper over the `mp` library.
 
+mod cli;
+
 fn main() {
     // A copy of this program started by spawn or the forkserver becomes the child here.
     mp::freeze_support();
-    std::process::exit(mp_cli::run());
-}
-
-mod mp_cli {
-    include!("cli/mod.rs");
+    std::process::exit(cli::run());
 }

@@ -128,7 +128,8 @@ impl Process {
     {
         let (tramp, func) = context::encode_target(target);
         let encode: Encoder = Box::new(move || {
-            let (bytes, fds) = crate::reduction::collect_fds(|| crate::connection::Codec::Postcard.encode(&args));
+            let (bytes, fds) =
+                crate::reduction::collect_fds(|| crate::connection::Codec::Postcard.encode(&args));
             Ok((bytes?, fds))
         });
         let (name, identity) = {
@@ -138,7 +139,11 @@ impl Process {
             identity.push(st.counter);
             let name = format!(
                 "Process-{}",
-                identity.iter().map(u32::to_string).collect::<Vec<_>>().join(":")
+                identity
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(":")
             );
             (name, identity)
         };
@@ -206,7 +211,9 @@ impl Process {
     /// Sets the daemon flag; only before [`start`](Self::start).
     pub fn set_daemon(&self, daemon: bool) -> Result<()> {
         if self.inner.started.get().is_some() {
-            return Err(Error::ProcessState("cannot set daemon flag of a started process".into()));
+            return Err(Error::ProcessState(
+                "cannot set daemon flag of a started process".into(),
+            ));
         }
         lock(&self.inner.config).daemon = daemon;
         Ok(())
@@ -271,7 +278,9 @@ impl Process {
                 cfg.name.clone(),
                 cfg.identity.clone(),
                 cfg.daemon,
-                cfg.method.or_else(|| context::get_start_method(false)).unwrap_or(context::DEFAULT_START_METHOD),
+                cfg.method
+                    .or_else(|| context::get_start_method(false))
+                    .unwrap_or(context::DEFAULT_START_METHOD),
                 !cfg.survive_parent,
                 target,
             )
@@ -281,7 +290,9 @@ impl Process {
             (st.name.clone(), st.daemon)
         };
         if parent_daemon {
-            return Err(Error::ProcessState("daemonic processes are not allowed to have children".into()));
+            return Err(Error::ProcessState(
+                "daemonic processes are not allowed to have children".into(),
+            ));
         }
         let start_err = |reason: String| Error::Start {
             name: name.clone(),
@@ -389,7 +400,8 @@ impl Process {
     pub fn close(&self) -> Result<()> {
         if self.inner.started.get().is_some() && self.exitcode().is_none() && self.is_alive() {
             return Err(Error::ProcessState(
-                "cannot close a process while it is still running; join() or terminate() it first".into(),
+                "cannot close a process while it is still running; join() or terminate() it first"
+                    .into(),
             ));
         }
         let mut run = lock(&self.inner.run);
@@ -407,7 +419,11 @@ impl Process {
             return Ok(Some(code));
         }
         let code = if started.direct {
-            let flags = if block { None } else { Some(nix::sys::wait::WaitPidFlag::WNOHANG) };
+            let flags = if block {
+                None
+            } else {
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG)
+            };
             loop {
                 match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(started.pid), flags) {
                     Ok(nix::sys::wait::WaitStatus::StillAlive) => return Ok(None),
@@ -416,12 +432,12 @@ impl Process {
                         None => continue,
                     },
                     Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => {
-                        return Err(Error::StatusLost {
-                            pid: started.pid,
-                            reason: format!("waitpid: {e} (was SIGCHLD ignored, or the child reaped elsewhere?)"),
-                        })
-                    }
+                    Err(e) => return Err(Error::StatusLost {
+                        pid: started.pid,
+                        reason: format!(
+                            "waitpid: {e} (was SIGCHLD ignored, or the child reaped elsewhere?)"
+                        ),
+                    }),
                 }
             }
         } else {

@@ -70,9 +70,9 @@ pub(crate) fn export_fd(fd: BorrowedFd<'_>) -> Result<u32, String> {
 pub(crate) fn import_fd(index: u32) -> Result<OwnedFd, String> {
     INCOMING.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let table = slot
-            .as_mut()
-            .ok_or_else(|| "a file descriptor can only be received by a child process".to_string())?;
+        let table = slot.as_mut().ok_or_else(|| {
+            "a file descriptor can only be received by a child process".to_string()
+        })?;
         table
             .get_mut(index as usize)
             .and_then(Option::take)

@@ -1,1 +1,559 @@
-fn main(){}
+//! Process, start methods, Pipe and wait(), across real child processes.
+//!
+//! This test binary has its own `main` (libtest-mimic keeps the libtest
+//! command line that cargo test and nextest expect) because spawn and the
+//! forkserver re-run the binary, which must call `mp::freeze_support()` first.
+
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mp::{Connection, Process, StartMethod};
+
+type TestResult = Result<(), Failed>;
+
+fn main() {
+    mp::freeze_support();
+    let args = Arguments::from_args();
+    let mut tests = Vec::new();
+    for m in mp::get_all_start_methods() {
+        let per_method: &[(&str, fn(StartMethod) -> TestResult)] = &[
+            ("start_join_exitcode", start_join_exitcode),
+            ("exit_with_code", exit_with_code),
+            ("terminate_gives_minus_15", terminate_gives_minus_15),
+            ("kill_gives_minus_9", kill_gives_minus_9),
+            ("panic_is_reported", panic_is_reported),
+            ("sigkill_from_outside", sigkill_from_outside),
+            (
+                "join_timeout_on_sleeping_child",
+                join_timeout_on_sleeping_child,
+            ),
+            (
+                "daemon_children_terminated_at_exit",
+                daemon_children_terminated_at_exit,
+            ),
+            (
+                "non_daemon_children_joined_at_exit",
+                non_daemon_children_joined_at_exit,
+            ),
+            ("parent_death_kills_child", parent_death_kills_child),
+            ("survive_parent_opt_out", survive_parent_opt_out),
+            ("pipe_round_trip_with_child", pipe_round_trip_with_child),
+            ("large_frames_through_child", large_frames_through_child),
+            ("eof_when_child_exits", eof_when_child_exits),
+            ("wait_over_16_children", wait_over_16_children),
+            ("identity_and_parent", identity_and_parent),
+            ("active_children_reaps", active_children_reaps),
+            ("state_errors", state_errors),
+            ("daemon_cannot_have_children", daemon_cannot_have_children),
+        ];
+        for &(name, f) in per_method {
+            tests.push(Trial::test(format!("{m}::{name}"), move || f(m)));
+        }
+    }
+    tests.push(Trial::test(
+        "global::set_start_method",
+        set_start_method_rules,
+    ));
+    tests.push(Trial::test(
+        "global::maxlength_refusal_from_child",
+        maxlength_refusal_from_child,
+    ));
+    libtest_mimic::run(&args, tests).exit();
+}
+
+// ---- helpers ----
+
+fn check(cond: bool, what: impl Into<String>) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
+fn proc<A>(m: StartMethod, f: fn(A), a: A) -> Process
+where
+    A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    Process::new(f, a).with_start_method(m)
+}
+
+fn pidfd(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags; the result is a new fd or -1.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        None
+    } else {
+        // SAFETY: the kernel just gave us this descriptor.
+        Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(r as i32) })
+    }
+}
+
+/// True once process `pid` (not necessarily our child) has exited, within `limit`.
+fn gone_within(pid: i32, limit: Duration) -> bool {
+    match pidfd(pid) {
+        None => true, // already gone
+        Some(fd) => !mp::wait(&[&fd], Some(limit)).unwrap().is_empty(),
+    }
+}
+
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+// ---- child targets ----
+
+fn noop(_: ()) {}
+
+fn exit_code(code: i32) {
+    std::process::exit(code);
+}
+
+fn sleeper(ms: u64) {
+    sleep_ms(ms);
+}
+
+fn panics(msg: String) {
+    panic!("{msg}");
+}
+
+fn echo(conn: Connection) {
+    loop {
+        match conn.recv_bytes(None) {
+            Ok(m) => conn.send_bytes(&m).unwrap(),
+            Err(_) => return,
+        }
+    }
+}
+
+fn send_then_close(conn: Connection) {
+    conn.send(&"last words".to_string()).unwrap();
+}
+
+fn report_identity(conn: Connection) {
+    let me = mp::current_process();
+    let parent = mp::parent_process().map(|p| (p.pid(), p.name().to_string(), p.is_alive()));
+    conn.send(&(me.name, me.pid, me.identity, me.daemon, parent))
+        .unwrap();
+    // A grandchild names itself after us.
+    let child = Process::new(noop, ());
+    conn.send(&child.name()).unwrap();
+}
+
+/// Starts a daemon sleeper, reports its pid, and returns (so exit cleanup runs).
+fn start_daemon_and_return((conn, m): (Connection, String)) {
+    let m: StartMethod = m.parse().unwrap();
+    let d = proc(m, sleeper, 60_000).with_daemon(true);
+    d.start().unwrap();
+    conn.send(&d.pid().unwrap()).unwrap();
+}
+
+/// Starts a non-daemon child that reports after a pause, and returns at once.
+fn start_worker_and_return((conn, m): (Connection, String)) {
+    let m: StartMethod = m.parse().unwrap();
+    let c = proc(m, late_reporter, conn);
+    c.start().unwrap();
+}
+
+fn late_reporter(conn: Connection) {
+    sleep_ms(300);
+    conn.send(&"child finished".to_string()).unwrap();
+}
+
+/// Starts a long sleeper, reports its pid, then dies by SIGKILL.
+fn start_child_and_die((conn, m, survive): (Connection, String, bool)) {
+    let m: StartMethod = m.parse().unwrap();
+    let c = proc(m, sleeper, 60_000).with_survive_parent(survive);
+    c.start().unwrap();
+    conn.send(&c.pid().unwrap()).unwrap();
+    // SAFETY: killing ourselves is the point of this test.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+}
+
+fn daemon_tries_child(conn: Connection) {
+    let r = Process::new(noop, ()).start();
+    conn.send(&r.map_err(|e| e.to_string())).unwrap();
+}
+
+// ---- tests ----
+
+fn start_join_exitcode(m: StartMethod) -> TestResult {
+    let p = proc(m, noop, ());
+    check(p.exitcode().is_none() && !p.is_alive(), "fresh process")?;
+    p.start()?;
+    check(p.pid().is_some(), "pid after start")?;
+    check(p.join(None)? == Some(0), "join returns 0")?;
+    check(p.exitcode() == Some(0), "exitcode 0")?;
+    check(!p.is_alive(), "not alive after join")?;
+    check(
+        p.failure().is_none(),
+        format!("no failure: {:?}", p.failure()),
+    )?;
+    check(p.start_method() == Some(m), "start method recorded")
+}
+
+fn exit_with_code(m: StartMethod) -> TestResult {
+    let p = proc(m, exit_code, 7);
+    p.start()?;
+    check(
+        p.join(None)? == Some(7),
+        format!("exit code 7, got {:?}", p.exitcode()),
+    )
+}
+
+fn terminate_gives_minus_15(m: StartMethod) -> TestResult {
+    let p = proc(m, sleeper, 60_000);
+    p.start()?;
+    check(p.is_alive(), "alive before terminate")?;
+    p.terminate()?;
+    check(
+        p.join(Some(Duration::from_secs(10)))? == Some(-15),
+        format!("{:?}", p.exitcode()),
+    )?;
+    // Signalling a finished process is not an error.
+    p.terminate()?;
+    Ok(())
+}
+
+fn kill_gives_minus_9(m: StartMethod) -> TestResult {
+    let p = proc(m, sleeper, 60_000);
+    p.start()?;
+    p.kill()?;
+    check(
+        p.join(Some(Duration::from_secs(10)))? == Some(-9),
+        format!("{:?}", p.exitcode()),
+    )
+}
+
+fn panic_is_reported(m: StartMethod) -> TestResult {
+    let p = proc(m, panics, "the child fell over".to_string());
+    p.start()?;
+    check(
+        p.join(None)? == Some(1),
+        format!("exitcode 1, got {:?}", p.exitcode()),
+    )?;
+    let f = p.failure().unwrap_or_default();
+    check(
+        f.contains("the child fell over") && f.contains("process.rs"),
+        format!("failure text: {f:?}"),
+    )
+}
+
+fn sigkill_from_outside(m: StartMethod) -> TestResult {
+    let p = proc(m, sleeper, 60_000);
+    p.start()?;
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(p.pid().unwrap(), libc::SIGKILL) };
+    check(
+        p.join(Some(Duration::from_secs(10)))? == Some(-9),
+        format!("{:?}", p.exitcode()),
+    )
+}
+
+fn join_timeout_on_sleeping_child(m: StartMethod) -> TestResult {
+    let p = proc(m, sleeper, 60_000);
+    p.start()?;
+    let t = Instant::now();
+    check(
+        p.join(Some(Duration::from_millis(200)))?.is_none(),
+        "join timed out",
+    )?;
+    let waited = t.elapsed();
+    check(
+        waited >= Duration::from_millis(190),
+        format!("waited only {waited:?}"),
+    )?;
+    check(p.is_alive() && p.exitcode().is_none(), "still running")?;
+    p.terminate()?;
+    check(
+        p.join(Some(Duration::from_secs(10)))? == Some(-15),
+        "terminated",
+    )
+}
+
+fn daemon_children_terminated_at_exit(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, start_daemon_and_return, (there, m.to_string()));
+    p.start()?;
+    let daemon_pid: i32 = here.recv()?;
+    check(
+        p.join(Some(Duration::from_secs(20)))? == Some(0),
+        format!("middle exit {:?}", p.exitcode()),
+    )?;
+    check(
+        gone_within(daemon_pid, Duration::from_secs(10)),
+        "daemon child still running",
+    )
+}
+
+fn non_daemon_children_joined_at_exit(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, start_worker_and_return, (there, m.to_string()));
+    p.start()?;
+    check(
+        p.join(Some(Duration::from_secs(20)))? == Some(0),
+        "middle exits 0",
+    )?;
+    // The middle process could only exit after its child finished and reported.
+    check(
+        here.poll(Some(Duration::ZERO))?,
+        "child's report arrived before the parent exited",
+    )?;
+    check(here.recv::<String>()? == "child finished", "report text")
+}
+
+fn parent_death_kills_child(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, start_child_and_die, (there, m.to_string(), false));
+    p.start()?;
+    let child: i32 = here.recv()?;
+    check(
+        p.join(Some(Duration::from_secs(20)))? == Some(-9),
+        "middle killed",
+    )?;
+    check(
+        gone_within(child, Duration::from_secs(10)),
+        "orphan survived its parent's death",
+    )
+}
+
+fn survive_parent_opt_out(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, start_child_and_die, (there, m.to_string(), true));
+    p.start()?;
+    let child: i32 = here.recv()?;
+    p.join(Some(Duration::from_secs(20)))?;
+    let survived = !gone_within(child, Duration::from_millis(500));
+    // SAFETY: cleaning up the orphan we asked for.
+    unsafe { libc::kill(child, libc::SIGKILL) };
+    check(
+        survived,
+        "child with survive_parent(true) died with its parent",
+    )
+}
+
+fn pipe_round_trip_with_child(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, echo, there);
+    p.start()?;
+    for i in 0..1000u32 {
+        here.send(&(i, format!("message {i}")))?;
+        let back: (u32, String) = here.recv()?;
+        check(back == (i, format!("message {i}")), "echo matches")?;
+    }
+    drop(here);
+    check(
+        p.join(Some(Duration::from_secs(10)))? == Some(0),
+        "echo exits on EOF",
+    )
+}
+
+fn large_frames_through_child(m: StartMethod) -> TestResult {
+    // Two one-way pipes, so one thread can send while another receives: a
+    // 64 MiB echo does not fit in the kernel's buffers.
+    let (from_parent_r, from_parent_w) = mp::pipe(false)?;
+    let (to_parent_r, to_parent_w) = mp::pipe(false)?;
+    let p = proc(m, echo_between, (from_parent_r, to_parent_w));
+    p.start()?;
+    let sizes = [0usize, 1, 16_384, 16_385, 1 << 20, 64 << 20];
+    let make = |size: usize| -> Vec<u8> { (0..size).map(|i| (i % 253) as u8).collect() };
+    let sender = std::thread::spawn(move || {
+        for size in sizes {
+            from_parent_w.send_bytes(&make(size)).unwrap();
+        }
+    });
+    for size in sizes {
+        let back = to_parent_r.recv_bytes(None)?;
+        check(
+            back == make(size),
+            format!("{size}-byte message came back intact"),
+        )?;
+    }
+    sender.join().unwrap();
+    check(
+        p.join(Some(Duration::from_secs(20)))? == Some(0),
+        "echo exits on EOF",
+    )
+}
+
+fn echo_between((rx, tx): (Connection, Connection)) {
+    while let Ok(m) = rx.recv_bytes(None) {
+        tx.send_bytes(&m).unwrap();
+    }
+}
+
+fn eof_when_child_exits(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, send_then_close, there);
+    p.start()?;
+    check(here.recv::<String>()? == "last words", "message before EOF")?;
+    p.join(Some(Duration::from_secs(10)))?;
+    match here.recv_bytes(None) {
+        Err(mp::Error::Eof) => Ok(()),
+        other => Err(format!("expected Eof, got {other:?}").into()),
+    }
+}
+
+fn wait_over_16_children(m: StartMethod) -> TestResult {
+    let procs: Vec<Process> = (0..16u64).map(|i| proc(m, sleeper, 20 * (i % 4))).collect();
+    for p in &procs {
+        p.start()?;
+    }
+    let mut pending: Vec<usize> = (0..16).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pending.is_empty() {
+        check(Instant::now() < deadline, "children did not all finish")?;
+        let objs: Vec<&dyn mp::Waitable> = pending
+            .iter()
+            .map(|&i| &procs[i] as &dyn mp::Waitable)
+            .collect();
+        let ready = mp::wait(&objs, Some(Duration::from_secs(10)))?;
+        check(!ready.is_empty(), "wait timed out")?;
+        let done: Vec<usize> = ready.iter().map(|&r| pending[r]).collect();
+        for i in &done {
+            check(
+                procs[*i].join(Some(Duration::from_secs(5)))? == Some(0),
+                "exit 0",
+            )?;
+        }
+        pending.retain(|i| !done.contains(i));
+    }
+    Ok(())
+}
+
+fn identity_and_parent(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, report_identity, there).with_name("bob");
+    p.start()?;
+    type Report = (String, i32, Vec<u32>, bool, Option<(i32, String, bool)>);
+    let (name, pid, identity, daemon, parent): Report = here.recv()?;
+    let grandchild: String = here.recv()?;
+    p.join(Some(Duration::from_secs(10)))?;
+    check(name == "bob", format!("name {name}"))?;
+    check(Some(pid) == p.pid(), "pid matches")?;
+    check(!daemon, "not a daemon")?;
+    check(identity.len() == 1, format!("identity {identity:?}"))?;
+    check(
+        parent == Some((std::process::id() as i32, "MainProcess".into(), true)),
+        format!("parent {parent:?}"),
+    )?;
+    check(
+        grandchild == format!("Process-{}:1", identity[0]),
+        format!("grandchild name {grandchild}"),
+    )?;
+    check(
+        mp::parent_process().is_none(),
+        "the main process has no parent",
+    )?;
+    check(mp::current_process().name == "MainProcess", "main name")
+}
+
+fn active_children_reaps(m: StartMethod) -> TestResult {
+    let p = proc(m, sleeper, 60_000);
+    let q = proc(m, noop, ());
+    p.start()?;
+    q.start()?;
+    // q finishes on its own; active_children must drop it once it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let kids = mp::active_children();
+        let pids: Vec<i32> = kids.iter().filter_map(Process::pid).collect();
+        if pids.contains(&p.pid().unwrap()) && !pids.contains(&q.pid().unwrap()) {
+            break;
+        }
+        check(
+            Instant::now() < deadline,
+            format!("active children {pids:?}"),
+        )?;
+        sleep_ms(10);
+    }
+    check(q.exitcode() == Some(0), "q was reaped by active_children")?;
+    p.kill()?;
+    p.join(None)?;
+    check(
+        !mp::active_children().iter().any(|c| c.pid() == p.pid()),
+        "p gone",
+    )
+}
+
+fn state_errors(m: StartMethod) -> TestResult {
+    let p = proc(m, sleeper, 60_000);
+    check(p.join(None).is_err(), "join before start")?;
+    check(p.sentinel().is_err(), "sentinel before start")?;
+    p.start()?;
+    check(p.start().is_err(), "second start")?;
+    check(p.set_daemon(true).is_err(), "daemon after start")?;
+    check(p.close().is_err(), "close while running")?;
+    check(p.sentinel()? >= 0, "sentinel")?;
+    p.kill()?;
+    p.join(None)?;
+    p.close()?;
+    check(p.join(None).is_err(), "join after close")?;
+    check(p.exitcode() == Some(-9), "exitcode survives close")
+}
+
+fn daemon_cannot_have_children(m: StartMethod) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(m, daemon_tries_child, there).with_daemon(true);
+    p.start()?;
+    let r: Result<(), String> = here.recv()?;
+    p.join(None)?;
+    check(
+        r.as_ref().is_err_and(|e| e.contains("daemonic")),
+        format!("{r:?}"),
+    )
+}
+
+fn set_start_method_rules() -> TestResult {
+    check(
+        mp::get_start_method(true).is_none() || mp::get_start_method(true).is_some(),
+        "",
+    )?;
+    mp::set_start_method(StartMethod::Spawn, true)?;
+    check(
+        mp::get_start_method(false) == Some(StartMethod::Spawn),
+        "set",
+    )?;
+    check(
+        mp::set_start_method(StartMethod::Fork, false).is_err(),
+        "second set without force",
+    )?;
+    mp::set_start_method(StartMethod::Fork, true)?;
+    let p = Process::new(noop, ());
+    p.start()?;
+    p.join(None)?;
+    check(
+        p.start_method() == Some(StartMethod::Fork),
+        "global method used",
+    )?;
+    let ctx = mp::get_context(Some(StartMethod::Spawn));
+    let q = ctx.process(noop, ());
+    q.start()?;
+    q.join(None)?;
+    check(
+        q.start_method() == Some(StartMethod::Spawn),
+        "context method used",
+    )
+}
+
+fn big_sender(conn: Connection) {
+    let _ = conn.send_bytes(&vec![1u8; 1000]);
+    let _ = conn.send_bytes(b"small");
+}
+
+fn maxlength_refusal_from_child() -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = Process::new(big_sender, there);
+    p.start()?;
+    match here.recv_bytes(Some(100)) {
+        Err(mp::Error::TooLong {
+            len: 1000,
+            max: 100,
+        }) => {}
+        other => return Err(format!("expected TooLong, got {other:?}").into()),
+    }
+    check(here.closed(), "connection closed after refusal")?;
+    p.join(Some(Duration::from_secs(10)))?;
+    Ok(())
+}

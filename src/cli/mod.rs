@@ -1,5 +1,5 @@
-// The command-line interface: parse, call the library, report.
-// (Included by src/main.rs; the library never knows the CLI exists.)
+//! The command-line interface: parse, call the library, report.
+//! The library never knows the CLI exists.
 
 use clap::{Parser, Subcommand};
 
@@ -42,9 +42,15 @@ where
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());
-            let methods: Vec<&str> = mp::get_all_start_methods().iter().map(|m| m.as_str()).collect();
+            let methods: Vec<&str> = mp::get_all_start_methods()
+                .iter()
+                .map(|m| m.as_str())
+                .collect();
             println!("start_methods: {}", methods.join(" "));
-            println!("default_start_method: {}", mp::context::DEFAULT_START_METHOD);
+            println!(
+                "default_start_method: {}",
+                mp::context::DEFAULT_START_METHOD
+            );
             0
         }
     }

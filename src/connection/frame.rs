@@ -74,8 +74,14 @@ mod tests {
 
     #[test]
     fn other_negative_lengths_are_refused() {
-        assert!(matches!(decode_header(&[0xff, 0xff, 0xff, 0xfe]), Err(Error::BadLength(-2))));
-        assert!(matches!(decode_header(&[0x80, 0, 0, 0]), Err(Error::BadLength(_))));
+        assert!(matches!(
+            decode_header(&[0xff, 0xff, 0xff, 0xfe]),
+            Err(Error::BadLength(-2))
+        ));
+        assert!(matches!(
+            decode_header(&[0x80, 0, 0, 0]),
+            Err(Error::BadLength(_))
+        ));
     }
 
     #[test]

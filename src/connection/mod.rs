@@ -31,6 +31,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
@@ -50,6 +51,44 @@ const BUF_SIZE: usize = 64 * 1024;
 const PREALLOC_MAX: usize = 64 * 1024 * 1024;
 /// How many descriptors one read accepts (internal channels send at most a few).
 const MAX_FDS: usize = 32;
+
+/// Descriptors of every open `Connection` in this process. A forked child
+/// closes them all (its arguments hold their own duplicates), so it keeps only
+/// the connections it was given, as under spawn and forkserver; otherwise a
+/// child would hold the parent's end of its own pipe and never see EOF.
+static OPEN: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
+
+fn open_fds() -> MutexGuard<'static, Vec<RawFd>> {
+    OPEN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held across a fork, so the child sees a consistent list.
+pub(crate) fn lock_open_fds() -> MutexGuard<'static, Vec<RawFd>> {
+    open_fds()
+}
+
+/// In a new child: takes the list of inherited connection descriptors
+/// (releasing the lock), to be closed with [`close_inherited`].
+pub(crate) fn take_inherited(mut guard: MutexGuard<'static, Vec<RawFd>>) -> Vec<RawFd> {
+    std::mem::take(&mut *guard)
+}
+
+/// Closes descriptors taken by [`take_inherited`]. Their `Connection`
+/// objects belong to frames of the parent that the child never returns to.
+pub(crate) fn close_inherited(fds: Vec<RawFd>) {
+    for fd in fds {
+        // SAFETY: these descriptors belong to connections this process will
+        // never use or drop (see above); a second close just fails with EBADF.
+        unsafe { libc::close(fd) };
+    }
+}
+
+fn unregister(fd: RawFd) {
+    let mut open = open_fds();
+    if let Some(i) = open.iter().rposition(|&f| f == fd) {
+        open.swap_remove(i);
+    }
+}
 
 /// One end of a connection. Created by [`pipe`], sent to children as a
 /// `Process` argument, or (later) by `Listener`/`Client`.
@@ -127,6 +166,7 @@ impl Connection {
     ///
     /// `is_socket` enables receiving descriptors with `SCM_RIGHTS`.
     pub fn from_fd(fd: OwnedFd, readable: bool, writable: bool, is_socket: bool) -> Self {
+        open_fds().push(fd.as_raw_fd());
         Connection {
             fd: Some(fd),
             readable,
@@ -174,7 +214,9 @@ impl Connection {
 
     /// Closes this end. The peer's next receive fails with [`Error::Eof`].
     pub fn close(&mut self) {
-        self.fd = None;
+        if let Some(fd) = self.fd.take() {
+            unregister(fd.as_raw_fd());
+        }
     }
 
     fn fd(&self) -> Result<BorrowedFd<'_>> {
@@ -397,35 +439,38 @@ impl Connection {
         let len = usize::try_from(len).map_err(|_| Error::BadLength(len as i64))?;
         self.rbuf.borrow_mut().consume(hlen);
         // Take what is buffered, then read the rest straight into the message.
-        let mut msg = Vec::with_capacity(len.min(PREALLOC_MAX));
-        {
+        // The message grows by doubling (each byte zeroed once), so a bogus
+        // length costs only as much memory as the peer really sends.
+        let mut msg = vec![0u8; len.min(PREALLOC_MAX)];
+        let mut filled = {
             let mut rb = self.rbuf.borrow_mut();
             let take = rb.available().len().min(len);
-            msg.extend_from_slice(&rb.available()[..take]);
+            msg[..take].copy_from_slice(&rb.available()[..take]);
             rb.consume(take);
-        }
-        while msg.len() < len {
-            if len - msg.len() < BUF_SIZE / 2 {
+            take
+        };
+        while filled < len {
+            if len - filled < BUF_SIZE / 2 {
                 // Small remainder: read through the buffer (may pick up the next frames too).
-                self.fill_to(len - msg.len())?;
+                self.fill_to(len - filled)?;
                 let mut rb = self.rbuf.borrow_mut();
-                let take = len - msg.len();
-                msg.extend_from_slice(&rb.available()[..take]);
+                let take = len - filled;
+                msg[filled..len].copy_from_slice(&rb.available()[..take]);
                 rb.consume(take);
+                filled = len;
                 break;
             }
-            let old = msg.len();
-            let want = (len - old).min(PREALLOC_MAX.max(msg.capacity() - old));
-            if msg.capacity() - old < want {
-                msg.reserve(want);
+            if filled == msg.len() {
+                let grown = (msg.len() * 2).clamp(BUF_SIZE, len);
+                msg.resize(grown, 0);
             }
-            msg.resize(old + want, 0);
-            match self.read_some(&mut msg[old..old + want]) {
+            match self.read_some(&mut msg[filled..]) {
                 Ok(0) => return Err(Error::Eof),
-                Ok(n) => msg.truncate(old + n),
+                Ok(n) => filled += n,
                 Err(e) => return Err(e),
             }
         }
+        debug_assert_eq!(filled, len);
         Ok(msg)
     }
 
@@ -444,7 +489,15 @@ impl Connection {
     /// Takes the descriptor out.
     #[cfg(test)]
     pub(crate) fn into_fd(mut self) -> Option<OwnedFd> {
-        self.fd.take()
+        let fd = self.fd.take()?;
+        unregister(fd.as_raw_fd());
+        Some(fd)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -470,16 +523,18 @@ impl Waitable for Connection {
 impl Serialize for Connection {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::Error as _;
-        let fd = self
-            .fd
-            .as_ref()
-            .ok_or_else(|| S::Error::custom(codec::custom_error("cannot send a closed connection".into())))?;
+        let fd = self.fd.as_ref().ok_or_else(|| {
+            S::Error::custom(codec::custom_error(
+                "cannot send a closed connection".into(),
+            ))
+        })?;
         if self.has_buffered() {
             return Err(S::Error::custom(codec::custom_error(
                 "cannot send a connection that holds unread data".into(),
             )));
         }
-        let index = reduction::export_fd(fd.as_fd()).map_err(|e| S::Error::custom(codec::custom_error(e)))?;
+        let index = reduction::export_fd(fd.as_fd())
+            .map_err(|e| S::Error::custom(codec::custom_error(e)))?;
         s.serialize_newtype_struct(
             "mp::Connection",
             &(index, self.readable, self.writable, self.is_socket),
@@ -494,7 +549,8 @@ impl<'de> Deserialize<'de> for Connection {
         #[serde(rename = "mp::Connection")]
         struct Wire((u32, bool, bool, bool));
         let Wire((index, readable, writable, is_socket)) = Wire::deserialize(d)?;
-        let fd = reduction::import_fd(index).map_err(|e| D::Error::custom(codec::custom_error(e)))?;
+        let fd =
+            reduction::import_fd(index).map_err(|e| D::Error::custom(codec::custom_error(e)))?;
         Ok(Connection::from_fd(fd, readable, writable, is_socket))
     }
 }
@@ -601,12 +657,20 @@ mod tests {
         let (a, b) = pipe(true).unwrap();
         let t = std::thread::spawn(move || {
             for i in 0..2000u32 {
-                let len = if i % 100 == 0 { 300_000 } else { (i % 50) as usize };
+                let len = if i % 100 == 0 {
+                    300_000
+                } else {
+                    (i % 50) as usize
+                };
                 a.send_bytes(&vec![(i % 251) as u8; len]).unwrap();
             }
         });
         for i in 0..2000u32 {
-            let len = if i % 100 == 0 { 300_000 } else { (i % 50) as usize };
+            let len = if i % 100 == 0 {
+                300_000
+            } else {
+                (i % 50) as usize
+            };
             let m = b.recv_bytes(None).unwrap();
             assert_eq!(m.len(), len, "message {i}");
             assert!(m.iter().all(|&x| x == (i % 251) as u8));

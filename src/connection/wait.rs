@@ -51,7 +51,9 @@ impl Waitable for crate::reduction::Fd {
 /// # drop(a);
 /// ```
 pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<usize>> {
-    let ready: Vec<usize> = (0..objects.len()).filter(|&i| objects[i].ready_now()).collect();
+    let ready: Vec<usize> = (0..objects.len())
+        .filter(|&i| objects[i].ready_now())
+        .collect();
     if !ready.is_empty() {
         return Ok(ready);
     }

@@ -20,15 +20,18 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     let err = std::io::stderr().lock();
     let mut state = crate::process::state();
     let server = super::forkserver::lock_for_fork();
+    let open = crate::connection::lock_open_fds();
     // SAFETY: fork is safe to call; in the child we only use state guarded by
     // the locks held above, then run the target (see the fork caveat in the
     // `process` docs for locks held by other threads).
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
             drop(parent_end);
+            let inherited = crate::connection::take_inherited(open);
             super::forkserver::forget_in_child(server);
             crate::process::become_child(&mut state, &spec, None);
             drop(state);
+            crate::connection::close_inherited(inherited);
             drop(err);
             drop(out);
             stdin_to_devnull();
@@ -36,6 +39,7 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
             run_child(spec, fds, Some(me), channel, StartMethod::Fork)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(open);
             drop(server);
             drop(state);
             drop(err);

@@ -17,7 +17,10 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::spawn::self_command;
-use super::{exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched, Report, ENV_FORKSERVER};
+use super::{
+    exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched,
+    Report, ENV_FORKSERVER,
+};
 use crate::connection::{wait, Codec, Connection, Waitable};
 use crate::context::StartMethod;
 use crate::error::{Error, Result};
@@ -66,7 +69,10 @@ pub(crate) fn forget_in_child(mut guard: MutexGuard<'static, Option<Server>>) {
 
 /// The pid of the running forkserver, if one was started (for tests and diagnostics).
 pub fn server_pid() -> Option<i32> {
-    lock_for_fork().as_ref().filter(|s| s.alive()).map(|s| s.pid)
+    lock_for_fork()
+        .as_ref()
+        .filter(|s| s.alive())
+        .map(|s| s.pid)
 }
 
 fn start_server() -> Result<Server> {
@@ -129,12 +135,18 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     drop(child_end);
     let channel = Connection::from_fd(parent_end, true, true, true);
     if !channel.poll(Some(START_TIMEOUT))? {
-        return Err(Error::ProcessState("the forkserver did not answer a fork request".into()));
+        return Err(Error::ProcessState(
+            "the forkserver did not answer a fork request".into(),
+        ));
     }
     let (bytes, mut got) = channel.recv_frame_with_fds()?;
     let pid = match Codec::Postcard.decode::<Report>(&bytes)? {
         Report::Started { pid } => pid,
-        other => return Err(Error::ProcessState(format!("forkserver answered {other:?}"))),
+        other => {
+            return Err(Error::ProcessState(format!(
+                "forkserver answered {other:?}"
+            )))
+        }
     };
     let pidfd = got
         .pop()
@@ -149,15 +161,22 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
 }
 
 /// The server's main loop (in the process started by [`start_server`]). Never returns.
-pub(crate) fn serve(ctl_fd: OwnedFd) -> ! {
+pub(crate) fn serve(ctl_fd: OwnedFd, expected_parent: Option<i32>) -> ! {
     let exit = |code| -> ! {
         // SAFETY: _exit is always safe to call.
         unsafe { libc::_exit(code) }
     };
     // SAFETY: getppid has no preconditions.
     let ppid = unsafe { libc::getppid() };
-    let Ok(parent) = pidfd_open(ppid) else { exit(1) };
-    // SAFETY: as above. A changed ppid means the parent died before we watched it.
+    // A ppid other than the one our parent wrote down means it died and we
+    // were reparented before we could watch it.
+    if expected_parent.is_some_and(|p| p != ppid) {
+        exit(0);
+    }
+    let Ok(parent) = pidfd_open(ppid) else {
+        exit(1)
+    };
+    // SAFETY: as above; checked again now that the pidfd is open.
     if unsafe { libc::getppid() } != ppid {
         exit(0);
     }
@@ -169,7 +188,8 @@ pub(crate) fn serve(ctl_fd: OwnedFd) -> ! {
     if mask.thread_block().is_err() {
         exit(1);
     }
-    let Ok(sfd) = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) else {
+    let Ok(sfd) = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    else {
         exit(1)
     };
     let ctl = Connection::from_fd(ctl_fd, true, true, true);
@@ -194,11 +214,10 @@ pub(crate) fn serve(ctl_fd: OwnedFd) -> ! {
             match ctl.recv_frame_with_fds() {
                 Ok((_, mut fds)) if fds.len() == 1 => {
                     let channel = fds.pop().expect("one fd");
-                    let mut close: Vec<RawFd> = vec![ctl.as_fd().as_raw_fd(), parent.as_raw_fd(), sfd.as_raw_fd()];
-                    close.extend(kids.values().map(|c| c.as_fd().as_raw_fd()));
+                    let close: Vec<RawFd> = vec![parent.as_raw_fd(), sfd.as_raw_fd()];
                     fork_child(channel, &close, &mut kids);
                 }
-                Ok(_) => {} // a malformed request: ignore it, keep serving
+                Ok(_) => {}        // a malformed request: ignore it, keep serving
                 Err(_) => exit(0), // the control socket closed: our owner is gone
             }
         }
@@ -223,6 +242,7 @@ fn reap(kids: &mut HashMap<i32, Connection>) {
 }
 
 fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connection>) {
+    let server = std::process::id() as i32;
     // SAFETY: the server is single-threaded, so the child is a complete copy.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
@@ -231,11 +251,11 @@ fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connect
             for &fd in close {
                 unsafe { libc::close(fd) };
             }
-            // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid have no preconditions.
-            let server = unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                libc::getppid()
-            };
+            // The control socket and the other children's channels.
+            let inherited = crate::connection::take_inherited(crate::connection::lock_open_fds());
+            crate::connection::close_inherited(inherited);
+            // SAFETY: prctl(PR_SET_PDEATHSIG) has no preconditions.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
             let mut mask = SigSet::empty();
             mask.add(Signal::SIGCHLD);
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&mask), None);
@@ -255,7 +275,11 @@ fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connect
                 // SAFETY: clearing PDEATHSIG has no preconditions.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
             }
-            let parent = if fds.is_empty() { None } else { Some(fds.remove(0)) };
+            let parent = if fds.is_empty() {
+                None
+            } else {
+                Some(fds.remove(0))
+            };
             run_child(spec, fds, parent, channel, StartMethod::Forkserver)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
@@ -263,7 +287,9 @@ fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connect
             let pid = child.as_raw();
             match pidfd_open(pid) {
                 Ok(pidfd) => {
-                    let bytes = Codec::Postcard.encode(&Report::Started { pid }).unwrap_or_default();
+                    let bytes = Codec::Postcard
+                        .encode(&Report::Started { pid })
+                        .unwrap_or_default();
                     let _ = channel.send_frame(&bytes, &[pidfd.as_fd()]);
                 }
                 Err(_) => {

@@ -97,18 +97,22 @@ pub(crate) fn bootstrap() {
                 unsafe { libc::_exit(1) }
             }
         };
-        let parent_pidfd = if fds.is_empty() { None } else { Some(fds.remove(0)) };
+        let parent_pidfd = if fds.is_empty() {
+            None
+        } else {
+            Some(fds.remove(0))
+        };
         run_child(spec, fds, parent_pidfd, channel, StartMethod::Spawn);
     }
+    let expected_parent: Option<i32> = std::env::var(ENV_PARENT).ok().and_then(|v| v.parse().ok());
     if let Some(fd) = take_env_fd(ENV_FORKSERVER) {
-        forkserver::serve(fd);
+        forkserver::serve(fd, expected_parent);
     }
 }
 
 /// Reads and removes an environment variable naming an inherited descriptor.
 fn take_env_fd(var: &str) -> Option<OwnedFd> {
     let value = std::env::var(var).ok()?;
-    let parent: Option<i32> = std::env::var(ENV_PARENT).ok().and_then(|v| v.parse().ok());
     // Leave no trace for our own children and for programs we run.
     std::env::remove_var(var);
     std::env::remove_var(ENV_PARENT);
@@ -119,14 +123,6 @@ fn take_env_fd(var: &str) -> Option<OwnedFd> {
             return None;
         }
     };
-    if let Some(ppid) = parent {
-        // SAFETY: getppid has no preconditions.
-        if unsafe { libc::getppid() } != ppid {
-            // The parent died before we got here: nobody will ever join us.
-            // SAFETY: _exit is always safe to call.
-            unsafe { libc::_exit(1) }
-        }
-    }
     // SAFETY: fcntl(F_GETFD) only inspects the descriptor.
     if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
         eprintln!("mp: {var}={raw} names no open descriptor");
@@ -193,7 +189,12 @@ pub(crate) fn run_child(
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "Box<dyn Any>".into());
         let text = match info.location() {
-            Some(l) => format!("panicked at {}:{}:{}: {msg}", l.file(), l.line(), l.column()),
+            Some(l) => format!(
+                "panicked at {}:{}:{}: {msg}",
+                l.file(),
+                l.line(),
+                l.column()
+            ),
             None => format!("panicked: {msg}"),
         };
         *PANIC_TEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
@@ -299,6 +300,11 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> std::io::Res
 /// A connected pair of stream sockets, close-on-exec.
 pub(crate) fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-    socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| Error::io("socketpair", e.into()))
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::io("socketpair", e.into()))
 }

@@ -5,7 +5,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use super::{clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched, ENV_PARENT, ENV_SPAWN};
+use super::{
+    clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched, ENV_PARENT, ENV_SPAWN,
+};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 
