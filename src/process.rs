@@ -432,12 +432,14 @@ impl Process {
                         None => continue,
                     },
                     Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => return Err(Error::StatusLost {
-                        pid: started.pid,
-                        reason: format!(
+                    Err(e) => {
+                        return Err(Error::StatusLost {
+                            pid: started.pid,
+                            reason: format!(
                             "waitpid: {e} (was SIGCHLD ignored, or the child reaped elsewhere?)"
                         ),
-                    }),
+                        })
+                    }
                 }
             }
         } else {

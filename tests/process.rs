@@ -11,13 +11,14 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use mp::{Connection, Process, StartMethod};
 
 type TestResult = Result<(), Failed>;
+type PerMethod = fn(StartMethod) -> TestResult;
 
 fn main() {
     mp::freeze_support();
     let args = Arguments::from_args();
     let mut tests = Vec::new();
     for m in mp::get_all_start_methods() {
-        let per_method: &[(&str, fn(StartMethod) -> TestResult)] = &[
+        let per_method: &[(&str, PerMethod)] = &[
             ("start_join_exitcode", start_join_exitcode),
             ("exit_with_code", exit_with_code),
             ("terminate_gives_minus_15", terminate_gives_minus_15),

@@ -4,10 +4,13 @@
 use clap::{Parser, Subcommand};
 
 /// mp: Python's multiprocessing, as a library and a command-line tool.
-///
-/// Exit codes: 0 success; 2 usage error (bad option or argument).
 #[derive(Debug, Parser)]
-#[command(name = "mp", version, about, long_about = None)]
+#[command(
+    name = "mp",
+    version,
+    about,
+    after_help = "Exit codes:\n  0  success\n  1  runtime error (the message names the input or system call)\n  2  usage error (unknown subcommand or option, bad argument)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

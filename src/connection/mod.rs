@@ -453,6 +453,7 @@ impl Connection {
             if len - filled < BUF_SIZE / 2 {
                 // Small remainder: read through the buffer (may pick up the next frames too).
                 self.fill_to(len - filled)?;
+                msg.resize(len, 0);
                 let mut rb = self.rbuf.borrow_mut();
                 let take = len - filled;
                 msg[filled..len].copy_from_slice(&rb.available()[..take]);
@@ -675,6 +676,25 @@ mod tests {
             assert_eq!(m.len(), len, "message {i}");
             assert!(m.iter().all(|&x| x == (i % 251) as u8));
         }
+        t.join().unwrap();
+    }
+
+    /// A message over 2 GiB uses the 12-byte header and arrives whole.
+    #[test]
+    fn frame_over_two_gib() {
+        let (a, b) = pipe(true).unwrap();
+        let len = (1usize << 31) + 3;
+        let t = std::thread::spawn(move || {
+            let mut msg = vec![0u8; len];
+            msg[len - 1] = 9;
+            a.send_bytes(&msg).unwrap();
+            a.send_bytes(b"next").unwrap();
+        });
+        let got = b.recv_bytes(None).unwrap();
+        assert_eq!(got.len(), len);
+        assert_eq!(got[len - 1], 9);
+        drop(got);
+        assert_eq!(b.recv_bytes(None).unwrap(), b"next");
         t.join().unwrap();
     }
 

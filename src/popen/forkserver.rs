@@ -246,9 +246,9 @@ fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connect
     // SAFETY: the server is single-threaded, so the child is a complete copy.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            // SAFETY: these descriptors belong to the server's objects, which
-            // this process never uses or drops (run_child never returns).
             for &fd in close {
+                // SAFETY: these descriptors belong to the server's objects, which
+                // this process never uses or drops (run_child never returns).
                 unsafe { libc::close(fd) };
             }
             // The control socket and the other children's channels.

@@ -1,0 +1,110 @@
+//! The `mp` binary and the ported documentation examples, run as a user would.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+use predicates::prelude::*;
+
+/// `target/<profile>/examples/NAME`, built by `cargo test` / `cargo nextest` with the tests.
+fn example(name: &str) -> Command {
+    let mut dir: PathBuf = std::env::current_exe().unwrap();
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} not built; run the tests with cargo test or cargo nextest",
+        path.display()
+    );
+    Command::new(path)
+}
+
+#[test]
+fn info_prints_cpu_count_and_methods() {
+    Command::cargo_bin("mp")
+        .unwrap()
+        .arg("info")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cpu_count: "))
+        .stdout(predicate::str::contains("default_start_method: forkserver"));
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    Command::cargo_bin("mp")
+        .unwrap()
+        .arg("frobnicate")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("frobnicate"));
+}
+
+#[test]
+fn help_and_version_succeed() {
+    Command::cargo_bin("mp")
+        .unwrap()
+        .arg("--help")
+        .assert()
+        .success();
+    Command::cargo_bin("mp")
+        .unwrap()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn example_process_hello() {
+    example("process_hello")
+        .assert()
+        .success()
+        .stdout("hello bob\n");
+}
+
+#[test]
+fn example_pipe() {
+    example("pipe")
+        .assert()
+        .success()
+        .stdout("(42, None, \"hello\")\n");
+}
+
+#[test]
+fn example_process_info_under_each_method() {
+    for method in ["fork", "spawn", "forkserver"] {
+        let out = example("process_info").arg(method).output().unwrap();
+        assert!(out.status.success(), "{method}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "main line", "{text}");
+        let main_pid = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("process id: "))
+            .unwrap();
+        assert!(
+            text.contains(&format!("mp parent process: {main_pid} (MainProcess)")),
+            "{method}: child names its parent\n{text}"
+        );
+        assert!(text.ends_with("hello bob\n"), "{text}");
+    }
+}
+
+#[test]
+fn example_forgot_freeze_support_explains_itself() {
+    example("forgot_freeze_support")
+        .arg("spawn")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("child exit code: Some(1)"))
+        .stderr(predicate::str::contains("freeze_support"));
+    example("forgot_freeze_support")
+        .arg("forkserver")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("exited before it started serving"));
+}
