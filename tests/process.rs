@@ -39,6 +39,8 @@ fn main() {
             ),
             ("parent_death_kills_child", parent_death_kills_child),
             ("survive_parent_opt_out", survive_parent_opt_out),
+            ("parent_sigterm_kills_child", parent_sigterm_kills_child),
+            ("parent_sigint_kills_child", parent_sigint_kills_child),
             ("pipe_round_trip_with_child", pipe_round_trip_with_child),
             ("large_frames_through_child", large_frames_through_child),
             ("eof_when_child_exits", eof_when_child_exits),
@@ -59,6 +61,10 @@ fn main() {
     tests.push(Trial::test(
         "global::maxlength_refusal_from_child",
         maxlength_refusal_from_child,
+    ));
+    tests.push(Trial::test(
+        "global::forkserver_exits_with_its_owner",
+        forkserver_exits_with_its_owner,
     ));
     libtest_mimic::run(&args, tests).exit();
 }
@@ -164,12 +170,29 @@ fn late_reporter(conn: Connection) {
 
 /// Starts a long sleeper, reports its pid, then dies by SIGKILL.
 fn start_child_and_die((conn, m, survive): (Connection, String, bool)) {
+    start_child_and_die_by((conn, m, survive, libc::SIGKILL));
+}
+
+/// Starts a long sleeper, reports its pid, then dies by `sig` (default action).
+fn start_child_and_die_by((conn, m, survive, sig): (Connection, String, bool, i32)) {
     let m: StartMethod = m.parse().unwrap();
     let c = proc(m, sleeper, 60_000).with_survive_parent(survive);
     c.start().unwrap();
     conn.send(&c.pid().unwrap()).unwrap();
-    // SAFETY: killing ourselves is the point of this test.
-    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    // SAFETY: restoring the default action and killing ourselves is the point of this test.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::kill(libc::getpid(), sig);
+    }
+    sleep_ms(60_000);
+}
+
+/// Starts a forkserver child, reports the server's pid, and returns.
+fn report_forkserver(conn: Connection) {
+    let c = proc(StartMethod::Forkserver, noop, ());
+    c.start().unwrap();
+    c.join(None).unwrap();
+    conn.send(&mp::internals::server_pid().unwrap()).unwrap();
 }
 
 fn daemon_tries_child(conn: Connection) {
@@ -317,6 +340,51 @@ fn parent_death_kills_child(m: StartMethod) -> TestResult {
         gone_within(child, Duration::from_secs(10)),
         "orphan survived its parent's death",
     )
+}
+
+fn parent_dies_by(m: StartMethod, sig: i32) -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(
+        m,
+        start_child_and_die_by,
+        (there, m.to_string(), false, sig),
+    );
+    p.start()?;
+    let child: i32 = here.recv()?;
+    check(
+        p.join(Some(Duration::from_secs(20)))? == Some(-sig),
+        format!("middle died by {sig}"),
+    )?;
+    check(
+        gone_within(child, Duration::from_secs(10)),
+        format!("child survived its parent's signal {sig}"),
+    )
+}
+
+fn parent_sigterm_kills_child(m: StartMethod) -> TestResult {
+    parent_dies_by(m, libc::SIGTERM)
+}
+
+fn parent_sigint_kills_child(m: StartMethod) -> TestResult {
+    parent_dies_by(m, libc::SIGINT)
+}
+
+fn forkserver_exits_with_its_owner() -> TestResult {
+    for m in [StartMethod::Spawn, StartMethod::Fork] {
+        let (here, there) = mp::pipe(true)?;
+        let p = proc(m, report_forkserver, there);
+        p.start()?;
+        let server: i32 = here.recv()?;
+        check(
+            p.join(Some(Duration::from_secs(20)))? == Some(0),
+            "owner exits 0",
+        )?;
+        check(
+            gone_within(server, Duration::from_secs(10)),
+            format!("{m}: forkserver {server} outlived its owner"),
+        )?;
+    }
+    Ok(())
 }
 
 fn survive_parent_opt_out(m: StartMethod) -> TestResult {
