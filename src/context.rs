@@ -254,6 +254,100 @@ pub(crate) unsafe fn decode_target(tramp: isize, func: isize) -> (Trampoline, us
     (t, base.wrapping_add(func) as usize)
 }
 
+/// Runs a chunk of pool tasks: decodes a `Vec<A>`, skips `skip` items, calls
+/// the function on each of the others (catching panics) and hands each
+/// encoded result (or error text) to `emit`.
+pub(crate) type ChunkTrampoline = fn(
+    usize,
+    &[u8],
+    usize,
+    &mut dyn FnMut(std::result::Result<Vec<u8>, String>),
+) -> std::result::Result<usize, String>;
+
+fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
+    func: usize,
+    chunk: &[u8],
+    skip: usize,
+    emit: &mut dyn FnMut(std::result::Result<Vec<u8>, String>),
+) -> std::result::Result<usize, String> {
+    let items: Vec<A> = crate::connection::Codec::Postcard
+        .decode(chunk)
+        .map_err(|e| format!("could not decode the tasks' arguments: {e}"))?;
+    // SAFETY: `func` is the address of a `fn(A) -> R` of this same executable:
+    // the parent computed it with `encode_call::<A, R>` from a value of that type.
+    let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
+    let n = items.len();
+    for item in items.into_iter().skip(skip) {
+        let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))) {
+            Ok(value) => crate::connection::Codec::Postcard
+                .encode(&value)
+                .map_err(|e| format!("could not encode the result: {e}")),
+            Err(payload) => Err(crate::popen::panic_text(&*payload)),
+        };
+        emit(r);
+    }
+    Ok(n)
+}
+
+fn star_chunk_trampoline<A: DeserializeOwned, B: DeserializeOwned, R: Serialize>(
+    func: usize,
+    chunk: &[u8],
+    skip: usize,
+    emit: &mut dyn FnMut(std::result::Result<Vec<u8>, String>),
+) -> std::result::Result<usize, String> {
+    let items: Vec<(A, B)> = crate::connection::Codec::Postcard
+        .decode(chunk)
+        .map_err(|e| format!("could not decode the tasks' arguments: {e}"))?;
+    // SAFETY: `func` is the address of a `fn(A, B) -> R` of this same
+    // executable, encoded by `encode_star_call::<A, B, R>`.
+    let f: fn(A, B) -> R = unsafe { std::mem::transmute::<usize, fn(A, B) -> R>(func) };
+    let n = items.len();
+    for (a, b) in items.into_iter().skip(skip) {
+        let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(a, b))) {
+            Ok(value) => crate::connection::Codec::Postcard
+                .encode(&value)
+                .map_err(|e| format!("could not encode the result: {e}")),
+            Err(payload) => Err(crate::popen::panic_text(&*payload)),
+        };
+        emit(r);
+    }
+    Ok(n)
+}
+
+/// The offsets of the chunk trampoline for a two-argument function.
+pub(crate) fn encode_star_call<A: DeserializeOwned, B: DeserializeOwned, R: Serialize>(
+    f: fn(A, B) -> R,
+) -> (isize, isize) {
+    let base = anchor() as isize;
+    let t: ChunkTrampoline = star_chunk_trampoline::<A, B, R>;
+    (
+        (t as usize as isize).wrapping_sub(base),
+        (f as usize as isize).wrapping_sub(base),
+    )
+}
+
+/// The offsets of the chunk trampoline for `(A, R)` and of `f`.
+pub(crate) fn encode_call<A: DeserializeOwned, R: Serialize>(f: fn(A) -> R) -> (isize, isize) {
+    let base = anchor() as isize;
+    let t: ChunkTrampoline = chunk_trampoline::<A, R>;
+    (
+        (t as usize as isize).wrapping_sub(base),
+        (f as usize as isize).wrapping_sub(base),
+    )
+}
+
+/// The inverse of [`encode_call`].
+///
+/// # Safety
+/// The offsets must come from `encode_call` in a process running this same executable.
+pub(crate) unsafe fn decode_call(tramp: isize, func: isize) -> (ChunkTrampoline, usize) {
+    let base = anchor() as isize;
+    let t = base.wrapping_add(tramp) as usize;
+    // SAFETY: guaranteed by the caller, as in `decode_target`.
+    let t: ChunkTrampoline = unsafe { std::mem::transmute::<usize, ChunkTrampoline>(t) };
+    (t, base.wrapping_add(func) as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,12 @@ pub enum Error {
          mp::freeze_support() (or mp::main) first; add it as the first line of main()"
     )]
     BootstrapMissing(&'static str),
+    /// A pool task failed: it panicked, its worker died, or it ran past its time limit.
+    #[error("task failed: {0}")]
+    Task(crate::pool::TaskError),
+    /// A wait ran past its timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
     /// The exit status of a child could not be learned.
     #[error("exit status of process {pid} is unknown: {reason}")]
     StatusLost {

@@ -42,6 +42,7 @@
 pub mod connection;
 pub mod context;
 pub mod error;
+pub mod pool;
 mod popen;
 pub mod process;
 pub mod reduction;
@@ -52,6 +53,7 @@ pub use context::{
     process_cpu_count, set_start_method, Context, StartMethod,
 };
 pub use error::{Error, Result};
+pub use pool::{AsyncResult, Pool, PoolBuilder, TaskError};
 pub use process::{
     active_children, current_process, parent_process, CurrentProcess, ParentProcess, Process,
 };

@@ -163,6 +163,23 @@ pub(crate) fn send_spec(channel: &Connection, spec: &ChildSpec, fds: &[OwnedFd])
 
 static PANIC_TEXT: Mutex<Option<String>> = Mutex::new(None);
 
+/// The text of the last panic in this process (message and location, as
+/// recorded by the child's panic hook), or the payload's message.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = PANIC_TEXT.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return text;
+    }
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| format!("panicked: {s}"))
+        .or_else(|| {
+            payload
+                .downcast_ref::<String>()
+                .map(|s| format!("panicked: {s}"))
+        })
+        .unwrap_or_else(|| "panicked".into())
+}
+
 /// The life of a child after it knows what to run. Never returns.
 pub(crate) fn run_child(
     spec: ChildSpec,
@@ -214,13 +231,8 @@ pub(crate) fn run_child(
             let _ = channel.send(&Report::Failed(text));
             1
         }
-        Err(_) => {
-            let text = PANIC_TEXT
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-                .unwrap_or_else(|| "panicked".into());
-            let _ = channel.send(&Report::Failed(text));
+        Err(payload) => {
+            let _ = channel.send(&Report::Failed(panic_text(&*payload)));
             1
         }
     };

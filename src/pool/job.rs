@@ -1,0 +1,211 @@
+//! Jobs: what the caller waits on. Results arrive per chunk from the
+//! supervisor thread and are decoded in the caller's thread.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use super::TaskError;
+use crate::connection::Codec;
+use crate::error::{Error, Result};
+
+pub(crate) type ItemResult = std::result::Result<Vec<u8>, TaskError>;
+type Completion = Box<dyn FnOnce(&mut JobState) + Send>;
+
+pub(crate) struct Job {
+    state: Mutex<JobState>,
+    cv: Condvar,
+}
+
+pub(crate) struct JobState {
+    pub chunks: HashMap<usize, Vec<ItemResult>>,
+    /// Finished chunks, in completion order (for imap_unordered).
+    pub finished: std::collections::VecDeque<usize>,
+    pub done_chunks: usize,
+    pub total_chunks: Option<usize>,
+    on_complete: Option<Completion>,
+}
+
+impl Job {
+    pub(crate) fn new() -> Arc<Job> {
+        Arc::new(Job {
+            state: Mutex::new(JobState {
+                chunks: HashMap::new(),
+                finished: Default::default(),
+                done_chunks: 0,
+                total_chunks: None,
+                on_complete: None,
+            }),
+            cv: Condvar::new(),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, JobState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by the supervisor when a chunk is finished (successfully or not).
+    pub(crate) fn complete(&self, index: usize, results: Vec<ItemResult>) {
+        let mut st = self.lock();
+        st.chunks.insert(index, results);
+        st.finished.push_back(index);
+        st.done_chunks += 1;
+        let complete = st.total_chunks == Some(st.done_chunks);
+        let callback = if complete {
+            st.on_complete.take()
+        } else {
+            None
+        };
+        if let Some(cb) = callback {
+            cb(&mut st);
+        }
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn set_total(&self, total: usize) {
+        let mut st = self.lock();
+        st.total_chunks = Some(total);
+        if st.done_chunks == total {
+            if let Some(cb) = st.on_complete.take() {
+                cb(&mut st);
+            }
+        }
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn on_complete(&self, cb: Completion) {
+        let mut st = self.lock();
+        if st.total_chunks.is_some() && st.total_chunks == Some(st.done_chunks) {
+            cb(&mut st);
+        } else {
+            st.on_complete = Some(cb);
+        }
+    }
+
+    /// Waits until `ready(state)` holds or the deadline passes.
+    pub(crate) fn wait_until<'a>(
+        &'a self,
+        deadline: Option<Instant>,
+        ready: impl Fn(&JobState) -> bool,
+    ) -> (MutexGuard<'a, JobState>, bool) {
+        let mut st = self.lock();
+        loop {
+            if ready(&st) {
+                return (st, true);
+            }
+            match deadline {
+                None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return (st, false);
+                    }
+                    st = self
+                        .cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn complete_state(st: &JobState) -> bool {
+    st.total_chunks == Some(st.done_chunks)
+}
+
+/// Decodes one item's result.
+pub(crate) fn decode_item<R: DeserializeOwned>(r: ItemResult) -> Result<R> {
+    match r {
+        Ok(bytes) => Codec::Postcard.decode(&bytes),
+        Err(e) => Err(Error::Task(e)),
+    }
+}
+
+/// Takes all chunks of a complete job, in order, and decodes them.
+pub(crate) fn collect_all<R: DeserializeOwned>(st: &mut JobState) -> Result<Vec<R>> {
+    let total = st.total_chunks.unwrap_or(0);
+    let mut out = Vec::new();
+    let mut first_error = None;
+    for i in 0..total {
+        for r in st.chunks.remove(&i).unwrap_or_default() {
+            match decode_item::<R>(r) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+    match first_error {
+        // Python's map raises the first task's exception.
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Python's `AsyncResult`: the result of `apply_async` / `map_async`.
+pub struct AsyncResult<T> {
+    job: Arc<Job>,
+    decode: fn(&mut JobState) -> Result<T>,
+    taken: bool,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> AsyncResult<T> {
+    pub(crate) fn new(job: Arc<Job>, decode: fn(&mut JobState) -> Result<T>) -> Self {
+        AsyncResult {
+            job,
+            decode,
+            taken: false,
+            _t: PhantomData,
+        }
+    }
+
+    /// Whether the result is ready.
+    pub fn ready(&self) -> bool {
+        complete_state(&self.job.lock())
+    }
+
+    /// Waits until the result is ready, at most `timeout`; true if it is.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        self.job
+            .wait_until(timeout.map(|t| Instant::now() + t), complete_state)
+            .1
+    }
+
+    /// Whether the call completed without error; an error if it is not ready yet
+    /// (Python raises `ValueError`).
+    pub fn successful(&self) -> Result<bool> {
+        let st = self.job.lock();
+        if !complete_state(&st) {
+            return Err(Error::ProcessState("the result is not ready".into()));
+        }
+        Ok(st.chunks.values().flatten().all(|r| r.is_ok()))
+    }
+
+    /// Waits for the result (at most `timeout`) and returns it. A task that
+    /// failed gives [`Error::Task`]; a timeout gives [`Error::Timeout`]. The
+    /// value can be taken once.
+    pub fn get(&mut self, timeout: Option<Duration>) -> Result<T> {
+        let (mut st, ok) = self
+            .job
+            .wait_until(timeout.map(|t| Instant::now() + t), complete_state);
+        if !ok {
+            return Err(Error::Timeout(timeout.unwrap_or_default()));
+        }
+        if self.taken {
+            return Err(Error::ProcessState("the result was already taken".into()));
+        }
+        self.taken = true;
+        (self.decode)(&mut st)
+    }
+}

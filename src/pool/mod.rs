@@ -1,0 +1,698 @@
+//! Process pools (CPython's `multiprocessing.pool.Pool`), the engine under `mp map`.
+//!
+//! ```no_run
+//! fn pow3(x: u64) -> u64 {
+//!     x * x * x
+//! }
+//!
+//! fn main() {
+//!     mp::freeze_support();
+//!     let pool = mp::Pool::new(Some(2)).unwrap();
+//!     let cubes = pool.map(pow3, 0..10u64, None).unwrap();
+//!     assert_eq!(cubes[3], 27);
+//!     for r in pool.imap(pow3, 0..1_000_000u64, 1000) {
+//!         let _ = r.unwrap();
+//!     }
+//! }
+//! ```
+//!
+//! Tasks are plain functions `fn(A) -> R` whose argument and result serde can
+//! encode; they cross processes the way [`crate::Process`] targets do, under
+//! every start method.
+//!
+//! # Never hangs
+//! A worker that dies (SIGKILL, segfault, `exit`) is noticed at once through
+//! its pidfd. The tasks it held fail with [`TaskError::WorkerLost`] (or run
+//! again, with [`PoolBuilder::retries`]), a new worker takes its slot, and the
+//! pool goes on. CPython's pool waits for ever in that case.
+//!
+//! # Caveats
+//! - Tasks travel in chunks. Without a time limit, a worker reports a chunk's
+//!   results together, so when it dies every unreported task of that chunk
+//!   fails (or is retried) as one. With [`PoolBuilder::task_timeout`] results
+//!   come one by one: only the task that was running fails, the rest of its
+//!   chunk is handed to the next worker.
+//! - A time limit kills the worker (SIGKILL) and starts another; the task fails
+//!   with [`TaskError::TimedOut`].
+//! - `imap`/`imap_unordered` read their input lazily, in the calling thread,
+//!   keeping at most a window of chunks in flight or waiting
+//!   ([`PoolBuilder::window`]): memory stays flat on an endless input, and work
+//!   proceeds while you consume results.
+//! - Dropping a pool terminates its workers, as leaving CPython's `with Pool()` does.
+
+mod job;
+mod supervisor;
+mod worker;
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use job::AsyncResult;
+use job::{collect_all, decode_item, Job, JobState};
+pub use worker::worker_slot;
+
+use crate::connection::{Codec, Connection};
+use crate::context::{self, StartMethod};
+use crate::error::{Error, Result};
+
+/// Why a task did not produce a result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task function panicked (message and location).
+    #[error("{0}")]
+    Panicked(String),
+    /// The worker running the task died.
+    #[error("worker lost: pid {pid} exited with code {exitcode:?} while running the task")]
+    WorkerLost {
+        /// The worker's pid.
+        pid: i32,
+        /// Its exit code (negative: killed by that signal).
+        exitcode: Option<i32>,
+    },
+    /// The task ran past the pool's time limit; its worker was killed.
+    #[error("timed out after {0:?}")]
+    TimedOut(Duration),
+    /// The pool's initializer failed in a worker, so no task can run.
+    #[error("the pool's initializer failed: {0}")]
+    InitializerFailed(String),
+    /// The pool was terminated before the task finished.
+    #[error("the pool was terminated")]
+    Terminated,
+    /// Arguments or result could not be encoded or decoded.
+    #[error("{0}")]
+    Codec(String),
+}
+
+/// Settings for a [`Pool`]; see [`Pool::builder`].
+#[derive(Default)]
+pub struct PoolBuilder {
+    processes: Option<usize>,
+    initializer: Option<Initializer>,
+    maxtasksperchild: Option<usize>,
+    start_method: Option<StartMethod>,
+    task_timeout: Option<Duration>,
+    retries: u32,
+    window: Option<usize>,
+}
+
+struct Initializer {
+    tramp: isize,
+    func: isize,
+    args: Vec<u8>,
+}
+
+impl PoolBuilder {
+    /// Number of worker processes (default: [`crate::process_cpu_count`]).
+    pub fn processes(mut self, n: usize) -> Self {
+        self.processes = Some(n.max(1));
+        self
+    }
+    /// A function each worker runs once when it starts (Python's `initializer`/`initargs`).
+    pub fn initializer<A>(mut self, f: fn(A), args: A) -> Result<Self>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let (tramp, func) = context::encode_target(f);
+        let args = Codec::Postcard.encode(&args)?;
+        self.initializer = Some(Initializer { tramp, func, args });
+        Ok(self)
+    }
+    /// A worker exits after this many chunks and a fresh one replaces it.
+    pub fn maxtasksperchild(mut self, n: usize) -> Self {
+        self.maxtasksperchild = Some(n.max(1));
+        self
+    }
+    /// The start method for the workers (default: the global one).
+    pub fn start_method(mut self, m: StartMethod) -> Self {
+        self.start_method = Some(m);
+        self
+    }
+    /// Per-task time limit: a task running longer fails with
+    /// [`TaskError::TimedOut`] and its worker is replaced.
+    pub fn task_timeout(mut self, limit: Duration) -> Self {
+        self.task_timeout = Some(limit);
+        self
+    }
+    /// Run a task again, up to `n` more times, when its worker dies or it times out.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+    /// `imap` keeps at most this many chunks submitted and not yet consumed
+    /// (default: 8 per worker).
+    pub fn window(mut self, chunks: usize) -> Self {
+        self.window = Some(chunks.max(1));
+        self
+    }
+    /// Starts the workers.
+    pub fn build(self) -> Result<Pool> {
+        Pool::start(self)
+    }
+}
+
+/// A chunk of tasks waiting for, or held by, a worker.
+pub(crate) struct Chunk {
+    pub job: Arc<Job>,
+    pub index: usize,
+    pub tramp: isize,
+    pub func: isize,
+    pub data: Arc<Vec<u8>>,
+    pub nitems: usize,
+    /// Results already obtained by earlier attempts (the next item to run is `prior.len()`).
+    pub prior: Vec<job::ItemResult>,
+    pub attempts: u32,
+}
+
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    /// The dispatcher waits here for work and free workers.
+    pub work: Condvar,
+    /// Writing a byte wakes the supervisor from its poll.
+    pub wake: OwnedFd,
+    pub opts: Opts,
+}
+
+pub(crate) struct Opts {
+    pub processes: usize,
+    pub initializer: Option<(isize, isize, Vec<u8>)>,
+    pub maxtasks: Option<usize>,
+    pub method: Option<StartMethod>,
+    pub task_timeout: Option<Duration>,
+    pub retries: u32,
+    pub window: usize,
+    /// Chunks a worker may hold at once (one running, the rest queued in its socket).
+    pub per_worker: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub queue: VecDeque<Chunk>,
+    pub slots: Vec<Slot>,
+    /// close() was called: no new work.
+    pub closed: bool,
+    /// terminate() was called, or close() and everything finished.
+    pub stopping: bool,
+    /// Set when no task can ever run (the initializer fails).
+    pub fatal: Option<TaskError>,
+}
+
+#[derive(Default)]
+pub(crate) struct Slot {
+    /// The write half of the worker's connection (None while (re)starting).
+    pub writer: Option<Arc<Mutex<Connection>>>,
+    pub inflight: VecDeque<Chunk>,
+    pub sent: usize,
+    pub running_since: Option<std::time::Instant>,
+    pub partial: Vec<job::ItemResult>,
+    pub timed_out: bool,
+    pub pid: Option<i32>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn wake_supervisor(&self) {
+        let _ = nix::unistd::write(&self.wake, &[1]);
+    }
+}
+
+/// A pool of worker processes. See the [module docs](self).
+pub struct Pool {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Pool {
+    /// Python's `Pool(processes)`: `None` uses [`crate::process_cpu_count`] workers.
+    pub fn new(processes: Option<usize>) -> Result<Pool> {
+        let mut b = PoolBuilder::default();
+        if let Some(n) = processes {
+            b = b.processes(n);
+        }
+        b.build()
+    }
+
+    /// All the options: initializer, maxtasksperchild, start method, time limits, retries.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    fn start(b: PoolBuilder) -> Result<Pool> {
+        crate::popen::check_bootstrap()?;
+        let processes = b.processes.unwrap_or_else(context::process_cpu_count);
+        let (wake_r, wake_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|e| Error::io("pipe", e.into()))?;
+        let per_worker = if b.task_timeout.is_some() { 1 } else { 2 };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                slots: (0..processes).map(|_| Slot::default()).collect(),
+                ..State::default()
+            }),
+            work: Condvar::new(),
+            wake: wake_w,
+            opts: Opts {
+                processes,
+                initializer: b.initializer.map(|i| (i.tramp, i.func, i.args)),
+                maxtasks: b.maxtasksperchild,
+                method: b.start_method,
+                task_timeout: b.task_timeout,
+                retries: b.retries,
+                window: b.window.unwrap_or(8 * processes),
+                per_worker,
+            },
+        });
+        let workers = supervisor::start_workers(&shared)?;
+        let s1 = shared.clone();
+        let sup = std::thread::Builder::new()
+            .name("mp-pool-supervisor".into())
+            .spawn(move || supervisor::supervise(s1, workers, wake_r))
+            .map_err(|e| Error::io("spawn the pool supervisor thread", e))?;
+        let s2 = shared.clone();
+        let disp = std::thread::Builder::new()
+            .name("mp-pool-dispatcher".into())
+            .spawn(move || supervisor::dispatch(s2))
+            .map_err(|e| Error::io("spawn the pool dispatcher thread", e))?;
+        Ok(Pool {
+            shared,
+            threads: Mutex::new(vec![sup, disp]),
+        })
+    }
+
+    /// Number of worker processes.
+    pub fn processes(&self) -> usize {
+        self.shared.opts.processes
+    }
+
+    /// Queues a chunk (items already encoded as a `Vec<A>`).
+    fn submit(
+        &self,
+        job: &Arc<Job>,
+        index: usize,
+        call: (isize, isize),
+        data: Vec<u8>,
+        nitems: usize,
+    ) -> Result<()> {
+        let mut st = self.shared.lock();
+        if st.closed || st.stopping {
+            return Err(Error::ProcessState("the pool is closed".into()));
+        }
+        let chunk = Chunk {
+            job: job.clone(),
+            index,
+            tramp: call.0,
+            func: call.1,
+            data: Arc::new(data),
+            nitems,
+            prior: Vec::new(),
+            attempts: 0,
+        };
+        if let Some(err) = st.fatal.clone() {
+            drop(st);
+            job.complete(index, vec![Err(err); nitems]);
+            return Ok(());
+        }
+        st.queue.push_back(chunk);
+        drop(st);
+        self.shared.work.notify_all();
+        Ok(())
+    }
+
+    fn submit_all<A: Serialize>(
+        &self,
+        call: (isize, isize),
+        items: &[A],
+        chunksize: usize,
+    ) -> Result<Arc<Job>> {
+        let job = Job::new();
+        let mut n = 0;
+        for (i, chunk) in items.chunks(chunksize.max(1)).enumerate() {
+            let data = Codec::Postcard.encode(chunk)?;
+            self.submit(&job, i, call, data, chunk.len())?;
+            n += 1;
+        }
+        job.set_total(n);
+        Ok(job)
+    }
+
+    fn default_chunksize(&self, len: usize) -> usize {
+        // CPython: divmod(len, processes * 4), rounded up.
+        let d = self.shared.opts.processes * 4;
+        (len / d + usize::from(len % d != 0)).max(1)
+    }
+
+    /// Python's `map(func, iterable, chunksize)`: runs `f` on every item and
+    /// returns the results in order. The first failed task's error is returned.
+    pub fn map<A, R>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<Vec<R>>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        self.map_async(f, items, chunksize)?.get(None)
+    }
+
+    /// Python's `map_async`.
+    pub fn map_async<A, R>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<R>>>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        let items: Vec<A> = items.into_iter().collect();
+        let cs = chunksize.unwrap_or_else(|| self.default_chunksize(items.len()));
+        let job = self.submit_all(context::encode_call(f), &items, cs)?;
+        Ok(AsyncResult::new(job, collect_all::<R>))
+    }
+
+    /// Python's `starmap`: each item is a tuple of the function's arguments.
+    pub fn starmap<A, B, R>(
+        &self,
+        f: fn(A, B) -> R,
+        items: impl IntoIterator<Item = (A, B)>,
+        chunksize: Option<usize>,
+    ) -> Result<Vec<R>>
+    where
+        A: Serialize + DeserializeOwned,
+        B: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        self.starmap_async(f, items, chunksize)?.get(None)
+    }
+
+    /// Python's `starmap_async`.
+    pub fn starmap_async<A, B, R>(
+        &self,
+        f: fn(A, B) -> R,
+        items: impl IntoIterator<Item = (A, B)>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<R>>>
+    where
+        A: Serialize + DeserializeOwned,
+        B: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        let items: Vec<(A, B)> = items.into_iter().collect();
+        let cs = chunksize.unwrap_or_else(|| self.default_chunksize(items.len()));
+        let job = self.submit_all(context::encode_star_call(f), &items, cs)?;
+        Ok(AsyncResult::new(job, collect_all::<R>))
+    }
+
+    /// Python's `apply(func, args)`: runs one task and waits for it.
+    pub fn apply<A, R>(&self, f: fn(A) -> R, args: A) -> Result<R>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        self.apply_async(f, args)?.get(None)
+    }
+
+    /// Python's `apply_async(func, args)`.
+    pub fn apply_async<A, R>(&self, f: fn(A) -> R, args: A) -> Result<AsyncResult<R>>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        let job = self.submit_all(context::encode_call(f), std::slice::from_ref(&args), 1)?;
+        Ok(AsyncResult::new(job, |st| {
+            let r = st.chunks.remove(&0).and_then(|mut v| v.pop());
+            match r {
+                Some(r) => decode_item::<R>(r),
+                None => Err(Error::ProcessState("the task produced no result".into())),
+            }
+        }))
+    }
+
+    /// `apply_async` with Python's `callback` and `error_callback`: one of them
+    /// runs (in the pool's supervisor thread) when the task finishes.
+    pub fn apply_async_with<A, R>(
+        &self,
+        f: fn(A) -> R,
+        args: A,
+        callback: impl FnOnce(R) + Send + 'static,
+        error_callback: impl FnOnce(Error) + Send + 'static,
+    ) -> Result<AsyncResult<R>>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        let job = Job::new();
+        job.on_complete(Box::new(move |st: &mut JobState| {
+            let r = st.chunks.get(&0).and_then(|v| v.first()).cloned();
+            match r.map(decode_item::<R>) {
+                Some(Ok(v)) => callback(v),
+                Some(Err(e)) => error_callback(e),
+                None => error_callback(Error::ProcessState("the task produced no result".into())),
+            }
+        }));
+        let data = Codec::Postcard.encode(std::slice::from_ref(&args))?;
+        self.submit(&job, 0, context::encode_call(f), data, 1)?;
+        job.set_total(1);
+        Ok(AsyncResult::new(job, |st| {
+            let r = st.chunks.remove(&0).and_then(|mut v| v.pop());
+            match r {
+                Some(r) => decode_item::<R>(r),
+                None => Err(Error::ProcessState("the task produced no result".into())),
+            }
+        }))
+    }
+
+    /// Python's `imap(func, iterable, chunksize)`: results in input order, as
+    /// they become available; the input is read lazily (see the caveats).
+    pub fn imap<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> IMapIterator<'_, A, R, I::IntoIter>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = A>,
+    {
+        IMapIterator::new(
+            self,
+            context::encode_call(f),
+            items.into_iter(),
+            chunksize,
+            true,
+        )
+    }
+
+    /// Python's `imap_unordered`: results in completion order.
+    pub fn imap_unordered<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> IMapIterator<'_, A, R, I::IntoIter>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = A>,
+    {
+        IMapIterator::new(
+            self,
+            context::encode_call(f),
+            items.into_iter(),
+            chunksize,
+            false,
+        )
+    }
+
+    /// Python's `close()`: no more tasks; workers exit once the queued ones are done.
+    pub fn close(&self) {
+        self.shared.lock().closed = true;
+        self.shared.work.notify_all();
+        self.shared.wake_supervisor();
+    }
+
+    /// Python's `terminate()`: stops the workers now; unfinished tasks fail
+    /// with [`TaskError::Terminated`].
+    pub fn terminate(&self) {
+        {
+            let mut st = self.shared.lock();
+            st.closed = true;
+            st.stopping = true;
+        }
+        self.shared.work.notify_all();
+        self.shared.wake_supervisor();
+        self.join_threads();
+    }
+
+    /// Python's `join()`: waits for the workers to exit; call [`close`](Self::close)
+    /// or [`terminate`](Self::terminate) first.
+    pub fn join(&self) -> Result<()> {
+        if !self.shared.lock().closed {
+            return Err(Error::ProcessState(
+                "join() needs close() or terminate() first".into(),
+            ));
+        }
+        self.join_threads();
+        Ok(())
+    }
+
+    fn join_threads(&self) {
+        let threads: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    /// The pids of the current workers (for diagnostics and tests).
+    pub fn worker_pids(&self) -> Vec<i32> {
+        supervisor::worker_pids(&self.shared)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`].
+pub struct IMapIterator<'p, A, R, I> {
+    pool: &'p Pool,
+    call: (isize, isize),
+    input: Option<I>,
+    chunksize: usize,
+    ordered: bool,
+    job: Arc<Job>,
+    submitted: usize,
+    consumed: usize,
+    buffer: VecDeque<job::ItemResult>,
+    error: Option<Error>,
+    _t: PhantomData<fn(A) -> R>,
+}
+
+impl<'p, A, R, I> IMapIterator<'p, A, R, I>
+where
+    A: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+    I: Iterator<Item = A>,
+{
+    fn new(
+        pool: &'p Pool,
+        call: (isize, isize),
+        input: I,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Self {
+        let mut it = IMapIterator {
+            pool,
+            call,
+            input: Some(input),
+            chunksize: chunksize.max(1),
+            ordered,
+            job: Job::new(),
+            submitted: 0,
+            consumed: 0,
+            buffer: VecDeque::new(),
+            error: None,
+            _t: PhantomData,
+        };
+        it.top_up();
+        it
+    }
+
+    /// Reads input and submits chunks until the window is full or the input ends.
+    fn top_up(&mut self) {
+        let window = self.pool.shared.opts.window;
+        while self.submitted - self.consumed < window {
+            let Some(input) = self.input.as_mut() else {
+                return;
+            };
+            let chunk: Vec<A> = input.by_ref().take(self.chunksize).collect();
+            if chunk.is_empty() {
+                self.input = None;
+                self.job.set_total(self.submitted);
+                return;
+            }
+            let r = Codec::Postcard.encode(&chunk).and_then(|data| {
+                self.pool
+                    .submit(&self.job, self.submitted, self.call, data, chunk.len())
+            });
+            if let Err(e) = r {
+                self.error = Some(e);
+                self.input = None;
+                self.job.set_total(self.submitted);
+                return;
+            }
+            self.submitted += 1;
+        }
+    }
+
+    /// Python's `next(timeout)`: the next result, waiting at most `timeout`.
+    /// `Ok(None)` at the end; [`Error::Timeout`] if nothing came in time.
+    pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<R>> {
+        if let Some(r) = self.buffer.pop_front() {
+            return decode_item(r).map(Some);
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.top_up();
+        if self.input.is_none() && self.consumed == self.submitted {
+            return Ok(None);
+        }
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let next = self.consumed;
+        let ordered = self.ordered;
+        let (mut st, ok) = self.job.wait_until(deadline, |st| {
+            if ordered {
+                st.chunks.contains_key(&next)
+            } else {
+                !st.finished.is_empty()
+            }
+        });
+        if !ok {
+            return Err(Error::Timeout(timeout.unwrap_or_default()));
+        }
+        let index = if ordered {
+            st.finished.retain(|&i| i != next);
+            next
+        } else {
+            st.finished.pop_front().expect("a finished chunk")
+        };
+        let results = st.chunks.remove(&index).unwrap_or_default();
+        drop(st);
+        self.consumed += 1;
+        self.buffer.extend(results);
+        self.top_up();
+        match self.buffer.pop_front() {
+            Some(r) => decode_item(r).map(Some),
+            None => self.next_timeout(timeout),
+        }
+    }
+}
+
+impl<A, R, I> Iterator for IMapIterator<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+    I: Iterator<Item = A>,
+{
+    type Item = Result<R>;
+    fn next(&mut self) -> Option<Result<R>> {
+        self.next_timeout(None).transpose()
+    }
+}

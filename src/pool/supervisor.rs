@@ -1,0 +1,450 @@
+//! The pool's two threads.
+//!
+//! The *dispatcher* only writes: it hands queued chunks to workers with room
+//! (a chunk running and up to `per_worker - 1` waiting in the socket). The
+//! *supervisor* only reads: results, worker deaths (pidfds) and time limits.
+//! Splitting reads from writes means a worker blocked on sending results can
+//! never deadlock with the pool blocked on sending it work.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::job::ItemResult;
+use super::worker::{worker_main, FromWorker, WorkerArgs};
+use super::{Chunk, Shared, TaskError};
+use crate::connection::{wait, Connection, Waitable};
+use crate::error::{Error, Result};
+use crate::process::Process;
+
+pub(super) struct Worker {
+    process: Process,
+    reader: Connection,
+    pid: i32,
+}
+
+/// The wire form of `ToWorker::Chunk`, borrowing the chunk's bytes.
+#[derive(Serialize)]
+enum ToWorkerRef<'a> {
+    Chunk {
+        id: u64,
+        tramp: isize,
+        func: isize,
+        skip: usize,
+        data: &'a [u8],
+    },
+}
+
+fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
+    let (mine, theirs) = crate::connection::pipe(true)?;
+    let opts = &shared.opts;
+    let args = WorkerArgs {
+        conn: theirs,
+        slot,
+        initializer: opts.initializer.clone(),
+        maxtasks: opts.maxtasks,
+        per_item: opts.task_timeout.is_some(),
+    };
+    let mut p = Process::new(worker_main, args)
+        .with_daemon(true)
+        .with_name(format!("PoolWorker-{slot}"));
+    if let Some(m) = opts.method {
+        p = p.with_start_method(m);
+    }
+    p.start()?;
+    let pid = p.pid().unwrap_or(-1);
+    let writer = mine.duplicate()?;
+    {
+        let mut st = shared.lock();
+        let s = &mut st.slots[slot];
+        s.writer = Some(Arc::new(Mutex::new(writer)));
+        s.sent = 0;
+        s.pid = Some(pid);
+    }
+    shared.work.notify_all();
+    Ok(Worker {
+        process: p,
+        reader: mine,
+        pid,
+    })
+}
+
+pub(super) fn start_workers(shared: &Shared) -> Result<Vec<Option<Worker>>> {
+    (0..shared.opts.processes)
+        .map(|i| start_worker(shared, i).map(Some))
+        .collect()
+}
+
+pub(super) fn worker_pids(shared: &Shared) -> Vec<i32> {
+    shared.lock().slots.iter().filter_map(|s| s.pid).collect()
+}
+
+/// The dispatcher thread.
+pub(super) fn dispatch(shared: Arc<Shared>) {
+    loop {
+        let (writer, bytes) = {
+            let mut st = shared.lock();
+            loop {
+                if st.stopping {
+                    return;
+                }
+                let per_worker = shared.opts.per_worker;
+                let maxtasks = shared.opts.maxtasks;
+                let pick = if st.queue.is_empty() {
+                    None
+                } else {
+                    st.slots
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| {
+                            s.writer.is_some()
+                                && s.inflight.len() < per_worker
+                                && maxtasks.is_none_or(|m| s.sent < m)
+                        })
+                        .min_by_key(|(_, s)| s.inflight.len())
+                        .map(|(i, _)| i)
+                };
+                if let Some(i) = pick {
+                    let chunk = st.queue.pop_front().expect("queue is not empty");
+                    let msg = ToWorkerRef::Chunk {
+                        id: chunk_id(&chunk),
+                        tramp: chunk.tramp,
+                        func: chunk.func,
+                        skip: chunk.prior.len(),
+                        data: &chunk.data,
+                    };
+                    let bytes = postcard::to_allocvec(&msg).unwrap_or_default();
+                    let slot = &mut st.slots[i];
+                    if slot.inflight.is_empty() {
+                        slot.running_since = Some(Instant::now());
+                    }
+                    slot.inflight.push_back(chunk);
+                    slot.sent += 1;
+                    let writer = slot.writer.clone().expect("picked slots have a writer");
+                    break (writer, bytes);
+                }
+                st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        // A failed send means the worker died; the supervisor sees its pidfd.
+        let _ = writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send_bytes(&bytes);
+    }
+}
+
+fn chunk_id(chunk: &Chunk) -> u64 {
+    chunk.index as u64
+}
+
+/// The supervisor thread.
+pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, wake: OwnedFd) {
+    let per_item = shared.opts.task_timeout.is_some();
+    loop {
+        let (stop, idle) = {
+            let st = shared.lock();
+            let idle = st.queue.is_empty() && st.slots.iter().all(|s| s.inflight.is_empty());
+            (st.stopping, st.closed && idle)
+        };
+        if stop || idle {
+            break;
+        }
+        let timeout = next_deadline(&shared).map(|d| d.saturating_duration_since(Instant::now()));
+        let mut objs: Vec<&dyn Waitable> = vec![&wake];
+        let mut owners = vec![usize::MAX];
+        for (i, w) in workers.iter().enumerate() {
+            if let Some(w) = w {
+                objs.push(&w.reader);
+                owners.push(i);
+                objs.push(&w.process);
+                owners.push(i);
+            }
+        }
+        let ready = match wait(&objs, timeout) {
+            Ok(r) => r,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        drop(objs);
+        let mut touched: Vec<usize> = ready
+            .iter()
+            .map(|&r| owners[r])
+            .filter(|&i| i != usize::MAX)
+            .collect();
+        touched.dedup();
+        if ready.contains(&0) {
+            let mut buf = [0u8; 64];
+            while matches!(nix::unistd::read(wake.as_raw_fd(), &mut buf), Ok(n) if n > 0) {}
+        }
+        for i in touched {
+            let Some(w) = workers[i].as_ref() else {
+                continue;
+            };
+            let mut deliveries = Vec::new();
+            let mut eof = false;
+            while let Ok(true) = w.reader.poll(Some(Duration::ZERO)) {
+                match w.reader.recv::<FromWorker>() {
+                    Ok(msg) => handle_message(&shared, i, msg, per_item, &mut deliveries),
+                    Err(_) => {
+                        eof = true;
+                        break;
+                    }
+                }
+            }
+            let dead = eof || !w.process.is_alive();
+            if dead && !eof {
+                // It may have written its last results after the drain above.
+                while let Ok(true) = w.reader.poll(Some(Duration::ZERO)) {
+                    match w.reader.recv::<FromWorker>() {
+                        Ok(msg) => handle_message(&shared, i, msg, per_item, &mut deliveries),
+                        Err(_) => break,
+                    }
+                }
+            }
+            deliver(deliveries);
+            shared.work.notify_all();
+            if dead {
+                let w = workers[i].take().expect("checked above");
+                let code = w.process.join(Some(Duration::from_secs(5))).ok().flatten();
+                if code.is_none() {
+                    let _ = w.process.kill();
+                    let _ = w.process.join(None);
+                }
+                handle_death(&shared, i, w.pid, w.process.exitcode(), per_item);
+                let restart = {
+                    let st = shared.lock();
+                    !st.stopping && st.fatal.is_none()
+                };
+                if restart {
+                    match start_worker(&shared, i) {
+                        Ok(w) => workers[i] = Some(w),
+                        Err(e) => fail_everything(
+                            &shared,
+                            TaskError::Codec(format!("could not start a worker: {e}")),
+                        ),
+                    }
+                }
+            }
+        }
+        // Time limits.
+        if let Some(limit) = shared.opts.task_timeout {
+            let now = Instant::now();
+            let mut st = shared.lock();
+            for (i, s) in st.slots.iter_mut().enumerate() {
+                if let Some(since) = s.running_since {
+                    if !s.timed_out && !s.inflight.is_empty() && now.duration_since(since) >= limit
+                    {
+                        s.timed_out = true;
+                        if let Some(w) = workers[i].as_ref() {
+                            let _ = w.process.kill();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    shutdown(&shared, workers);
+}
+
+fn next_deadline(shared: &Shared) -> Option<Instant> {
+    let limit = shared.opts.task_timeout?;
+    let st = shared.lock();
+    st.slots
+        .iter()
+        .filter(|s| !s.timed_out && !s.inflight.is_empty())
+        .filter_map(|s| s.running_since)
+        .min()
+        .map(|t| t + limit)
+}
+
+fn handle_message(
+    shared: &Shared,
+    slot: usize,
+    msg: FromWorker,
+    per_item: bool,
+    deliveries: &mut Vec<(Chunk, Vec<ItemResult>)>,
+) {
+    let mut st = shared.lock();
+    match msg {
+        FromWorker::Item { result, .. } => {
+            let s = &mut st.slots[slot];
+            s.partial.push(result.map_err(TaskError::Panicked));
+            s.running_since = Some(Instant::now());
+        }
+        FromWorker::Done { results, error, .. } => {
+            let s = &mut st.slots[slot];
+            let Some(mut chunk) = s.inflight.pop_front() else {
+                return;
+            };
+            let mut all = std::mem::take(&mut chunk.prior);
+            if per_item {
+                all.append(&mut s.partial);
+            } else {
+                all.extend(results.into_iter().map(|r| r.map_err(TaskError::Panicked)));
+            }
+            if let Some(e) = error {
+                all.resize(chunk.nitems, Err(TaskError::Codec(e)));
+            }
+            s.running_since = if s.inflight.is_empty() {
+                None
+            } else {
+                Some(Instant::now())
+            };
+            deliveries.push((chunk, all));
+        }
+        FromWorker::InitFailed(text) => {
+            st.fatal = Some(TaskError::InitializerFailed(text));
+            drop(st);
+            let err = shared.lock().fatal.clone().expect("just set");
+            fail_everything(shared, err);
+        }
+    }
+}
+
+fn deliver(deliveries: Vec<(Chunk, Vec<ItemResult>)>) {
+    for (chunk, results) in deliveries {
+        chunk.job.complete(chunk.index, results);
+    }
+}
+
+fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, per_item: bool) {
+    let mut deliveries = Vec::new();
+    {
+        let mut st = shared.lock();
+        let retries = shared.opts.retries;
+        let s = &mut st.slots[slot];
+        s.writer = None;
+        s.pid = None;
+        s.running_since = None;
+        let timed_out = std::mem::take(&mut s.timed_out);
+        let partial = std::mem::take(&mut s.partial);
+        let mut inflight: Vec<Chunk> = s.inflight.drain(..).collect();
+        let mut requeue: Vec<Chunk> = Vec::new();
+        if !inflight.is_empty() {
+            let mut front = inflight.remove(0);
+            let error = if timed_out {
+                TaskError::TimedOut(shared.opts.task_timeout.unwrap_or_default())
+            } else {
+                TaskError::WorkerLost { pid, exitcode }
+            };
+            if per_item {
+                front.prior.extend(partial);
+            }
+            if front.attempts < retries {
+                front.attempts += 1;
+                requeue.push(front);
+            } else if per_item {
+                // Only the running task fails; the rest of the chunk runs elsewhere.
+                front.prior.push(Err(error));
+                front.attempts = 0;
+                if front.prior.len() < front.nitems {
+                    requeue.push(front);
+                } else {
+                    let results = std::mem::take(&mut front.prior);
+                    deliveries.push((front, results));
+                }
+            } else {
+                let mut results = std::mem::take(&mut front.prior);
+                results.resize(front.nitems, Err(error));
+                deliveries.push((front, results));
+            }
+        }
+        // Chunks waiting in the dead worker's socket never started.
+        requeue.extend(inflight);
+        if st.fatal.is_none() {
+            for c in requeue.into_iter().rev() {
+                st.queue.push_front(c);
+            }
+        } else {
+            let err = st.fatal.clone().expect("checked");
+            for mut c in requeue {
+                let mut results = std::mem::take(&mut c.prior);
+                results.resize(c.nitems, Err(err.clone()));
+                deliveries.push((c, results));
+            }
+        }
+    }
+    deliver(deliveries);
+    shared.work.notify_all();
+}
+
+/// Fails every queued and running chunk with `err` (fatal pool errors, terminate).
+fn fail_everything(shared: &Shared, err: TaskError) {
+    let mut deliveries = Vec::new();
+    {
+        let mut st = shared.lock();
+        if st.fatal.is_none() {
+            st.fatal = Some(err.clone());
+        }
+        let mut chunks: Vec<Chunk> = st.queue.drain(..).collect();
+        for s in st.slots.iter_mut() {
+            chunks.extend(s.inflight.drain(..));
+            s.partial.clear();
+        }
+        for mut c in chunks {
+            let mut results = std::mem::take(&mut c.prior);
+            results.resize(c.nitems, Err(err.clone()));
+            deliveries.push((c, results));
+        }
+    }
+    deliver(deliveries);
+    shared.work.notify_all();
+}
+
+fn shutdown(shared: &Shared, workers: Vec<Option<Worker>>) {
+    let terminating = {
+        let mut st = shared.lock();
+        let terminating = st.stopping;
+        st.stopping = true;
+        for s in st.slots.iter_mut() {
+            // Closing the write halves tells idle workers to exit.
+            s.writer = None;
+        }
+        terminating
+    };
+    shared.work.notify_all();
+    for w in workers.iter().flatten() {
+        // Our read half keeps the socket open, so say EOF explicitly.
+        let _ = nix::sys::socket::shutdown(
+            w.reader.as_fd().as_raw_fd(),
+            nix::sys::socket::Shutdown::Write,
+        );
+        if terminating {
+            let _ = w.process.terminate();
+        }
+    }
+    for w in workers.iter().flatten() {
+        if w.process
+            .join(Some(Duration::from_secs(5)))
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            let _ = w.process.kill();
+            let _ = w.process.join(None);
+        }
+    }
+    fail_everything(shared, TaskError::Terminated);
+}
+
+impl Connection {
+    /// A second `Connection` on a duplicate of the same descriptor (the pool
+    /// reads on one and writes on the other, from different threads).
+    pub(crate) fn duplicate(&self) -> Result<Connection> {
+        let fd = self
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("dup", e))?;
+        Ok(Connection::from_fd(
+            fd,
+            self.readable(),
+            self.writable(),
+            true,
+        ))
+    }
+}

@@ -1,0 +1,119 @@
+//! The code a pool worker process runs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::connection::Connection;
+use crate::context;
+
+/// A worker's start-up argument.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct WorkerArgs {
+    pub conn: Connection,
+    pub slot: usize,
+    /// (trampoline, function, encoded argument) of the initializer.
+    pub initializer: Option<(isize, isize, Vec<u8>)>,
+    /// Exit after this many chunks.
+    pub maxtasks: Option<usize>,
+    /// Report each result as soon as it is ready (needed for per-task time limits).
+    pub per_item: bool,
+}
+
+/// Pool → worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ToWorker {
+    /// Run items `skip..` of a chunk (a postcard `Vec<A>`).
+    Chunk {
+        id: u64,
+        tramp: isize,
+        func: isize,
+        skip: usize,
+        data: Vec<u8>,
+    },
+}
+
+/// Worker → pool.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum FromWorker {
+    /// One result (per-item mode).
+    Item {
+        id: u64,
+        result: Result<Vec<u8>, String>,
+    },
+    /// A chunk is finished; `results` holds its results unless they were sent one by one.
+    Done {
+        id: u64,
+        results: Vec<Result<Vec<u8>, String>>,
+        error: Option<String>,
+    },
+    /// The initializer panicked; the worker exits.
+    InitFailed(String),
+}
+
+thread_local! {
+    static SLOT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The slot (0-based) of the pool worker this code runs in, if any. A
+/// replacement worker takes over the slot of the one it replaces.
+pub fn worker_slot() -> Option<usize> {
+    SLOT.with(|s| s.get())
+}
+
+pub(crate) fn worker_main(args: WorkerArgs) {
+    SLOT.with(|s| s.set(Some(args.slot)));
+    let conn = args.conn;
+    if let Some((tramp, func, data)) = args.initializer {
+        // SAFETY: the offsets come from `encode_target` in the pool's process,
+        // which runs this same executable.
+        let (t, f) = unsafe { context::decode_target(tramp, func) };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t(f, &data)));
+        let failure = match r {
+            Ok(Ok(())) => None,
+            Ok(Err(text)) => Some(text),
+            Err(payload) => Some(crate::popen::panic_text(&*payload)),
+        };
+        if let Some(text) = failure {
+            let _ = conn.send(&FromWorker::InitFailed(text));
+            return;
+        }
+    }
+    let mut done = 0usize;
+    while args.maxtasks.is_none_or(|m| done < m) {
+        let msg: ToWorker = match conn.recv() {
+            Ok(m) => m,
+            Err(_) => return, // the pool closed our connection: stop
+        };
+        let ToWorker::Chunk {
+            id,
+            tramp,
+            func,
+            skip,
+            data,
+        } = msg;
+        // SAFETY: the offsets come from `encode_call` in the pool's process.
+        let (t, f) = unsafe { context::decode_call(tramp, func) };
+        let mut results = Vec::new();
+        let mut send_failed = false;
+        let outcome = if args.per_item {
+            t(f, &data, skip, &mut |r| {
+                if conn.send(&FromWorker::Item { id, result: r }).is_err() {
+                    send_failed = true;
+                }
+            })
+        } else {
+            t(f, &data, skip, &mut |r| results.push(r))
+        };
+        if send_failed {
+            return;
+        }
+        let reply = FromWorker::Done {
+            id,
+            results,
+            error: outcome.err(),
+        };
+        if conn.send(&reply).is_err() {
+            return;
+        }
+        done += 1;
+    }
+}

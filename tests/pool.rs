@@ -1,0 +1,399 @@
+//! The library Pool: every method, task errors, worker death, time limits,
+//! recycling, and lazy imap, with real worker processes.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mp::{Error, Pool, StartMethod, TaskError};
+
+type TestResult = Result<(), Failed>;
+type PerMethod = fn(StartMethod) -> TestResult;
+type Global = fn() -> TestResult;
+
+fn main() {
+    mp::freeze_support();
+    let args = Arguments::from_args();
+    let mut tests = Vec::new();
+    for m in mp::get_all_start_methods() {
+        let per_method: &[(&str, PerMethod)] = &[
+            ("map_in_order", map_in_order),
+            ("worker_death_fails_task_and_pool_goes_on", worker_death),
+            ("initializer_runs_in_each_worker", initializer_runs),
+        ];
+        for &(name, f) in per_method {
+            tests.push(Trial::test(format!("{m}::{name}"), move || f(m)));
+        }
+    }
+    let global: &[(&str, Global)] = &[
+        ("imap_ordered_chunksizes", imap_ordered_chunksizes),
+        ("imap_unordered_all_items", imap_unordered_all_items),
+        ("starmap", starmap),
+        ("apply_and_apply_async", apply_and_apply_async),
+        ("callbacks", callbacks),
+        ("panic_in_task", panic_in_task),
+        ("retries_rerun_lost_tasks", retries_rerun_lost_tasks),
+        ("time_limit_kills_only_the_slow_task", time_limit),
+        ("maxtasksperchild_recycles_workers", maxtasksperchild),
+        ("failing_initializer_does_not_hang", failing_initializer),
+        ("imap_reads_input_lazily", imap_lazy),
+        ("imap_next_timeout", imap_next_timeout),
+        ("terminate_fails_pending_and_returns", terminate_pending),
+        ("close_then_join", close_then_join),
+    ];
+    for &(name, f) in global {
+        tests.push(Trial::test(format!("pool::{name}"), f));
+    }
+    libtest_mimic::run(&args, tests).exit();
+}
+
+fn check(cond: bool, what: impl Into<String>) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
+fn pool(processes: usize) -> Pool {
+    Pool::builder().processes(processes).build().unwrap()
+}
+
+// ---- task functions ----
+
+fn pow3(x: u64) -> u64 {
+    x * x * x
+}
+
+fn add((a, b): (u64, u64)) -> u64 {
+    a + b
+}
+
+fn mul(a: u64, b: u64) -> u64 {
+    a * b
+}
+
+fn my_pid(_: u64) -> u32 {
+    std::process::id()
+}
+
+fn panics_on_seven(x: u64) -> u64 {
+    if x == 7 {
+        panic!("seven is not allowed");
+    }
+    x
+}
+
+fn die_on_seven(x: u64) -> u64 {
+    if x == 7 {
+        // SAFETY: killing our own worker is the point of the test.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+    x
+}
+
+/// Kills its worker the first time (marker file absent), succeeds the second time.
+fn die_once(marker: String) -> String {
+    if std::fs::metadata(&marker).is_err() {
+        std::fs::write(&marker, b"x").unwrap();
+        // SAFETY: as above.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+    "second time lucky".to_string()
+}
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+static INIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn init(v: u64) {
+    INIT.store(v, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn read_init(_: ()) -> u64 {
+    INIT.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn init_panics(_: ()) {
+    panic!("initializer fell over");
+}
+
+fn identity(x: u64) -> u64 {
+    x
+}
+
+// ---- tests ----
+
+fn map_in_order(m: StartMethod) -> TestResult {
+    let p = Pool::builder().processes(2).start_method(m).build()?;
+    let got = p.map(pow3, 0..1000u64, None)?;
+    check(
+        got == (0..1000u64).map(pow3).collect::<Vec<_>>(),
+        "map results in order",
+    )?;
+    let got = p.map(pow3, 0..100u64, Some(1))?;
+    check(got.len() == 100 && got[99] == 970299, "chunksize 1")?;
+    check(
+        p.map(pow3, Vec::<u64>::new(), None)?.is_empty(),
+        "empty input",
+    )
+}
+
+fn worker_death(m: StartMethod) -> TestResult {
+    let p = Pool::builder().processes(2).start_method(m).build()?;
+    let before: HashSet<i32> = p.worker_pids().into_iter().collect();
+    let r = p.map(die_on_seven, 0..20u64, Some(1));
+    match r {
+        Err(Error::Task(TaskError::WorkerLost {
+            exitcode: Some(-9), ..
+        })) => {}
+        other => return Err(format!("expected WorkerLost, got {other:?}").into()),
+    }
+    // Per item: only task 7 fails, the others succeed.
+    let items: Vec<_> = p.imap(die_on_seven, 0..20u64, 1).collect();
+    check(items.len() == 20, "20 results")?;
+    for (i, r) in items.iter().enumerate() {
+        check(r.is_ok() == (i != 7), format!("item {i}: {r:?}"))?;
+    }
+    // The pool goes on, with a replacement worker.
+    check(p.map(pow3, 0..10u64, None)?[2] == 8, "pool still works")?;
+    let after: HashSet<i32> = p.worker_pids().into_iter().collect();
+    check(
+        after.len() == 2 && after != before,
+        format!("workers replaced: {before:?} -> {after:?}"),
+    )
+}
+
+fn initializer_runs(m: StartMethod) -> TestResult {
+    let p = Pool::builder()
+        .processes(2)
+        .start_method(m)
+        .initializer(init, 41)?
+        .build()?;
+    let got = p.map(read_init, vec![(); 10], Some(1))?;
+    check(got.iter().all(|&v| v == 41), format!("{got:?}"))
+}
+
+fn imap_ordered_chunksizes() -> TestResult {
+    let p = pool(2);
+    for cs in [1, 7, 100] {
+        let got: Vec<u64> = p.imap(pow3, 0..500u64, cs).collect::<Result<_, _>>()?;
+        check(
+            got == (0..500u64).map(pow3).collect::<Vec<_>>(),
+            format!("chunksize {cs}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn imap_unordered_all_items() -> TestResult {
+    let p = pool(2);
+    let mut got: Vec<u64> = p
+        .imap_unordered(identity, 0..1000u64, 3)
+        .collect::<Result<_, _>>()?;
+    got.sort_unstable();
+    check(
+        got == (0..1000u64).collect::<Vec<_>>(),
+        "every item exactly once",
+    )
+}
+
+fn starmap() -> TestResult {
+    let p = pool(2);
+    let got = p.starmap(mul, (0..50u64).map(|i| (i, 2)), None)?;
+    check(
+        got == (0..50u64).map(|i| i * 2).collect::<Vec<_>>(),
+        "starmap",
+    )?;
+    let got = p.map(add, vec![(1, 2), (3, 4)], None)?;
+    check(got == vec![3, 7], "tuple argument")
+}
+
+fn apply_and_apply_async() -> TestResult {
+    let p = pool(2);
+    check(p.apply(pow3, 3)? == 27, "apply")?;
+    let mut r = p.apply_async(sleep_ms, 100)?;
+    check(!r.ready(), "not ready at once")?;
+    check(
+        r.successful().is_err(),
+        "successful() before ready is an error",
+    )?;
+    check(r.wait(Some(Duration::from_secs(10))), "wait")?;
+    check(r.ready() && r.successful()?, "ready and successful")?;
+    check(r.get(None)? == 100, "get")?;
+    let mut slow = p.apply_async(sleep_ms, 2000)?;
+    match slow.get(Some(Duration::from_millis(50))) {
+        Err(Error::Timeout(_)) => {}
+        other => return Err(format!("expected Timeout, got {other:?}").into()),
+    }
+    let mut m = p.map_async(pow3, 0..10u64, None)?;
+    check(m.get(None)?[9] == 729, "map_async")
+}
+
+fn callbacks() -> TestResult {
+    let p = pool(2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    p.apply_async_with(pow3, 4, move |v| tx.send(Ok(v)).unwrap(), |e| panic!("{e}"))?;
+    p.apply_async_with(
+        panics_on_seven,
+        7,
+        |v| panic!("{v}"),
+        move |e| tx2.send(Err(e.to_string())).unwrap(),
+    )?;
+    let mut got: Vec<Result<u64, String>> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(20)).unwrap())
+        .collect();
+    got.sort_by_key(|r| r.is_err());
+    check(got[0] == Ok(64), format!("{got:?}"))?;
+    check(
+        got[1]
+            .as_ref()
+            .is_err_and(|e| e.contains("seven is not allowed")),
+        format!("{got:?}"),
+    )
+}
+
+fn panic_in_task() -> TestResult {
+    let p = pool(2);
+    match p.map(panics_on_seven, 0..10u64, Some(3)) {
+        Err(Error::Task(TaskError::Panicked(msg))) => {
+            check(msg.contains("seven is not allowed"), msg)?
+        }
+        other => return Err(format!("expected Panicked, got {other:?}").into()),
+    }
+    // A panic does not cost the worker: same pids afterwards.
+    let pids = p.worker_pids();
+    let r: Vec<_> = p.imap(panics_on_seven, 0..10u64, 1).collect();
+    check(
+        r.iter().filter(|r| r.is_err()).count() == 1,
+        "exactly one failure",
+    )?;
+    check(p.worker_pids() == pids, "workers survive panics")
+}
+
+fn retries_rerun_lost_tasks() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let marker = dir.path().join("marker").to_string_lossy().into_owned();
+    let p = Pool::builder().processes(2).retries(1).build()?;
+    check(
+        p.apply(die_once, marker)? == "second time lucky",
+        "retried after worker loss",
+    )
+}
+
+fn time_limit() -> TestResult {
+    let p = Pool::builder()
+        .processes(2)
+        .task_timeout(Duration::from_millis(300))
+        .build()?;
+    let t = Instant::now();
+    let got: Vec<_> = p.imap(sleep_ms, vec![10, 10_000, 10, 10], 4).collect();
+    check(
+        t.elapsed() < Duration::from_secs(8),
+        format!("took {:?}", t.elapsed()),
+    )?;
+    check(got.len() == 4, "four results")?;
+    check(
+        matches!(got[1], Err(Error::Task(TaskError::TimedOut(_)))),
+        format!("{:?}", got[1]),
+    )?;
+    check(
+        got[0].is_ok() && got[2].is_ok() && got[3].is_ok(),
+        format!("{got:?}"),
+    )?;
+    check(
+        p.map(pow3, 0..4u64, None)? == vec![0, 1, 8, 27],
+        "pool still works",
+    )
+}
+
+fn maxtasksperchild() -> TestResult {
+    let p = Pool::builder().processes(2).maxtasksperchild(2).build()?;
+    let pids = p.map(my_pid, 0..20u64, Some(1))?;
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    check(
+        distinct.len() >= 10,
+        format!("{} distinct worker pids for 20 tasks", distinct.len()),
+    )
+}
+
+fn failing_initializer() -> TestResult {
+    let p = Pool::builder()
+        .processes(2)
+        .initializer(init_panics, ())?
+        .build()?;
+    let t = Instant::now();
+    match p.map(pow3, 0..10u64, None) {
+        Err(Error::Task(TaskError::InitializerFailed(msg))) => {
+            check(msg.contains("initializer fell over"), msg)?
+        }
+        other => return Err(format!("expected InitializerFailed, got {other:?}").into()),
+    }
+    check(t.elapsed() < Duration::from_secs(10), "no hang")
+}
+
+fn imap_lazy() -> TestResult {
+    let p = Pool::builder().processes(2).window(4).build()?;
+    let pulled = Rc::new(Cell::new(0u64));
+    let counter = pulled.clone();
+    let endless = (0u64..).inspect(move |_| counter.set(counter.get() + 1));
+    let mut it = p.imap(identity, endless, 10);
+    for i in 0..1000u64 {
+        check(it.next().transpose()? == Some(i), "in order")?;
+    }
+    // At most the window (4 chunks of 10) beyond what was consumed.
+    check(
+        pulled.get() <= 1000 + 4 * 10 + 10,
+        format!("pulled {} items for 1000 results", pulled.get()),
+    )
+}
+
+fn imap_next_timeout() -> TestResult {
+    let p = pool(1);
+    let mut it = p.imap(sleep_ms, vec![1000u64], 1);
+    match it.next_timeout(Some(Duration::from_millis(20))) {
+        Err(Error::Timeout(_)) => {}
+        other => return Err(format!("expected Timeout, got {other:?}").into()),
+    }
+    check(it.next_timeout(None)? == Some(1000), "then the value")?;
+    check(it.next_timeout(None)?.is_none(), "then the end")
+}
+
+fn terminate_pending() -> TestResult {
+    let p = pool(2);
+    let mut r = p.map_async(sleep_ms, vec![5000u64; 6], Some(1))?;
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    p.terminate();
+    check(
+        t.elapsed() < Duration::from_secs(8),
+        format!("terminate took {:?}", t.elapsed()),
+    )?;
+    match r.get(Some(Duration::from_secs(5))) {
+        Err(Error::Task(TaskError::Terminated)) => {}
+        other => return Err(format!("expected Terminated, got {other:?}").into()),
+    }
+    check(
+        p.map(pow3, 0..2u64, None).is_err(),
+        "a terminated pool refuses work",
+    )
+}
+
+fn close_then_join() -> TestResult {
+    let p = pool(2);
+    check(p.join().is_err(), "join before close")?;
+    let mut r = p.map_async(sleep_ms, vec![50u64; 4], Some(1))?;
+    p.close();
+    check(p.apply(pow3, 2).is_err(), "closed pool refuses work")?;
+    p.join()?;
+    check(
+        r.get(None)? == vec![50; 4],
+        "queued work finished before join returned",
+    )
+}
