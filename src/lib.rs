@@ -39,6 +39,7 @@
 //! in [`process`].
 #![deny(missing_docs)]
 
+pub mod command;
 pub mod connection;
 pub mod context;
 pub mod error;

@@ -567,6 +567,7 @@ pub(crate) fn exit_cleanup() {
     for p in &children {
         let _ = p.join(None);
     }
+    crate::popen::forkserver::shutdown();
 }
 
 /// What [`current_process`] returns: this process's identity.

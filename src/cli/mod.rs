@@ -1,6 +1,8 @@
 //! The command-line interface: parse, call the library, report.
 //! The library never knows the CLI exists.
 
+mod map;
+
 use clap::{Parser, Subcommand};
 
 /// mp: Python's multiprocessing, as a library and a command-line tool.
@@ -9,7 +11,7 @@ use clap::{Parser, Subcommand};
     name = "mp",
     version,
     about,
-    after_help = "Exit codes:\n  0  success\n  1  runtime error (the message names the input or system call)\n  2  usage error (unknown subcommand or option, bad argument)"
+    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr)\n  2    usage error (unknown subcommand or option, bad argument, unreadable input)\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -18,6 +20,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a command for every input record, in parallel (see mp map --help).
+    Map(map::MapArgs),
     /// Print what mp knows about this machine: CPU counts and start methods.
     Info,
 }
@@ -42,6 +46,13 @@ where
         }
     };
     match cli.command {
+        Command::Map(args) => match map::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("mp map: {e:#}");
+                2
+            }
+        },
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());

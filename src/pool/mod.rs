@@ -101,6 +101,7 @@ pub struct PoolBuilder {
     task_timeout: Option<Duration>,
     retries: u32,
     window: Option<usize>,
+    prefetch: Option<usize>,
 }
 
 struct Initializer {
@@ -150,6 +151,14 @@ impl PoolBuilder {
     /// (default: 8 per worker).
     pub fn window(mut self, chunks: usize) -> Self {
         self.window = Some(chunks.max(1));
+        self
+    }
+    /// Chunks a busy worker may be given ahead of time (default 1; 0 with a
+    /// task time limit). Prefetch hides the hand-off latency of small tasks;
+    /// with long tasks of uneven length, 0 keeps a queued task from waiting
+    /// behind a slow one while another worker is free.
+    pub fn prefetch(mut self, chunks: usize) -> Self {
+        self.prefetch = Some(chunks);
         self
     }
     /// Starts the workers.
@@ -252,7 +261,11 @@ impl Pool {
         let (wake_r, wake_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
                 .map_err(|e| Error::io("pipe", e.into()))?;
-        let per_worker = if b.task_timeout.is_some() { 1 } else { 2 };
+        let per_worker = if b.task_timeout.is_some() {
+            1
+        } else {
+            1 + b.prefetch.unwrap_or(1)
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 slots: (0..processes).map(|_| Slot::default()).collect(),

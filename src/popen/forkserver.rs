@@ -67,6 +67,21 @@ pub(crate) fn forget_in_child(mut guard: MutexGuard<'static, Option<Server>>) {
     }
 }
 
+/// Stops this process's forkserver, if it started one, and reaps it: called
+/// at exit so the server does not linger, even as a zombie.
+pub(crate) fn shutdown() {
+    let Some(server) = lock_for_fork().take() else {
+        return;
+    };
+    let Server { pid, pidfd, ctl } = server;
+    drop(ctl); // EOF on the control socket: the server exits
+    if wait(&[&pidfd as &dyn Waitable], Some(Duration::from_secs(2))).map_or(true, |r| r.is_empty())
+    {
+        let _ = super::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+    }
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+}
+
 /// The pid of the running forkserver, if one was started (for tests and diagnostics).
 pub fn server_pid() -> Option<i32> {
     lock_for_fork()

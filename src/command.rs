@@ -1,0 +1,361 @@
+//! Running one external command as a pool task: the engine of `mp map`.
+//!
+//! [`run_task`] is a plain `fn(CommandTask) -> CommandOutcome`, so it runs in
+//! [`crate::Pool`] workers like any task: the command is a child of a pool
+//! worker, and `maxtasksperchild` really recycles the process that starts it.
+//!
+//! - The command gets its own process group, so a time limit or Ctrl-C ends
+//!   the whole tree it started: SIGTERM to the group, a grace period, SIGKILL.
+//! - stdout and stderr are captured whole; past [`SPILL_BYTES`] they go to an
+//!   unlinked-on-read temporary file instead of memory.
+//! - If the worker is told to stop (SIGINT, SIGTERM, SIGHUP) while a command
+//!   runs, it ends the command's group the same way before exiting.
+
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// Captured output beyond this many bytes is written to a temporary file.
+pub const SPILL_BYTES: usize = 1 << 20;
+
+/// What to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandTask {
+    /// The program and its arguments, or a single shell command line when `shell` is set.
+    pub argv: Vec<String>,
+    /// Run `argv[0]` with `sh -c`.
+    pub shell: bool,
+    /// The record number (1-based), exported as `MP_SEQ`.
+    pub seq: u64,
+    /// Time limit for the whole command.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when the command is stopped.
+    pub grace: Duration,
+    /// Data to write to the command's stdin (None: /dev/null).
+    pub stdin: Option<Vec<u8>>,
+}
+
+/// Captured output: in memory, or spilled to a file the receiver reads and removes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Captured {
+    /// Small output.
+    Inline(Vec<u8>),
+    /// Large output, in this file.
+    Spilled(PathBuf),
+}
+
+impl Captured {
+    /// Copies the output to `out` (removing a spill file) and returns its size.
+    pub fn write_to(self, out: &mut dyn Write) -> std::io::Result<u64> {
+        match self {
+            Captured::Inline(v) => {
+                out.write_all(&v)?;
+                Ok(v.len() as u64)
+            }
+            Captured::Spilled(path) => {
+                let mut f = std::fs::File::open(&path)?;
+                let _ = std::fs::remove_file(&path);
+                std::io::copy(&mut f, out)
+            }
+        }
+    }
+
+    /// The output as bytes (reading and removing a spill file).
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.write_to(&mut v)?;
+        Ok(v)
+    }
+
+    /// Removes a spill file without reading it.
+    pub fn discard(self) {
+        if let Captured::Spilled(p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandOutcome {
+    /// Exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// Signal number, if a signal ended it.
+    pub signal: Option<i32>,
+    /// It ran past its time limit and was stopped.
+    pub timed_out: bool,
+    /// It could not be started (the reason), e.g. command not found.
+    pub spawn_error: Option<String>,
+    /// Captured stdout.
+    pub stdout: Captured,
+    /// Captured stderr.
+    pub stderr: Captured,
+    /// Start time, seconds since the Unix epoch.
+    pub start: f64,
+    /// Run time.
+    pub duration: Duration,
+    /// The pool worker that ran it.
+    pub worker_pid: u32,
+    /// The command's pid.
+    pub pid: Option<u32>,
+}
+
+impl CommandOutcome {
+    /// Exited with status 0 in time.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out && self.spawn_error.is_none()
+    }
+}
+
+/// The process group of the command this worker is running (0: none).
+static CURRENT_GROUP: AtomicI32 = AtomicI32::new(0);
+/// Set by the signal handler: stop the command and exit.
+static STOP: AtomicBool = AtomicBool::new(false);
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+static HANDLERS: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+    STOP_SIGNAL.store(sig, Ordering::SeqCst);
+    let group = CURRENT_GROUP.load(Ordering::SeqCst);
+    if group > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(-group, libc::SIGTERM) };
+    } else {
+        // Not running a command: nothing to clean up, leave now.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(128 + sig) };
+    }
+}
+
+fn install_handlers() {
+    HANDLERS.call_once(|| {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: a zeroed sigaction with a valid handler and no SA_RESTART,
+            // so a blocking poll returns EINTR and the runner notices STOP.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_stop_signal as *const () as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+    });
+}
+
+/// Runs one command (a pool task function).
+pub fn run_task(task: CommandTask) -> CommandOutcome {
+    install_handlers();
+    let started = Instant::now();
+    let start = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let worker_pid = std::process::id();
+    let fail = |reason: String| CommandOutcome {
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        spawn_error: Some(reason),
+        stdout: Captured::Inline(Vec::new()),
+        stderr: Captured::Inline(Vec::new()),
+        start,
+        duration: started.elapsed(),
+        worker_pid,
+        pid: None,
+    };
+    let Some(first) = task.argv.first() else {
+        return fail("empty command".into());
+    };
+    let mut cmd = if task.shell {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(first);
+        c
+    } else {
+        let mut c = Command::new(first);
+        c.args(&task.argv[1..]);
+        c
+    };
+    cmd.process_group(0)
+        .env("MP_SEQ", task.seq.to_string())
+        .env("PARALLEL_SEQ", task.seq.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if task.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    if let Some(slot) = crate::pool::worker_slot() {
+        cmd.env("MP_SLOT", (slot + 1).to_string());
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{first}: {e}")),
+    };
+    let pid = child.id() as i32;
+    CURRENT_GROUP.store(pid, Ordering::SeqCst);
+    if STOP.load(Ordering::SeqCst) {
+        // SAFETY: signalling the group we just created.
+        unsafe { libc::kill(-pid, libc::SIGTERM) };
+    }
+    if let (Some(mut input), Some(data)) = (child.stdin.take(), task.stdin) {
+        // A small helper thread, so a command that does not read cannot block us.
+        std::thread::spawn(move || {
+            let _ = input.write_all(&data);
+        });
+    }
+    let out_pipe: OwnedFd = child.stdout.take().expect("piped").into();
+    let err_pipe: OwnedFd = child.stderr.take().expect("piped").into();
+    let pidfd = crate::popen::pidfd_open(pid).ok();
+    let mut out = Sink::default();
+    let mut err = Sink::default();
+    let mut pipes: Vec<(OwnedFd, bool)> = vec![(out_pipe, true), (err_pipe, false)];
+    let deadline = task.timeout.map(|t| started + t);
+    let mut timed_out = false;
+    let mut stopping_since: Option<Instant> = None;
+    let mut exited = false;
+    loop {
+        if !exited {
+            if let Some(fd) = &pidfd {
+                exited = !crate::connection::wait(&[fd], Some(Duration::ZERO))
+                    .unwrap_or_default()
+                    .is_empty();
+            }
+        }
+        if pipes.is_empty() && exited {
+            break;
+        }
+        let now = Instant::now();
+        if stopping_since.is_none()
+            && (STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d))
+        {
+            timed_out = !STOP.load(Ordering::SeqCst);
+            // SAFETY: signalling the command's own process group.
+            unsafe { libc::kill(-pid, libc::SIGTERM) };
+            stopping_since = Some(now);
+        }
+        if let Some(since) = stopping_since {
+            if now.duration_since(since) >= task.grace {
+                // SAFETY: as above.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                if exited {
+                    // Grandchildren may hold the pipes open: stop waiting for them.
+                    break;
+                }
+            }
+        }
+        let mut wait_for = deadline.map(|d| d.saturating_duration_since(now));
+        if let Some(since) = stopping_since {
+            let left = (since + task.grace).saturating_duration_since(now);
+            wait_for = Some(wait_for.map_or(left, |w| w.min(left)));
+        }
+        if pipes.is_empty() {
+            wait_for = Some(wait_for.map_or(Duration::from_millis(50), |w| {
+                w.min(Duration::from_millis(50))
+            }));
+        }
+        let mut objs: Vec<&dyn crate::connection::Waitable> = pipes
+            .iter()
+            .map(|(fd, _)| fd as &dyn crate::connection::Waitable)
+            .collect();
+        if let Some(fd) = &pidfd {
+            if !exited {
+                objs.push(fd);
+            }
+        }
+        let ready = crate::connection::wait(&objs, wait_for).unwrap_or_default();
+        let mut closed = Vec::new();
+        for &i in &ready {
+            if i >= pipes.len() {
+                continue;
+            }
+            let (fd, is_out) = &pipes[i];
+            let mut buf = [0u8; 65536];
+            match nix::unistd::read(fd.as_fd().as_raw_fd(), &mut buf) {
+                Ok(0) => closed.push(i),
+                Ok(n) => {
+                    let sink = if *is_out { &mut out } else { &mut err };
+                    sink.push(&buf[..n]);
+                }
+                Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
+                Err(_) => closed.push(i),
+            }
+        }
+        for i in closed.into_iter().rev() {
+            pipes.remove(i);
+        }
+    }
+    let status = child.wait();
+    CURRENT_GROUP.store(0, Ordering::SeqCst);
+    if stopping_since.is_some() || timed_out {
+        // Whatever is left of the group goes too.
+        // SAFETY: as above.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    let (exit_code, signal) = match status {
+        Ok(s) => (s.code(), s.signal()),
+        Err(_) => (None, None),
+    };
+    let outcome = CommandOutcome {
+        exit_code,
+        signal,
+        timed_out,
+        spawn_error: None,
+        stdout: out.finish(),
+        stderr: err.finish(),
+        start,
+        duration: started.elapsed(),
+        worker_pid,
+        pid: Some(pid as u32),
+    };
+    if STOP.load(Ordering::SeqCst) {
+        // We were told to stop: the command is gone; so are we.
+        outcome.stdout.discard();
+        outcome.stderr.discard();
+        let sig = STOP_SIGNAL.load(Ordering::SeqCst);
+        // SAFETY: _exit is always safe.
+        unsafe { libc::_exit(128 + sig) };
+    }
+    outcome
+}
+
+/// Collects output in memory up to [`SPILL_BYTES`], then in a temporary file.
+#[derive(Default)]
+struct Sink {
+    mem: Vec<u8>,
+    file: Option<(std::fs::File, PathBuf)>,
+}
+
+impl Sink {
+    fn push(&mut self, data: &[u8]) {
+        if self.file.is_none() && self.mem.len() + data.len() > SPILL_BYTES {
+            if let Ok(f) = tempfile::Builder::new().prefix("mp-out-").tempfile() {
+                if let Ok((mut file, path)) = f.keep() {
+                    if file.write_all(&self.mem).is_ok() {
+                        self.mem = Vec::new();
+                        self.file = Some((file, path));
+                    }
+                }
+            }
+        }
+        match &mut self.file {
+            Some((f, _)) => {
+                let _ = f.write_all(data);
+            }
+            None => self.mem.extend_from_slice(data),
+        }
+    }
+
+    fn finish(self) -> Captured {
+        match self.file {
+            Some((_, path)) => Captured::Spilled(path),
+            None => Captured::Inline(self.mem),
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! `mp map`, driven through the real binary: order, recycling, timeouts,
+//! worker loss, signals, volume, torn output, placeholders, JSON, exit codes.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn mp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mp"))
+}
+
+/// Runs `mp map ARGS` with `input` on stdin.
+fn map(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = mp()
+        .arg("map")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A number unique to this test run, to find our own processes with pgrep.
+fn marker() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("4{}.{:06}", std::process::id() % 10, nanos % 1_000_000)
+}
+
+fn survivors(pattern: &str) -> String {
+    let out = Command::new("pgrep")
+        .args(["-fa", pattern])
+        .output()
+        .unwrap();
+    text(&out.stdout)
+}
+
+fn wait_for_file_lines(path: &std::path::Path, n: usize, limit: Duration) -> Vec<String> {
+    let t = Instant::now();
+    loop {
+        let lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if lines.len() >= n || t.elapsed() > limit {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn output_in_input_order_despite_completion_order() {
+    // Record 1 finishes last; ordered output still starts with it.
+    let out = map(
+        &["-j", "3", "--", "sh", "-c", "sleep $(( {} == 1 )); echo {}"],
+        "1\n2\n3\n4\n5\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text(&out.stdout), "1\n2\n3\n4\n5\n");
+}
+
+#[test]
+fn unordered_gives_completion_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let cmd = format!(
+        "sleep $(( {{}} == 1 )); echo {{}}; echo {{}} >> {}",
+        log.display()
+    );
+    let out = map(
+        &["-j", "3", "--unordered", "--", "sh", "-c", &cmd],
+        "1\n2\n3\n4\n5\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    // The output order is the order the tasks finished in, as the token log saw it.
+    assert_eq!(text(&out.stdout), std::fs::read_to_string(&log).unwrap());
+    assert_eq!(text(&out.stdout).lines().last(), Some("1"));
+}
+
+#[test]
+fn chunksize_and_maxtasksperchild_recycle_workers() {
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    let out = map(
+        &[
+            "-j",
+            "2",
+            "--maxtasksperchild",
+            "2",
+            "--",
+            "sh",
+            "-c",
+            "echo $PPID",
+        ],
+        &input,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let pids: HashSet<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert!(
+        pids.len() >= 10,
+        "{} distinct workers for 20 tasks, 2 each: {pids:?}",
+        pids.len()
+    );
+    let out = map(
+        &[
+            "-j",
+            "2",
+            "--chunksize",
+            "5",
+            "--maxtasksperchild",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "echo $PPID",
+        ],
+        &input,
+    );
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 20);
+    let pids: HashSet<&String> = lines.iter().collect();
+    assert_eq!(
+        pids.len(),
+        4,
+        "chunks of 5, one chunk per worker: {lines:?}"
+    );
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let m = marker();
+    let cmd = format!("sleep {m} & sleep {m}; wait");
+    let t = Instant::now();
+    let out = map(
+        &[
+            "--timeout",
+            "300ms",
+            "--grace",
+            "500ms",
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ],
+        "x\n",
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("timed out"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        survivors(&format!("sleep {m}")),
+        "",
+        "processes left behind"
+    );
+}
+
+#[test]
+fn worker_killed_mid_run_is_reported_and_the_run_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let cmd = format!("echo $PPID >> {}; sleep 1; echo done {{}}", pids.display());
+    let mut child = mp()
+        .args(["map", "-j", "2", "--", "sh", "-c", &cmd])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"1\n2\n3\n4\n")
+        .unwrap();
+    let seen = wait_for_file_lines(&pids, 1, Duration::from_secs(20));
+    let worker: i32 = seen[0].trim().parse().unwrap();
+    // SAFETY: killing the worker process of our own mp run.
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("worker lost"),
+        "{}",
+        text(&out.stderr)
+    );
+    let done = text(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("done"))
+        .count();
+    assert_eq!(
+        done,
+        3,
+        "the other three tasks finished: {}",
+        text(&out.stdout)
+    );
+}
+
+fn signal_test(sig: i32, expect: i32) {
+    let m = marker();
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let cmd = format!(
+        "echo x >> {}; sleep {m} & sleep {m}; wait",
+        started.display()
+    );
+    let mut child = mp()
+        .args(["map", "-j", "2", "--grace", "500ms", "--", "sh", "-c", &cmd])
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"1\n2\n3\n").unwrap();
+    wait_for_file_lines(&started, 2, Duration::from_secs(20));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(expect));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        survivors(&format!("sleep {m}")),
+        "",
+        "tasks survived signal {sig}"
+    );
+    // mp's forkserver and workers stay in mp's process group: none may be left.
+    // (Zombies do not count: this sandbox's init may not reap orphans.)
+    let group = Command::new("ps")
+        .args(["-o", "pid=,stat=,args=", "-g", &child.id().to_string()])
+        .output()
+        .unwrap();
+    let running: Vec<String> = text(&group.stdout)
+        .lines()
+        .filter(|l| !l.split_whitespace().nth(1).unwrap_or("Z").starts_with('Z'))
+        .map(String::from)
+        .collect();
+    assert!(
+        running.is_empty(),
+        "mp processes left in its group after signal {sig}: {running:?}"
+    );
+}
+
+#[test]
+fn sigint_ends_every_task_and_exits_130() {
+    signal_test(libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_ends_every_task_and_exits_143() {
+    signal_test(libc::SIGTERM, 143);
+}
+
+#[test]
+fn many_records_none_lost_or_duplicated() {
+    // No COMMAND: each record is a shell line; chunks keep it quick.
+    let n = 20_000;
+    let input: String = (1..=n).map(|i| format!("{i}\n")).collect();
+    let out = map(&["-j", "2", "--chunksize", "50", "echo"], &input);
+    assert!(out.status.success(), "{:?}", text(&out.stderr));
+    let got: Vec<u64> = text(&out.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(got, (1..=n).collect::<Vec<u64>>());
+}
+
+#[test]
+fn no_torn_lines() {
+    // 8 tasks each write one 160-character line in 20 pieces.
+    let cmd = "for i in $(seq 20); do printf '%s' {}{}{}{}{}{}{}{}; sleep 0.001; done; echo";
+    let input: String = (0..8).map(|i| format!("{i}\n")).collect();
+    let out = map(&["-j", "8", "--", "sh", "-c", cmd], &input);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 8);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l.len(), 160, "{l}");
+        assert!(
+            l.chars().all(|c| c == char::from(b'0' + i as u8)),
+            "torn line: {l}"
+        );
+    }
+}
+
+#[test]
+fn null_separated_input_and_placeholders() {
+    let out = map(
+        &["-0", "-j", "2", "--", "echo", "{}|{.}|{/}|{//}|{/.}|{#}"],
+        "a/b.txt\0c d/e.tar.gz\0",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        text(&out.stdout),
+        "a/b.txt|a/b|b.txt|a|b|1\nc d/e.tar.gz|c d/e.tar|e.tar.gz|c d|e.tar|2\n"
+    );
+    let out = map(
+        &["-j", "2", "--", "sh", "-c", "echo {%} $MP_SLOT $MP_SEQ {#}"],
+        "x\ny\nz\n",
+    );
+    for line in text(&out.stdout).lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f[0], f[1], "slot placeholder = MP_SLOT: {line}");
+        assert_eq!(f[2], f[3], "seq placeholder = MP_SEQ: {line}");
+        assert!(["1", "2"].contains(&f[0]), "{line}");
+    }
+    let out = map(&["--colsep", ",", "echo", "{2}-{1}"], "a,b\nc,d\n");
+    assert_eq!(text(&out.stdout), "b-a\nd-c\n");
+}
+
+#[test]
+fn json_lines_parse() {
+    let out = map(
+        &[
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "echo out {}; echo err >&2; exit {}",
+        ],
+        "0\n3\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["seq"], 1);
+    assert_eq!(rows[0]["input"], "0");
+    assert_eq!(rows[0]["exit_code"], 0);
+    assert_eq!(rows[0]["stdout"], "out 0\n");
+    assert_eq!(rows[0]["stderr"], "err\n");
+    assert_eq!(rows[1]["exit_code"], 3);
+    for key in ["signal", "timed_out", "start", "duration", "worker_pid"] {
+        assert!(rows[1].get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    assert_eq!(map(&["true"], "1\n2\n").status.code(), Some(0));
+    let out = map(&["--", "sh", "-c", "exit $(( {} % 2 ))"], "1\n2\n3\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("2 of 3 tasks failed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = map(&["echo", "{..}"], "x\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown placeholder {..}"));
+    let out = map(&["--timeout", "soon", "true"], "x\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("bad duration"));
+    let out = mp()
+        .args(["map", "-a", "/nonexistent/records", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/records"));
+    let out = map(&["no-such-command-here"], "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot run no-such-command-here"));
+}
+
+#[test]
+fn dry_run_prints_commands() {
+    let out = map(
+        &["--dry-run", "--", "cp", "{}", "{.}.bak"],
+        "a.txt\nb c.txt\n",
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        "cp a.txt a.bak\ncp 'b c.txt' 'b c.bak'\n"
+    );
+}
+
+#[test]
+fn large_output_spills_and_arrives_whole() {
+    // 3 MiB per task: past the in-memory threshold.
+    let out = map(
+        &[
+            "-j",
+            "2",
+            "--",
+            "sh",
+            "-c",
+            "head -c 3145728 /dev/zero | tr '\\0' {}",
+        ],
+        "a\nb\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout.len(), 2 * 3 * 1024 * 1024);
+    assert!(out.stdout[..3 * 1024 * 1024].iter().all(|&b| b == b'a'));
+    assert!(out.stdout[3 * 1024 * 1024..].iter().all(|&b| b == b'b'));
+}
