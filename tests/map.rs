@@ -418,3 +418,14 @@ fn large_output_spills_and_arrives_whole() {
     assert!(out.stdout[..3 * 1024 * 1024].iter().all(|&b| b == b'a'));
     assert!(out.stdout[3 * 1024 * 1024..].iter().all(|&b| b == b'b'));
 }
+
+#[test]
+fn options_attached_and_command_options_pass_through() {
+    // -j2 is mp's option; -n after the command name belongs to the command.
+    let out = map(&["-j2", "echo", "-n", "x"], "1\n");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text(&out.stdout), "x 1");
+    let out = map(&["-x", "echo"], "1\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("'-x'"));
+}

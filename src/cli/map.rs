@@ -80,11 +80,7 @@ pub struct MapArgs {
     #[arg(long)]
     dry_run: bool,
     /// The command and its arguments (use -- before it if it has options).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
