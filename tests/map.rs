@@ -82,18 +82,17 @@ fn output_in_input_order_despite_completion_order() {
 fn unordered_gives_completion_order() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    let cmd = format!(
-        "sleep $(( {{}} == 1 )); echo {{}}; echo {{}} >> {}",
-        log.display()
-    );
-    let out = map(
-        &["-j", "3", "--unordered", "--", "sh", "-c", &cmd],
-        "1\n2\n3\n4\n5\n",
-    );
+    let cmd = format!("sleep $(( {{}} == 1 )); echo {{}}; echo {{}} >> {}", log.display());
+    let out = map(&["-j", "3", "--unordered", "--", "sh", "-c", &cmd], "1\n2\n3\n4\n5\n");
     assert!(out.status.success(), "{out:?}");
-    // The output order is the order the tasks finished in, as the token log saw it.
-    assert_eq!(text(&out.stdout), std::fs::read_to_string(&log).unwrap());
-    assert_eq!(text(&out.stdout).lines().last(), Some("1"));
+    // Record 1 took a second: in completion order it is last, as in the token log.
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.last().map(String::as_str), Some("1"), "{lines:?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().last(), Some("1"));
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["1", "2", "3", "4", "5"]);
 }
 
 #[test]
@@ -428,4 +427,21 @@ fn options_attached_and_command_options_pass_through() {
     let out = map(&["-x", "echo"], "1\n");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("'-x'"));
+}
+
+#[test]
+fn progress_on_request_and_off_by_default_off_a_terminal() {
+    let out = map(&["--progress", "true"], "1\n2\n3\n");
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("mp: 3 done, 0 failed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = map(&["true"], "1\n2\n3\n");
+    assert_eq!(
+        text(&out.stderr),
+        "",
+        "no progress when stderr is not a terminal"
+    );
 }

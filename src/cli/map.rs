@@ -79,6 +79,13 @@ pub struct MapArgs {
     /// Print the commands that would run, one per line, and run nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Show a progress line on stderr (tasks done, rate, elapsed) [default: on
+    /// when stderr is a terminal].
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never show the progress line.
+    #[arg(long)]
+    no_progress: bool,
     /// The command and its arguments (use -- before it if it has options).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -456,6 +463,27 @@ pub fn run(args: MapArgs) -> Result<i32> {
     };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
+    let stderr_tty = std::io::IsTerminal::is_terminal(&stderr);
+    let show_progress = !args.no_progress && (args.progress || stderr_tty);
+    // indicatif draws only on a terminal; asked for --progress elsewhere (a
+    // log file), print a plain line at most once a second instead.
+    let plain_progress = show_progress && !stderr_tty;
+    let mut last_plain = std::time::Instant::now();
+    let started = last_plain;
+    // The total is unknown while records stream in: show count and rate, O(1) memory.
+    let bar = if show_progress && stderr_tty {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos} done, {msg}{per_sec} [{elapsed_precise}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Some(bar)
+    } else {
+        None
+    };
     let (mut total, mut failed) = (0u64, 0u64);
     for (n, result) in results.enumerate() {
         if STOPPING.load(Ordering::SeqCst) {
@@ -463,10 +491,31 @@ pub fn run(args: MapArgs) -> Result<i32> {
         }
         total += 1;
         let position = (!args.unordered).then_some(n as u64 + 1);
-        let ok = report(result, position, args.json, &stdout, &stderr)?;
+        let ok = match &bar {
+            Some(bar) => bar.suspend(|| report(result, position, args.json, &stdout, &stderr))?,
+            None => report(result, position, args.json, &stdout, &stderr)?,
+        };
         if !ok {
             failed += 1;
         }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+            if failed > 0 {
+                bar.set_message(format!("{failed} failed, "));
+            }
+        }
+        if plain_progress && last_plain.elapsed() >= Duration::from_secs(1) {
+            last_plain = std::time::Instant::now();
+            let rate = total as f64 / started.elapsed().as_secs_f64();
+            eprintln!("mp: {total} done, {failed} failed, {rate:.1}/s");
+        }
+    }
+    if plain_progress {
+        let rate = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!("mp: {total} done, {failed} failed, {rate:.1}/s");
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     if STOPPING.load(Ordering::SeqCst) {
         // The signal thread is ending the run and the process.
@@ -610,6 +659,8 @@ mod tests {
             shell: false,
             json: false,
             dry_run: false,
+            progress: false,
+            no_progress: false,
             command: args.iter().map(|s| s.to_string()).collect(),
         };
         let (template, shell) = build_template(&a).unwrap();
