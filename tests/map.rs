@@ -82,8 +82,14 @@ fn output_in_input_order_despite_completion_order() {
 fn unordered_gives_completion_order() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    let cmd = format!("sleep $(( {{}} == 1 )); echo {{}}; echo {{}} >> {}", log.display());
-    let out = map(&["-j", "3", "--unordered", "--", "sh", "-c", &cmd], "1\n2\n3\n4\n5\n");
+    let cmd = format!(
+        "sleep $(( {{}} == 1 )); echo {{}}; echo {{}} >> {}",
+        log.display()
+    );
+    let out = map(
+        &["-j", "3", "--unordered", "--", "sh", "-c", &cmd],
+        "1\n2\n3\n4\n5\n",
+    );
     assert!(out.status.success(), "{out:?}");
     // Record 1 took a second: in completion order it is last, as in the token log.
     let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
