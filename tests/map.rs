@@ -451,3 +451,21 @@ fn progress_on_request_and_off_by_default_off_a_terminal() {
         "no progress when stderr is not a terminal"
     );
 }
+
+#[test]
+fn two_hundred_thousand_records_none_lost_or_duplicated() {
+    let n = 200_000u64;
+    let input: String = (1..=n).map(|i| format!("{i}\n")).collect();
+    let out = map(&["-j", "2", "--chunksize", "200", "echo"], &input);
+    assert!(out.status.success(), "{:?}", text(&out.stderr));
+    let mut expected = 1u64;
+    for line in text(&out.stdout).lines() {
+        assert_eq!(
+            line.parse::<u64>().unwrap(),
+            expected,
+            "lost, duplicated or reordered"
+        );
+        expected += 1;
+    }
+    assert_eq!(expected, n + 1, "all {n} records came back");
+}
