@@ -541,6 +541,7 @@ pub(crate) fn become_child(st: &mut State, spec: &popen::ChildSpec, parent_pidfd
     st.identity = spec.identity.clone();
     st.daemon = spec.daemon;
     st.counter = 0;
+    EXITING.store(false, std::sync::atomic::Ordering::SeqCst);
     // Under fork these are the parent's children, not ours. Dropping the
     // handles takes no lock, and closes our copies of their descriptors.
     st.children.clear();
@@ -556,8 +557,16 @@ extern "C" fn exit_hook() {
     let _ = std::panic::catch_unwind(exit_cleanup);
 }
 
+static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True once this process has begun exiting: pools stop replacing workers.
+pub(crate) fn exiting() -> bool {
+    EXITING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// CPython's `_exit_function`: terminate daemon children, then join every child.
 pub(crate) fn exit_cleanup() {
+    EXITING.store(true, std::sync::atomic::Ordering::SeqCst);
     let children: Vec<Process> = state().children.clone();
     for p in &children {
         if p.daemon() && p.is_alive() {

@@ -469,3 +469,16 @@ fn two_hundred_thousand_records_none_lost_or_duplicated() {
     }
     assert_eq!(expected, n + 1, "all {n} records came back");
 }
+
+#[test]
+fn every_start_method_runs_and_exits_cleanly() {
+    for m in ["fork", "spawn", "forkserver"] {
+        let out = map(&["--start-method", m, "-j", "2", "echo"], "1\n2\n3\n");
+        assert!(out.status.success(), "{m}: {out:?}");
+        assert_eq!(text(&out.stdout), "1\n2\n3\n", "{m}");
+        assert_eq!(text(&out.stderr), "", "{m}: nothing on stderr");
+    }
+    let out = map(&["--start-method", "vfork", "true"], "1\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown start method"));
+}

@@ -79,6 +79,10 @@ pub struct MapArgs {
     /// Print the commands that would run, one per line, and run nothing.
     #[arg(long)]
     dry_run: bool,
+    /// How workers are started: fork, spawn or forkserver. Workers only run
+    /// commands, so fork (the cheapest: no re-exec of mp) is the default here.
+    #[arg(long, value_name = "METHOD", default_value = "fork", value_parser = parse_start_method)]
+    start_method: mp::StartMethod,
     /// Show a progress line on stderr (tasks done, rate, elapsed) [default: on
     /// when stderr is a terminal].
     #[arg(long, overrides_with = "no_progress")]
@@ -89,6 +93,10 @@ pub struct MapArgs {
     /// The command and its arguments (use -- before it if it has options).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+fn parse_start_method(s: &str) -> std::result::Result<mp::StartMethod, String> {
+    s.parse().map_err(|e: mp::Error| e.to_string())
 }
 
 /// Parses 1.5, 10s, 500ms, 2m, 1h.
@@ -432,7 +440,8 @@ pub fn run(args: MapArgs) -> Result<i32> {
     let mut builder = mp::Pool::builder()
         .processes(processes)
         .window(processes * 4 + 4)
-        .prefetch(0);
+        .prefetch(0)
+        .start_method(args.start_method);
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
     }
@@ -523,6 +532,9 @@ pub fn run(args: MapArgs) -> Result<i32> {
             std::thread::park();
         }
     }
+    // Workers exit on end of input; wait for them so nothing outlives mp.
+    pool.close();
+    let _ = pool.join();
     let input_status = finish_input(&records)?;
     if failed > 0 {
         eprintln!("mp: {failed} of {total} tasks failed");
@@ -661,6 +673,7 @@ mod tests {
             dry_run: false,
             progress: false,
             no_progress: false,
+            start_method: mp::StartMethod::Forkserver,
             command: args.iter().map(|s| s.to_string()).collect(),
         };
         let (template, shell) = build_template(&a).unwrap();

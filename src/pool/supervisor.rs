@@ -218,7 +218,9 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
                 handle_death(&shared, i, w.pid, w.process.exitcode(), per_item);
                 let restart = {
                     let st = shared.lock();
-                    !st.stopping && st.fatal.is_none()
+                    // No replacements while this process exits: its exit
+                    // handler is what ended the workers.
+                    !st.stopping && st.fatal.is_none() && !crate::process::exiting()
                 };
                 if restart {
                     match start_worker(&shared, i) {
