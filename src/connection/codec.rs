@@ -25,6 +25,15 @@ impl Codec {
         }
     }
 
+    /// Appends the encoding of `value` to `out` (no allocation once `out` has grown).
+    pub fn encode_into<T: Serialize + ?Sized>(self, value: &T, out: Vec<u8>) -> Result<Vec<u8>> {
+        match self {
+            Codec::Postcard => {
+                postcard::to_extend(value, out).map_err(|e| Error::Encode(explain(e)))
+            }
+        }
+    }
+
     /// Decodes one message as a `T`.
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T> {
         match self {

@@ -100,6 +100,8 @@ pub struct Connection {
     codec: Codec,
     rbuf: RefCell<ReadBuf>,
     fds_in: RefCell<VecDeque<OwnedFd>>,
+    /// Reused to build outgoing frames (header and payload in one write).
+    wbuf: RefCell<Vec<u8>>,
     /// Set after a refused oversized frame: the stream is out of step, so the
     /// connection acts as closed (CPython closes it).
     broken: Cell<bool>,
@@ -178,6 +180,7 @@ impl Connection {
                 start: 0,
             }),
             fds_in: RefCell::new(VecDeque::new()),
+            wbuf: RefCell::new(Vec::new()),
             broken: Cell::new(false),
         }
     }
@@ -245,19 +248,79 @@ impl Connection {
     /// Sends `obj` as one message, encoded with this connection's codec.
     pub fn send<T: Serialize + ?Sized>(&self, obj: &T) -> Result<()> {
         self.check_writable()?;
-        let bytes = self.codec.encode(obj)?;
-        self.send_bytes(&bytes)
+        // Encode straight after a 4-byte header placeholder in a reused buffer,
+        // so a small message costs one write and no allocation.
+        let mut buf = std::mem::take(&mut *self.wbuf.borrow_mut());
+        buf.clear();
+        buf.extend_from_slice(&[0; 4]);
+        let result = self.codec.encode_into(obj, buf).and_then(|mut buf| {
+            let len = buf.len() - 4;
+            let r = if len <= i32::MAX as usize {
+                buf[..4].copy_from_slice(&(len as i32).to_be_bytes());
+                self.write_all(&buf)
+            } else {
+                self.send_frame(&buf[4..], &[])
+            };
+            if buf.capacity() <= 1 << 20 {
+                *self.wbuf.borrow_mut() = buf;
+            }
+            r
+        });
+        result
     }
 
     /// Receives one message and decodes it as a `T`.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T> {
-        let bytes = self.recv_bytes(None)?;
+        self.check_readable()?;
+        // Fast path: a whole small frame is already buffered; decode it in place.
+        {
+            let mut rb = self.rbuf.borrow_mut();
+            let avail = rb.available();
+            if avail.len() >= 4 {
+                let n = i32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]);
+                if n >= 0 && avail.len() >= 4 + n as usize {
+                    let n = n as usize;
+                    let r = self.codec.decode(&avail[4..4 + n]);
+                    rb.consume(4 + n);
+                    return r;
+                }
+            }
+        }
+        let bytes = self.recv_frame(None)?;
         self.codec.decode(&bytes)
+    }
+
+    /// Writes all of `data` (already framed) to the descriptor.
+    fn write_all(&self, mut data: &[u8]) -> Result<()> {
+        let fd = self.fd()?;
+        while !data.is_empty() {
+            let r = if self.is_socket {
+                socket::send(fd.as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL)
+            } else {
+                nix::unistd::write(fd, data)
+            };
+            match r {
+                Ok(n) => data = &data[n..],
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::io("send", e.into())),
+            }
+        }
+        Ok(())
     }
 
     /// Sends `buf` as one message.
     pub fn send_bytes(&self, buf: &[u8]) -> Result<()> {
         self.check_writable()?;
+        if buf.len() <= 16 * 1024 {
+            // Small: header and payload in one write, as CPython does.
+            let mut frame = std::mem::take(&mut *self.wbuf.borrow_mut());
+            frame.clear();
+            frame.extend_from_slice(&(buf.len() as i32).to_be_bytes());
+            frame.extend_from_slice(buf);
+            let r = self.write_all(&frame);
+            *self.wbuf.borrow_mut() = frame;
+            return r;
+        }
         self.send_frame(buf, &[])
     }
 
