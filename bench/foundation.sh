@@ -10,7 +10,9 @@ cargo build --release --quiet --example bench_foundation
 rs=target/release/examples/bench_foundation
 py=${PYTHON:-python3}
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+floor=$(mktemp)
+trap 'rm -f "$out" "$floor"' EXIT
+gcc -O2 -o "$floor" bench/pipe_floor.c
 for r in $(seq "$rounds"); do
   for m in fork spawn forkserver; do
     n=50; [[ $m == spawn ]] && n=20
@@ -19,6 +21,7 @@ for r in $(seq "$rounds"); do
   done
   "$rs" pipe 200000 | sed 's/^/mp /' >>"$out"
   "$py" bench/foundation.py pipe 200000 | sed 's/^/py /' >>"$out"
+  "$floor" 200000 | sed 's/^/floor /' >>"$out"
 done
 echo "machine: $(nproc) cores; $($py --version); $rounds rounds, medians"
 echo
@@ -34,8 +37,12 @@ for key in start_fork start_spawn start_forkserver pipe_objects pipe_bytes; do
     start_spawn) target="≤ 5 ms" ;;
     start_fork) target="—" ;;
     pipe_objects) target="≥ 5× CPython" ;;
-    pipe_bytes) target="—" ;;
+    pipe_bytes) target="" ;;
   esac
+  f=$(awk -v k="$key" '$1=="floor" && $2==k {print $3}' "$out" | median)
+  if [[ -n $f ]]; then
+    target="${target:+$target; }C syscall floor $(printf '%.0f' "$f")/s, mp at $(awk -v a="$m" -v b="$f" 'BEGIN {printf "%.0f%%", 100*a/b}') of it"
+  fi
   if [[ $unit == ms ]]; then
     ratio=$(awk -v a="$p" -v b="$m" 'BEGIN {printf "%.1f×", a/b}')
     printf '| %s (ms per process) | %.3f | %.3f | %s | %s |\n' "$key" "$m" "$p" "$ratio" "$target"
