@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Pool / mp map benchmarks, each next to its peers in the same run:
+#  1. 2000 x `true`, 2 at a time: mp map vs xargs -P2 vs GNU parallel vs the
+#     posix_spawn floor (bench/spawn_floor.c); wall time and CPU per task.
+#  2. start-up: one record through mp map vs xargs.
+#  3. the Pool: mp (examples/bench_pool.rs) vs CPython (bench/pool.py).
+# Rounds rotate the tools so load hits all alike; tables show medians.
+# Usage: bench/map.sh [ROUNDS]  (default 5; about two minutes). Needs GNU
+# parallel: ../shared/bench/install-peers.sh installs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+cargo build --release --quiet --bin mp --example bench_pool
+mp=target/release/mp
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+gcc -O2 -o "$tmp/floor" bench/spawn_floor.c
+seq 2000 >"$tmp/in"
+echo x >"$tmp/one"
+have_parallel=0
+command -v parallel >/dev/null && have_parallel=1
+t() { # name command... : appends "name wall cpu" (cpu = user+sys incl. children)
+  local name=$1; shift
+  /usr/bin/time -f "$name %e %U %S" -o "$tmp/t" "$@" <"$tmp/in" >/dev/null 2>&1 || true
+  awk '{printf "%s %s %.3f\n", $1, $2, $3+$4}' "$tmp/t" >>"$tmp/runs"
+}
+for r in $(seq "$rounds"); do
+  t floor "$tmp/floor" 2000 2
+  t mp "$mp" map -j2 true
+  t xargs xargs -P2 -n1 true
+  ((have_parallel)) && t parallel parallel -j2 true
+  for i in 1 2 3; do
+    s=$(date +%s%N); "$mp" map true <"$tmp/one"; e=$(date +%s%N)
+    echo "start_mp $(( (e - s) / 1000 ))" >>"$tmp/start"
+    s=$(date +%s%N); xargs -n1 true <"$tmp/one"; e=$(date +%s%N)
+    echo "start_xargs $(( (e - s) / 1000 ))" >>"$tmp/start"
+  done
+  target/release/examples/bench_pool | sed 's/^/mp /' >>"$tmp/pool"
+  python3 bench/pool.py | sed 's/^/py /' >>"$tmp/pool"
+done
+med() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+fw=$(awk '$1=="floor"{print $2}' "$tmp/runs" | med)
+fc=$(awk '$1=="floor"{print $3}' "$tmp/runs" | med)
+echo "machine: $(nproc) cores; $(python3 --version); $rounds rounds, medians"
+echo
+echo "### 2000 x true, 2 in flight"
+echo
+echo "| runner | wall s | jobs/s | wall / floor | CPU s (all processes) |"
+echo "|---|---|---|---|---|"
+for k in floor mp xargs parallel; do
+  w=$(awk -v k=$k '$1==k{print $2}' "$tmp/runs" | med)
+  [[ -z $w ]] && continue
+  c=$(awk -v k=$k '$1==k{print $3}' "$tmp/runs" | med)
+  awk -v k=$k -v w="$w" -v c="$c" -v f="$fw" 'BEGIN {printf "| %s | %.3f | %.0f | %.2f× | %.3f |\n", k, w, 2000/w, w/f, c}'
+done
+mc=$(awk '$1=="mp"{print $3}' "$tmp/runs" | med)
+echo
+awk -v m="$mc" -v f="$fc" 'BEGIN {printf "mp CPU per task beyond the floor: %.3f ms (target ≤ 0.05 ms) = (mp run CPU − floor CPU) / 2000, both counting every process they start\n", (m-f)/2000*1000}'
+sm=$(awk '$1=="start_mp"{print $2}' "$tmp/start" | med)
+sx=$(awk '$1=="start_xargs"{print $2}' "$tmp/start" | med)
+echo "start-up, one record (includes the shell's own fork+exec): mp $(awk -v v="$sm" 'BEGIN{printf "%.1f", v/1000}') ms, xargs $(awk -v v="$sx" 'BEGIN{printf "%.1f", v/1000}') ms (target ≤ 5 ms)"
+echo
+echo "### Pool(2) vs CPython multiprocessing.Pool(2)"
+echo
+echo "| benchmark | mp | CPython | mp speed-up | target |"
+echo "|---|---|---|---|---|"
+for k in map_pow3_100k map_noop_1M imap_pow3_chunk_n8 imap_chunksize_1 imap_chunksize_100; do
+  m=$(awk -v k=$k '$1=="mp" && $2==k{print $3}' "$tmp/pool" | med)
+  p=$(awk -v k=$k '$1=="py" && $2==k{print $3}' "$tmp/pool" | med)
+  u=$(awk -v k=$k '$2==k{print $4; exit}' "$tmp/pool")
+  if [[ $u == s ]]; then
+    awk -v k=$k -v m="$m" -v p="$p" 'BEGIN {printf "| %s | %.4f s | %.4f s | %.1f× | ≥ 10× |\n", k, m, p, p/m}'
+  else
+    awk -v k=$k -v m="$m" -v p="$p" 'BEGIN {printf "| %s | %.0f/s | %.0f/s | %.1f× | ≥ 10× |\n", k, m, p, m/p}'
+  fi
+done
