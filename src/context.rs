@@ -254,21 +254,68 @@ pub(crate) unsafe fn decode_target(tramp: isize, func: isize) -> (Trampoline, us
     (t, base.wrapping_add(func) as usize)
 }
 
-/// Runs a chunk of pool tasks: decodes a `Vec<A>`, skips `skip` items, calls
-/// the function on each of the others (catching panics) and hands each
-/// encoded result (or error text) to `emit`.
-pub(crate) type ChunkTrampoline = fn(
-    usize,
-    &[u8],
-    usize,
-    &mut dyn FnMut(std::result::Result<Vec<u8>, String>),
-) -> std::result::Result<usize, String>;
+/// Where a chunk's results go: handed over one by one (per-task time limits
+/// need that), or gathered: one encoded `Vec<R>` when every task succeeded,
+/// else each result on its own.
+pub(crate) enum ChunkSink<'a> {
+    Each(&'a mut dyn FnMut(std::result::Result<Vec<u8>, String>)),
+    Batch {
+        packed: Option<Vec<u8>>,
+        items: Vec<std::result::Result<Vec<u8>, String>>,
+    },
+}
+
+/// Runs a chunk of pool tasks: decodes the arguments, skips `skip` items,
+/// calls the function on the others (catching panics), and fills the sink.
+pub(crate) type ChunkTrampoline =
+    fn(usize, &[u8], usize, &mut ChunkSink<'_>) -> std::result::Result<usize, String>;
+
+fn encode_result<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
+    crate::connection::Codec::Postcard
+        .encode(value)
+        .map_err(|e| format!("could not encode the result: {e}"))
+}
+
+/// Calls `call` on each item, catching panics, and fills `sink`.
+fn run_items<I, R: Serialize>(
+    items: impl Iterator<Item = I>,
+    call: impl Fn(I) -> R,
+    sink: &mut ChunkSink<'_>,
+) {
+    let guarded = |item: I| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(item)))
+            .map_err(|payload| crate::popen::panic_text(&*payload))
+    };
+    match sink {
+        ChunkSink::Each(emit) => {
+            for item in items {
+                emit(guarded(item).and_then(|v| encode_result(&v)));
+            }
+        }
+        ChunkSink::Batch { packed, items: out } => {
+            let results: Vec<std::result::Result<R, String>> = items.map(guarded).collect();
+            if results.iter().all(|r| r.is_ok()) {
+                let values: Vec<R> = results.into_iter().flatten().collect();
+                match encode_result(&values) {
+                    Ok(bytes) => *packed = Some(bytes),
+                    Err(e) => out.extend(values.iter().map(|_| Err(e.clone()))),
+                }
+            } else {
+                out.extend(
+                    results
+                        .into_iter()
+                        .map(|r| r.and_then(|v| encode_result(&v))),
+                );
+            }
+        }
+    }
+}
 
 fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
     func: usize,
     chunk: &[u8],
     skip: usize,
-    emit: &mut dyn FnMut(std::result::Result<Vec<u8>, String>),
+    sink: &mut ChunkSink<'_>,
 ) -> std::result::Result<usize, String> {
     let items: Vec<A> = crate::connection::Codec::Postcard
         .decode(chunk)
@@ -277,15 +324,7 @@ fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
     // the parent computed it with `encode_call::<A, R>` from a value of that type.
     let f: fn(A) -> R = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
     let n = items.len();
-    for item in items.into_iter().skip(skip) {
-        let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))) {
-            Ok(value) => crate::connection::Codec::Postcard
-                .encode(&value)
-                .map_err(|e| format!("could not encode the result: {e}")),
-            Err(payload) => Err(crate::popen::panic_text(&*payload)),
-        };
-        emit(r);
-    }
+    run_items(items.into_iter().skip(skip), f, sink);
     Ok(n)
 }
 
@@ -293,7 +332,7 @@ fn star_chunk_trampoline<A: DeserializeOwned, B: DeserializeOwned, R: Serialize>
     func: usize,
     chunk: &[u8],
     skip: usize,
-    emit: &mut dyn FnMut(std::result::Result<Vec<u8>, String>),
+    sink: &mut ChunkSink<'_>,
 ) -> std::result::Result<usize, String> {
     let items: Vec<(A, B)> = crate::connection::Codec::Postcard
         .decode(chunk)
@@ -302,15 +341,7 @@ fn star_chunk_trampoline<A: DeserializeOwned, B: DeserializeOwned, R: Serialize>
     // executable, encoded by `encode_star_call::<A, B, R>`.
     let f: fn(A, B) -> R = unsafe { std::mem::transmute::<usize, fn(A, B) -> R>(func) };
     let n = items.len();
-    for (a, b) in items.into_iter().skip(skip) {
-        let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(a, b))) {
-            Ok(value) => crate::connection::Codec::Postcard
-                .encode(&value)
-                .map_err(|e| format!("could not encode the result: {e}")),
-            Err(payload) => Err(crate::popen::panic_text(&*payload)),
-        };
-        emit(r);
-    }
+    run_items(items.into_iter().skip(skip), |(a, b)| f(a, b), sink);
     Ok(n)
 }
 

@@ -13,6 +13,35 @@ use crate::connection::Codec;
 use crate::error::{Error, Result};
 
 pub(crate) type ItemResult = std::result::Result<Vec<u8>, TaskError>;
+
+/// A finished chunk's results.
+#[derive(Clone)]
+pub(crate) enum ChunkResults {
+    /// Each item's encoded result or error.
+    Items(Vec<ItemResult>),
+    /// Every item succeeded: one encoded `Vec<R>`.
+    Packed(Vec<u8>),
+}
+
+impl ChunkResults {
+    pub(crate) fn all_ok(&self) -> bool {
+        match self {
+            ChunkResults::Items(v) => v.iter().all(|r| r.is_ok()),
+            ChunkResults::Packed(_) => true,
+        }
+    }
+
+    /// Decodes every item.
+    pub(crate) fn decode<R: DeserializeOwned>(self) -> Vec<Result<R>> {
+        match self {
+            ChunkResults::Items(v) => v.into_iter().map(decode_item).collect(),
+            ChunkResults::Packed(bytes) => match Codec::Postcard.decode::<Vec<R>>(&bytes) {
+                Ok(values) => values.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            },
+        }
+    }
+}
 type Completion = Box<dyn FnOnce(&mut JobState) + Send>;
 
 pub(crate) struct Job {
@@ -21,7 +50,7 @@ pub(crate) struct Job {
 }
 
 pub(crate) struct JobState {
-    pub chunks: HashMap<usize, Vec<ItemResult>>,
+    pub chunks: HashMap<usize, ChunkResults>,
     /// Finished chunks, in completion order (for imap_unordered).
     pub finished: std::collections::VecDeque<usize>,
     pub done_chunks: usize,
@@ -48,7 +77,7 @@ impl Job {
     }
 
     /// Called by the supervisor when a chunk is finished (successfully or not).
-    pub(crate) fn complete(&self, index: usize, results: Vec<ItemResult>) {
+    pub(crate) fn complete(&self, index: usize, results: ChunkResults) {
         let mut st = self.lock();
         st.chunks.insert(index, results);
         st.finished.push_back(index);
@@ -134,8 +163,11 @@ pub(crate) fn collect_all<R: DeserializeOwned>(st: &mut JobState) -> Result<Vec<
     let mut out = Vec::new();
     let mut first_error = None;
     for i in 0..total {
-        for r in st.chunks.remove(&i).unwrap_or_default() {
-            match decode_item::<R>(r) {
+        let Some(chunk) = st.chunks.remove(&i) else {
+            continue;
+        };
+        for r in chunk.decode::<R>() {
+            match r {
                 Ok(v) => out.push(v),
                 Err(e) => {
                     if first_error.is_none() {
@@ -189,7 +221,7 @@ impl<T> AsyncResult<T> {
         if !complete_state(&st) {
             return Err(Error::ProcessState("the result is not ready".into()));
         }
-        Ok(st.chunks.values().flatten().all(|r| r.is_ok()))
+        Ok(st.chunks.values().all(ChunkResults::all_ok))
     }
 
     /// Waits for the result (at most `timeout`) and returns it. A task that

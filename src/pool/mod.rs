@@ -55,7 +55,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use job::AsyncResult;
-use job::{collect_all, decode_item, Job, JobState};
+use job::{collect_all, ChunkResults, Job, JobState};
 pub use worker::worker_slot;
 
 use crate::connection::{Codec, Connection};
@@ -331,7 +331,7 @@ impl Pool {
         };
         if let Some(err) = st.fatal.clone() {
             drop(st);
-            job.complete(index, vec![Err(err); nitems]);
+            job.complete(index, ChunkResults::Items(vec![Err(err); nitems]));
             return Ok(());
         }
         st.queue.push_back(chunk);
@@ -444,13 +444,7 @@ impl Pool {
         R: Serialize + DeserializeOwned,
     {
         let job = self.submit_all(context::encode_call(f), std::slice::from_ref(&args), 1)?;
-        Ok(AsyncResult::new(job, |st| {
-            let r = st.chunks.remove(&0).and_then(|mut v| v.pop());
-            match r {
-                Some(r) => decode_item::<R>(r),
-                None => Err(Error::ProcessState("the task produced no result".into())),
-            }
-        }))
+        Ok(AsyncResult::new(job, take_single::<R>))
     }
 
     /// `apply_async` with Python's `callback` and `error_callback`: one of them
@@ -468,8 +462,12 @@ impl Pool {
     {
         let job = Job::new();
         job.on_complete(Box::new(move |st: &mut JobState| {
-            let r = st.chunks.get(&0).and_then(|v| v.first()).cloned();
-            match r.map(decode_item::<R>) {
+            let r = st
+                .chunks
+                .get(&0)
+                .cloned()
+                .and_then(|c| c.decode::<R>().pop());
+            match r {
                 Some(Ok(v)) => callback(v),
                 Some(Err(e)) => error_callback(e),
                 None => error_callback(Error::ProcessState("the task produced no result".into())),
@@ -478,13 +476,7 @@ impl Pool {
         let data = Codec::Postcard.encode(std::slice::from_ref(&args))?;
         self.submit(&job, 0, context::encode_call(f), data, 1)?;
         job.set_total(1);
-        Ok(AsyncResult::new(job, |st| {
-            let r = st.chunks.remove(&0).and_then(|mut v| v.pop());
-            match r {
-                Some(r) => decode_item::<R>(r),
-                None => Err(Error::ProcessState("the task produced no result".into())),
-            }
-        }))
+        Ok(AsyncResult::new(job, take_single::<R>))
     }
 
     /// Python's `imap(func, iterable, chunksize)`: results in input order, as
@@ -576,6 +568,14 @@ impl Pool {
     }
 }
 
+/// The result of a single-task job (apply).
+fn take_single<R: DeserializeOwned>(st: &mut JobState) -> Result<R> {
+    match st.chunks.remove(&0).and_then(|c| c.decode::<R>().pop()) {
+        Some(r) => r,
+        None => Err(Error::ProcessState("the task produced no result".into())),
+    }
+}
+
 impl Drop for Pool {
     fn drop(&mut self) {
         self.terminate();
@@ -592,9 +592,9 @@ pub struct IMapIterator<'p, A, R, I> {
     job: Arc<Job>,
     submitted: usize,
     consumed: usize,
-    buffer: VecDeque<job::ItemResult>,
+    buffer: VecDeque<Result<R>>,
     error: Option<Error>,
-    _t: PhantomData<fn(A) -> R>,
+    _t: PhantomData<fn(A)>,
 }
 
 impl<'p, A, R, I> IMapIterator<'p, A, R, I>
@@ -658,7 +658,7 @@ where
     /// `Ok(None)` at the end; [`Error::Timeout`] if nothing came in time.
     pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<R>> {
         if let Some(r) = self.buffer.pop_front() {
-            return decode_item(r).map(Some);
+            return r.map(Some);
         }
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -686,13 +686,15 @@ where
         } else {
             st.finished.pop_front().expect("a finished chunk")
         };
-        let results = st.chunks.remove(&index).unwrap_or_default();
+        let results = st.chunks.remove(&index);
         drop(st);
         self.consumed += 1;
-        self.buffer.extend(results);
+        if let Some(results) = results {
+            self.buffer.extend(results.decode::<R>());
+        }
         self.top_up();
         match self.buffer.pop_front() {
-            Some(r) => decode_item(r).map(Some),
+            Some(r) => r.map(Some),
             None => self.next_timeout(timeout),
         }
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::job::ItemResult;
+use super::job::ChunkResults;
 use super::worker::{worker_main, FromWorker, WorkerArgs};
 use super::{Chunk, Shared, TaskError};
 use crate::connection::{wait, Connection, Waitable};
@@ -269,7 +269,7 @@ fn handle_message(
     slot: usize,
     msg: FromWorker,
     per_item: bool,
-    deliveries: &mut Vec<(Chunk, Vec<ItemResult>)>,
+    deliveries: &mut Vec<(Chunk, ChunkResults)>,
 ) {
     let mut st = shared.lock();
     match msg {
@@ -278,11 +278,25 @@ fn handle_message(
             s.partial.push(result.map_err(TaskError::Panicked));
             s.running_since = Some(Instant::now());
         }
-        FromWorker::Done { results, error, .. } => {
+        FromWorker::Done {
+            results,
+            packed,
+            error,
+            ..
+        } => {
             let s = &mut st.slots[slot];
             let Some(mut chunk) = s.inflight.pop_front() else {
                 return;
             };
+            s.running_since = if s.inflight.is_empty() {
+                None
+            } else {
+                Some(Instant::now())
+            };
+            if let (Some(bytes), true, None) = (packed, chunk.prior.is_empty(), &error) {
+                deliveries.push((chunk, ChunkResults::Packed(bytes)));
+                return;
+            }
             let mut all = std::mem::take(&mut chunk.prior);
             if per_item {
                 all.append(&mut s.partial);
@@ -292,12 +306,7 @@ fn handle_message(
             if let Some(e) = error {
                 all.resize(chunk.nitems, Err(TaskError::Codec(e)));
             }
-            s.running_since = if s.inflight.is_empty() {
-                None
-            } else {
-                Some(Instant::now())
-            };
-            deliveries.push((chunk, all));
+            deliveries.push((chunk, ChunkResults::Items(all)));
         }
         FromWorker::InitFailed(text) => {
             st.fatal = Some(TaskError::InitializerFailed(text));
@@ -308,7 +317,7 @@ fn handle_message(
     }
 }
 
-fn deliver(deliveries: Vec<(Chunk, Vec<ItemResult>)>) {
+fn deliver(deliveries: Vec<(Chunk, ChunkResults)>) {
     for (chunk, results) in deliveries {
         chunk.job.complete(chunk.index, results);
     }
@@ -348,12 +357,12 @@ fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, p
                     requeue.push(front);
                 } else {
                     let results = std::mem::take(&mut front.prior);
-                    deliveries.push((front, results));
+                    deliveries.push((front, ChunkResults::Items(results)));
                 }
             } else {
                 let mut results = std::mem::take(&mut front.prior);
                 results.resize(front.nitems, Err(error));
-                deliveries.push((front, results));
+                deliveries.push((front, ChunkResults::Items(results)));
             }
         }
         // Chunks waiting in the dead worker's socket never started.
@@ -367,7 +376,7 @@ fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, p
             for mut c in requeue {
                 let mut results = std::mem::take(&mut c.prior);
                 results.resize(c.nitems, Err(err.clone()));
-                deliveries.push((c, results));
+                deliveries.push((c, ChunkResults::Items(results)));
             }
         }
     }
@@ -391,7 +400,7 @@ fn fail_everything(shared: &Shared, err: TaskError) {
         for mut c in chunks {
             let mut results = std::mem::take(&mut c.prior);
             results.resize(c.nitems, Err(err.clone()));
-            deliveries.push((c, results));
+            deliveries.push((c, ChunkResults::Items(results)));
         }
     }
     deliver(deliveries);

@@ -43,6 +43,8 @@ pub(crate) enum FromWorker {
     Done {
         id: u64,
         results: Vec<Result<Vec<u8>, String>>,
+        /// Every task succeeded: their results as one encoded `Vec<R>`.
+        packed: Option<Vec<u8>>,
         error: Option<String>,
     },
     /// The initializer panicked; the worker exits.
@@ -92,16 +94,25 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         } = msg;
         // SAFETY: the offsets come from `encode_call` in the pool's process.
         let (t, f) = unsafe { context::decode_call(tramp, func) };
-        let mut results = Vec::new();
         let mut send_failed = false;
-        let outcome = if args.per_item {
-            t(f, &data, skip, &mut |r| {
+        let (outcome, results, packed) = if args.per_item {
+            let mut emit = |r| {
                 if conn.send(&FromWorker::Item { id, result: r }).is_err() {
                     send_failed = true;
                 }
-            })
+            };
+            let outcome = t(f, &data, skip, &mut context::ChunkSink::Each(&mut emit));
+            (outcome, Vec::new(), None)
         } else {
-            t(f, &data, skip, &mut |r| results.push(r))
+            let mut sink = context::ChunkSink::Batch {
+                packed: None,
+                items: Vec::new(),
+            };
+            let outcome = t(f, &data, skip, &mut sink);
+            match sink {
+                context::ChunkSink::Batch { packed, items } => (outcome, items, packed),
+                context::ChunkSink::Each(_) => unreachable!("built as Batch above"),
+            }
         };
         if send_failed {
             return;
@@ -109,6 +120,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         let reply = FromWorker::Done {
             id,
             results,
+            packed,
             error: outcome.err(),
         };
         if conn.send(&reply).is_err() {

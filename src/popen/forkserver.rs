@@ -136,7 +136,10 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
                 *guard = Some(start_server()?);
             }
             let server = guard.as_ref().expect("server was just started");
-            match server.ctl.send_frame(b"F", &[child_end.as_fd()]) {
+            // The request says at once whether the child dies with its parent,
+            // so there is no window before it has read its spec.
+            let request: &[u8] = if spec.watch_parent { b"F" } else { b"S" };
+            match server.ctl.send_frame(request, &[child_end.as_fd()]) {
                 Ok(()) => break,
                 Err(_) if attempt == 0 => {
                     // The server died between the check and the send: start another.
@@ -227,10 +230,10 @@ pub(crate) fn serve(ctl_fd: OwnedFd, expected_parent: Option<i32>) -> ! {
         }
         if ready.contains(&0) {
             match ctl.recv_frame_with_fds() {
-                Ok((_, mut fds)) if fds.len() == 1 => {
+                Ok((request, mut fds)) if fds.len() == 1 => {
                     let channel = fds.pop().expect("one fd");
                     let close: Vec<RawFd> = vec![parent.as_raw_fd(), sfd.as_raw_fd()];
-                    fork_child(channel, &close, &mut kids);
+                    fork_child(channel, &close, &mut kids, request != b"S");
                 }
                 Ok(_) => {}        // a malformed request: ignore it, keep serving
                 Err(_) => exit(0), // the control socket closed: our owner is gone
@@ -256,7 +259,12 @@ fn reap(kids: &mut HashMap<i32, Connection>) {
     }
 }
 
-fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connection>) {
+fn fork_child(
+    channel: OwnedFd,
+    close: &[RawFd],
+    kids: &mut HashMap<i32, Connection>,
+    watch_parent: bool,
+) {
     let server = std::process::id() as i32;
     // SAFETY: the server is single-threaded, so the child is a complete copy.
     match unsafe { nix::unistd::fork() } {
@@ -269,8 +277,10 @@ fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connect
             // The control socket and the other children's channels.
             let inherited = crate::connection::take_inherited(crate::connection::lock_open_fds());
             crate::connection::close_inherited(inherited);
-            // SAFETY: prctl(PR_SET_PDEATHSIG) has no preconditions.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            if watch_parent {
+                // SAFETY: prctl(PR_SET_PDEATHSIG) has no preconditions.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            }
             let mut mask = SigSet::empty();
             mask.add(Signal::SIGCHLD);
             let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&mask), None);
@@ -285,10 +295,6 @@ fn fork_child(channel: OwnedFd, close: &[RawFd], kids: &mut HashMap<i32, Connect
             if unsafe { libc::getppid() } != server && spec.watch_parent {
                 // SAFETY: _exit is always safe to call.
                 unsafe { libc::_exit(1) }
-            }
-            if !spec.watch_parent {
-                // SAFETY: clearing PDEATHSIG has no preconditions.
-                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
             }
             let parent = if fds.is_empty() {
                 None
