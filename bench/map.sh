@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Pool / mp map benchmarks, each next to its peers in the same run:
 #  1. 2000 x `true`, 2 at a time: mp map vs xargs -P2 vs GNU parallel vs the
-#     posix_spawn floor (bench/spawn_floor.c); wall time and CPU per task.
+#     posix_spawn floors (bench/spawn_floor.c): `floor` spawns a bare
+#     /bin/true, `floor_argv` spawns `true N` via PATH as the runners do;
+#     wall time and CPU per task.
 #  2. start-up: one record through mp map vs xargs.
 #  3. the Pool: mp (examples/bench_pool.rs) vs CPython (bench/pool.py).
 # Rounds rotate the tools so load hits all alike; tables show medians.
@@ -26,6 +28,7 @@ t() { # name command... : appends "name wall cpu" (cpu = user+sys incl. children
 }
 for r in $(seq "$rounds"); do
   t floor "$tmp/floor" 2000 2
+  t floor_argv "$tmp/floor" 2000 2 record
   t mp "$mp" map -j2 true
   t xargs xargs -P2 -n1 true
   ((have_parallel)) && t parallel parallel -j2 true
@@ -47,7 +50,7 @@ echo "### 2000 x true, 2 in flight"
 echo
 echo "| runner | wall s | jobs/s | wall / floor | CPU s (all processes) |"
 echo "|---|---|---|---|---|"
-for k in floor mp xargs parallel; do
+for k in floor floor_argv mp xargs parallel; do
   w=$(awk -v k=$k '$1==k{print $2}' "$tmp/runs" | med)
   [[ -z $w ]] && continue
   c=$(awk -v k=$k '$1==k{print $3}' "$tmp/runs" | med)
