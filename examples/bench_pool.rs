@@ -1,5 +1,5 @@
-//! The Pool benchmark, mp's side: bench/run-map.sh runs it next to CPython's
-//! bench/pool_bench.py, which does the same work and prints the same lines.
+//! The Pool benchmark, mp's side: bench/map.sh runs it next to CPython's
+//! bench/pool.py, which does the same work and prints the same lines.
 //!
 //! `cargo run --release --example bench_pool` prints `name value unit` lines:
 //! `s` (seconds, lower is better) or `items_per_s` (higher is better). The
