@@ -4,15 +4,19 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use mp::command::{run_task, CommandOutcome, CommandTask};
+use mp::command::{
+    run_block, run_task, Block, BlockOutcome, CommandOutcome, CommandTask, Frame, PersistentCommand,
+};
 
 use serde::{Deserialize, Serialize};
+
+use super::jobs::{self, DoneSet, Joblog, LogLine};
 
 /// Run a command for every input record, in parallel.
 ///
@@ -42,14 +46,18 @@ pub struct MapArgs {
     /// Number of worker processes [default: the CPUs this process may use].
     #[arg(short = 'j', long = "processes", value_name = "N")]
     processes: Option<usize>,
-    /// Records handed to a worker at a time.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    chunksize: usize,
-    /// Replace a worker after it has run N chunks.
+    /// Records handed to a worker at a time [default: 1; with --persistent,
+    /// the records in flight per worker, adapted to the command's speed when
+    /// not given].
+    #[arg(long, value_name = "N")]
+    chunksize: Option<usize>,
+    /// Replace a worker after it has run N chunks (with --persistent: restart
+    /// the command after it has been given N records).
     #[arg(long, value_name = "N")]
     maxtasksperchild: Option<usize>,
     /// Time limit per task (e.g. 500ms, 10s, 2m, 1h; a bare number is seconds).
-    /// The task's whole process group is ended: TERM, --grace, KILL.
+    /// The task's whole process group is ended: TERM, --grace, KILL. With
+    /// --persistent: the time limit for each reply.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when a task is stopped.
@@ -90,6 +98,33 @@ pub struct MapArgs {
     /// Never show the progress line.
     #[arg(long)]
     no_progress: bool,
+    /// Start COMMAND once per worker and feed it records on its stdin; it
+    /// answers one reply per record on stdout (see --frame).
+    #[arg(long)]
+    persistent: bool,
+    /// With --persistent: `lines` (a record is one line in, its reply one line
+    /// out) or `json` (a record goes in as {"seq":N,"record":"..."} on one
+    /// line, the reply is one JSON value; a string reply may hold newlines).
+    #[arg(long, value_name = "FRAME", default_value = "lines", value_parser = ["lines", "json"])]
+    frame: String,
+    /// Run a failed task (or record) again, up to N more times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// When to stop early: never (default); soon (after the first failure,
+    /// start nothing new, let running tasks finish); now (after the first
+    /// failure, kill running tasks); or soon|now,fail|success|done=N.
+    #[arg(long, value_name = "WHEN", value_parser = jobs::parse_halt_arg)]
+    halt: Option<jobs::HaltArg>,
+    /// Append one line per finished task to FILE (GNU parallel's format:
+    /// Seq Host Starttime JobRuntime Send Receive Exitval Signal Command).
+    #[arg(long, value_name = "FILE")]
+    joblog: Option<PathBuf>,
+    /// Skip the records that --joblog FILE shows done (same input, same order).
+    #[arg(long, requires = "joblog")]
+    resume: bool,
+    /// Like --resume, but also run again the records whose last run failed.
+    #[arg(long, requires = "joblog", conflicts_with = "resume")]
+    resume_failed: bool,
     /// The command and its arguments (use -- before it if it has options).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -137,6 +172,23 @@ enum Piece {
     Seq,
     Slot,
     Col(usize),
+}
+
+impl Piece {
+    /// How the placeholder is written.
+    fn spelling(&self) -> String {
+        match self {
+            Piece::Text(t) => t.clone(),
+            Piece::Whole => "{}".into(),
+            Piece::NoExt => "{.}".into(),
+            Piece::Base => "{/}".into(),
+            Piece::Dir => "{//}".into(),
+            Piece::BaseNoExt => "{/.}".into(),
+            Piece::Seq => "{#}".into(),
+            Piece::Slot => "{%}".into(),
+            Piece::Col(n) => format!("{{{n}}}"),
+        }
+    }
 }
 
 /// One argument of COMMAND, split into text and placeholders.
@@ -209,6 +261,10 @@ pub struct MapTask {
     grace: Duration,
     /// Send the record back with the result (for --json).
     echo_input: bool,
+    /// Run a failed command again, up to this many more times.
+    retries: u32,
+    /// Send the command line back with the result (for --joblog).
+    want_command: bool,
 }
 
 /// A task's result as `mp map` needs it.
@@ -216,6 +272,7 @@ pub struct MapTask {
 pub struct MapOutcome {
     seq: u64,
     input: Option<String>,
+    command: Option<String>,
     outcome: CommandOutcome,
 }
 
@@ -255,6 +312,19 @@ fn dirname(s: &str) -> &str {
 }
 
 impl MapTask {
+    /// The command line as a shell would read it (for --dry-run and the joblog).
+    fn command_line(&self, slot: usize) -> String {
+        let argv = self.expand(slot);
+        if self.shell {
+            argv.join(" ")
+        } else {
+            argv.iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    }
+
     /// The argv (or, in shell mode, the one command line) for slot `slot` (1-based).
     fn expand(&self, slot: usize) -> Vec<String> {
         if self.template.is_empty() {
@@ -302,17 +372,28 @@ impl MapTask {
 fn map_task(t: MapTask) -> MapOutcome {
     let slot = mp::pool::worker_slot().map_or(1, |s| s + 1);
     let argv = t.expand(slot);
-    let outcome = run_task(CommandTask {
-        argv,
-        shell: t.shell,
-        seq: t.seq,
-        timeout: t.timeout,
-        grace: t.grace,
-        stdin: None,
-    });
+    let mut attempt = 0;
+    let outcome = loop {
+        let outcome = run_task(CommandTask {
+            argv: argv.clone(),
+            shell: t.shell,
+            seq: t.seq,
+            timeout: t.timeout,
+            grace: t.grace,
+            stdin: None,
+        });
+        if outcome.success() || attempt >= t.retries {
+            break outcome;
+        }
+        attempt += 1;
+        // The failed attempt's output is not shown.
+        outcome.stdout.discard();
+        outcome.stderr.discard();
+    };
     MapOutcome {
         seq: t.seq,
-        input: t.echo_input.then_some(t.record),
+        input: t.echo_input.then(|| t.record.clone()),
+        command: t.want_command.then(|| t.command_line(slot)),
         outcome,
     }
 }
@@ -351,6 +432,7 @@ impl Iterator for Records {
 }
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 #[derive(Serialize)]
 struct JsonResult<'a> {
@@ -366,6 +448,102 @@ struct JsonResult<'a> {
     duration: f64,
     worker_pid: Option<u32>,
     pid: Option<u32>,
+}
+
+/// The progress line: a spinner on a terminal, a plain line once a second elsewhere.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    plain: bool,
+    last: Instant,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(args: &MapArgs) -> Progress {
+        let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let show = !args.no_progress && (args.progress || stderr_tty);
+        // The total is unknown while records stream in: show count and rate, O(1) memory.
+        let bar = (show && stderr_tty).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos} done, {msg}{per_sec} [{elapsed_precise}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            plain: show && !stderr_tty,
+            last: Instant::now(),
+            started: Instant::now(),
+        }
+    }
+
+    fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn update(&mut self, done: u64, failed: u64, added: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(added);
+            if failed > 0 {
+                bar.set_message(format!("{failed} failed, "));
+            }
+        }
+        if self.plain && self.last.elapsed() >= Duration::from_secs(1) {
+            self.last = Instant::now();
+            self.print(done, failed);
+        }
+    }
+
+    fn print(&self, done: u64, failed: u64) {
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!("mp: {done} done, {failed} failed, {rate:.1}/s");
+    }
+
+    fn finish(self, done: u64, failed: u64) {
+        if self.plain {
+            self.print(done, failed);
+        }
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Counts, halting and the joblog, shared by both modes.
+struct Tally {
+    done: u64,
+    failed: u64,
+    joblog: Option<Joblog>,
+    halt: Option<jobs::Halt>,
+    halted: bool,
+    progress: Progress,
+}
+
+impl Tally {
+    fn count(&mut self, ok: bool) {
+        self.done += 1;
+        if !ok {
+            self.failed += 1;
+        }
+    }
+
+    /// Whether --halt is reached now (once).
+    fn halt_now(&mut self) -> Option<jobs::Halt> {
+        let h = self.halt?;
+        if self.halted || !h.reached(self.failed, self.done - self.failed) {
+            return None;
+        }
+        self.halted = true;
+        Some(h)
+    }
 }
 
 /// Runs `mp map`; returns the exit code.
@@ -386,25 +564,59 @@ pub fn run(args: MapArgs) -> Result<i32> {
     } else {
         b'\n'
     };
+    if args.frame != "lines" && !args.persistent {
+        bail!("--frame {} needs --persistent", args.frame);
+    }
+    if args.chunksize == Some(0) {
+        bail!("--chunksize must be at least 1");
+    }
     let reader: Box<dyn BufRead> = match &args.arg_file {
-        Some(path) => Box::new(BufReader::new(
+        Some(path) => Box::new(BufReader::with_capacity(
+            1 << 16,
             std::fs::File::open(path)
                 .with_context(|| format!("cannot read --arg-file {}", path.display()))?,
         )),
         None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
     };
     let (template, shell) = build_template(&args)?;
+    let processes = args.processes.unwrap_or_else(mp::process_cpu_count).max(1);
+    let done_before = match &args.joblog {
+        Some(path) if args.resume || args.resume_failed => DoneSet::load(path, args.resume_failed)?,
+        _ => DoneSet::default(),
+    };
+    let joblog = match &args.joblog {
+        Some(path) if !args.dry_run => Some(Joblog::open(path)?),
+        _ => None,
+    };
+    if !done_before.is_empty() {
+        eprintln!(
+            "mp: resuming: skipping {} records the joblog shows done",
+            done_before.len()
+        );
+    }
+    if args.persistent {
+        return run_persistent(
+            &args,
+            template,
+            shell,
+            reader,
+            delim,
+            processes,
+            done_before,
+            joblog,
+        );
+    }
     let template = Arc::new(template);
     let mut records = Records {
         reader,
         delim,
         error: None,
     };
-    let processes = args.processes.unwrap_or_else(mp::process_cpu_count).max(1);
     let make_task = {
         let template = template.clone();
         let colsep = args.colsep.clone();
         let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json);
+        let (retries, want_command) = (args.retries, args.joblog.is_some());
         move |(i, record): (usize, String)| MapTask {
             template: template.clone(),
             shell,
@@ -414,23 +626,21 @@ pub fn run(args: MapArgs) -> Result<i32> {
             timeout,
             grace,
             echo_input,
+            retries,
+            want_command,
         }
     };
     if args.dry_run {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        for task in records.by_ref().enumerate().map(make_task) {
+        for task in records
+            .by_ref()
+            .enumerate()
+            .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
+            .map(make_task)
+        {
             let slot = ((task.seq - 1) as usize % processes) + 1;
-            let argv = task.expand(slot);
-            let line = if shell {
-                argv.join(" ")
-            } else {
-                argv.iter()
-                    .map(|a| shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", task.command_line(slot))?;
         }
         return finish_input(&records);
     }
@@ -441,11 +651,73 @@ pub fn run(args: MapArgs) -> Result<i32> {
         .processes(processes)
         .window(processes * 4 + 4)
         .prefetch(0)
+        .retries(args.retries)
         .start_method(args.start_method);
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
     }
     let pool = Arc::new(builder.build().context("cannot start the worker pool")?);
+    install_signal_thread(&pool)?;
+
+    let stop_input = std::rc::Rc::new(std::cell::Cell::new(false));
+    // The record numbers handed to the pool, in order (to name a task that
+    // failed without a result in ordered mode).
+    let handed = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+    let tasks = {
+        let (stop_input, handed) = (stop_input.clone(), handed.clone());
+        records
+            .by_ref()
+            .enumerate()
+            .take_while(move |_| !stop_input.get())
+            .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
+            .map(make_task)
+            .inspect(move |t| handed.borrow_mut().push_back(t.seq))
+    };
+    let chunksize = args.chunksize.unwrap_or(1);
+    let results = if args.unordered {
+        pool.imap_unordered(map_task, tasks, chunksize)
+    } else {
+        pool.imap(map_task, tasks, chunksize)
+    };
+    let mut tally = Tally {
+        done: 0,
+        failed: 0,
+        joblog,
+        halt: args.halt.and_then(|h| h.0),
+        halted: false,
+        progress: Progress::new(&args),
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let json = args.json;
+    let ordered = !args.unordered;
+    let handle = |r: mp::Result<MapOutcome>, tally: &mut Tally| -> Result<()> {
+        let seq = match &r {
+            Ok(o) => {
+                if ordered {
+                    handed.borrow_mut().pop_front();
+                }
+                Some(o.seq)
+            }
+            Err(_) if ordered => handed.borrow_mut().pop_front(),
+            Err(_) => None,
+        };
+        let ok = tally
+            .progress
+            .suspend(|| report(r, seq, json, &mut tally.joblog, &stdout, &stderr))?;
+        tally.count(ok);
+        let (d, f) = (tally.done, tally.failed);
+        tally.progress.update(d, f, 1);
+        Ok(())
+    };
+    consume(&pool, results, &mut tally, &stop_input, handle)?;
+    finish_run(&pool, tally, &records)
+}
+
+/// Installs the SIGINT/SIGTERM/SIGHUP thread: it stops the pool (every
+/// running task's process group is ended), lets the main thread write out
+/// what had finished, and exits 128+signal.
+fn install_signal_thread(pool: &Arc<mp::Pool>) -> Result<()> {
     let signal_pool = pool.clone();
     let mut signals =
         signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
@@ -454,93 +726,129 @@ pub fn run(args: MapArgs) -> Result<i32> {
         .name("mp-map-signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
+                STOP_SIGNAL.store(sig, Ordering::SeqCst);
                 STOPPING.store(true, Ordering::SeqCst);
                 // Workers end their tasks' process groups (TERM, grace, KILL), then exit.
                 signal_pool.terminate();
-                let _ = std::io::stdout().flush();
-                std::process::exit(128 + sig);
+                // The main thread now writes out finished results and exits;
+                // if it is stuck (a blocked stdout), leave anyway.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                loop {
+                    if signals.pending().next().is_some() || Instant::now() >= deadline {
+                        let _ = std::io::stdout().flush();
+                        std::process::exit(128 + sig);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
         })
         .context("cannot start the signal thread")?;
+    Ok(())
+}
 
-    let tasks = records.by_ref().enumerate().map(make_task);
-    let chunksize = args.chunksize.max(1);
-    let results: Box<dyn Iterator<Item = mp::Result<MapOutcome>>> = if args.unordered {
-        Box::new(pool.imap_unordered(map_task, tasks, chunksize))
-    } else {
-        Box::new(pool.imap(map_task, tasks, chunksize))
+/// Reads results until the end, a signal, or --halt; on a signal or
+/// `--halt now`, what had finished but was held back for order is written
+/// out too (out of order), so the joblog and the output agree.
+fn consume<A, R, I>(
+    pool: &mp::Pool,
+    mut results: mp::pool::IMapIterator<'_, A, R, I>,
+    tally: &mut Tally,
+    stop_input: &std::cell::Cell<bool>,
+    mut handle: impl FnMut(mp::Result<R>, &mut Tally) -> Result<()>,
+) -> Result<()>
+where
+    A: Serialize + serde::de::DeserializeOwned,
+    R: Serialize + serde::de::DeserializeOwned,
+    I: Iterator<Item = A>,
+{
+    let keep = |r: &mp::Result<R>| {
+        !matches!(
+            r,
+            Err(mp::Error::Task(
+                mp::pool::TaskError::Cancelled | mp::pool::TaskError::Terminated
+            ))
+        )
     };
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    let stderr_tty = std::io::IsTerminal::is_terminal(&stderr);
-    let show_progress = !args.no_progress && (args.progress || stderr_tty);
-    // indicatif draws only on a terminal; asked for --progress elsewhere (a
-    // log file), print a plain line at most once a second instead.
-    let plain_progress = show_progress && !stderr_tty;
-    let mut last_plain = std::time::Instant::now();
-    let started = last_plain;
-    // The total is unknown while records stream in: show count and rate, O(1) memory.
-    let bar = if show_progress && stderr_tty {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {pos} done, {msg}{per_sec} [{elapsed_precise}]",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        Some(bar)
-    } else {
-        None
-    };
-    let (mut total, mut failed) = (0u64, 0u64);
-    for (n, result) in results.enumerate() {
+    // Set when stopping early: the result in hand, if any.
+    let mut stopped: Option<Option<mp::Result<R>>> = None;
+    loop {
+        let next = results.next();
         if STOPPING.load(Ordering::SeqCst) {
+            stopped = Some(next);
             break;
         }
-        total += 1;
-        let position = (!args.unordered).then_some(n as u64 + 1);
-        let ok = match &bar {
-            Some(bar) => bar.suspend(|| report(result, position, args.json, &stdout, &stderr))?,
-            None => report(result, position, args.json, &stdout, &stderr)?,
-        };
-        if !ok {
-            failed += 1;
+        let Some(r) = next else { break };
+        if keep(&r) {
+            handle(r, tally)?;
         }
-        if let Some(bar) = &bar {
-            bar.inc(1);
-            if failed > 0 {
-                bar.set_message(format!("{failed} failed, "));
+        if let Some(h) = tally.halt_now() {
+            stop_input.set(true);
+            let withdrawn = pool.cancel_pending();
+            tally.progress.suspend(|| {
+                eprintln!(
+                    "mp: --halt {}: reached after {} tasks ({} failed); {}",
+                    h.describe(),
+                    tally.done,
+                    tally.failed,
+                    if h.now {
+                        "stopping the running ones".to_string()
+                    } else {
+                        format!("starting nothing new ({withdrawn} not started); waiting for the running ones")
+                    }
+                )
+            });
+            if h.now {
+                pool.terminate();
+                stopped = Some(None);
+                break;
             }
         }
-        if plain_progress && last_plain.elapsed() >= Duration::from_secs(1) {
-            last_plain = std::time::Instant::now();
-            let rate = total as f64 / started.elapsed().as_secs_f64();
-            eprintln!("mp: {total} done, {failed} failed, {rate:.1}/s");
+    }
+    if let Some(first) = stopped {
+        for r in first.into_iter().chain(results.drain_ready()) {
+            if keep(&r) {
+                handle(r, tally)?;
+            }
         }
     }
-    if plain_progress {
-        let rate = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        eprintln!("mp: {total} done, {failed} failed, {rate:.1}/s");
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    Ok(())
+}
+
+fn finish_run<T>(pool: &mp::Pool, tally: Tally, records: &T) -> Result<i32>
+where
+    T: InputStatus,
+{
+    let Tally {
+        done,
+        failed,
+        progress,
+        ..
+    } = tally;
+    progress.finish(done, failed);
     if STOPPING.load(Ordering::SeqCst) {
-        // The signal thread is ending the run and the process.
-        loop {
-            std::thread::park();
-        }
+        let _ = std::io::stdout().flush();
+        std::process::exit(128 + STOP_SIGNAL.load(Ordering::SeqCst));
     }
     // Workers exit on end of input; wait for them so nothing outlives mp.
     pool.close();
     let _ = pool.join();
-    let input_status = finish_input(&records)?;
+    let input_status = records.input_status();
     if failed > 0 {
-        eprintln!("mp: {failed} of {total} tasks failed");
+        eprintln!("mp: {failed} of {done} tasks failed");
         return Ok(1);
     }
     Ok(input_status)
+}
+
+/// How reading the input ended: 0, or 2 (after printing the error).
+trait InputStatus {
+    fn input_status(&self) -> i32;
+}
+
+impl InputStatus for Records {
+    fn input_status(&self) -> i32 {
+        finish_input(self).unwrap_or(2)
+    }
 }
 
 fn finish_input(records: &Records) -> Result<i32> {
@@ -551,11 +859,12 @@ fn finish_input(records: &Records) -> Result<i32> {
     Ok(0)
 }
 
-/// Writes one task's result; returns whether it succeeded.
+/// Writes one task's result (and its joblog line); returns whether it succeeded.
 fn report(
     result: mp::Result<MapOutcome>,
-    position: Option<u64>,
+    seq: Option<u64>,
     json: bool,
+    joblog: &mut Option<Joblog>,
     stdout: &std::io::Stdout,
     stderr: &std::io::Stderr,
 ) -> Result<bool> {
@@ -563,11 +872,15 @@ fn report(
         Ok(MapOutcome {
             seq,
             input,
+            command,
             outcome: o,
         }) => {
             let ok = o.success();
             let position = seq;
+            let stdout_len;
             if json {
+                let out_bytes = o.stdout.clone().into_bytes()?;
+                stdout_len = out_bytes.len() as u64;
                 let line = JsonResult {
                     seq,
                     input: input.as_deref().unwrap_or(""),
@@ -575,7 +888,7 @@ fn report(
                     signal: o.signal,
                     timed_out: o.timed_out,
                     error: o.spawn_error.clone(),
-                    stdout: String::from_utf8_lossy(&o.stdout.clone().into_bytes()?).into_owned(),
+                    stdout: String::from_utf8_lossy(&out_bytes).into_owned(),
                     stderr: String::from_utf8_lossy(&o.stderr.clone().into_bytes()?).into_owned(),
                     start: o.start,
                     duration: o.duration.as_secs_f64(),
@@ -588,10 +901,10 @@ fn report(
             } else {
                 {
                     let mut out = stdout.lock();
-                    o.stdout.write_to(&mut out)?;
+                    stdout_len = o.stdout.clone().write_to(&mut out)?;
                 }
                 let mut err = stderr.lock();
-                o.stderr.write_to(&mut err)?;
+                o.stderr.clone().write_to(&mut err)?;
                 if let Some(e) = &o.spawn_error {
                     writeln!(err, "mp: task {position}: cannot run {e}")?;
                 } else if o.timed_out {
@@ -602,10 +915,22 @@ fn report(
                     )?;
                 }
             }
+            if let Some(log) = joblog {
+                log.write(&LogLine {
+                    seq,
+                    start: o.start,
+                    runtime: o.duration.as_secs_f64(),
+                    send: 0,
+                    receive: stdout_len,
+                    exitval: o.exit_code.unwrap_or(-1),
+                    signal: o.signal.unwrap_or(0),
+                    command: command.as_deref().unwrap_or(""),
+                })?;
+            }
             Ok(ok)
         }
         Err(e) => {
-            let position = position.map_or_else(|| "?".to_string(), |p| p.to_string());
+            let position = seq.map_or_else(|| "?".to_string(), |p| p.to_string());
             if json {
                 let line = serde_json::json!({ "seq": position, "error": e.to_string() });
                 let mut out = stdout.lock();
@@ -614,9 +939,548 @@ fn report(
             } else {
                 writeln!(stderr.lock(), "mp: task {position}: {e}")?;
             }
+            if let (Some(log), Some(seq)) = (joblog, seq) {
+                log.write(&LogLine {
+                    seq,
+                    start: now_epoch(),
+                    runtime: 0.0,
+                    send: 0,
+                    receive: 0,
+                    exitval: -1,
+                    signal: 0,
+                    command: &format!("({e})"),
+                })?;
+            }
             Ok(false)
         }
     }
+}
+
+fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Records per block before the first results tell how fast the command is.
+const FIRST_BLOCK_RECORDS: usize = 256;
+/// Adaptive blocks aim at this much work each.
+const BLOCK_TARGET: Duration = Duration::from_millis(20);
+/// The most records in one adaptive block.
+const MAX_BLOCK_RECORDS: usize = 65_536;
+/// A block stops growing at this many bytes (one longer record makes its own block).
+const MAX_BLOCK_BYTES: usize = 512 * 1024;
+
+/// Reads records and frames them into blocks for persistent workers.
+struct BlockReader {
+    reader: Box<dyn BufRead>,
+    delim: u8,
+    frame: Frame,
+    command: Arc<PersistentCommand>,
+    next_seq: u64,
+    /// Records per block (adapted by the consumer unless --chunksize is given).
+    size: std::rc::Rc<std::cell::Cell<usize>>,
+    done_before: DoneSet,
+    stop: std::rc::Rc<std::cell::Cell<bool>>,
+    echo: bool,
+    timing: bool,
+    /// A record that cannot be framed, to be sent (as a failure) after the current block.
+    held: Option<Block>,
+    error: Option<String>,
+    eof: bool,
+    scratch: Vec<u8>,
+}
+
+impl BlockReader {
+    fn block(&self, first_seq: u64, data: Vec<u8>, reject: Option<String>) -> Block {
+        Block {
+            command: self.command.clone(),
+            first_seq,
+            data,
+            reject,
+            echo: self.echo,
+            timing: self.timing,
+        }
+    }
+
+    /// Fast path: newline records to the lines frame, nothing skipped. Copies
+    /// whole runs of lines straight from the read buffer.
+    fn fill_lines(&mut self, data: &mut Vec<u8>, want: usize) -> usize {
+        let mut count = 0;
+        while count < want && data.len() < MAX_BLOCK_BYTES {
+            let buf = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.error = Some(e.to_string());
+                    self.eof = true;
+                    break;
+                }
+            };
+            if buf.is_empty() {
+                self.eof = true;
+                break;
+            }
+            let room = MAX_BLOCK_BYTES.saturating_sub(data.len());
+            let mut end = 0;
+            // Fast path: all whole lines in the buffer fit.
+            let whole = match memchr::memrchr(b'\n', buf) {
+                Some(last) if last < room => {
+                    let lines = buf[..=last].iter().filter(|&&b| b == b'\n').count();
+                    (count + lines <= want).then_some((last + 1, lines))
+                }
+                _ => None,
+            };
+            if let Some((upto, lines)) = whole {
+                data.extend_from_slice(&buf[..upto]);
+                self.reader.consume(upto);
+                count += lines;
+                continue;
+            }
+            for i in memchr::memchr_iter(b'\n', buf) {
+                if count == want || (end > 0 && i + 1 > room) {
+                    break;
+                }
+                end = i + 1;
+                count += 1;
+            }
+            if end == 0 {
+                // No whole line in the buffer: take the line record by record.
+                self.scratch.clear();
+                match self.reader.read_until(b'\n', &mut self.scratch) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(_) => {
+                        data.extend_from_slice(&self.scratch);
+                        if data.last() != Some(&b'\n') {
+                            data.push(b'\n');
+                        }
+                        count += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        self.error = Some(e.to_string());
+                        self.eof = true;
+                        break;
+                    }
+                }
+            }
+            data.extend_from_slice(&buf[..end]);
+            self.reader.consume(end);
+        }
+        // Records end at \n; a \r before it belongs to the line ending.
+        if memchr::memchr(b'\r', data).is_some() {
+            let mut cleaned = Vec::with_capacity(data.len());
+            for line in data.split_inclusive(|&b| b == b'\n') {
+                let body = line.strip_suffix(b"\n").unwrap_or(line);
+                cleaned.extend_from_slice(body.strip_suffix(b"\r").unwrap_or(body));
+                cleaned.push(b'\n');
+            }
+            *data = cleaned;
+        }
+        count
+    }
+
+    /// Reads one record (without its delimiter); None at the end.
+    fn read_record(&mut self) -> Option<Vec<u8>> {
+        let mut buf = Vec::new();
+        match self.reader.read_until(self.delim, &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                if buf.last() == Some(&self.delim) {
+                    buf.pop();
+                }
+                if self.delim == b'\n' && buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+                Some(buf)
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                None
+            }
+        }
+    }
+}
+
+impl Iterator for BlockReader {
+    type Item = Block;
+
+    fn next(&mut self) -> Option<Block> {
+        if let Some(b) = self.held.take() {
+            return Some(b);
+        }
+        if self.stop.get() || self.eof {
+            return None;
+        }
+        let want = self.size.get().max(1);
+        let mut data = Vec::with_capacity(MAX_BLOCK_BYTES.min(want * 16));
+        let first_seq = self.next_seq;
+        if self.frame == Frame::Lines && self.delim == b'\n' && self.done_before.is_empty() {
+            let n = self.fill_lines(&mut data, want);
+            self.next_seq += n as u64;
+            return (n > 0).then(|| self.block(first_seq, data, None));
+        }
+        // The first record not done before.
+        let (seq, record) = loop {
+            let record = match self.read_record() {
+                Some(r) => r,
+                None => {
+                    self.eof = true;
+                    return None;
+                }
+            };
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            if !self.done_before.contains(seq) {
+                break (seq, record);
+            }
+        };
+        if self.frame == Frame::Lines && memchr::memchr(b'\n', &record).is_some() {
+            return Some(self.block(seq, Vec::new(), Some(NEWLINE_IN_RECORD.to_string())));
+        }
+        self.frame_record(&mut data, seq, &record);
+        self.finish_block(seq, data, want)
+    }
+}
+
+const NEWLINE_IN_RECORD: &str =
+    "the record contains a newline, which the lines frame cannot carry; use --frame json";
+
+impl BlockReader {
+    /// Continues a block whose first record (number `first`) is in `data`.
+    fn finish_block(&mut self, first: u64, mut data: Vec<u8>, want: usize) -> Option<Block> {
+        let mut count = 1;
+        while count < want
+            && data.len() < MAX_BLOCK_BYTES
+            && !self.done_before.contains(self.next_seq)
+        {
+            let Some(record) = self.read_record() else {
+                self.eof = true;
+                break;
+            };
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            if self.frame == Frame::Lines && memchr::memchr(b'\n', &record).is_some() {
+                self.held = Some(self.block(seq, Vec::new(), Some(NEWLINE_IN_RECORD.to_string())));
+                break;
+            }
+            self.frame_record(&mut data, seq, &record);
+            count += 1;
+        }
+        Some(self.block(first, data, None))
+    }
+
+    fn frame_record(&self, data: &mut Vec<u8>, seq: u64, record: &[u8]) {
+        match self.frame {
+            Frame::Lines => data.extend_from_slice(record),
+            Frame::Json => {
+                let text = String::from_utf8_lossy(record);
+                let _ = serde_json::to_writer(
+                    &mut *data,
+                    &serde_json::json!({ "seq": seq, "record": text }),
+                );
+            }
+        }
+        data.push(b'\n');
+    }
+}
+
+impl InputStatus for std::cell::RefCell<Option<String>> {
+    fn input_status(&self) -> i32 {
+        match &*self.borrow() {
+            Some(e) => {
+                eprintln!("mp: error reading input: {e}");
+                2
+            }
+            None => 0,
+        }
+    }
+}
+
+/// `mp map --persistent`.
+#[allow(clippy::too_many_arguments)]
+fn run_persistent(
+    args: &MapArgs,
+    template: Vec<ArgTemplate>,
+    shell: bool,
+    reader: Box<dyn BufRead>,
+    delim: u8,
+    processes: usize,
+    done_before: DoneSet,
+    joblog: Option<Joblog>,
+) -> Result<i32> {
+    if args.command.is_empty() {
+        bail!("--persistent needs a COMMAND to start in each worker");
+    }
+    // The command as given: build_template appended the record, which a
+    // persistent command gets on its stdin instead.
+    let _ = template;
+    let template: Vec<ArgTemplate> = args
+        .command
+        .iter()
+        .enumerate()
+        .map(|(i, a)| parse_arg(a, i + 1))
+        .collect::<Result<_>>()?;
+    if let Some(p) = template
+        .iter()
+        .flatten()
+        .find(|p| !matches!(p, Piece::Text(_) | Piece::Slot))
+    {
+        bail!(
+            "--persistent: COMMAND is started once per worker and gets the records on its stdin, so it can only hold the {{%}} placeholder (the worker slot), not {}",
+            p.spelling()
+        );
+    }
+    let frame = if args.frame == "json" {
+        Frame::Json
+    } else {
+        Frame::Lines
+    };
+    let spec = MapTask {
+        template: Arc::new(template),
+        shell,
+        record: String::new(),
+        colsep: None,
+        seq: 0,
+        timeout: None,
+        grace: args.grace,
+        echo_input: false,
+        retries: 0,
+        want_command: false,
+    };
+    if args.dry_run {
+        for slot in 1..=processes {
+            println!("{}", spec.command_line(slot));
+        }
+        return Ok(0);
+    }
+    // The slot is only known in the worker: {%} is expanded there.
+    let argv: Vec<String> = spec
+        .template
+        .iter()
+        .map(|arg| arg.iter().map(|p| p.spelling()).collect::<String>())
+        .collect();
+    let argv = if shell { vec![argv.join(" ")] } else { argv };
+    let command = Arc::new(PersistentCommand {
+        argv,
+        shell,
+        frame,
+        timeout: args.timeout,
+        grace: args.grace,
+        retries: args.retries,
+        max_records: args.maxtasksperchild.map(|n| n as u64),
+    });
+    let fixed = args.chunksize;
+    let size = std::rc::Rc::new(std::cell::Cell::new(fixed.unwrap_or(FIRST_BLOCK_RECORDS)));
+    let stop_input = std::rc::Rc::new(std::cell::Cell::new(false));
+    let want_detail = args.json || joblog.is_some();
+    let blocks = BlockReader {
+        reader,
+        delim,
+        frame,
+        command,
+        next_seq: 1,
+        size: size.clone(),
+        done_before,
+        stop: stop_input.clone(),
+        echo: want_detail,
+        timing: want_detail,
+        held: None,
+        error: None,
+        eof: false,
+        scratch: Vec::new(),
+    };
+    let input_error = std::rc::Rc::new(std::cell::RefCell::new(None::<String>));
+    let blocks = {
+        let input_error = input_error.clone();
+        let mut blocks = blocks;
+        std::iter::from_fn(move || {
+            let b = blocks.next();
+            if b.is_none() {
+                if let Some(e) = blocks.error.take() {
+                    *input_error.borrow_mut() = Some(e);
+                }
+            }
+            b
+        })
+    };
+    // One block running and one waiting per worker; the window bounds what
+    // waits for its turn in ordered output.
+    let pool = mp::Pool::builder()
+        .processes(processes)
+        .window(2 * processes + 2)
+        .prefetch(1)
+        .retries(args.retries)
+        .start_method(args.start_method)
+        .build()
+        .context("cannot start the worker pool")?;
+    let pool = Arc::new(pool);
+    install_signal_thread(&pool)?;
+    let results = if args.unordered {
+        pool.imap_unordered(run_block, blocks, 1)
+    } else {
+        pool.imap(run_block, blocks, 1)
+    };
+    let mut tally = Tally {
+        done: 0,
+        failed: 0,
+        joblog,
+        halt: args.halt.and_then(|h| h.0),
+        halted: false,
+        progress: Progress::new(args),
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let json = args.json;
+    let handle = |r: mp::Result<BlockOutcome>, tally: &mut Tally| -> Result<()> {
+        match r {
+            Ok(b) => {
+                if fixed.is_none() && b.nrecords > 0 && b.failures.is_empty() {
+                    let per = b.duration.as_secs_f64() / b.nrecords as f64;
+                    let ideal = (BLOCK_TARGET.as_secs_f64() / per.max(1e-9)) as usize;
+                    let next = ((size.get() + ideal.clamp(1, MAX_BLOCK_RECORDS)) / 2).max(1);
+                    size.set(next);
+                }
+                let (n, f) = (b.nrecords as u64, b.failures.len() as u64);
+                tally.progress.suspend(|| {
+                    report_block(b, frame, json, &mut tally.joblog, &stdout, &stderr)
+                })?;
+                tally.done += n;
+                tally.failed += f;
+                let (d, fl) = (tally.done, tally.failed);
+                tally.progress.update(d, fl, n);
+            }
+            Err(e) => {
+                tally
+                    .progress
+                    .suspend(|| writeln!(stderr.lock(), "mp: a block of records failed: {e}"))?;
+                tally.count(false);
+            }
+        }
+        Ok(())
+    };
+    consume(&pool, results, &mut tally, &stop_input, handle)?;
+    finish_run(&pool, tally, &*input_error)
+}
+
+/// Writes a block's replies (and joblog lines); failures go to stderr.
+fn report_block(
+    b: BlockOutcome,
+    frame: Frame,
+    json: bool,
+    joblog: &mut Option<Joblog>,
+    stdout: &std::io::Stdout,
+    stderr: &std::io::Stderr,
+) -> Result<()> {
+    if !json && joblog.is_none() && b.failures.is_empty() && frame == Frame::Lines {
+        // The common case: the replies are the output.
+        stdout.lock().write_all(&b.replies)?;
+        return Ok(());
+    }
+    let mut replies = b.replies.split_inclusive(|&c| c == b'\n');
+    let mut inputs = b
+        .echo
+        .as_deref()
+        .map(|d| d.split_inclusive(|&c| c == b'\n'));
+    let mut failures = b.failures.iter().peekable();
+    let mut pid_runs = b.pids.iter().peekable();
+    let mut pid = None;
+    let mut out = stdout.lock();
+    for i in 0..b.nrecords {
+        let seq = b.first_seq + i as u64;
+        while let Some(&&(from, p)) = pid_runs.peek() {
+            if from > i {
+                break;
+            }
+            pid = Some(p);
+            pid_runs.next();
+        }
+        let input_line = inputs.as_mut().and_then(|it| it.next()).unwrap_or(b"");
+        let input_line = input_line.strip_suffix(b"\n").unwrap_or(input_line);
+        let record: String = match frame {
+            Frame::Lines => String::from_utf8_lossy(input_line).into_owned(),
+            Frame::Json => serde_json::from_slice::<serde_json::Value>(input_line)
+                .ok()
+                .and_then(|v| v.get("record").and_then(|r| r.as_str()).map(String::from))
+                .unwrap_or_default(),
+        };
+        let (start, runtime) = b
+            .times
+            .get(i as usize)
+            .map_or((b.start, 0.0), |&(s, d)| (b.start + s as f64, d as f64));
+        let failure = match failures.peek() {
+            Some(f) if f.index == i => failures.next(),
+            _ => None,
+        };
+        let reply = if failure.is_none() {
+            let r = replies.next().unwrap_or(b"\n");
+            Some(r.strip_suffix(b"\n").unwrap_or(r))
+        } else {
+            None
+        };
+        if json {
+            let reply_value = reply.map(|r| match frame {
+                Frame::Lines => serde_json::Value::String(String::from_utf8_lossy(r).into_owned()),
+                Frame::Json => serde_json::from_slice(r).unwrap_or(serde_json::Value::Null),
+            });
+            let line = serde_json::json!({
+                "seq": seq,
+                "input": record,
+                "reply": reply_value,
+                "error": failure.map(|f| f.reason.clone()),
+                "exit_code": failure.and_then(|f| f.exit_code),
+                "signal": failure.and_then(|f| f.signal),
+                "timed_out": failure.is_some_and(|f| f.timed_out),
+                "attempts": failure.map_or(1, |f| f.attempts),
+                "start": start,
+                "duration": runtime,
+                "worker_pid": b.worker_pid,
+                "pid": pid,
+            });
+            serde_json::to_writer(&mut out, &line)?;
+            out.write_all(b"\n")?;
+        } else if let Some(r) = reply {
+            match frame {
+                Frame::Lines => {
+                    out.write_all(r)?;
+                    out.write_all(b"\n")?;
+                }
+                Frame::Json => match serde_json::from_slice::<serde_json::Value>(r) {
+                    Ok(serde_json::Value::String(text)) => {
+                        out.write_all(text.as_bytes())?;
+                        out.write_all(b"\n")?;
+                    }
+                    _ => {
+                        out.write_all(r)?;
+                        out.write_all(b"\n")?;
+                    }
+                },
+            }
+        }
+        if let Some(f) = failure {
+            let _ = out.flush();
+            writeln!(stderr.lock(), "mp: record {seq}: {}", f.reason)?;
+        }
+        if let Some(log) = joblog {
+            log.write(&LogLine {
+                seq,
+                start,
+                runtime,
+                send: input_line.len() as u64 + 1,
+                receive: reply.map_or(0, |r| r.len() as u64 + 1),
+                exitval: match failure {
+                    None => 0,
+                    Some(f) => f.exit_code.filter(|&c| c != 0).unwrap_or(-1),
+                },
+                signal: failure.and_then(|f| f.signal).unwrap_or(0),
+                command: &record,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the per-argument templates; returns them and whether to use a shell.
@@ -659,7 +1523,7 @@ mod tests {
     fn task(args: &[&str], record: &str, colsep: Option<&str>) -> Vec<String> {
         let a = MapArgs {
             processes: None,
-            chunksize: 1,
+            chunksize: None,
             maxtasksperchild: None,
             timeout: None,
             grace: Duration::from_secs(1),
@@ -674,6 +1538,13 @@ mod tests {
             progress: false,
             no_progress: false,
             start_method: mp::StartMethod::Forkserver,
+            persistent: false,
+            frame: "lines".into(),
+            retries: 0,
+            halt: None,
+            joblog: None,
+            resume: false,
+            resume_failed: false,
             command: args.iter().map(|s| s.to_string()).collect(),
         };
         let (template, shell) = build_template(&a).unwrap();
@@ -686,6 +1557,8 @@ mod tests {
             timeout: None,
             grace: Duration::from_secs(1),
             echo_input: false,
+            retries: 0,
+            want_command: false,
         }
         .expand(2)
     }

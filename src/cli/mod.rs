@@ -1,6 +1,7 @@
 //! The command-line interface: parse, call the library, report.
 //! The library never knows the CLI exists.
 
+mod jobs;
 mod map;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a command for every input record, in parallel (see mp map --help).
-    Map(map::MapArgs),
+    Map(Box<map::MapArgs>),
     /// Print what mp knows about this machine: CPU counts and start methods.
     Info,
 }
@@ -46,7 +47,7 @@ where
         }
     };
     match cli.command {
-        Command::Map(args) => match map::run(args) {
+        Command::Map(args) => match map::run(*args) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("mp map: {e:#}");

@@ -86,6 +86,10 @@ pub enum TaskError {
     /// The pool was terminated before the task finished.
     #[error("the pool was terminated")]
     Terminated,
+    /// The task was still waiting for a worker when
+    /// [`Pool::cancel_pending`] was called; it never ran.
+    #[error("cancelled before it started")]
+    Cancelled,
     /// Arguments or result could not be encoded or decoded.
     #[error("{0}")]
     Codec(String),
@@ -529,6 +533,24 @@ impl Pool {
         self.shared.wake_supervisor();
     }
 
+    /// Withdraws every queued chunk that no worker has been given yet; its
+    /// tasks fail with [`TaskError::Cancelled`] and never run. Tasks that are
+    /// running, or already handed to a worker (see [`PoolBuilder::prefetch`]),
+    /// finish normally. Returns the number of tasks withdrawn. (Not in CPython;
+    /// `mp map --halt soon` uses it to stop launching.)
+    pub fn cancel_pending(&self) -> usize {
+        let queued: Vec<Chunk> = self.shared.lock().queue.drain(..).collect();
+        let mut n = 0;
+        for chunk in queued {
+            let mut items = chunk.prior;
+            n += chunk.nitems - items.len();
+            items.resize(chunk.nitems, Err(TaskError::Cancelled));
+            chunk.job.complete(chunk.index, ChunkResults::Items(items));
+        }
+        self.shared.work.notify_all();
+        n
+    }
+
     /// Python's `terminate()`: stops the workers now; unfinished tasks fail
     /// with [`TaskError::Terminated`].
     pub fn terminate(&self) {
@@ -697,6 +719,38 @@ where
             Some(r) => r.map(Some),
             None => self.next_timeout(timeout),
         }
+    }
+}
+
+impl<A, R, I> IMapIterator<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+{
+    /// For shutting down early: stops reading input and returns, in completion
+    /// order, every result that has arrived and was not yet yielded (in
+    /// `imap`, results held back behind an unfinished earlier task). The
+    /// iterator yields nothing afterwards; tasks still running are not
+    /// waited for. (Not in CPython.)
+    pub fn drain_ready(&mut self) -> Vec<Result<R>> {
+        self.input = None;
+        let mut out: Vec<Result<R>> = self.buffer.drain(..).collect();
+        let mut st = self.job.lock();
+        let finished: Vec<usize> = st.finished.drain(..).collect();
+        let mut chunks = Vec::new();
+        for i in finished {
+            if let Some(c) = st.chunks.remove(&i) {
+                chunks.push(c);
+            }
+        }
+        drop(st);
+        for c in chunks {
+            out.extend(c.decode::<R>());
+        }
+        // Nothing more to yield.
+        self.consumed = self.submitted;
+        self.job.set_total(self.submitted);
+        out
     }
 }
 

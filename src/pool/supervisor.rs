@@ -33,6 +33,7 @@ enum ToWorkerRef<'a> {
         tramp: isize,
         func: isize,
         skip: usize,
+        #[serde(with = "serde_bytes")]
         data: &'a [u8],
     },
 }

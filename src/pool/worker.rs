@@ -27,6 +27,7 @@ pub(crate) enum ToWorker {
         tramp: isize,
         func: isize,
         skip: usize,
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
 }
@@ -44,6 +45,7 @@ pub(crate) enum FromWorker {
         id: u64,
         results: Vec<Result<Vec<u8>, String>>,
         /// Every task succeeded: their results as one encoded `Vec<R>`.
+        #[serde(with = "serde_bytes")]
         packed: Option<Vec<u8>>,
         error: Option<String>,
     },
@@ -62,6 +64,12 @@ pub fn worker_slot() -> Option<usize> {
 }
 
 pub(crate) fn worker_main(args: WorkerArgs) {
+    worker_loop(args);
+    // A persistent command (mp map --persistent) ends with its worker.
+    crate::command::on_worker_exit();
+}
+
+fn worker_loop(args: WorkerArgs) {
     SLOT.with(|s| s.set(Some(args.slot)));
     let conn = args.conn;
     if let Some((tramp, func, data)) = args.initializer {

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+mod persistent;
+pub(crate) use persistent::on_worker_exit;
+pub use persistent::{run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure};
+
 /// Captured output beyond this many bytes is written to a temporary file.
 pub const SPILL_BYTES: usize = 1 << 20;
 
@@ -115,6 +119,9 @@ impl CommandOutcome {
 
 /// The process group of the command this worker is running (0: none).
 static CURRENT_GROUP: AtomicI32 = AtomicI32::new(0);
+/// Set while a task runs in this worker: the task's own loop ends its
+/// command when told to stop. Unset (idle), the handler does it.
+static IN_TASK: AtomicBool = AtomicBool::new(false);
 /// Set by the signal handler: stop the command and exit.
 static STOP: AtomicBool = AtomicBool::new(false);
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -124,14 +131,35 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
     STOP_SIGNAL.store(sig, Ordering::SeqCst);
     let group = CURRENT_GROUP.load(Ordering::SeqCst);
-    if group > 0 {
+    if group > 0 && IN_TASK.load(Ordering::SeqCst) {
+        // The running task's loop notices STOP (its poll returns EINTR),
+        // waits out the grace period and exits.
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(-group, libc::SIGTERM) };
-    } else {
-        // Not running a command: nothing to clean up, leave now.
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(128 + sig) };
+        return;
     }
+    if group > 0 {
+        // Idle with a persistent command alive: end its group here, giving
+        // it half a second to exit on SIGTERM before SIGKILL.
+        // SAFETY: kill, waitpid, nanosleep and _exit are async-signal-safe.
+        unsafe {
+            libc::kill(-group, libc::SIGTERM);
+            for _ in 0..50 {
+                if libc::waitpid(group, std::ptr::null_mut(), libc::WNOHANG) == group {
+                    break;
+                }
+                let ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 10_000_000,
+                };
+                libc::nanosleep(&ts, std::ptr::null_mut());
+            }
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+    // Nothing else to clean up: leave now.
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) };
 }
 
 fn install_handlers() {
@@ -152,6 +180,13 @@ fn install_handlers() {
 /// Runs one command (a pool task function).
 pub fn run_task(task: CommandTask) -> CommandOutcome {
     install_handlers();
+    IN_TASK.store(true, Ordering::SeqCst);
+    let outcome = run_task_inner(task);
+    IN_TASK.store(false, Ordering::SeqCst);
+    outcome
+}
+
+fn run_task_inner(task: CommandTask) -> CommandOutcome {
     let started = Instant::now();
     let start = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)

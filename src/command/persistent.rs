@@ -1,0 +1,757 @@
+//! Persistent worker commands: `mp map --persistent`.
+//!
+//! A pool worker starts the command once and keeps it for many records. Each
+//! pool task is a [`Block`] of records; [`run_block`] writes them to the
+//! command's stdin and reads one reply per record from its stdout, writing
+//! and reading at the same time, so a command that buffers its output cannot
+//! deadlock the worker.
+//!
+//! The protocol ([`Frame`]):
+//! - `Lines`: a record is one line in, its reply one line out.
+//! - `Json`: a record goes in as one line holding a JSON object
+//!   `{"seq": N, "record": "text"}`; its reply is one JSON value, followed by
+//!   a newline (it may span lines; a string reply may hold newlines).
+//!
+//! Failures are per record:
+//! - The command exits, crashes or closes stdout: the first record without a
+//!   reply is the one that failed; the records after it are given to a fresh
+//!   command. Nothing is lost, nothing is answered twice.
+//! - No reply within the time limit, counted from the previous reply (or
+//!   from when the command started or got the block): the record fails as
+//!   timed out, the command's process group is ended (SIGTERM, grace,
+//!   SIGKILL) and a fresh command takes the rest.
+//! - With retries, a failed record is given to the fresh command again.
+//!
+//! The command runs in its own process group, with `PR_SET_PDEATHSIG`, so it
+//! never outlives its worker.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use serde::{Deserialize, Serialize};
+
+use super::{install_handlers, CURRENT_GROUP, IN_TASK, STOP, STOP_SIGNAL};
+
+/// How records and replies are framed on the command's stdin and stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// One line per record, one line per reply.
+    Lines,
+    /// One JSON object line per record, one JSON value per reply.
+    Json,
+}
+
+/// The command every worker keeps running.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PersistentCommand {
+    /// The program and its arguments, or one shell command line when `shell`
+    /// is set; `{%}` in them becomes the worker slot (1, 2, ...).
+    pub argv: Vec<String>,
+    /// Run `argv[0]` with `sh -c`.
+    pub shell: bool,
+    /// The protocol.
+    pub frame: Frame,
+    /// Time limit for each reply.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when the command is stopped, and the
+    /// time a recycled command has to exit after its stdin is closed.
+    pub grace: Duration,
+    /// Give a failed record to a fresh command up to this many more times.
+    pub retries: u32,
+    /// Replace the command after it has been given this many records.
+    pub max_records: Option<u64>,
+}
+
+/// A pool task: consecutive records for one worker's command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Block {
+    /// The command (shared by all blocks).
+    pub command: Arc<PersistentCommand>,
+    /// The record number of the first record.
+    pub first_seq: u64,
+    /// The framed records, each ending with a newline.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+    /// A single record that cannot be framed: it fails with this reason and
+    /// is not sent (`data` is empty).
+    pub reject: Option<String>,
+    /// Send `data` back in the outcome.
+    pub echo: bool,
+    /// Record each record's start and duration.
+    pub timing: bool,
+}
+
+/// Why a record has no reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordFailure {
+    /// Its index in the block.
+    pub index: u32,
+    /// How many times it was given to a command.
+    pub attempts: u32,
+    /// The command's exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the command, if one did.
+    pub signal: Option<i32>,
+    /// No reply in time.
+    pub timed_out: bool,
+    /// A sentence for the user.
+    pub reason: String,
+}
+
+/// What [`run_block`] returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockOutcome {
+    /// The record number of the first record.
+    pub first_seq: u64,
+    /// Records in the block.
+    pub nrecords: u32,
+    /// One line per record that got a reply, in order (with `Frame::Json`,
+    /// each value re-encoded on one line).
+    #[serde(with = "serde_bytes")]
+    pub replies: Vec<u8>,
+    /// The records without a reply, by index.
+    pub failures: Vec<RecordFailure>,
+    /// The block's `data`, when asked for.
+    #[serde(with = "serde_bytes")]
+    pub echo: Option<Vec<u8>>,
+    /// When the block started, seconds since the Unix epoch.
+    pub start: f64,
+    /// How long the block took.
+    pub duration: Duration,
+    /// Per record, when asked for: (start, seconds after `start`; run time in seconds).
+    pub times: Vec<(f32, f32)>,
+    /// The pool worker's pid.
+    pub worker_pid: u32,
+    /// (first record index, command pid): which command served which records.
+    pub pids: Vec<(u32, u32)>,
+}
+
+/// The command this worker keeps.
+struct Running {
+    child: Child,
+    pid: i32,
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    pidfd: Option<OwnedFd>,
+    /// Records fully written to it, over its life.
+    fed: u64,
+    /// Json frame: bytes read and not yet parsed into replies.
+    pending: Vec<u8>,
+    grace: Duration,
+}
+
+static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+
+fn set_nonblocking(fd: &OwnedFd) {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        // Larger pipes: fewer wake-ups for fast commands (best effort).
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
+}
+
+fn start(cmd: &PersistentCommand) -> Result<Running, String> {
+    let slot = crate::pool::worker_slot().map_or(1, |s| s + 1).to_string();
+    let argv: Vec<String> = cmd.argv.iter().map(|a| a.replace("{%}", &slot)).collect();
+    let Some(first) = argv.first() else {
+        return Err("empty command".into());
+    };
+    let mut c = if cmd.shell {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(first);
+        c
+    } else {
+        let mut c = Command::new(first);
+        c.args(&argv[1..]);
+        c
+    };
+    let parent = std::process::id() as libc::pid_t;
+    c.process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .env("MP_PERSISTENT", "1")
+        .env(
+            "MP_FRAME",
+            match cmd.frame {
+                Frame::Lines => "lines",
+                Frame::Json => "json",
+            },
+        )
+        .env("PYTHONUNBUFFERED", "1");
+    c.env("MP_SLOT", &slot);
+    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
+    unsafe {
+        c.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().map_err(|e| format!("cannot run {first}: {e}"))?;
+    let pid = child.id() as i32;
+    CURRENT_GROUP.store(pid, Ordering::SeqCst);
+    let stdin: OwnedFd = child.stdin.take().expect("piped").into();
+    let stdout: OwnedFd = child.stdout.take().expect("piped").into();
+    set_nonblocking(&stdin);
+    set_nonblocking(&stdout);
+    Ok(Running {
+        pid,
+        stdin: Some(stdin),
+        stdout,
+        pidfd: crate::popen::pidfd_open(pid).ok(),
+        child,
+        fed: 0,
+        pending: Vec::new(),
+        grace: cmd.grace,
+    })
+}
+
+/// Called when a pool worker leaves its loop: the command gets end of file
+/// on its stdin and `grace` to exit, then its group is ended.
+pub(crate) fn on_worker_exit() {
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(r) = running {
+        let grace = r.grace;
+        stop(r, grace, true);
+    }
+}
+
+/// Waits up to `limit` for the command to exit.
+fn wait_exit(r: &mut Running, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(st)) = r.child.try_wait() {
+            return Some(st);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match &r.pidfd {
+            Some(fd) => {
+                let _ = crate::connection::wait(&[fd], Some(left));
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+        }
+    }
+}
+
+/// Ends the command: gently (close stdin, wait `grace`) or not (SIGTERM to
+/// its group, `grace`, SIGKILL). Whatever is left of its group is killed.
+/// Returns (exit code, signal).
+fn stop(mut r: Running, grace: Duration, gentle: bool) -> (Option<i32>, Option<i32>) {
+    let mut status = None;
+    if gentle {
+        r.stdin = None;
+        status = wait_exit(&mut r, grace);
+    }
+    if status.is_none() {
+        // SAFETY: signalling the command's own process group.
+        unsafe { libc::kill(-r.pid, libc::SIGTERM) };
+        status = wait_exit(&mut r, grace);
+    }
+    // SAFETY: as above; sweeps the group (and the leader if it ignored TERM).
+    unsafe { libc::kill(-r.pid, libc::SIGKILL) };
+    let status = status.or_else(|| r.child.wait().ok());
+    CURRENT_GROUP.store(0, Ordering::SeqCst);
+    match status {
+        Some(s) => (s.code(), s.signal()),
+        None => (None, None),
+    }
+}
+
+fn describe(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "an unknown status".into(),
+    }
+}
+
+/// Reads what is available into `buf` (appending, one read); Ok(false) at
+/// end of file.
+fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.reserve(1 << 18);
+    let spare = buf.spare_capacity_mut();
+    loop {
+        // SAFETY: reading into the vector's spare capacity, at most its length.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                spare.as_mut_ptr().cast::<libc::c_void>(),
+                spare.len(),
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.kind() {
+                std::io::ErrorKind::WouldBlock => Ok(true),
+                std::io::ErrorKind::Interrupted => continue,
+                _ => Err(e),
+            };
+        }
+        if n == 0 {
+            return Ok(false);
+        }
+        // SAFETY: the kernel initialised n bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n as usize) };
+        return Ok(true);
+    }
+}
+
+/// Runs one block of records through this worker's command (a pool task).
+pub fn run_block(block: Block) -> BlockOutcome {
+    install_handlers();
+    IN_TASK.store(true, Ordering::SeqCst);
+    let out = run_block_inner(block);
+    IN_TASK.store(false, Ordering::SeqCst);
+    out
+}
+
+fn run_block_inner(block: Block) -> BlockOutcome {
+    let started = Instant::now();
+    let start_epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let cmd = block.command.clone();
+    let data = &block.data;
+    let mut out = BlockOutcome {
+        first_seq: block.first_seq,
+        nrecords: 0,
+        replies: Vec::new(),
+        failures: Vec::new(),
+        echo: None,
+        start: start_epoch,
+        duration: Duration::ZERO,
+        times: Vec::new(),
+        worker_pid: std::process::id(),
+        pids: Vec::new(),
+    };
+    if let Some(reason) = &block.reject {
+        out.nrecords = 1;
+        out.failures.push(RecordFailure {
+            index: 0,
+            attempts: 0,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            reason: reason.clone(),
+        });
+        if block.timing {
+            out.times.push((0.0, 0.0));
+        }
+        return out;
+    }
+    let n = count_newlines(data);
+    out.nrecords = n as u32;
+    // Replies are often about as long as records.
+    out.replies.reserve(data.len() + 64);
+    // Where record i starts (a scan: used on restarts and recycling only).
+    let rec_start = |i: usize| {
+        if i == 0 {
+            0
+        } else {
+            memchr::memchr_iter(b'\n', data)
+                .nth(i - 1)
+                .map_or(data.len(), |p| p + 1)
+        }
+    };
+    // (limit in records, the same in bytes) of the last computation.
+    let mut limit_cache = (usize::MAX, 0usize);
+    // Where record `sent` starts.
+    let mut sent_pos = 0usize;
+    let mut attempts: HashMap<usize, u32> = HashMap::new();
+    let mut next_reply = 0usize; // the first record without an outcome
+    let mut sent = 0usize; // records fully written to the current command
+    let mut write_pos = 0usize;
+    let mut tried_write = false; // a write to the current command failed (it is gone)
+    let mut last_progress = Instant::now();
+    // Lines frame: where the reply being read starts in out.replies.
+    let mut line_start = 0usize;
+    // Lines frame: out.replies is scanned for newlines up to here.
+    let mut scanned = 0usize;
+    let mut guard = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fresh = true;
+    // Per record: from the previous reply (or the command's start) to its reply.
+    let record_time = |out: &mut BlockOutcome, since: Instant, now: Instant| {
+        if block.timing {
+            let s = since.saturating_duration_since(started).as_secs_f32();
+            out.times
+                .push((s, now.saturating_duration_since(since).as_secs_f32()));
+        }
+    };
+
+    while next_reply < n {
+        if guard.is_none() {
+            match start(&cmd) {
+                Ok(r) => {
+                    out.pids.push((next_reply as u32, r.pid as u32));
+                    *guard = Some(r);
+                }
+                Err(reason) => {
+                    // Nothing can run: every remaining record fails.
+                    for i in next_reply..n {
+                        record_time(&mut out, last_progress, Instant::now());
+                        out.failures.push(RecordFailure {
+                            index: i as u32,
+                            attempts: attempts.get(&i).copied().unwrap_or(0) + 1,
+                            exit_code: None,
+                            signal: None,
+                            timed_out: false,
+                            reason: reason.clone(),
+                        });
+                    }
+                    break;
+                }
+            }
+            sent = next_reply;
+            write_pos = rec_start(next_reply);
+            sent_pos = write_pos;
+            tried_write = false;
+            line_start = out.replies.len();
+            scanned = line_start;
+            last_progress = Instant::now();
+        } else if fresh {
+            let pid = guard.as_ref().map_or(0, |r| r.pid);
+            out.pids.push((0, pid as u32));
+        }
+        fresh = false;
+        let r = guard.as_mut().expect("a running command");
+        // How far this command may be fed.
+        let limit_rec = match cmd.max_records {
+            Some(m) => n.min(sent + m.saturating_sub(r.fed) as usize),
+            None => n,
+        };
+        if limit_rec == next_reply && sent == next_reply && write_pos == sent_pos {
+            // It has had its records and answered them all: replace it.
+            let old = guard.take().expect("running");
+            stop(old, cmd.grace, true);
+            continue;
+        }
+        let limit_bytes = if limit_rec == n {
+            data.len()
+        } else if limit_cache.0 == limit_rec {
+            limit_cache.1
+        } else {
+            let b = rec_start(limit_rec);
+            limit_cache = (limit_rec, b);
+            b
+        };
+        let want_write = write_pos < limit_bytes && r.stdin.is_some();
+        let deadline = cmd.timeout.map(|t| last_progress + t);
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1)
+                    .unwrap_or(PollTimeout::NONE)
+            }
+            None => PollTimeout::NONE,
+        };
+        let (w_ready, r_ready, p_ready, intr) = {
+            let mut fds = vec![PollFd::new(r.stdout.as_fd(), PollFlags::POLLIN)];
+            if let Some(p) = &r.pidfd {
+                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+            }
+            if want_write {
+                if let Some(i) = &r.stdin {
+                    fds.push(PollFd::new(i.as_fd(), PollFlags::POLLOUT));
+                }
+            }
+            let res = nix::poll::poll(&mut fds, timeout);
+            let ev = |f: &PollFd| f.revents().is_some_and(|e| !e.is_empty());
+            let r_ready = ev(&fds[0]);
+            let p_ready = r.pidfd.is_some() && ev(&fds[1]);
+            let w_ready = want_write && fds.last().is_some_and(ev);
+            (
+                w_ready,
+                r_ready,
+                p_ready,
+                matches!(res, Err(nix::errno::Errno::EINTR)),
+            )
+        };
+        if STOP.load(Ordering::SeqCst) {
+            // Told to stop (Ctrl-C, terminate): end the command and leave.
+            if let Some(old) = guard.take() {
+                stop(old, cmd.grace, false);
+            }
+            let sig = STOP_SIGNAL.load(Ordering::SeqCst);
+            // SAFETY: _exit is always safe.
+            unsafe { libc::_exit(128 + sig) };
+        }
+        if intr {
+            continue;
+        }
+        let mut gone = false;
+        if w_ready {
+            let stdin = r.stdin.as_ref().expect("checked above");
+            match nix::unistd::write(stdin, &data[write_pos..limit_bytes]) {
+                Ok(k) => {
+                    let written = &data[write_pos..write_pos + k];
+                    let records = count_newlines(written);
+                    if records > 0 {
+                        let last = memchr::memrchr(b'\n', written).expect("a newline");
+                        sent_pos = write_pos + last + 1;
+                        sent += records;
+                        r.fed += records as u64;
+                    }
+                    write_pos += k;
+                }
+                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => {
+                    // EPIPE: it is gone or closed its stdin.
+                    r.stdin = None;
+                    tried_write = true;
+                }
+            }
+        }
+        let mut json_error = None;
+        if r_ready || p_ready {
+            // Read; once the command has exited, drain what it left.
+            let exited = p_ready && matches!(r.child.try_wait(), Ok(Some(_)));
+            loop {
+                let (res, got) = match cmd.frame {
+                    Frame::Lines => {
+                        let before = out.replies.len();
+                        let res = read_some(&r.stdout, &mut out.replies);
+                        let now = Instant::now();
+                        let mut answered = 0;
+                        // Fast path: every new line answers a record in flight.
+                        let new_lines = count_newlines(&out.replies[scanned..]);
+                        if new_lines > 0 && new_lines <= sent - next_reply {
+                            let last =
+                                memchr::memrchr(b'\n', &out.replies[scanned..]).expect("a newline");
+                            for _ in 0..new_lines {
+                                record_time(&mut out, last_progress, now);
+                            }
+                            next_reply += new_lines;
+                            answered = new_lines;
+                            line_start = scanned + last + 1;
+                            scanned = line_start;
+                        }
+                        while let Some(j) = memchr::memchr(b'\n', &out.replies[scanned..]) {
+                            let end = scanned + j + 1;
+                            if next_reply < sent {
+                                record_time(&mut out, last_progress, now);
+                                next_reply += 1;
+                                answered += 1;
+                                line_start = end;
+                                scanned = end;
+                            } else {
+                                // A line nobody asked for: drop it, say so.
+                                let line =
+                                    String::from_utf8_lossy(&out.replies[line_start..end - 1])
+                                        .into_owned();
+                                eprintln!(
+                                    "mp: worker command (pid {}) wrote a line with no record pending; discarded: {line:?}",
+                                    r.pid
+                                );
+                                out.replies.drain(line_start..end);
+                                scanned = line_start;
+                            }
+                        }
+                        scanned = out.replies.len();
+                        if answered > 0 {
+                            last_progress = now;
+                        }
+                        (res, out.replies.len() > before)
+                    }
+                    Frame::Json => {
+                        let before = r.pending.len();
+                        let res = read_some(&r.stdout, &mut r.pending);
+                        let got = r.pending.len() > before;
+                        match parse_json_replies(
+                            &mut r.pending,
+                            &mut out.replies,
+                            sent - next_reply,
+                        ) {
+                            Ok(k) => {
+                                let now = Instant::now();
+                                for _ in 0..k {
+                                    record_time(&mut out, last_progress, now);
+                                    next_reply += 1;
+                                    last_progress = now;
+                                }
+                            }
+                            Err(e) => json_error = Some(e),
+                        }
+                        (res, got)
+                    }
+                };
+                if !matches!(res, Ok(true)) {
+                    gone = true;
+                    break;
+                }
+                if json_error.is_some() || !(exited && got) {
+                    break;
+                }
+            }
+            gone |= exited;
+        }
+        if let Some(e) = json_error {
+            // The stream cannot be trusted any more: blame the record being
+            // answered and start afresh.
+            let i = next_reply;
+            let a = attempts.entry(i).or_insert(0);
+            *a += 1;
+            let old = guard.take().expect("running");
+            stop(old, cmd.grace, false);
+            if *a > cmd.retries {
+                record_time(&mut out, last_progress, Instant::now());
+                out.failures.push(RecordFailure {
+                    index: i as u32,
+                    attempts: *a,
+                    exit_code: None,
+                    signal: None,
+                    timed_out: false,
+                    reason: format!("its reply is not valid JSON: {e}"),
+                });
+                next_reply += 1;
+            }
+            continue;
+        }
+        let timed_out = !gone
+            && next_reply < n
+            && deadline.is_some_and(|d| Instant::now() >= d)
+            && (next_reply < sent || write_pos > sent_pos || want_write);
+        if gone || timed_out {
+            // A partial reply of a command that is gone is no reply.
+            if cmd.frame == Frame::Lines {
+                out.replies.truncate(line_start);
+                scanned = line_start;
+            }
+            let old = guard.take().expect("running");
+            let (code, signal) = stop(old, cmd.grace, false);
+            let blamed =
+                next_reply < n && (next_reply < sent || write_pos > sent_pos || tried_write);
+            if blamed {
+                let i = next_reply;
+                let a = attempts.entry(i).or_insert(0);
+                *a += 1;
+                if *a > cmd.retries {
+                    record_time(&mut out, last_progress, Instant::now());
+                    let reason = if timed_out {
+                        format!(
+                            "no reply within {:.3}s; the command was stopped",
+                            cmd.timeout.unwrap_or_default().as_secs_f64()
+                        )
+                    } else {
+                        format!(
+                            "the command exited ({}) before replying",
+                            describe(code, signal)
+                        )
+                    };
+                    out.failures.push(RecordFailure {
+                        index: i as u32,
+                        attempts: *a,
+                        exit_code: if timed_out { None } else { code },
+                        signal: if timed_out {
+                            Some(libc::SIGTERM)
+                        } else {
+                            signal
+                        },
+                        timed_out,
+                        reason,
+                    });
+                    next_reply += 1;
+                }
+            }
+        }
+    }
+    if block.echo {
+        out.echo = Some(block.data.clone());
+    }
+    out.duration = started.elapsed();
+    out
+}
+
+/// How many newlines `bytes` holds (a loop the compiler vectorises).
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Moves complete JSON replies (at most `max`) from `pending` to `replies`,
+/// one compact line each. Only whole lines are parsed, so a number cut by a
+/// read is never mistaken for a complete one. Returns how many were moved.
+fn parse_json_replies(
+    pending: &mut Vec<u8>,
+    replies: &mut Vec<u8>,
+    max: usize,
+) -> Result<usize, String> {
+    let Some(last_nl) = memchr::memrchr(b'\n', pending) else {
+        return Ok(0);
+    };
+    let region = &pending[..=last_nl];
+    let mut stream =
+        serde_json::Deserializer::from_slice(region).into_iter::<serde::de::IgnoredAny>();
+    let mut consumed = 0usize;
+    let mut moved = 0usize;
+    while moved < max {
+        match stream.next() {
+            None => {
+                consumed = region.len();
+                break;
+            }
+            Some(Ok(_)) => {
+                let end = stream.byte_offset();
+                let raw = region[consumed..end].trim_ascii();
+                if memchr::memchr(b'\n', raw).is_none() {
+                    replies.extend_from_slice(raw);
+                } else {
+                    let v: serde_json::Value =
+                        serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+                    serde_json::to_writer(&mut *replies, &v).map_err(|e| e.to_string())?;
+                }
+                replies.push(b'\n');
+                consumed = end;
+                moved += 1;
+            }
+            Some(Err(e)) if e.is_eof() => break,
+            Some(Err(e)) => return Err(e.to_string()),
+        }
+    }
+    // Whitespace after the last value is consumed too.
+    let rest = &pending[consumed..];
+    let skip = rest.len() - rest.trim_ascii_start().len();
+    pending.drain(..consumed + skip);
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_replies_are_split_and_compacted() {
+        let mut pending = b"\"a\\nb\"\n{\"x\":\n  1}\n12".to_vec();
+        let mut replies = Vec::new();
+        assert_eq!(parse_json_replies(&mut pending, &mut replies, 10), Ok(2));
+        assert_eq!(replies, b"\"a\\nb\"\n{\"x\":1}\n");
+        // "12" is not followed by a newline yet: it may be the start of 123.
+        assert_eq!(pending, b"12");
+        pending.extend_from_slice(b"3\n");
+        assert_eq!(parse_json_replies(&mut pending, &mut replies, 10), Ok(1));
+        assert!(replies.ends_with(b"123\n"));
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn json_replies_stop_at_max_and_report_garbage() {
+        let mut pending = b"1\n2\n".to_vec();
+        let mut replies = Vec::new();
+        assert_eq!(parse_json_replies(&mut pending, &mut replies, 1), Ok(1));
+        assert_eq!(pending, b"2\n");
+        let mut bad = b"{oops}\n".to_vec();
+        assert!(parse_json_replies(&mut bad, &mut replies, 1).is_err());
+    }
+}
