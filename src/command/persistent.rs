@@ -570,21 +570,15 @@ fn run_block_inner(block: Block) -> BlockOutcome {
                         let before = r.pending.len();
                         let res = read_some(&r.stdout, &mut r.pending);
                         let got = r.pending.len() > before;
-                        match parse_json_replies(
-                            &mut r.pending,
-                            &mut out.replies,
-                            sent - next_reply,
-                        ) {
-                            Ok(k) => {
-                                let now = Instant::now();
-                                for _ in 0..k {
-                                    record_time(&mut out, last_progress, now);
-                                    next_reply += 1;
-                                    last_progress = now;
-                                }
-                            }
-                            Err(e) => json_error = Some(e),
+                        let (k, error) =
+                            parse_json_replies(&mut r.pending, &mut out.replies, sent - next_reply);
+                        let now = Instant::now();
+                        for _ in 0..k {
+                            record_time(&mut out, last_progress, now);
+                            next_reply += 1;
+                            last_progress = now;
                         }
+                        json_error = error;
                         (res, got)
                     }
                 };
@@ -682,20 +676,22 @@ fn count_newlines(bytes: &[u8]) -> usize {
 
 /// Moves complete JSON replies (at most `max`) from `pending` to `replies`,
 /// one compact line each. Only whole lines are parsed, so a number cut by a
-/// read is never mistaken for a complete one. Returns how many were moved.
+/// read is never mistaken for a complete one. Returns how many were moved,
+/// and the error that stopped parsing, if any.
 fn parse_json_replies(
     pending: &mut Vec<u8>,
     replies: &mut Vec<u8>,
     max: usize,
-) -> Result<usize, String> {
+) -> (usize, Option<String>) {
     let Some(last_nl) = memchr::memrchr(b'\n', pending) else {
-        return Ok(0);
+        return (0, None);
     };
     let region = &pending[..=last_nl];
     let mut stream =
         serde_json::Deserializer::from_slice(region).into_iter::<serde::de::IgnoredAny>();
     let mut consumed = 0usize;
     let mut moved = 0usize;
+    let mut error = None;
     while moved < max {
         match stream.next() {
             None => {
@@ -708,23 +704,32 @@ fn parse_json_replies(
                 if memchr::memchr(b'\n', raw).is_none() {
                     replies.extend_from_slice(raw);
                 } else {
-                    let v: serde_json::Value =
-                        serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-                    serde_json::to_writer(&mut *replies, &v).map_err(|e| e.to_string())?;
+                    match serde_json::from_slice::<serde_json::Value>(raw) {
+                        Ok(v) => {
+                            let _ = serde_json::to_writer(&mut *replies, &v);
+                        }
+                        Err(e) => {
+                            error = Some(e.to_string());
+                            break;
+                        }
+                    }
                 }
                 replies.push(b'\n');
                 consumed = end;
                 moved += 1;
             }
             Some(Err(e)) if e.is_eof() => break,
-            Some(Err(e)) => return Err(e.to_string()),
+            Some(Err(e)) => {
+                error = Some(e.to_string());
+                break;
+            }
         }
     }
     // Whitespace after the last value is consumed too.
     let rest = &pending[consumed..];
     let skip = rest.len() - rest.trim_ascii_start().len();
     pending.drain(..consumed + skip);
-    Ok(moved)
+    (moved, error)
 }
 
 #[cfg(test)]
@@ -735,12 +740,18 @@ mod tests {
     fn json_replies_are_split_and_compacted() {
         let mut pending = b"\"a\\nb\"\n{\"x\":\n  1}\n12".to_vec();
         let mut replies = Vec::new();
-        assert_eq!(parse_json_replies(&mut pending, &mut replies, 10), Ok(2));
+        assert_eq!(
+            parse_json_replies(&mut pending, &mut replies, 10),
+            (2, None)
+        );
         assert_eq!(replies, b"\"a\\nb\"\n{\"x\":1}\n");
         // "12" is not followed by a newline yet: it may be the start of 123.
         assert_eq!(pending, b"12");
         pending.extend_from_slice(b"3\n");
-        assert_eq!(parse_json_replies(&mut pending, &mut replies, 10), Ok(1));
+        assert_eq!(
+            parse_json_replies(&mut pending, &mut replies, 10),
+            (1, None)
+        );
         assert!(replies.ends_with(b"123\n"));
         assert!(pending.is_empty());
     }
@@ -749,9 +760,12 @@ mod tests {
     fn json_replies_stop_at_max_and_report_garbage() {
         let mut pending = b"1\n2\n".to_vec();
         let mut replies = Vec::new();
-        assert_eq!(parse_json_replies(&mut pending, &mut replies, 1), Ok(1));
+        assert_eq!(parse_json_replies(&mut pending, &mut replies, 1), (1, None));
         assert_eq!(pending, b"2\n");
-        let mut bad = b"{oops}\n".to_vec();
-        assert!(parse_json_replies(&mut bad, &mut replies, 1).is_err());
+        // A good value before the garbage still counts.
+        let mut bad = b"7\n{oops}\n".to_vec();
+        let (k, err) = parse_json_replies(&mut bad, &mut replies, 5);
+        assert_eq!(k, 1);
+        assert!(err.is_some());
     }
 }
