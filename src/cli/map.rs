@@ -35,6 +35,16 @@ use super::jobs::{self, DoneSet, Joblog, LogLine};
 /// another task's, in input order unless --unordered. Tasks see MP_SEQ (the
 /// record number) and MP_SLOT (the worker slot) in their environment.
 ///
+/// With --persistent, each worker starts COMMAND once and writes records to
+/// its stdin; COMMAND answers exactly one reply per record on stdout (one
+/// line with --frame lines; one JSON value with --frame json, where records
+/// arrive as {"seq":N,"record":"..."}). Replies are printed in input order.
+/// A record without a reply (crash, --timeout) fails alone; the command is
+/// restarted and the later records go on. See the README for the protocol.
+///
+/// Long runs: --retries N, --halt soon|now[,fail|success|done=N],
+/// --joblog FILE (GNU parallel's format), --resume / --resume-failed.
+///
 /// Exit codes: 0 every task succeeded; 1 at least one task failed (exited
 /// non-zero, was killed, timed out or could not start; the count is printed on
 /// stderr); 2 usage error or unreadable input; 130 after SIGINT; 143 after
