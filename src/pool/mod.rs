@@ -184,6 +184,16 @@ pub(crate) struct Chunk {
     pub attempts: u32,
 }
 
+impl Chunk {
+    /// The chunk's results when its unfinished tasks all fail with `err`:
+    /// what earlier attempts obtained, then `err` for each task left.
+    pub(crate) fn fail_rest(&mut self, err: TaskError) -> ChunkResults {
+        let mut results = std::mem::take(&mut self.prior);
+        results.resize(self.nitems, Err(err));
+        ChunkResults::Items(results)
+    }
+}
+
 pub(crate) struct Shared {
     pub state: Mutex<State>,
     /// The dispatcher waits here for work and free workers.
@@ -541,11 +551,10 @@ impl Pool {
     pub fn cancel_pending(&self) -> usize {
         let queued: Vec<Chunk> = self.shared.lock().queue.drain(..).collect();
         let mut n = 0;
-        for chunk in queued {
-            let mut items = chunk.prior;
-            n += chunk.nitems - items.len();
-            items.resize(chunk.nitems, Err(TaskError::Cancelled));
-            chunk.job.complete(chunk.index, ChunkResults::Items(items));
+        for mut chunk in queued {
+            n += chunk.nitems - chunk.prior.len();
+            let results = chunk.fail_rest(TaskError::Cancelled);
+            chunk.job.complete(chunk.index, results);
         }
         self.shared.work.notify_all();
         n

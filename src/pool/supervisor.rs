@@ -361,9 +361,8 @@ fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, p
                     deliveries.push((front, ChunkResults::Items(results)));
                 }
             } else {
-                let mut results = std::mem::take(&mut front.prior);
-                results.resize(front.nitems, Err(error));
-                deliveries.push((front, ChunkResults::Items(results)));
+                let results = front.fail_rest(error);
+                deliveries.push((front, results));
             }
         }
         // Chunks waiting in the dead worker's socket never started.
@@ -375,9 +374,8 @@ fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, p
         } else {
             let err = st.fatal.clone().expect("checked");
             for mut c in requeue {
-                let mut results = std::mem::take(&mut c.prior);
-                results.resize(c.nitems, Err(err.clone()));
-                deliveries.push((c, ChunkResults::Items(results)));
+                let results = c.fail_rest(err.clone());
+                deliveries.push((c, results));
             }
         }
     }
@@ -399,9 +397,8 @@ fn fail_everything(shared: &Shared, err: TaskError) {
             s.partial.clear();
         }
         for mut c in chunks {
-            let mut results = std::mem::take(&mut c.prior);
-            results.resize(c.nitems, Err(err.clone()));
-            deliveries.push((c, ChunkResults::Items(results)));
+            let results = c.fail_rest(err.clone());
+            deliveries.push((c, results));
         }
     }
     deliver(deliveries);
