@@ -177,20 +177,46 @@ fn install_handlers() {
     });
 }
 
-/// Runs one command (a pool task function).
-pub fn run_task(task: CommandTask) -> CommandOutcome {
+/// Runs `f` as this worker's task: meanwhile a stop signal is left to the
+/// task's own loop, which ends its command's group before exiting.
+fn as_task<R>(f: impl FnOnce() -> R) -> R {
     install_handlers();
     IN_TASK.store(true, Ordering::SeqCst);
-    let outcome = run_task_inner(task);
+    let r = f();
     IN_TASK.store(false, Ordering::SeqCst);
-    outcome
+    r
+}
+
+/// Seconds since the Unix epoch.
+fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `argv` as a command: the program and its arguments, or in shell mode
+/// `sh -c argv[0]`. None for an empty argv.
+fn base_command(argv: &[String], shell: bool) -> Option<Command> {
+    let first = argv.first()?;
+    Some(if shell {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(first);
+        c
+    } else {
+        let mut c = Command::new(first);
+        c.args(&argv[1..]);
+        c
+    })
+}
+
+/// Runs one command (a pool task function).
+pub fn run_task(task: CommandTask) -> CommandOutcome {
+    as_task(|| run_task_inner(task))
 }
 
 fn run_task_inner(task: CommandTask) -> CommandOutcome {
     let started = Instant::now();
-    let start = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let start = epoch_now();
     let worker_pid = std::process::id();
     let fail = |reason: String| CommandOutcome {
         exit_code: None,
@@ -204,18 +230,10 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         worker_pid,
         pid: None,
     };
-    let Some(first) = task.argv.first() else {
+    let Some(mut cmd) = base_command(&task.argv, task.shell) else {
         return fail("empty command".into());
     };
-    let mut cmd = if task.shell {
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(first);
-        c
-    } else {
-        let mut c = Command::new(first);
-        c.args(&task.argv[1..]);
-        c
-    };
+    let first = &task.argv[0];
     cmd.process_group(0)
         .env("MP_SEQ", task.seq.to_string())
         .env("PARALLEL_SEQ", task.seq.to_string())

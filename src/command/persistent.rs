@@ -28,15 +28,15 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
 
-use super::{install_handlers, CURRENT_GROUP, IN_TASK, STOP, STOP_SIGNAL};
+use super::{as_task, base_command, epoch_now, CURRENT_GROUP, STOP, STOP_SIGNAL};
 
 /// How records and replies are framed on the command's stdin and stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +104,29 @@ pub struct RecordFailure {
     pub reason: String,
 }
 
+impl RecordFailure {
+    fn new(index: usize, attempts: u32, reason: String) -> RecordFailure {
+        RecordFailure {
+            index: index as u32,
+            attempts,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            reason,
+        }
+    }
+}
+
+/// How a command's service of a block broke off.
+enum End {
+    /// It exited or closed its stdout.
+    Gone,
+    /// No reply in time.
+    TimedOut,
+    /// A reply was not JSON.
+    BadJson(String),
+}
+
 /// What [`run_block`] returns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BlockOutcome {
@@ -161,18 +184,10 @@ fn set_nonblocking(fd: &OwnedFd) {
 fn start(cmd: &PersistentCommand) -> Result<Running, String> {
     let slot = crate::pool::worker_slot().map_or(1, |s| s + 1).to_string();
     let argv: Vec<String> = cmd.argv.iter().map(|a| a.replace("{%}", &slot)).collect();
-    let Some(first) = argv.first() else {
+    let Some(mut c) = base_command(&argv, cmd.shell) else {
         return Err("empty command".into());
     };
-    let mut c = if cmd.shell {
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(first);
-        c
-    } else {
-        let mut c = Command::new(first);
-        c.args(&argv[1..]);
-        c
-    };
+    let first = &argv[0];
     let parent = std::process::id() as libc::pid_t;
     c.process_group(0)
         .stdin(Stdio::piped())
@@ -312,18 +327,12 @@ fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> std::io::Result<bool> {
 
 /// Runs one block of records through this worker's command (a pool task).
 pub fn run_block(block: Block) -> BlockOutcome {
-    install_handlers();
-    IN_TASK.store(true, Ordering::SeqCst);
-    let out = run_block_inner(block);
-    IN_TASK.store(false, Ordering::SeqCst);
-    out
+    as_task(|| run_block_inner(block))
 }
 
 fn run_block_inner(block: Block) -> BlockOutcome {
     let started = Instant::now();
-    let start_epoch = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let start_epoch = epoch_now();
     let cmd = block.command.clone();
     let data = &block.data;
     let mut out = BlockOutcome {
@@ -340,14 +349,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
     };
     if let Some(reason) = &block.reject {
         out.nrecords = 1;
-        out.failures.push(RecordFailure {
-            index: 0,
-            attempts: 0,
-            exit_code: None,
-            signal: None,
-            timed_out: false,
-            reason: reason.clone(),
-        });
+        out.failures.push(RecordFailure::new(0, 0, reason.clone()));
         if block.timing {
             out.times.push((0.0, 0.0));
         }
@@ -383,12 +385,13 @@ fn run_block_inner(block: Block) -> BlockOutcome {
     let mut scanned = 0usize;
     let mut guard = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     let mut fresh = true;
-    // Per record: from the previous reply (or the command's start) to its reply.
-    let record_time = |out: &mut BlockOutcome, since: Instant, now: Instant| {
+    // Per record, for `count` records answered at `now`: from the previous
+    // reply (or the command's start) to the reply.
+    let record_time = |out: &mut BlockOutcome, since: Instant, now: Instant, count: usize| {
         if block.timing {
             let s = since.saturating_duration_since(started).as_secs_f32();
-            out.times
-                .push((s, now.saturating_duration_since(since).as_secs_f32()));
+            let d = now.saturating_duration_since(since).as_secs_f32();
+            out.times.extend(std::iter::repeat_n((s, d), count));
         }
     };
 
@@ -401,16 +404,11 @@ fn run_block_inner(block: Block) -> BlockOutcome {
                 }
                 Err(reason) => {
                     // Nothing can run: every remaining record fails.
+                    record_time(&mut out, last_progress, Instant::now(), n - next_reply);
                     for i in next_reply..n {
-                        record_time(&mut out, last_progress, Instant::now());
-                        out.failures.push(RecordFailure {
-                            index: i as u32,
-                            attempts: attempts.get(&i).copied().unwrap_or(0) + 1,
-                            exit_code: None,
-                            signal: None,
-                            timed_out: false,
-                            reason: reason.clone(),
-                        });
+                        let tries = attempts.get(&i).copied().unwrap_or(0) + 1;
+                        out.failures
+                            .push(RecordFailure::new(i, tries, reason.clone()));
                     }
                     break;
                 }
@@ -531,9 +529,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
                         if new_lines > 0 && new_lines <= sent - next_reply {
                             let last =
                                 memchr::memrchr(b'\n', &out.replies[scanned..]).expect("a newline");
-                            for _ in 0..new_lines {
-                                record_time(&mut out, last_progress, now);
-                            }
+                            record_time(&mut out, last_progress, now, new_lines);
                             next_reply += new_lines;
                             answered = new_lines;
                             line_start = scanned + last + 1;
@@ -542,7 +538,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
                         while let Some(j) = memchr::memchr(b'\n', &out.replies[scanned..]) {
                             let end = scanned + j + 1;
                             if next_reply < sent {
-                                record_time(&mut out, last_progress, now);
+                                record_time(&mut out, last_progress, now, 1);
                                 next_reply += 1;
                                 answered += 1;
                                 line_start = end;
@@ -572,10 +568,10 @@ fn run_block_inner(block: Block) -> BlockOutcome {
                         let got = r.pending.len() > before;
                         let (k, error) =
                             parse_json_replies(&mut r.pending, &mut out.replies, sent - next_reply);
-                        let now = Instant::now();
-                        for _ in 0..k {
-                            record_time(&mut out, last_progress, now);
-                            next_reply += 1;
+                        if k > 0 {
+                            let now = Instant::now();
+                            record_time(&mut out, last_progress, now, k);
+                            next_reply += k;
                             last_progress = now;
                         }
                         json_error = error;
@@ -592,75 +588,68 @@ fn run_block_inner(block: Block) -> BlockOutcome {
             }
             gone |= exited;
         }
-        if let Some(e) = json_error {
-            // The stream cannot be trusted any more: blame the record being
-            // answered and start afresh.
-            let i = next_reply;
-            let a = attempts.entry(i).or_insert(0);
-            *a += 1;
-            let old = guard.take().expect("running");
-            stop(old, cmd.grace, false);
-            if *a > cmd.retries {
-                record_time(&mut out, last_progress, Instant::now());
-                out.failures.push(RecordFailure {
-                    index: i as u32,
-                    attempts: *a,
-                    exit_code: None,
-                    signal: None,
-                    timed_out: false,
-                    reason: format!("its reply is not valid JSON: {e}"),
-                });
-                next_reply += 1;
-            }
-            continue;
-        }
         let timed_out = !gone
             && next_reply < n
             && deadline.is_some_and(|d| Instant::now() >= d)
             && (next_reply < sent || write_pos > sent_pos || want_write);
-        if gone || timed_out {
-            // A partial reply of a command that is gone is no reply.
-            if cmd.frame == Frame::Lines {
-                out.replies.truncate(line_start);
-                scanned = line_start;
-            }
-            let old = guard.take().expect("running");
-            let (code, signal) = stop(old, cmd.grace, false);
-            let blamed =
-                next_reply < n && (next_reply < sent || write_pos > sent_pos || tried_write);
-            if blamed {
-                let i = next_reply;
-                let a = attempts.entry(i).or_insert(0);
-                *a += 1;
-                if *a > cmd.retries {
-                    record_time(&mut out, last_progress, Instant::now());
-                    let reason = if timed_out {
-                        format!(
-                            "no reply within {:.3}s; the command was stopped",
-                            cmd.timeout.unwrap_or_default().as_secs_f64()
-                        )
-                    } else {
-                        format!(
-                            "the command exited ({}) before replying",
-                            describe(code, signal)
-                        )
-                    };
-                    out.failures.push(RecordFailure {
-                        index: i as u32,
-                        attempts: *a,
-                        exit_code: if timed_out { None } else { code },
-                        signal: if timed_out {
-                            Some(libc::SIGTERM)
-                        } else {
-                            signal
-                        },
-                        timed_out,
-                        reason,
-                    });
-                    next_reply += 1;
-                }
-            }
+        let end = match json_error {
+            // The stream cannot be trusted any more: start afresh.
+            Some(e) => End::BadJson(e),
+            None if gone => End::Gone,
+            None if timed_out => End::TimedOut,
+            None => continue,
+        };
+        // A partial reply of a command that is gone is no reply.
+        if cmd.frame == Frame::Lines {
+            out.replies.truncate(line_start);
+            scanned = line_start;
         }
+        let old = guard.take().expect("running");
+        let (code, signal) = stop(old, cmd.grace, false);
+        // The record being answered is blamed, if it was (partly) sent.
+        let blamed = matches!(end, End::BadJson(_))
+            || (next_reply < n && (next_reply < sent || write_pos > sent_pos || tried_write));
+        if !blamed {
+            continue;
+        }
+        let i = next_reply;
+        let a = attempts.entry(i).or_insert(0);
+        *a += 1;
+        if *a <= cmd.retries {
+            continue; // a fresh command gets it again
+        }
+        record_time(&mut out, last_progress, Instant::now(), 1);
+        let failure = match end {
+            End::BadJson(e) => {
+                RecordFailure::new(i, *a, format!("its reply is not valid JSON: {e}"))
+            }
+            End::TimedOut => RecordFailure {
+                signal: Some(libc::SIGTERM),
+                timed_out: true,
+                ..RecordFailure::new(
+                    i,
+                    *a,
+                    format!(
+                        "no reply within {:.3}s; the command was stopped",
+                        cmd.timeout.unwrap_or_default().as_secs_f64()
+                    ),
+                )
+            },
+            End::Gone => RecordFailure {
+                exit_code: code,
+                signal,
+                ..RecordFailure::new(
+                    i,
+                    *a,
+                    format!(
+                        "the command exited ({}) before replying",
+                        describe(code, signal)
+                    ),
+                )
+            },
+        };
+        out.failures.push(failure);
+        next_reply += 1;
     }
     if block.echo {
         out.echo = Some(block.data.clone());
