@@ -7,33 +7,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn mp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mp"))
-}
-
-/// Runs `mp map ARGS` with `input` on stdin.
-fn map(args: &[&str], input: &str) -> std::process::Output {
-    let mut child = mp()
-        .arg("map")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{map, mp, spawn_map, text};
 
 /// A number unique to this test run, to find our own processes with pgrep.
 fn marker() -> String {
@@ -187,13 +162,7 @@ fn worker_killed_mid_run_is_reported_and_the_run_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");
     let cmd = format!("echo $PPID >> {}; sleep 1; echo done {{}}", pids.display());
-    let mut child = mp()
-        .args(["map", "-j", "2", "--", "sh", "-c", &cmd])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_map(&["-j", "2", "--", "sh", "-c", &cmd]);
     child
         .stdin
         .take()

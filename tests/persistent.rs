@@ -3,36 +3,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn mp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mp"))
-}
-
-/// Runs `mp map ARGS` with `input` on stdin.
-fn map(args: &[&str], input: &str) -> std::process::Output {
-    let mut child = mp()
-        .arg("map")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{map, spawn_map, text};
 
 fn seq(a: u64, b: u64) -> String {
     (a..=b).map(|i| format!("{i}\n")).collect()
@@ -333,13 +307,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 #[test]
 fn memory_stays_flat_on_a_large_input() {
     // 400,000 records of 200 bytes: 80 MB through the workers.
-    let mut child = mp()
-        .args(["map", "--persistent", "-j2", "--", "cat"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_map(&["--persistent", "-j2", "--", "cat"]);
     let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -386,13 +354,7 @@ fn a_stuck_first_record_pauses_dispatch() {
         "while read l; do echo $l >> {}; if [ $l = 1 ]; then sleep 3; fi; echo $l; done",
         seen.display()
     );
-    let mut child = mp()
-        .args(["map", "--persistent", "-j2", "--chunksize", "1", "--", &cmd])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_map(&["--persistent", "-j2", "--chunksize", "1", "--", &cmd]);
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(seq(1, 200).as_bytes());
@@ -592,12 +554,7 @@ fn interrupted_then_resumed(persistent: bool) {
     let log = dir.path().join("log");
     let ran = dir.path().join("ran");
     let n = 24;
-    let mut args: Vec<String> = vec![
-        "map".into(),
-        "-j2".into(),
-        "--joblog".into(),
-        log.display().to_string(),
-    ];
+    let mut args: Vec<String> = vec!["-j2".into(), "--joblog".into(), log.display().to_string()];
     let per_record = format!("sleep 0.2; echo $0 >> {}; echo $0", ran.display());
     let persistent_cmd = format!(
         "while read l; do sleep 0.2; echo $l >> {}; echo $l; done",
@@ -616,14 +573,8 @@ fn interrupted_then_resumed(persistent: bool) {
     }
     let run = |extra: &[&str]| {
         let mut a = args.clone();
-        a.splice(1..1, extra.iter().map(|s| s.to_string()));
-        let mut child = mp()
-            .args(&a)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        a.splice(0..0, extra.iter().map(|s| s.to_string()));
+        let mut child = spawn_map(&a);
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(seq(1, n).as_bytes()).unwrap();
         drop(stdin);

@@ -415,9 +415,9 @@ struct Records {
     error: Option<String>,
 }
 
-impl Iterator for Records {
-    type Item = String;
-    fn next(&mut self) -> Option<String> {
+impl Records {
+    /// The next record without its delimiter (nor a \r before a \n).
+    fn next_bytes(&mut self) -> Option<Vec<u8>> {
         let mut buf = Vec::new();
         match self.reader.read_until(self.delim, &mut buf) {
             Ok(0) => None,
@@ -428,16 +428,34 @@ impl Iterator for Records {
                 if self.delim == b'\n' && buf.last() == Some(&b'\r') {
                     buf.pop();
                 }
-                Some(
-                    String::from_utf8(buf)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                )
+                Some(buf)
             }
             Err(e) => {
                 self.error = Some(e.to_string());
                 None
             }
         }
+    }
+
+    /// How reading ended: 0, or 2 after printing the error.
+    fn status(&self) -> i32 {
+        match &self.error {
+            Some(e) => {
+                eprintln!("mp: error reading input: {e}");
+                2
+            }
+            None => 0,
+        }
+    }
+}
+
+impl Iterator for Records {
+    type Item = String;
+    fn next(&mut self) -> Option<String> {
+        self.next_bytes().map(|buf| {
+            String::from_utf8(buf)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        })
     }
 }
 
@@ -588,7 +606,11 @@ pub fn run(args: MapArgs) -> Result<i32> {
         )),
         None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
     };
-    let (template, shell) = build_template(&args)?;
+    let mut records = Records {
+        reader,
+        delim,
+        error: None,
+    };
     let processes = args.processes.unwrap_or_else(mp::process_cpu_count).max(1);
     let done_before = match &args.joblog {
         Some(path) if args.resume || args.resume_failed => DoneSet::load(path, args.resume_failed)?,
@@ -605,23 +627,10 @@ pub fn run(args: MapArgs) -> Result<i32> {
         );
     }
     if args.persistent {
-        return run_persistent(
-            &args,
-            template,
-            shell,
-            reader,
-            delim,
-            processes,
-            done_before,
-            joblog,
-        );
+        return run_persistent(&args, records, processes, done_before, joblog);
     }
+    let (template, shell) = build_template(&args)?;
     let template = Arc::new(template);
-    let mut records = Records {
-        reader,
-        delim,
-        error: None,
-    };
     let make_task = {
         let template = template.clone();
         let colsep = args.colsep.clone();
@@ -652,7 +661,7 @@ pub fn run(args: MapArgs) -> Result<i32> {
             let slot = ((task.seq - 1) as usize % processes) + 1;
             writeln!(out, "{}", task.command_line(slot))?;
         }
-        return finish_input(&records);
+        return Ok(records.status());
     }
 
     // Commands take milliseconds: hand a task only to a free worker, so none
@@ -824,10 +833,7 @@ where
     Ok(())
 }
 
-fn finish_run<T>(pool: &mp::Pool, tally: Tally, records: &T) -> Result<i32>
-where
-    T: InputStatus,
-{
+fn finish_run(pool: &mp::Pool, tally: Tally, records: &Records) -> Result<i32> {
     let Tally {
         done,
         failed,
@@ -842,31 +848,12 @@ where
     // Workers exit on end of input; wait for them so nothing outlives mp.
     pool.close();
     let _ = pool.join();
-    let input_status = records.input_status();
+    let input_status = records.status();
     if failed > 0 {
         eprintln!("mp: {failed} of {done} tasks failed");
         return Ok(1);
     }
     Ok(input_status)
-}
-
-/// How reading the input ended: 0, or 2 (after printing the error).
-trait InputStatus {
-    fn input_status(&self) -> i32;
-}
-
-impl InputStatus for Records {
-    fn input_status(&self) -> i32 {
-        finish_input(self).unwrap_or(2)
-    }
-}
-
-fn finish_input(records: &Records) -> Result<i32> {
-    if let Some(e) = &records.error {
-        eprintln!("mp: error reading input: {e}");
-        return Ok(2);
-    }
-    Ok(0)
 }
 
 /// Writes one task's result (and its joblog line); returns whether it succeeded.
@@ -889,7 +876,7 @@ fn report(
             let position = seq;
             let stdout_len;
             if json {
-                let out_bytes = o.stdout.clone().into_bytes()?;
+                let out_bytes = o.stdout.into_bytes()?;
                 stdout_len = out_bytes.len() as u64;
                 let line = JsonResult {
                     seq,
@@ -897,9 +884,9 @@ fn report(
                     exit_code: o.exit_code,
                     signal: o.signal,
                     timed_out: o.timed_out,
-                    error: o.spawn_error.clone(),
+                    error: o.spawn_error,
                     stdout: String::from_utf8_lossy(&out_bytes).into_owned(),
-                    stderr: String::from_utf8_lossy(&o.stderr.clone().into_bytes()?).into_owned(),
+                    stderr: String::from_utf8_lossy(&o.stderr.into_bytes()?).into_owned(),
                     start: o.start,
                     duration: o.duration.as_secs_f64(),
                     worker_pid: Some(o.worker_pid),
@@ -911,10 +898,10 @@ fn report(
             } else {
                 {
                     let mut out = stdout.lock();
-                    stdout_len = o.stdout.clone().write_to(&mut out)?;
+                    stdout_len = o.stdout.write_to(&mut out)?;
                 }
                 let mut err = stderr.lock();
-                o.stderr.clone().write_to(&mut err)?;
+                o.stderr.write_to(&mut err)?;
                 if let Some(e) = &o.spawn_error {
                     writeln!(err, "mp: task {position}: cannot run {e}")?;
                 } else if o.timed_out {
@@ -983,8 +970,7 @@ const MAX_BLOCK_BYTES: usize = 512 * 1024;
 
 /// Reads records and frames them into blocks for persistent workers.
 struct BlockReader {
-    reader: Box<dyn BufRead>,
-    delim: u8,
+    records: Records,
     frame: Frame,
     command: Arc<PersistentCommand>,
     next_seq: u64,
@@ -996,12 +982,25 @@ struct BlockReader {
     timing: bool,
     /// A record that cannot be framed, to be sent (as a failure) after the current block.
     held: Option<Block>,
-    error: Option<String>,
     eof: bool,
-    scratch: Vec<u8>,
 }
 
 impl BlockReader {
+    /// Appends one record in the frame's form, ending with a newline.
+    fn frame_record(&self, data: &mut Vec<u8>, seq: u64, record: &[u8]) {
+        match self.frame {
+            Frame::Lines => data.extend_from_slice(record),
+            Frame::Json => {
+                let text = String::from_utf8_lossy(record);
+                let _ = serde_json::to_writer(
+                    &mut *data,
+                    &serde_json::json!({ "seq": seq, "record": text }),
+                );
+            }
+        }
+        data.push(b'\n');
+    }
+
     fn block(&self, first_seq: u64, data: Vec<u8>, reject: Option<String>) -> Block {
         Block {
             command: self.command.clone(),
@@ -1018,11 +1017,11 @@ impl BlockReader {
     fn fill_lines(&mut self, data: &mut Vec<u8>, want: usize) -> usize {
         let mut count = 0;
         while count < want && data.len() < MAX_BLOCK_BYTES {
-            let buf = match self.reader.fill_buf() {
+            let buf = match self.records.reader.fill_buf() {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.error = Some(e.to_string());
+                    self.records.error = Some(e.to_string());
                     self.eof = true;
                     break;
                 }
@@ -1043,7 +1042,7 @@ impl BlockReader {
             };
             if let Some((upto, lines)) = whole {
                 data.extend_from_slice(&buf[..upto]);
-                self.reader.consume(upto);
+                self.records.reader.consume(upto);
                 count += lines;
                 continue;
             }
@@ -1055,30 +1054,18 @@ impl BlockReader {
                 count += 1;
             }
             if end == 0 {
-                // No whole line in the buffer: take the line record by record.
-                self.scratch.clear();
-                match self.reader.read_until(b'\n', &mut self.scratch) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
-                    }
-                    Ok(_) => {
-                        data.extend_from_slice(&self.scratch);
-                        if data.last() != Some(&b'\n') {
-                            data.push(b'\n');
-                        }
-                        count += 1;
-                        continue;
-                    }
-                    Err(e) => {
-                        self.error = Some(e.to_string());
-                        self.eof = true;
-                        break;
-                    }
-                }
+                // No whole line in the buffer: read this one record by itself.
+                let Some(record) = self.records.next_bytes() else {
+                    self.eof = true;
+                    break;
+                };
+                data.extend_from_slice(&record);
+                data.push(b'\n');
+                count += 1;
+                continue;
             }
             data.extend_from_slice(&buf[..end]);
-            self.reader.consume(end);
+            self.records.reader.consume(end);
         }
         // Records end at \n; a \r before it belongs to the line ending.
         if memchr::memchr(b'\r', data).is_some() {
@@ -1091,27 +1078,6 @@ impl BlockReader {
             *data = cleaned;
         }
         count
-    }
-
-    /// Reads one record (without its delimiter); None at the end.
-    fn read_record(&mut self) -> Option<Vec<u8>> {
-        let mut buf = Vec::new();
-        match self.reader.read_until(self.delim, &mut buf) {
-            Ok(0) => None,
-            Ok(_) => {
-                if buf.last() == Some(&self.delim) {
-                    buf.pop();
-                }
-                if self.delim == b'\n' && buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-                Some(buf)
-            }
-            Err(e) => {
-                self.error = Some(e.to_string());
-                None
-            }
-        }
     }
 }
 
@@ -1128,96 +1094,56 @@ impl Iterator for BlockReader {
         let want = self.size.get().max(1);
         let mut data = Vec::with_capacity(MAX_BLOCK_BYTES.min(want * 16));
         let first_seq = self.next_seq;
-        if self.frame == Frame::Lines && self.delim == b'\n' && self.done_before.is_empty() {
+        if self.frame == Frame::Lines && self.records.delim == b'\n' && self.done_before.is_empty()
+        {
             let n = self.fill_lines(&mut data, want);
             self.next_seq += n as u64;
             return (n > 0).then(|| self.block(first_seq, data, None));
         }
-        // The first record not done before.
-        let (seq, record) = loop {
-            let record = match self.read_record() {
-                Some(r) => r,
-                None => {
-                    self.eof = true;
-                    return None;
-                }
-            };
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            if !self.done_before.contains(seq) {
-                break (seq, record);
+        // Records the joblog shows done are read and skipped.
+        while self.done_before.contains(self.next_seq) {
+            if self.records.next_bytes().is_none() {
+                self.eof = true;
+                return None;
             }
-        };
-        if self.frame == Frame::Lines && memchr::memchr(b'\n', &record).is_some() {
-            return Some(self.block(seq, Vec::new(), Some(NEWLINE_IN_RECORD.to_string())));
+            self.next_seq += 1;
         }
-        self.frame_record(&mut data, seq, &record);
-        self.finish_block(seq, data, want)
-    }
-}
-
-const NEWLINE_IN_RECORD: &str =
-    "the record contains a newline, which the lines frame cannot carry; use --frame json";
-
-impl BlockReader {
-    /// Continues a block whose first record (number `first`) is in `data`.
-    fn finish_block(&mut self, first: u64, mut data: Vec<u8>, want: usize) -> Option<Block> {
-        let mut count = 1;
+        // A block holds consecutive records: it ends before a done one.
+        let first_seq = self.next_seq;
+        let mut count = 0;
         while count < want
             && data.len() < MAX_BLOCK_BYTES
             && !self.done_before.contains(self.next_seq)
         {
-            let Some(record) = self.read_record() else {
+            let Some(record) = self.records.next_bytes() else {
                 self.eof = true;
                 break;
             };
             let seq = self.next_seq;
             self.next_seq += 1;
             if self.frame == Frame::Lines && memchr::memchr(b'\n', &record).is_some() {
-                self.held = Some(self.block(seq, Vec::new(), Some(NEWLINE_IN_RECORD.to_string())));
+                // It cannot be framed: it fails on its own, after this block.
+                let b = self.block(seq, Vec::new(), Some(NEWLINE_IN_RECORD.to_string()));
+                if count == 0 {
+                    return Some(b);
+                }
+                self.held = Some(b);
                 break;
             }
             self.frame_record(&mut data, seq, &record);
             count += 1;
         }
-        Some(self.block(first, data, None))
-    }
-
-    fn frame_record(&self, data: &mut Vec<u8>, seq: u64, record: &[u8]) {
-        match self.frame {
-            Frame::Lines => data.extend_from_slice(record),
-            Frame::Json => {
-                let text = String::from_utf8_lossy(record);
-                let _ = serde_json::to_writer(
-                    &mut *data,
-                    &serde_json::json!({ "seq": seq, "record": text }),
-                );
-            }
-        }
-        data.push(b'\n');
+        (count > 0).then(|| self.block(first_seq, data, None))
     }
 }
 
-impl InputStatus for std::cell::RefCell<Option<String>> {
-    fn input_status(&self) -> i32 {
-        match &*self.borrow() {
-            Some(e) => {
-                eprintln!("mp: error reading input: {e}");
-                2
-            }
-            None => 0,
-        }
-    }
-}
+const NEWLINE_IN_RECORD: &str =
+    "the record contains a newline, which the lines frame cannot carry; use --frame json";
 
 /// `mp map --persistent`.
-#[allow(clippy::too_many_arguments)]
 fn run_persistent(
     args: &MapArgs,
-    template: Vec<ArgTemplate>,
-    shell: bool,
-    reader: Box<dyn BufRead>,
-    delim: u8,
+    records: Records,
     processes: usize,
     done_before: DoneSet,
     joblog: Option<Joblog>,
@@ -1225,9 +1151,6 @@ fn run_persistent(
     if args.command.is_empty() {
         bail!("--persistent needs a COMMAND to start in each worker");
     }
-    // The command as given: build_template appended the record, which a
-    // persistent command gets on its stdin instead.
-    let _ = template;
     let template: Vec<ArgTemplate> = args
         .command
         .iter()
@@ -1249,31 +1172,25 @@ fn run_persistent(
     } else {
         Frame::Lines
     };
-    let spec = MapTask {
-        template: Arc::new(template),
-        shell,
-        record: String::new(),
-        colsep: None,
-        seq: 0,
-        timeout: None,
-        grace: args.grace,
-        echo_input: false,
-        retries: 0,
-        want_command: false,
-    };
-    if args.dry_run {
-        for slot in 1..=processes {
-            println!("{}", spec.command_line(slot));
-        }
-        return Ok(0);
-    }
-    // The slot is only known in the worker: {%} is expanded there.
-    let argv: Vec<String> = spec
-        .template
+    // The slot is only known in the worker: {%} stays and is expanded there.
+    let shell = uses_shell(args);
+    let argv: Vec<String> = template
         .iter()
         .map(|arg| arg.iter().map(|p| p.spelling()).collect::<String>())
         .collect();
     let argv = if shell { vec![argv.join(" ")] } else { argv };
+    if args.dry_run {
+        for slot in 1..=processes {
+            let slot = slot.to_string();
+            let line: Vec<String> = argv
+                .iter()
+                .map(|a| a.replace("{%}", &slot))
+                .map(|a| if shell { a } else { shell_quote(&a) })
+                .collect();
+            println!("{}", line.join(" "));
+        }
+        return Ok(0);
+    }
     let command = Arc::new(PersistentCommand {
         argv,
         shell,
@@ -1287,9 +1204,8 @@ fn run_persistent(
     let size = std::rc::Rc::new(std::cell::Cell::new(fixed.unwrap_or(FIRST_BLOCK_RECORDS)));
     let stop_input = std::rc::Rc::new(std::cell::Cell::new(false));
     let want_detail = args.json || joblog.is_some();
-    let blocks = BlockReader {
-        reader,
-        delim,
+    let mut blocks = BlockReader {
+        records,
         frame,
         command,
         next_seq: 1,
@@ -1299,23 +1215,7 @@ fn run_persistent(
         echo: want_detail,
         timing: want_detail,
         held: None,
-        error: None,
         eof: false,
-        scratch: Vec::new(),
-    };
-    let input_error = std::rc::Rc::new(std::cell::RefCell::new(None::<String>));
-    let blocks = {
-        let input_error = input_error.clone();
-        let mut blocks = blocks;
-        std::iter::from_fn(move || {
-            let b = blocks.next();
-            if b.is_none() {
-                if let Some(e) = blocks.error.take() {
-                    *input_error.borrow_mut() = Some(e);
-                }
-            }
-            b
-        })
     };
     // One block running and one waiting per worker; the window bounds what
     // waits for its turn in ordered output.
@@ -1330,9 +1230,9 @@ fn run_persistent(
     let pool = Arc::new(pool);
     install_signal_thread(&pool)?;
     let results = if args.unordered {
-        pool.imap_unordered(run_block, blocks, 1)
+        pool.imap_unordered(run_block, blocks.by_ref(), 1)
     } else {
-        pool.imap(run_block, blocks, 1)
+        pool.imap(run_block, blocks.by_ref(), 1)
     };
     let mut tally = Tally {
         done: 0,
@@ -1373,7 +1273,7 @@ fn run_persistent(
         Ok(())
     };
     consume(&pool, results, &mut tally, &stop_input, handle)?;
-    finish_run(&pool, tally, &*input_error)
+    finish_run(&pool, tally, &blocks.records)
 }
 
 /// Writes a block's replies (and joblog lines); failures go to stderr.
@@ -1509,7 +1409,7 @@ fn build_template(args: &MapArgs) -> Result<(Vec<ArgTemplate>, bool)> {
         .iter()
         .flatten()
         .any(|p| !matches!(p, Piece::Text(_)));
-    let shell = args.shell || (args.command.len() == 1 && needs_shell(&args.command[0]));
+    let shell = uses_shell(args);
     if !has_placeholder {
         if shell {
             template[0].push(Piece::Text(" ".into()));
@@ -1519,6 +1419,11 @@ fn build_template(args: &MapArgs) -> Result<(Vec<ArgTemplate>, bool)> {
         }
     }
     Ok((template, shell))
+}
+
+/// COMMAND runs with sh -c: asked for, or one argument with shell syntax.
+fn uses_shell(args: &MapArgs) -> bool {
+    args.shell || (args.command.len() == 1 && needs_shell(&args.command[0]))
 }
 
 fn needs_shell(s: &str) -> bool {
