@@ -13,15 +13,16 @@
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 mod persistent;
+mod spawn;
 pub(crate) use persistent::on_worker_exit;
 pub use persistent::{run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure};
 
@@ -230,57 +231,41 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         worker_pid,
         pid: None,
     };
-    let Some(mut cmd) = base_command(&task.argv, task.shell) else {
+    let Some(first) = task.argv.first() else {
         return fail("empty command".into());
     };
-    let first = &task.argv[0];
-    cmd.process_group(0)
-        .env("MP_SEQ", task.seq.to_string())
-        .env("PARALLEL_SEQ", task.seq.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if task.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    if let Some(slot) = crate::pool::worker_slot() {
-        cmd.env("MP_SLOT", (slot + 1).to_string());
-    }
-    let mut child = match cmd.spawn() {
+    let child = match spawn::spawn(
+        &task.argv,
+        task.shell,
+        task.seq,
+        crate::pool::worker_slot(),
+        task.stdin.is_some(),
+    ) {
         Ok(c) => c,
         Err(e) => return fail(format!("{first}: {e}")),
     };
-    let pid = child.id() as i32;
+    let pid = child.pid;
     CURRENT_GROUP.store(pid, Ordering::SeqCst);
     if STOP.load(Ordering::SeqCst) {
         // SAFETY: signalling the group we just created.
         unsafe { libc::kill(-pid, libc::SIGTERM) };
     }
-    if let (Some(mut input), Some(data)) = (child.stdin.take(), task.stdin) {
+    if let (Some(input), Some(data)) = (child.stdin, task.stdin) {
         // A small helper thread, so a command that does not read cannot block us.
         std::thread::spawn(move || {
-            let _ = input.write_all(&data);
+            let _ = std::fs::File::from(input).write_all(&data);
         });
     }
-    let out_pipe: OwnedFd = child.stdout.take().expect("piped").into();
-    let err_pipe: OwnedFd = child.stderr.take().expect("piped").into();
     let pidfd = crate::popen::pidfd_open(pid).ok();
     let mut out = Sink::default();
     let mut err = Sink::default();
-    let mut pipes: Vec<(OwnedFd, bool)> = vec![(out_pipe, true), (err_pipe, false)];
+    let mut pipes: Vec<(OwnedFd, bool)> = vec![(child.stdout, true), (child.stderr, false)];
     let deadline = task.timeout.map(|t| started + t);
     let mut timed_out = false;
     let mut stopping_since: Option<Instant> = None;
-    let mut exited = false;
+    // Without a pidfd (an old kernel) the pipes' end stands for the exit.
+    let mut exited = pidfd.is_none();
     loop {
-        if !exited {
-            if let Some(fd) = &pidfd {
-                exited = !crate::connection::wait(&[fd], Some(Duration::ZERO))
-                    .unwrap_or_default()
-                    .is_empty();
-            }
-        }
         if pipes.is_empty() && exited {
             break;
         }
@@ -326,6 +311,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         let mut closed = Vec::new();
         for &i in &ready {
             if i >= pipes.len() {
+                exited = true;
                 continue;
             }
             let (fd, is_out) = &pipes[i];
@@ -344,7 +330,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             pipes.remove(i);
         }
     }
-    let status = child.wait();
+    let status = spawn::wait(pid);
     CURRENT_GROUP.store(0, Ordering::SeqCst);
     if stopping_since.is_some() || timed_out {
         // Whatever is left of the group goes too.

@@ -107,20 +107,24 @@ pub struct Connection {
     broken: Cell<bool>,
 }
 
+/// Bytes read ahead: `data[start..end]` are unread. `data` stays initialised
+/// at its full length, so a read needs no zeroing first.
+#[derive(Default)]
 struct ReadBuf {
     data: Vec<u8>,
     start: usize,
+    end: usize,
 }
 
 impl ReadBuf {
     fn available(&self) -> &[u8] {
-        &self.data[self.start..]
+        &self.data[self.start..self.end]
     }
     fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start == self.data.len() {
+        if self.start == self.end {
             self.start = 0;
-            self.data.clear();
+            self.end = 0;
         }
     }
 }
@@ -175,10 +179,7 @@ impl Connection {
             writable,
             is_socket,
             codec: Codec::default(),
-            rbuf: RefCell::new(ReadBuf {
-                data: Vec::new(),
-                start: 0,
-            }),
+            rbuf: RefCell::new(ReadBuf::default()),
             fds_in: RefCell::new(VecDeque::new()),
             wbuf: RefCell::new(Vec::new()),
             broken: Cell::new(false),
@@ -391,34 +392,23 @@ impl Connection {
     /// Reads more bytes into the buffer. Returns false at end of file.
     fn fill(&self) -> Result<bool> {
         let mut rb = self.rbuf.borrow_mut();
-        if rb.start > 0 && rb.start == rb.data.len() {
-            rb.data.clear();
-            rb.start = 0;
-        }
-        let old = rb.data.len();
-        if rb.data.capacity() - old < BUF_SIZE / 4 {
+        if rb.data.len() - rb.end < BUF_SIZE / 4 {
             // Move unread bytes to the front before growing.
             if rb.start > 0 {
-                let start = rb.start;
-                rb.data.drain(..start);
+                let (start, end) = (rb.start, rb.end);
+                rb.data.copy_within(start..end, 0);
+                rb.end -= start;
                 rb.start = 0;
             }
-            rb.data.reserve(BUF_SIZE);
-        }
-        let old = rb.data.len();
-        let cap = rb.data.capacity();
-        rb.data.resize(cap, 0);
-        let n = self.read_some(&mut rb.data[old..]);
-        match n {
-            Ok(n) => {
-                rb.data.truncate(old + n);
-                Ok(n > 0)
-            }
-            Err(e) => {
-                rb.data.truncate(old);
-                Err(e)
+            if rb.data.len() - rb.end < BUF_SIZE / 4 {
+                let grown = rb.data.len() + BUF_SIZE;
+                rb.data.resize(grown, 0);
             }
         }
+        let end = rb.end;
+        let n = self.read_some(&mut rb.data[end..])?;
+        rb.end += n;
+        Ok(n > 0)
     }
 
     /// One read (or recvmsg, which also collects passed descriptors).
@@ -543,6 +533,13 @@ impl Connection {
         let msg = self.recv_frame(None)?;
         let fds = self.fds_in.borrow_mut().drain(..).collect();
         Ok((msg, fds))
+    }
+
+    /// Whether a whole frame is already buffered (a `recv` needs no syscall).
+    pub(crate) fn frame_buffered(&self) -> bool {
+        let rb = self.rbuf.borrow();
+        let a = rb.available();
+        matches!(decode_header(a), Ok(Some((len, hlen))) if (a.len() - hlen) as u64 >= len)
     }
 
     /// Whether unread bytes are already buffered.

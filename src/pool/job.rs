@@ -56,6 +56,8 @@ pub(crate) struct JobState {
     pub done_chunks: usize,
     pub total_chunks: Option<usize>,
     on_complete: Option<Completion>,
+    /// Threads blocked in `wait_until` (no wake-up syscall when there are none).
+    waiters: usize,
 }
 
 impl Job {
@@ -67,6 +69,7 @@ impl Job {
                 done_chunks: 0,
                 total_chunks: None,
                 on_complete: None,
+                waiters: 0,
             }),
             cv: Condvar::new(),
         })
@@ -91,8 +94,15 @@ impl Job {
         if let Some(cb) = callback {
             cb(&mut st);
         }
+        self.wake(st);
+    }
+
+    fn wake(&self, st: MutexGuard<'_, JobState>) {
+        let waiting = st.waiters > 0;
         drop(st);
-        self.cv.notify_all();
+        if waiting {
+            self.cv.notify_all();
+        }
     }
 
     pub(crate) fn set_total(&self, total: usize) {
@@ -103,8 +113,7 @@ impl Job {
                 cb(&mut st);
             }
         }
-        drop(st);
-        self.cv.notify_all();
+        self.wake(st);
     }
 
     pub(crate) fn on_complete(&self, cb: Completion) {
@@ -127,20 +136,21 @@ impl Job {
             if ready(&st) {
                 return (st, true);
             }
-            match deadline {
-                None => st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return (st, false);
-                    }
-                    st = self
-                        .cv
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return (st, false);
             }
+            st.waiters += 1;
+            st = match left {
+                None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(left) => {
+                    self.cv
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+            st.waiters -= 1;
         }
     }
 }

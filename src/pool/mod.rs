@@ -225,6 +225,8 @@ pub(crate) struct State {
     pub stopping: bool,
     /// Set when no task can ever run (the initializer fails).
     pub fatal: Option<TaskError>,
+    /// The dispatcher is blocked on `Shared::work`.
+    pub dispatcher_waiting: bool,
 }
 
 #[derive(Default)]
@@ -245,6 +247,20 @@ impl Shared {
     }
     pub(crate) fn wake_supervisor(&self) {
         let _ = nix::unistd::write(&self.wake, &[1]);
+    }
+    /// Wakes the dispatcher if it waits and may now have something to do
+    /// (a notify is a syscall even with nobody waiting).
+    pub(crate) fn nudge(&self, st: &State) {
+        let work = || {
+            !st.queue.is_empty()
+                && st
+                    .slots
+                    .iter()
+                    .any(|s| supervisor::has_room(self, s, self.opts.per_worker))
+        };
+        if st.dispatcher_waiting && (st.stopping || work()) {
+            self.work.notify_all();
+        }
     }
 }
 
@@ -349,8 +365,8 @@ impl Pool {
             return Ok(());
         }
         st.queue.push_back(chunk);
-        drop(st);
-        self.shared.work.notify_all();
+        supervisor::hand_over(&self.shared, &mut st);
+        self.shared.nudge(&st);
         Ok(())
     }
 
@@ -539,7 +555,6 @@ impl Pool {
     /// Python's `close()`: no more tasks; workers exit once the queued ones are done.
     pub fn close(&self) {
         self.shared.lock().closed = true;
-        self.shared.work.notify_all();
         self.shared.wake_supervisor();
     }
 
@@ -556,7 +571,6 @@ impl Pool {
             let results = chunk.fail_rest(TaskError::Cancelled);
             chunk.job.complete(chunk.index, results);
         }
-        self.shared.work.notify_all();
         n
     }
 

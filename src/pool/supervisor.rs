@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::job::ChunkResults;
 use super::worker::{worker_main, FromWorker, WorkerArgs};
-use super::{Chunk, Shared, TaskError};
+use super::{Chunk, Shared, Slot, State, TaskError};
 use crate::connection::{wait, Connection, Waitable};
 use crate::error::{Error, Result};
 use crate::process::Process;
@@ -63,8 +63,9 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
         s.writer = Some(Arc::new(Mutex::new(writer)));
         s.sent = 0;
         s.pid = Some(pid);
+        hand_over(shared, &mut st);
+        shared.nudge(&st);
     }
-    shared.work.notify_all();
     Ok(Worker {
         process: p,
         reader: mine,
@@ -82,53 +83,49 @@ pub(super) fn worker_pids(shared: &Shared) -> Vec<i32> {
     shared.lock().slots.iter().filter_map(|s| s.pid).collect()
 }
 
-/// The dispatcher thread.
-pub(super) fn dispatch(shared: Arc<Shared>) {
-    loop {
-        let (writer, bytes) = {
-            let mut st = shared.lock();
-            loop {
-                if st.stopping {
-                    return;
-                }
-                let per_worker = shared.opts.per_worker;
-                let maxtasks = shared.opts.maxtasks;
-                let pick = if st.queue.is_empty() {
-                    None
-                } else {
-                    st.slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| {
-                            s.writer.is_some()
-                                && s.inflight.len() < per_worker
-                                && maxtasks.is_none_or(|m| s.sent < m)
-                        })
-                        .min_by_key(|(_, s)| s.inflight.len())
-                        .map(|(i, _)| i)
-                };
-                if let Some(i) = pick {
-                    let chunk = st.queue.pop_front().expect("queue is not empty");
-                    let msg = ToWorkerRef::Chunk {
-                        id: chunk_id(&chunk),
-                        tramp: chunk.tramp,
-                        func: chunk.func,
-                        skip: chunk.prior.len(),
-                        data: &chunk.data,
-                    };
-                    let bytes = postcard::to_allocvec(&msg).unwrap_or_default();
-                    let slot = &mut st.slots[i];
-                    if slot.inflight.is_empty() {
-                        slot.running_since = Some(Instant::now());
-                    }
-                    slot.inflight.push_back(chunk);
-                    slot.sent += 1;
-                    let writer = slot.writer.clone().expect("picked slots have a writer");
-                    break (writer, bytes);
-                }
-                st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
-            }
+/// The largest chunk [`hand_over`] writes itself: far below a socket's buffer.
+const DIRECT_MAX: usize = 32 * 1024;
+
+/// Takes the queue's first chunk for slot `i`: records it as in flight there
+/// and returns the slot's writer and the encoded message, to be sent in the
+/// order taken (the worker's results come back in that order).
+fn assign(st: &mut State, i: usize) -> (Arc<Mutex<Connection>>, Vec<u8>) {
+    let chunk = st.queue.pop_front().expect("the queue is not empty");
+    let msg = ToWorkerRef::Chunk {
+        id: chunk.index as u64,
+        tramp: chunk.tramp,
+        func: chunk.func,
+        skip: chunk.prior.len(),
+        data: &chunk.data,
+    };
+    let bytes = postcard::to_allocvec(&msg).unwrap_or_default();
+    let slot = &mut st.slots[i];
+    if slot.inflight.is_empty() {
+        slot.running_since = Some(Instant::now());
+    }
+    slot.inflight.push_back(chunk);
+    slot.sent += 1;
+    let writer = slot.writer.clone().expect("assigned slots have a writer");
+    (writer, bytes)
+}
+
+/// Whether slot `s` may be given another chunk, holding `limit` at most.
+pub(super) fn has_room(shared: &Shared, s: &Slot, limit: usize) -> bool {
+    s.writer.is_some()
+        && s.inflight.len() < limit
+        && shared.opts.maxtasks.is_none_or(|m| s.sent < m)
+}
+
+/// Hands small queued chunks straight to idle workers, from whichever thread
+/// holds the lock (a submitter, or the supervisor on a result), sparing the
+/// dispatcher's wake-up. Safe to write under the lock: an idle worker's socket
+/// is empty (it has answered everything it was sent), so the write cannot block.
+pub(super) fn hand_over(shared: &Shared, st: &mut State) {
+    while st.queue.front().is_some_and(|c| c.data.len() <= DIRECT_MAX) {
+        let Some(i) = st.slots.iter().position(|s| has_room(shared, s, 1)) else {
+            return;
         };
+        let (writer, bytes) = assign(st, i);
         // A failed send means the worker died; the supervisor sees its pidfd.
         let _ = writer
             .lock()
@@ -137,8 +134,40 @@ pub(super) fn dispatch(shared: Arc<Shared>) {
     }
 }
 
-fn chunk_id(chunk: &Chunk) -> u64 {
-    chunk.index as u64
+/// The dispatcher thread: the rest of the hand-outs (large chunks, and the
+/// chunks that wait in a busy worker's socket when `per_worker` > 1).
+pub(super) fn dispatch(shared: Arc<Shared>) {
+    loop {
+        let (writer, bytes) = {
+            let mut st = shared.lock();
+            loop {
+                if st.stopping {
+                    return;
+                }
+                let pick = if st.queue.is_empty() {
+                    None
+                } else {
+                    st.slots
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| has_room(&shared, s, shared.opts.per_worker))
+                        .min_by_key(|(_, s)| s.inflight.len())
+                        .map(|(i, _)| i)
+                };
+                if let Some(i) = pick {
+                    break assign(&mut st, i);
+                }
+                st.dispatcher_waiting = true;
+                st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+                st.dispatcher_waiting = false;
+            }
+        };
+        // Sent outside the state lock: a busy worker's socket may be full.
+        let _ = writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send_bytes(&bytes);
+    }
 }
 
 /// The supervisor thread.
@@ -154,14 +183,14 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
             break;
         }
         let timeout = next_deadline(&shared).map(|d| d.saturating_duration_since(Instant::now()));
+        // objs[1 + 2k] is a worker's reader and objs[2 + 2k] its process.
         let mut objs: Vec<&dyn Waitable> = vec![&wake];
         let mut owners = vec![usize::MAX];
         for (i, w) in workers.iter().enumerate() {
             if let Some(w) = w {
                 objs.push(&w.reader);
-                owners.push(i);
                 objs.push(&w.process);
-                owners.push(i);
+                owners.extend([i, i]);
             }
         }
         let ready = match wait(&objs, timeout) {
@@ -186,18 +215,26 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
             let Some(w) = workers[i].as_ref() else {
                 continue;
             };
+            let is = |r: &usize, process: bool| owners[*r] == i && (*r % 2 == 0) == process;
+            let exited = ready.iter().any(|r| is(r, true));
             let mut deliveries = Vec::new();
             let mut eof = false;
-            while let Ok(true) = w.reader.poll(Some(Duration::ZERO)) {
-                match w.reader.recv::<FromWorker>() {
-                    Ok(msg) => handle_message(&shared, i, msg, per_item, &mut deliveries),
-                    Err(_) => {
-                        eof = true;
+            if ready.iter().any(|r| is(r, false)) {
+                // One read, then the whole frames it brought, without more syscalls.
+                loop {
+                    match w.reader.recv::<FromWorker>() {
+                        Ok(msg) => handle_message(&shared, i, msg, per_item, &mut deliveries),
+                        Err(_) => {
+                            eof = true;
+                            break;
+                        }
+                    }
+                    if !w.reader.frame_buffered() {
                         break;
                     }
                 }
             }
-            let dead = eof || !w.process.is_alive();
+            let dead = eof || exited;
             if dead && !eof {
                 // It may have written its last results after the drain above.
                 while let Ok(true) = w.reader.poll(Some(Duration::ZERO)) {
@@ -208,7 +245,6 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
                 }
             }
             deliver(deliveries);
-            shared.work.notify_all();
             if dead {
                 let w = workers[i].take().expect("checked above");
                 let code = w.process.join(Some(Duration::from_secs(5))).ok().flatten();
@@ -294,6 +330,10 @@ fn handle_message(
             } else {
                 Some(Instant::now())
             };
+            // The worker has room again: give it the next chunk now.
+            hand_over(shared, &mut st);
+            shared.nudge(&st);
+            let s = &mut st.slots[slot];
             if let (Some(bytes), true, None) = (packed, chunk.prior.is_empty(), &error) {
                 deliveries.push((chunk, ChunkResults::Packed(bytes)));
                 return;
@@ -378,9 +418,11 @@ fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, p
                 deliveries.push((c, results));
             }
         }
+        // Requeued chunks can go to the other workers.
+        hand_over(shared, &mut st);
+        shared.nudge(&st);
     }
     deliver(deliveries);
-    shared.work.notify_all();
 }
 
 /// Fails every queued and running chunk with `err` (fatal pool errors, terminate).
@@ -402,7 +444,6 @@ fn fail_everything(shared: &Shared, err: TaskError) {
         }
     }
     deliver(deliveries);
-    shared.work.notify_all();
 }
 
 fn shutdown(shared: &Shared, workers: Vec<Option<Worker>>) {
