@@ -256,7 +256,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             let _ = std::fs::File::from(input).write_all(&data);
         });
     }
-    let pidfd = crate::popen::pidfd_open(pid).ok();
+    let pidfd = Some(child.pidfd);
     let mut out = Sink::default();
     let mut err = Sink::default();
     let mut pipes: Vec<(OwnedFd, bool)> = vec![(child.stdout, true), (child.stderr, false)];

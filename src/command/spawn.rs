@@ -22,6 +22,8 @@ const PER_TASK: [&str; 3] = ["MP_SEQ", "PARALLEL_SEQ", "MP_SLOT"];
 /// of its pipes.
 pub(super) struct Spawned {
     pub pid: i32,
+    /// Readable once the command has exited.
+    pub pidfd: OwnedFd,
     pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
@@ -32,6 +34,10 @@ struct Launcher {
     /// The inherited environment, without [`PER_TASK`] names.
     env: Vec<CString>,
     devnull: OwnedFd,
+    /// Signals to set back to SIG_DFL in the child.
+    reset: Vec<libc::c_int>,
+    /// The child's stack (it runs on it until exec, while we wait).
+    stack: Vec<u8>,
     /// Program name -> the path `PATH` gave for it.
     found: HashMap<Vec<u8>, CString>,
 }
@@ -55,6 +61,8 @@ impl Launcher {
         Ok(Launcher {
             env,
             devnull: above_stdio(devnull.into())?,
+            reset: handled_signals(),
+            stack: vec![0; 64 * 1024],
             found: HashMap::new(),
         })
     }
@@ -116,6 +124,131 @@ fn cstring(s: &str) -> io::Result<CString> {
     })
 }
 
+/// What the child needs between `clone` and `execve`, prepared by the
+/// parent: the child may only make raw system calls (it shares our memory).
+#[repr(C)]
+struct ChildArgs {
+    path: *const libc::c_char,
+    argv: *const *mut libc::c_char,
+    envp: *const *mut libc::c_char,
+    /// Descriptors (all above 2) for the child's 0, 1 and 2.
+    stdio: [libc::c_int; 3],
+    reset: *const libc::c_int,
+    nreset: usize,
+    /// Set by the child when it cannot exec.
+    errno: libc::c_int,
+}
+
+/// The child side of [`clone_exec`]: own process group, stdio, default
+/// dispositions for the signals the worker handles, no blocked signals, exec.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the parent's ChildArgs, alive (the parent is suspended
+    // until we exec or exit). Only async-signal-safe libc calls follow.
+    unsafe {
+        let a = &mut *(arg as *mut ChildArgs);
+        let fail = |a: &mut ChildArgs| -> ! {
+            a.errno = *libc::__errno_location();
+            libc::_exit(127)
+        };
+        if libc::setpgid(0, 0) != 0 {
+            fail(a);
+        }
+        for (target, &fd) in a.stdio.iter().enumerate() {
+            if libc::dup2(fd, target as libc::c_int) < 0 {
+                fail(a);
+            }
+        }
+        for i in 0..a.nreset {
+            libc::signal(*a.reset.add(i), libc::SIG_DFL);
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, ptr::null_mut());
+        libc::execve(a.path, a.argv as _, a.envp as _);
+        fail(a)
+    }
+}
+
+/// Signals whose disposition the child must reset: the ones with a handler
+/// here (a handler address means nothing after exec, but the child runs
+/// before it on our memory), and SIGPIPE, which Rust ignores.
+fn handled_signals() -> Vec<libc::c_int> {
+    let mut out = vec![libc::SIGPIPE];
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
+            continue;
+        }
+        // SAFETY: reading a disposition into a zeroed struct.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, ptr::null(), &mut sa) == 0
+                && sa.sa_sigaction != libc::SIG_DFL
+                && sa.sa_sigaction != libc::SIG_IGN
+            {
+                out.push(sig);
+            }
+        }
+    }
+    out
+}
+
+/// Starts `path` like `posix_spawn` would, but without its per-call costs:
+/// the stack is reused, only handled signals are reset (glibc visits all 64
+/// twice), and the pidfd comes from `clone` itself.
+fn clone_exec(
+    l: &mut Launcher,
+    path: &CString,
+    argp: &[*mut libc::c_char],
+    envp: &[*mut libc::c_char],
+    stdio: [libc::c_int; 3],
+) -> io::Result<(i32, OwnedFd)> {
+    let mut args = ChildArgs {
+        path: path.as_ptr(),
+        argv: argp.as_ptr(),
+        envp: envp.as_ptr(),
+        stdio,
+        reset: l.reset.as_ptr(),
+        nreset: l.reset.len(),
+        errno: 0,
+    };
+    let mut pidfd: libc::c_int = -1;
+    // The stack grows down from its 16-byte aligned top.
+    let top = {
+        let end = l.stack.as_mut_ptr() as usize + l.stack.len();
+        (end & !15) as *mut libc::c_void
+    };
+    // SAFETY: all signals are blocked around clone so no handler of ours
+    // runs in the child on shared memory; the child only reads `args`
+    // (alive here) and writes `args.errno`; CLONE_VFORK suspends us until
+    // it has exec'd or exited, so `args` and the stack outlive its use.
+    let pid = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::clone(
+            child_main,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
+            &mut args as *mut ChildArgs as *mut libc::c_void,
+            &mut pidfd as *mut libc::c_int,
+        );
+        let e = io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        if pid < 0 {
+            return Err(e);
+        }
+        pid
+    };
+    // SAFETY: CLONE_PIDFD gave us this new descriptor.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    if args.errno != 0 {
+        let _ = wait(pid);
+        return Err(io::Error::from_raw_os_error(args.errno));
+    }
+    Ok((pid, pidfd))
+}
+
 /// Starts `argv` (or `sh -c argv[0]`) in a new process group, stdin from a
 /// pipe or /dev/null, stdout and stderr into pipes, with `MP_SEQ` and
 /// `PARALLEL_SEQ` set to `seq` and `MP_SLOT` to `slot`.
@@ -150,12 +283,6 @@ fn spawn_with(
         argv.iter().map(|a| cstring(a)).collect::<io::Result<_>>()?
     };
     let name = args[0].as_bytes();
-    // A name with a slash is a path; otherwise search PATH (once per worker).
-    let program = if name.contains(&b'/') {
-        Some(args[0].clone())
-    } else {
-        l.resolve(name)
-    };
     let mut extra = vec![
         cstring(&format!("MP_SEQ={seq}"))?,
         cstring(&format!("PARALLEL_SEQ={seq}"))?,
@@ -184,101 +311,41 @@ fn spawn_with(
     };
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    let stdin_fd = in_r
-        .as_ref()
-        .map_or(l.devnull.as_raw_fd(), |f| f.as_raw_fd());
-
-    let run = |program: Option<&CString>| -> io::Result<i32> {
-        // SAFETY: every pointer handed to posix_spawn points into `args`,
-        // `envp`'s strings or `program`, all alive until it returns; the
-        // file actions and attributes are initialised before use and
-        // destroyed after.
-        unsafe {
-            let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-            let mut at: libc::posix_spawnattr_t = std::mem::zeroed();
-            check(libc::posix_spawn_file_actions_init(&mut fa))?;
-            check(libc::posix_spawnattr_init(&mut at))?;
-            let result = (|| {
-                for (fd, target) in [
-                    (stdin_fd, 0),
-                    (out_w.as_raw_fd(), 1),
-                    (err_w.as_raw_fd(), 2),
-                ] {
-                    check(libc::posix_spawn_file_actions_adddup2(&mut fa, fd, target))?;
-                }
-                let mut empty: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut empty);
-                check(libc::posix_spawnattr_setsigmask(&mut at, &empty))?;
-                // Rust ignores SIGPIPE; commands expect the default. (Signals
-                // this worker handles are reset by exec.)
-                let mut default: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut default);
-                libc::sigaddset(&mut default, libc::SIGPIPE);
-                check(libc::posix_spawnattr_setsigdefault(&mut at, &default))?;
-                check(libc::posix_spawnattr_setpgroup(&mut at, 0))?;
-                let flags = libc::POSIX_SPAWN_SETPGROUP
-                    | libc::POSIX_SPAWN_SETSIGMASK
-                    | libc::POSIX_SPAWN_SETSIGDEF;
-                check(libc::posix_spawnattr_setflags(
-                    &mut at,
-                    flags as libc::c_short,
-                ))?;
-                let mut pid: libc::pid_t = 0;
-                let rc = match program {
-                    Some(p) => libc::posix_spawn(
-                        &mut pid,
-                        p.as_ptr(),
-                        &fa,
-                        &at,
-                        argp.as_ptr(),
-                        envp.as_ptr(),
-                    ),
-                    None => libc::posix_spawnp(
-                        &mut pid,
-                        args[0].as_ptr(),
-                        &fa,
-                        &at,
-                        argp.as_ptr(),
-                        envp.as_ptr(),
-                    ),
-                };
-                check(rc).map(|_| pid)
-            })();
-            libc::posix_spawn_file_actions_destroy(&mut fa);
-            libc::posix_spawnattr_destroy(&mut at);
-            result
+    let stdio = [
+        in_r.as_ref()
+            .map_or(l.devnull.as_raw_fd(), |f| f.as_raw_fd()),
+        out_w.as_raw_fd(),
+        err_w.as_raw_fd(),
+    ];
+    let not_found = || io::Error::from_raw_os_error(libc::ENOENT);
+    let (pid, pidfd) = if name.contains(&b'/') {
+        // A name with a slash is a path.
+        clone_exec(l, &args[0], &argp, &envp, stdio)?
+    } else {
+        // Otherwise search PATH, once per worker (again if the program moved).
+        let path = l.resolve(name).ok_or_else(not_found)?;
+        match clone_exec(l, &path, &argp, &envp, stdio) {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::EACCES | libc::ENOTDIR)
+                ) =>
+            {
+                l.found.remove(name);
+                let path = l.resolve(name).ok_or_else(not_found)?;
+                clone_exec(l, &path, &argp, &envp, stdio)?
+            }
+            r => r?,
         }
-    };
-    let moved = |e: &io::Error| {
-        matches!(
-            e.raw_os_error(),
-            Some(libc::ENOENT | libc::EACCES | libc::ENOTDIR)
-        )
-    };
-    let pid = match run(program.as_ref()) {
-        Err(e) if moved(&e) && program.is_some() && !name.contains(&b'/') => {
-            // Gone from where PATH had it: search again.
-            l.found.remove(name);
-            let again = l.resolve(name);
-            run(again.as_ref())?
-        }
-        r => r?,
     };
     drop((in_r, out_w, err_w));
     Ok(Spawned {
         pid,
+        pidfd,
         stdin: in_w,
         stdout: out_r,
         stderr: err_r,
     })
-}
-
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
 }
 
 /// Waits for `pid` and returns its status.

@@ -58,6 +58,8 @@ pub(crate) struct JobState {
     on_complete: Option<Completion>,
     /// Threads blocked in `wait_until` (no wake-up syscall when there are none).
     waiters: usize,
+    /// The one chunk a lone waiter waits for (None: any change wakes it).
+    wanted: Option<usize>,
 }
 
 impl Job {
@@ -70,6 +72,7 @@ impl Job {
                 total_chunks: None,
                 on_complete: None,
                 waiters: 0,
+                wanted: None,
             }),
             cv: Condvar::new(),
         })
@@ -94,7 +97,9 @@ impl Job {
         if let Some(cb) = callback {
             cb(&mut st);
         }
-        self.wake(st);
+        if complete || st.wanted.is_none_or(|w| w == index) {
+            self.wake(st);
+        }
     }
 
     fn wake(&self, st: MutexGuard<'_, JobState>) {
@@ -125,10 +130,12 @@ impl Job {
         }
     }
 
-    /// Waits until `ready(state)` holds or the deadline passes.
+    /// Waits until `ready(state)` holds or the deadline passes. `wanted`: the
+    /// chunk whose arrival can make it hold (None: any chunk's).
     pub(crate) fn wait_until<'a>(
         &'a self,
         deadline: Option<Instant>,
+        wanted: Option<usize>,
         ready: impl Fn(&JobState) -> bool,
     ) -> (MutexGuard<'a, JobState>, bool) {
         let mut st = self.lock();
@@ -140,6 +147,8 @@ impl Job {
             if left == Some(Duration::ZERO) {
                 return (st, false);
             }
+            // Two waiters may want different chunks: then wake on any.
+            st.wanted = if st.waiters == 0 { wanted } else { None };
             st.waiters += 1;
             st = match left {
                 None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
@@ -151,6 +160,9 @@ impl Job {
                 }
             };
             st.waiters -= 1;
+            if st.waiters == 0 {
+                st.wanted = None;
+            }
         }
     }
 }
@@ -220,7 +232,7 @@ impl<T> AsyncResult<T> {
     /// Waits until the result is ready, at most `timeout`; true if it is.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         self.job
-            .wait_until(timeout.map(|t| Instant::now() + t), complete_state)
+            .wait_until(timeout.map(|t| Instant::now() + t), None, complete_state)
             .1
     }
 
@@ -238,9 +250,9 @@ impl<T> AsyncResult<T> {
     /// failed gives [`Error::Task`]; a timeout gives [`Error::Timeout`]. The
     /// value can be taken once.
     pub fn get(&mut self, timeout: Option<Duration>) -> Result<T> {
-        let (mut st, ok) = self
-            .job
-            .wait_until(timeout.map(|t| Instant::now() + t), complete_state);
+        let (mut st, ok) =
+            self.job
+                .wait_until(timeout.map(|t| Instant::now() + t), None, complete_state);
         if !ok {
             return Err(Error::Timeout(timeout.unwrap_or_default()));
         }

@@ -715,7 +715,8 @@ where
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let next = self.consumed;
         let ordered = self.ordered;
-        let (mut st, ok) = self.job.wait_until(deadline, |st| {
+        let wanted = ordered.then_some(next);
+        let (mut st, ok) = self.job.wait_until(deadline, wanted, |st| {
             if ordered {
                 st.chunks.contains_key(&next)
             } else {

@@ -250,6 +250,14 @@ fn watch_parent(parent: OwnedFd) {
         .name("mp-parent-watch".into())
         .stack_size(64 * 1024)
         .spawn(move || {
+            // Signals are for the process's main thread: a child's SIGCHLD
+            // must not wake this one.
+            // SAFETY: changing this thread's own mask with a filled set.
+            unsafe {
+                let mut all: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut all);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            }
             let _ = crate::connection::wait(&[&parent], None);
             // SAFETY: raising a signal on ourselves has no preconditions.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
