@@ -293,19 +293,30 @@ fn run_items<I, R: Serialize>(
             }
         }
         ChunkSink::Batch { packed, items: out } => {
-            let results: Vec<std::result::Result<R, String>> = items.map(guarded).collect();
-            if results.iter().all(|r| r.is_ok()) {
-                let values: Vec<R> = results.into_iter().flatten().collect();
-                match encode_result(&values) {
+            // Straight into a Vec<R> while every call succeeds (the usual
+            // case: one encoded Vec for the chunk); item by item after a failure.
+            let mut items = items;
+            let mut values: Vec<R> = Vec::with_capacity(items.size_hint().0);
+            let mut failed = None;
+            for item in items.by_ref() {
+                match guarded(item) {
+                    Ok(v) => values.push(v),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => match encode_result(&values) {
                     Ok(bytes) => *packed = Some(bytes),
                     Err(e) => out.extend(values.iter().map(|_| Err(e.clone()))),
+                },
+                Some(e) => {
+                    out.extend(values.iter().map(encode_result));
+                    out.push(Err(e));
+                    out.extend(items.map(|item| guarded(item).and_then(|v| encode_result(&v))));
                 }
-            } else {
-                out.extend(
-                    results
-                        .into_iter()
-                        .map(|r| r.and_then(|v| encode_result(&v))),
-                );
             }
         }
     }

@@ -188,12 +188,22 @@ pub(crate) fn collect_all<R: DeserializeOwned>(st: &mut JobState) -> Result<Vec<
         let Some(chunk) = st.chunks.remove(&i) else {
             continue;
         };
-        for r in chunk.decode::<R>() {
-            match r {
-                Ok(v) => out.push(v),
+        match chunk {
+            // Decoded straight into the output: no per-item Result.
+            ChunkResults::Packed(bytes) => match Codec::Postcard.decode::<Vec<R>>(&bytes) {
+                Ok(mut values) if out.is_empty() => std::mem::swap(&mut out, &mut values),
+                Ok(mut values) => out.append(&mut values),
                 Err(e) => {
-                    if first_error.is_none() {
-                        first_error = Some(e);
+                    first_error.get_or_insert(e);
+                }
+            },
+            ChunkResults::Items(items) => {
+                for r in items {
+                    match decode_item::<R>(r) {
+                        Ok(v) => out.push(v),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
                     }
                 }
             }

@@ -83,7 +83,7 @@ pub(super) fn worker_pids(shared: &Shared) -> Vec<i32> {
     shared.lock().slots.iter().filter_map(|s| s.pid).collect()
 }
 
-/// The largest chunk [`hand_over`] writes itself: far below a socket's buffer.
+/// What [`hand_over`] lets wait in a worker's socket: far below its buffer.
 const DIRECT_MAX: usize = 32 * 1024;
 
 /// Takes the queue's first chunk for slot `i`: records it as in flight there
@@ -116,57 +116,73 @@ pub(super) fn has_room(shared: &Shared, s: &Slot, limit: usize) -> bool {
         && shared.opts.maxtasks.is_none_or(|m| s.sent < m)
 }
 
-/// Hands small queued chunks straight to idle workers, from whichever thread
-/// holds the lock (a submitter, or the supervisor on a result), sparing the
-/// dispatcher's wake-up. Safe to write under the lock: an idle worker's socket
-/// is empty (it has answered everything it was sent), so the write cannot block.
+/// Hands queued chunks straight to workers, from whichever thread holds the
+/// lock (a submitter, or the supervisor on a result), sparing the dispatcher's
+/// wake-up. Only where the write cannot block, so holding the lock is safe:
+/// the worker's socket holds at most the chunks it has not answered, and
+/// those plus this one stay under [`DIRECT_MAX`], far below a socket's buffer.
+/// A writer the dispatcher is using is left to it.
 pub(super) fn hand_over(shared: &Shared, st: &mut State) {
-    while st.queue.front().is_some_and(|c| c.data.len() <= DIRECT_MAX) {
-        let Some(i) = st.slots.iter().position(|s| has_room(shared, s, 1)) else {
+    while let Some(len) = st.queue.front().map(|c| c.data.len()) {
+        let pick = st
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                has_room(shared, s, shared.opts.per_worker)
+                    && s.inflight.iter().map(|c| c.data.len()).sum::<usize>() + len <= DIRECT_MAX
+            })
+            .min_by_key(|(_, s)| s.inflight.len())
+            .map(|(i, _)| i);
+        let Some(i) = pick else {
             return;
         };
-        let (writer, bytes) = assign(st, i);
+        let writer = st.slots[i]
+            .writer
+            .clone()
+            .expect("slots with room have a writer");
+        let conn = match writer.try_lock() {
+            Ok(c) => c,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        let (_, bytes) = assign(st, i);
         // A failed send means the worker died; the supervisor sees its pidfd.
-        let _ = writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send_bytes(&bytes);
+        let _ = conn.send_bytes(&bytes);
     }
 }
 
-/// The dispatcher thread: the rest of the hand-outs (large chunks, and the
-/// chunks that wait in a busy worker's socket when `per_worker` > 1).
+/// The dispatcher thread: the hand-outs [`hand_over`] leaves (large chunks).
 pub(super) fn dispatch(shared: Arc<Shared>) {
     loop {
-        let (writer, bytes) = {
-            let mut st = shared.lock();
-            loop {
-                if st.stopping {
-                    return;
-                }
-                let pick = if st.queue.is_empty() {
-                    None
-                } else {
-                    st.slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| has_room(&shared, s, shared.opts.per_worker))
-                        .min_by_key(|(_, s)| s.inflight.len())
-                        .map(|(i, _)| i)
-                };
-                if let Some(i) = pick {
-                    break assign(&mut st, i);
-                }
-                st.dispatcher_waiting = true;
-                st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
-                st.dispatcher_waiting = false;
+        let mut st = shared.lock();
+        let (writer, bytes) = loop {
+            if st.stopping {
+                return;
             }
+            let pick = if st.queue.is_empty() {
+                None
+            } else {
+                st.slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| has_room(&shared, s, shared.opts.per_worker))
+                    .min_by_key(|(_, s)| s.inflight.len())
+                    .map(|(i, _)| i)
+            };
+            if let Some(i) = pick {
+                break assign(&mut st, i);
+            }
+            st.dispatcher_waiting = true;
+            st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.dispatcher_waiting = false;
         };
+        // Taken before the state lock is let go, so chunks reach the worker
+        // in the order they were assigned; nobody else waits for a writer.
+        let conn = writer.lock().unwrap_or_else(|e| e.into_inner());
+        drop(st);
         // Sent outside the state lock: a busy worker's socket may be full.
-        let _ = writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send_bytes(&bytes);
+        let _ = conn.send_bytes(&bytes);
     }
 }
 
