@@ -451,3 +451,65 @@ fn every_start_method_runs_and_exits_cleanly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown start method"));
 }
+
+#[test]
+fn commands_get_default_signals_the_environment_and_a_fresh_path_lookup() {
+    // PATH is searched once per worker; a program that has gone is searched
+    // for again. dir_a/prog deletes itself, so task 2 must find dir_b/prog.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for (d, name) in [(&a, "A"), (&b, "B")] {
+        std::fs::create_dir(d).unwrap();
+        let prog = d.join("prog");
+        let body = if name == "A" {
+            "#!/bin/sh\nrm \"$0\"\necho A $1\n"
+        } else {
+            "#!/bin/sh\necho B $1\n"
+        };
+        std::fs::write(&prog, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}:/usr/bin:/bin", a.display(), b.display());
+    let out = common::mp()
+        .args(["map", "-j1", "prog"])
+        .env("PATH", &path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"1\n2\n3\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "A 1\nB 2\nB 3\n");
+
+    // No blocked signals, SIGPIPE not ignored, MP_SEQ / MP_SLOT set, and a
+    // program that is not there is named in the error.
+    let out = map(
+        &[
+            "-j1",
+            "sh",
+            "-c",
+            "grep -E '^Sig(Blk|Ign)' /proc/self/status; echo seq=$MP_SEQ slot=$MP_SLOT",
+        ],
+        "x\n",
+    );
+    let stdout = text(&out.stdout);
+    let field = |name: &str| {
+        let line = stdout.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(field("SigBlk:"), 0, "{stdout}");
+    assert_eq!(field("SigIgn:") & (1 << (libc::SIGPIPE - 1)), 0, "{stdout}");
+    assert!(stdout.contains("seq=1 slot=1"), "{stdout}");
+    let out = map(&["no-such-program-here"], "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no-such-program-here: No such file or directory"),
+        "{}",
+        text(&out.stderr)
+    );
+}

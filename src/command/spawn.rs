@@ -1,11 +1,15 @@
-//! Starting a per-record command: `posix_spawn` with what a worker can prepare
-//! once instead of per task.
+//! Starting a per-record command, with what a worker can prepare once
+//! instead of per task.
 //!
 //! `std::process::Command` copies the whole environment into a map to add a
-//! variable, opens `/dev/null` and searches `PATH` for every spawn. A worker
-//! runs thousands of commands, so it keeps the environment as ready C strings
-//! (only `MP_SEQ`/`PARALLEL_SEQ` change per task), one `/dev/null` descriptor,
-//! and where in `PATH` each program was found (searched again if it moved).
+//! variable, opens `/dev/null` and searches `PATH` for every spawn, and
+//! glibc's `posix_spawn` maps a fresh stack and visits all 64 signal
+//! dispositions twice in the child. A worker runs thousands of commands, so
+//! it keeps the environment as ready C strings (only `MP_SEQ`/`PARALLEL_SEQ`
+//! change per task), one `/dev/null` descriptor, where in `PATH` each program
+//! was found (searched again if it has gone), the list of signals it handles,
+//! and a stack for the child, which runs from `clone(CLONE_VM|CLONE_VFORK)`
+//! to `execve` making only raw system calls.
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};

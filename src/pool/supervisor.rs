@@ -2,9 +2,14 @@
 //!
 //! The *dispatcher* only writes: it hands queued chunks to workers with room
 //! (a chunk running and up to `per_worker - 1` waiting in the socket). The
-//! *supervisor* only reads: results, worker deaths (pidfds) and time limits.
+//! *supervisor* reads: results, worker deaths (pidfds) and time limits.
 //! Splitting reads from writes means a worker blocked on sending results can
 //! never deadlock with the pool blocked on sending it work.
+//!
+//! The one exception is [`hand_over`]: a write that cannot block (a small
+//! chunk into a socket that holds little) is made at once by whichever
+//! thread holds the lock, the supervisor included, so a task reaches an idle
+//! worker without waking the dispatcher. Large chunks go through it.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
