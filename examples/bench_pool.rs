@@ -4,6 +4,8 @@
 //! `cargo run --release --example bench_pool` prints `name value unit` lines:
 //! `s` (seconds, lower is better) or `items_per_s` (higher is better). The
 //! pool is created and warmed with a tiny map first; its start-up is not timed.
+//! Each timing is the median of `REPS` runs in the same pool (bench/pool.py
+//! does the same).
 //! `-- NAME` runs only the benchmark NAME (for profiling one of them).
 
 use std::hint::black_box;
@@ -15,6 +17,21 @@ fn pow3(x: u64) -> u64 {
     x * x * x
 }
 
+const REPS: usize = 5;
+
+/// The median of `REPS` timings of `f`, in seconds.
+fn median_secs(mut f: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..REPS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[REPS / 2]
+}
+
 fn main() {
     mp::freeze_support();
     let only = std::env::args().nth(1);
@@ -24,34 +41,34 @@ fn main() {
 
     // Pool(2).map(pow3, range(100000)), default chunksize (as CPython's).
     if run("map_pow3_100k") {
-        let t = Instant::now();
-        let v = pool.map(pow3, 0..100_000u64, None).unwrap();
-        let dt = t.elapsed().as_secs_f64();
-        assert_eq!(v.len(), 100_000);
-        assert_eq!(v[99_999], 99_999u64.pow(3));
-        black_box(v);
+        let dt = median_secs(|| {
+            let v = pool.map(pow3, 0..100_000u64, None).unwrap();
+            assert_eq!(v.len(), 100_000);
+            assert_eq!(v[99_999], 99_999u64.pow(3));
+            black_box(v);
+        });
         println!("map_pow3_100k {dt:.4} s");
     }
 
     // Pool(2).map(noop, [None] * 1000000).
     if run("map_noop_1M") {
-        let t = Instant::now();
-        let v = pool.map(noop, vec![(); 1_000_000], None).unwrap();
-        let dt = t.elapsed().as_secs_f64();
-        assert_eq!(v.len(), 1_000_000);
+        let dt = median_secs(|| {
+            let v = pool.map(noop, vec![(); 1_000_000], None).unwrap();
+            assert_eq!(v.len(), 1_000_000);
+        });
         println!("map_noop_1M {dt:.4} s");
     }
 
     // imap(pow3, range(N), chunksize=N // 8): eight large chunks.
     if run("imap_pow3_chunk_n8") {
         let n = 100_000u64;
-        let t = Instant::now();
-        let s: u64 = pool
-            .imap(pow3, 0..n, (n / 8) as usize)
-            .map(|r| r.unwrap() % 7)
-            .sum();
-        let dt = t.elapsed().as_secs_f64();
-        black_box(s);
+        let dt = median_secs(|| {
+            let s: u64 = pool
+                .imap(pow3, 0..n, (n / 8) as usize)
+                .map(|r| r.unwrap() % 7)
+                .sum();
+            black_box(s);
+        });
         println!("imap_pow3_chunk_n8 {dt:.4} s");
     }
 
@@ -60,10 +77,10 @@ fn main() {
         if !run(&format!("imap_chunksize_{cs}")) {
             continue;
         }
-        let t = Instant::now();
-        let count = pool.imap(pow3, 0..n, cs).filter(|r| r.is_ok()).count();
-        let dt = t.elapsed().as_secs_f64();
-        assert_eq!(count as u64, n);
+        let dt = median_secs(|| {
+            let count = pool.imap(pow3, 0..n, cs).filter(|r| r.is_ok()).count();
+            assert_eq!(count as u64, n);
+        });
         println!("imap_chunksize_{cs} {:.0} items_per_s", n as f64 / dt);
     }
 }

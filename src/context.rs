@@ -271,8 +271,7 @@ pub(crate) type ChunkTrampoline =
     fn(usize, &[u8], usize, &mut ChunkSink<'_>) -> std::result::Result<usize, String>;
 
 fn encode_result<R: Serialize>(value: &R) -> std::result::Result<Vec<u8>, String> {
-    crate::connection::Codec::Postcard
-        .encode(value)
+    crate::connection::codec::encode_payload(value)
         .map_err(|e| format!("could not encode the result: {e}"))
 }
 
@@ -328,8 +327,7 @@ fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
     skip: usize,
     sink: &mut ChunkSink<'_>,
 ) -> std::result::Result<usize, String> {
-    let items: Vec<A> = crate::connection::Codec::Postcard
-        .decode(chunk)
+    let items: Vec<A> = crate::connection::codec::decode_payload(chunk)
         .map_err(|e| format!("could not decode the tasks' arguments: {e}"))?;
     // SAFETY: `func` is the address of a `fn(A) -> R` of this same executable:
     // the parent computed it with `encode_call::<A, R>` from a value of that type.
@@ -345,8 +343,7 @@ fn star_chunk_trampoline<A: DeserializeOwned, B: DeserializeOwned, R: Serialize>
     skip: usize,
     sink: &mut ChunkSink<'_>,
 ) -> std::result::Result<usize, String> {
-    let items: Vec<(A, B)> = crate::connection::Codec::Postcard
-        .decode(chunk)
+    let items: Vec<(A, B)> = crate::connection::codec::decode_payload(chunk)
         .map_err(|e| format!("could not decode the tasks' arguments: {e}"))?;
     // SAFETY: `func` is the address of a `fn(A, B) -> R` of this same
     // executable, encoded by `encode_star_call::<A, B, R>`.

@@ -178,7 +178,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 /// before it on our memory), and SIGPIPE, which Rust ignores.
 fn handled_signals() -> Vec<libc::c_int> {
     let mut out = vec![libc::SIGPIPE];
-    for sig in 1..libc::SIGRTMAX() {
+    for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
             continue;
         }

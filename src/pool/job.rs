@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use super::TaskError;
-use crate::connection::Codec;
+use crate::connection::codec;
 use crate::error::{Error, Result};
 
 pub(crate) type ItemResult = std::result::Result<Vec<u8>, TaskError>;
@@ -35,7 +35,7 @@ impl ChunkResults {
     pub(crate) fn decode<R: DeserializeOwned>(self) -> Vec<Result<R>> {
         match self {
             ChunkResults::Items(v) => v.into_iter().map(decode_item).collect(),
-            ChunkResults::Packed(bytes) => match Codec::Postcard.decode::<Vec<R>>(&bytes) {
+            ChunkResults::Packed(bytes) => match codec::decode_payload::<Vec<R>>(&bytes) {
                 Ok(values) => values.into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             },
@@ -174,7 +174,7 @@ pub(crate) fn complete_state(st: &JobState) -> bool {
 /// Decodes one item's result.
 pub(crate) fn decode_item<R: DeserializeOwned>(r: ItemResult) -> Result<R> {
     match r {
-        Ok(bytes) => Codec::Postcard.decode(&bytes),
+        Ok(bytes) => codec::decode_payload(&bytes),
         Err(e) => Err(Error::Task(e)),
     }
 }
@@ -190,7 +190,7 @@ pub(crate) fn collect_all<R: DeserializeOwned>(st: &mut JobState) -> Result<Vec<
         };
         match chunk {
             // Decoded straight into the output: no per-item Result.
-            ChunkResults::Packed(bytes) => match Codec::Postcard.decode::<Vec<R>>(&bytes) {
+            ChunkResults::Packed(bytes) => match codec::decode_payload::<Vec<R>>(&bytes) {
                 Ok(mut values) if out.is_empty() => std::mem::swap(&mut out, &mut values),
                 Ok(mut values) => out.append(&mut values),
                 Err(e) => {

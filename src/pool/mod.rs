@@ -58,7 +58,7 @@ pub use job::AsyncResult;
 use job::{collect_all, ChunkResults, Job, JobState};
 pub use worker::worker_slot;
 
-use crate::connection::{Codec, Connection};
+use crate::connection::{codec, Codec, Connection};
 use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
 
@@ -379,7 +379,7 @@ impl Pool {
         let job = Job::new();
         let mut n = 0;
         for (i, chunk) in items.chunks(chunksize.max(1)).enumerate() {
-            let data = Codec::Postcard.encode(chunk)?;
+            let data = codec::encode_payload(chunk)?;
             self.submit(&job, i, call, data, chunk.len())?;
             n += 1;
         }
@@ -503,7 +503,7 @@ impl Pool {
                 None => error_callback(Error::ProcessState("the task produced no result".into())),
             }
         }));
-        let data = Codec::Postcard.encode(std::slice::from_ref(&args))?;
+        let data = codec::encode_payload(std::slice::from_ref(&args))?;
         self.submit(&job, 0, context::encode_call(f), data, 1)?;
         job.set_total(1);
         Ok(AsyncResult::new(job, take_single::<R>))
@@ -685,7 +685,7 @@ where
                 self.job.set_total(self.submitted);
                 return;
             }
-            let r = Codec::Postcard.encode(&chunk).and_then(|data| {
+            let r = codec::encode_payload(&chunk).and_then(|data| {
                 self.pool
                     .submit(&self.job, self.submitted, self.call, data, chunk.len())
             });
