@@ -671,7 +671,9 @@ pub fn run(args: MapArgs) -> Result<i32> {
         .window(processes * 4 + 4)
         .prefetch(0)
         .retries(args.retries)
-        .start_method(args.start_method);
+        .start_method(args.start_method)
+        .initializer(mp::command::prepare_worker, ())
+        .context("cannot set up the worker pool")?;
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
     }

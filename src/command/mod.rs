@@ -210,6 +210,15 @@ fn base_command(argv: &[String], shell: bool) -> Option<Command> {
     })
 }
 
+/// A pool initializer for workers that will run commands: installs the
+/// stop-signal handlers and prepares what starting a command needs (the
+/// environment, `/dev/null`, the signals to reset), while the pool is still
+/// reading its first records, not when the first task has arrived.
+pub fn prepare_worker(_: ()) {
+    install_handlers();
+    spawn::prepare();
+}
+
 /// Runs one command (a pool task function).
 pub fn run_task(task: CommandTask) -> CommandOutcome {
     as_task(|| run_task_inner(task))

@@ -253,6 +253,17 @@ fn clone_exec(
     Ok((pid, pidfd))
 }
 
+/// Sets up this worker's launcher ahead of its first command (a failure
+/// here is reported by that command's start instead).
+pub(super) fn prepare() {
+    LAUNCHER.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        if guard.is_none() {
+            *guard = Launcher::new().ok();
+        }
+    });
+}
+
 /// Starts `argv` (or `sh -c argv[0]`) in a new process group, stdin from a
 /// pipe or /dev/null, stdout and stderr into pipes, with `MP_SEQ` and
 /// `PARALLEL_SEQ` set to `seq` and `MP_SLOT` to `slot`.
