@@ -1037,7 +1037,7 @@ impl BlockReader {
             // Fast path: all whole lines in the buffer fit.
             let whole = match memchr::memrchr(b'\n', buf) {
                 Some(last) if last < room => {
-                    let lines = buf[..=last].iter().filter(|&&b| b == b'\n').count();
+                    let lines = mp::command::count_newlines(&buf[..=last]);
                     (count + lines <= want).then_some((last + 1, lines))
                 }
                 _ => None,

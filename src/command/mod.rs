@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 mod persistent;
 mod spawn;
 pub(crate) use persistent::on_worker_exit;
-pub use persistent::{run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure};
+pub use persistent::{
+    count_newlines, run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure,
+};
 
 /// Captured output beyond this many bytes is written to a temporary file.
 pub const SPILL_BYTES: usize = 1 << 20;
