@@ -693,6 +693,16 @@ pub fn run(args: MapArgs) -> Result<i32> {
             .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
             .map(make_task)
             .inspect(move |t| handed.borrow_mut().push_back(t.seq))
+            // At the end of input the pool is closed at once: each worker
+            // exits as soon as nothing is left for it, while the last results
+            // are still being written, instead of after.
+            .chain(std::iter::from_fn({
+                let pool = pool.clone();
+                move || {
+                    pool.close();
+                    None
+                }
+            }))
     };
     let chunksize = args.chunksize.unwrap_or(1);
     let results = if args.unordered {
