@@ -42,6 +42,7 @@ fn main() {
         ("imap_next_timeout", imap_next_timeout),
         ("terminate_fails_pending_and_returns", terminate_pending),
         ("close_then_join", close_then_join),
+        ("lazy_pool_starts_workers_as_work_needs_them", lazy_workers),
     ];
     for &(name, f) in global {
         tests.push(Trial::test(format!("pool::{name}"), f));
@@ -396,4 +397,44 @@ fn close_then_join() -> TestResult {
         r.get(None)? == vec![50; 4],
         "queued work finished before join returned",
     )
+}
+
+/// A lazy pool starts one worker; queued work that finds it busy starts the
+/// others, and all of them run tasks.
+fn lazy_workers() -> TestResult {
+    let p = Pool::builder()
+        .processes(3)
+        .lazy(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    check(
+        p.worker_pids().len() == 1,
+        format!("started {:?}", p.worker_pids()),
+    )?;
+    // One quick task keeps it at one worker.
+    let one = p.map(my_pid, [0u64], Some(1)).map_err(|e| e.to_string())?;
+    check(
+        p.worker_pids().len() == 1,
+        "one task started another worker",
+    )?;
+    // Slow tasks queue up behind the busy worker: the others start and share them.
+    let pids: HashSet<u32> = p
+        .map(sleep_then_pid, vec![100u64; 6], Some(1))
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
+    check(
+        p.worker_pids().len() == 3,
+        format!("workers {:?}", p.worker_pids()),
+    )?;
+    check(pids.len() == 3, format!("tasks ran in {pids:?}"))?;
+    check(pids.contains(&one[0]), "the first worker took part")?;
+    p.close();
+    p.join().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn sleep_then_pid(ms: u64) -> u32 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    std::process::id()
 }

@@ -673,7 +673,9 @@ pub fn run(args: MapArgs) -> Result<i32> {
         .retries(args.retries)
         .start_method(args.start_method)
         .initializer(mp::command::prepare_worker, ())
-        .context("cannot set up the worker pool")?;
+        .context("cannot set up the worker pool")?
+        // A short input starts as many workers as it keeps busy, not -j.
+        .lazy(true);
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
     }

@@ -106,6 +106,7 @@ pub struct PoolBuilder {
     retries: u32,
     window: Option<usize>,
     prefetch: Option<usize>,
+    lazy: bool,
 }
 
 struct Initializer {
@@ -165,6 +166,13 @@ impl PoolBuilder {
         self.prefetch = Some(chunks);
         self
     }
+    /// Starts one worker at once and the others only when queued work finds
+    /// every started worker busy (not in CPython, which starts them all). A
+    /// short input then costs one process start, not `processes` of them.
+    pub fn lazy(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
     /// Starts the workers.
     pub fn build(self) -> Result<Pool> {
         Pool::start(self)
@@ -213,6 +221,8 @@ pub(crate) struct Opts {
     pub window: usize,
     /// Chunks a worker may hold at once (one running, the rest queued in its socket).
     pub per_worker: usize,
+    /// Workers start as work needs them ([`PoolBuilder::lazy`]).
+    pub lazy: bool,
 }
 
 #[derive(Default)]
@@ -227,6 +237,8 @@ pub(crate) struct State {
     pub fatal: Option<TaskError>,
     /// The dispatcher is blocked on `Shared::work`.
     pub dispatcher_waiting: bool,
+    /// Slots whose worker has not been started yet (lazy pools).
+    pub unstarted: usize,
 }
 
 #[derive(Default)]
@@ -312,6 +324,7 @@ impl Pool {
                 retries: b.retries,
                 window: b.window.unwrap_or(8 * processes),
                 per_worker,
+                lazy: b.lazy,
             },
         });
         let workers = supervisor::start_workers(&shared)?;
@@ -367,6 +380,11 @@ impl Pool {
         st.queue.push_back(chunk);
         supervisor::hand_over(&self.shared, &mut st);
         self.shared.nudge(&st);
+        if st.unstarted > 0 && !st.queue.is_empty() {
+            // Every started worker is busy: the supervisor starts another.
+            drop(st);
+            self.shared.wake_supervisor();
+        }
         Ok(())
     }
 

@@ -78,10 +78,55 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
     })
 }
 
+/// Starts every worker, or only the first in a lazy pool (the others are
+/// started by [`start_wanted`]).
 pub(super) fn start_workers(shared: &Shared) -> Result<Vec<Option<Worker>>> {
-    (0..shared.opts.processes)
-        .map(|i| start_worker(shared, i).map(Some))
+    let n = shared.opts.processes;
+    let now = if shared.opts.lazy { 1 } else { n };
+    shared.lock().unstarted = n - now;
+    (0..n)
+        .map(|i| {
+            if i < now {
+                start_worker(shared, i).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
         .collect()
+}
+
+/// In a lazy pool: starts never-started workers while work is queued that
+/// no started worker has room for.
+fn start_wanted(shared: &Shared, workers: &mut [Option<Worker>], ever: &mut [bool]) {
+    loop {
+        let wanted = {
+            let mut st = shared.lock();
+            let busy = !st.queue.is_empty()
+                && !st
+                    .slots
+                    .iter()
+                    .any(|s| has_room(shared, s, shared.opts.per_worker));
+            if st.unstarted == 0 || !busy || st.stopping || st.fatal.is_some() {
+                return;
+            }
+            st.unstarted -= 1;
+            ever.iter().position(|e| !e)
+        };
+        let Some(i) = wanted else {
+            return;
+        };
+        ever[i] = true;
+        match start_worker(shared, i) {
+            Ok(w) => workers[i] = Some(w),
+            Err(e) => {
+                fail_everything(
+                    shared,
+                    TaskError::Codec(format!("could not start a worker: {e}")),
+                );
+                return;
+            }
+        }
+    }
 }
 
 pub(super) fn worker_pids(shared: &Shared) -> Vec<i32> {
@@ -194,7 +239,9 @@ pub(super) fn dispatch(shared: Arc<Shared>) {
 /// The supervisor thread.
 pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, wake: OwnedFd) {
     let per_item = shared.opts.task_timeout.is_some();
+    let mut ever: Vec<bool> = workers.iter().map(Option::is_some).collect();
     loop {
+        start_wanted(&shared, &mut workers, &mut ever);
         let (stop, idle) = {
             let st = shared.lock();
             let idle = st.queue.is_empty() && st.slots.iter().all(|s| s.inflight.is_empty());
