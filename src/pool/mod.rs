@@ -655,6 +655,8 @@ pub struct IMapIterator<'p, A, R, I> {
     job: Arc<Job>,
     submitted: usize,
     consumed: usize,
+    /// A chunk's values when all its tasks succeeded (yielded before `buffer`).
+    ready: std::vec::IntoIter<R>,
     buffer: VecDeque<Result<R>>,
     error: Option<Error>,
     _t: PhantomData<fn(A)>,
@@ -682,6 +684,7 @@ where
             job: Job::new(),
             submitted: 0,
             consumed: 0,
+            ready: Vec::new().into_iter(),
             buffer: VecDeque::new(),
             error: None,
             _t: PhantomData,
@@ -720,6 +723,9 @@ where
     /// Python's `next(timeout)`: the next result, waiting at most `timeout`.
     /// `Ok(None)` at the end; [`Error::Timeout`] if nothing came in time.
     pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<R>> {
+        if let Some(v) = self.ready.next() {
+            return Ok(Some(v));
+        }
         if let Some(r) = self.buffer.pop_front() {
             return r.map(Some);
         }
@@ -754,9 +760,19 @@ where
         drop(st);
         self.consumed += 1;
         if let Some(results) = results {
-            self.buffer.extend(results.decode::<R>());
+            match results {
+                // No per-item Result for a chunk that succeeded whole.
+                job::ChunkResults::Packed(bytes) => match codec::decode_payload::<Vec<R>>(&bytes) {
+                    Ok(values) => self.ready = values.into_iter(),
+                    Err(e) => self.buffer.push_back(Err(e)),
+                },
+                items => self.buffer.extend(items.decode::<R>()),
+            }
         }
         self.top_up();
+        if let Some(v) = self.ready.next() {
+            return Ok(Some(v));
+        }
         match self.buffer.pop_front() {
             Some(r) => r.map(Some),
             None => self.next_timeout(timeout),
@@ -776,7 +792,8 @@ where
     /// waited for. (Not in CPython.)
     pub fn drain_ready(&mut self) -> Vec<Result<R>> {
         self.input = None;
-        let mut out: Vec<Result<R>> = self.buffer.drain(..).collect();
+        let mut out: Vec<Result<R>> = self.ready.by_ref().map(Ok).collect();
+        out.extend(self.buffer.drain(..));
         let mut st = self.job.lock();
         let finished: Vec<usize> = st.finished.drain(..).collect();
         let mut chunks = Vec::new();
