@@ -245,13 +245,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
     let Some(first) = task.argv.first() else {
         return fail("empty command".into());
     };
-    let child = match spawn::spawn(
-        &task.argv,
-        task.shell,
-        task.seq,
-        crate::pool::worker_slot(),
-        task.stdin.is_some(),
-    ) {
+    let child = match spawn::spawn(&task, crate::pool::worker_slot()) {
         Ok(c) => c,
         Err(e) => return fail(format!("{first}: {e}")),
     };

@@ -19,6 +19,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::ptr;
 
+use super::CommandTask;
+
 /// The variables set per task; the inherited values of these are dropped.
 const PER_TASK: [&str; 3] = ["MP_SEQ", "PARALLEL_SEQ", "MP_SLOT"];
 
@@ -264,38 +266,29 @@ pub(super) fn prepare() {
     });
 }
 
-/// Starts `argv` (or `sh -c argv[0]`) in a new process group, stdin from a
-/// pipe or /dev/null, stdout and stderr into pipes, with `MP_SEQ` and
-/// `PARALLEL_SEQ` set to `seq` and `MP_SLOT` to `slot`.
-pub(super) fn spawn(
-    argv: &[String],
-    shell: bool,
-    seq: u64,
-    slot: Option<usize>,
-    stdin_piped: bool,
-) -> io::Result<Spawned> {
+/// Starts the task's `argv` (or `sh -c argv[0]`) in a new process group,
+/// stdin from a pipe (when the task has input) or /dev/null, stdout and
+/// stderr into pipes, with `MP_SEQ` and `PARALLEL_SEQ` set to its record
+/// number and `MP_SLOT` to `slot`.
+pub(super) fn spawn(task: &CommandTask, slot: Option<usize>) -> io::Result<Spawned> {
     LAUNCHER.with(|cell| {
         let mut guard = cell.borrow_mut();
         if guard.is_none() {
             *guard = Some(Launcher::new()?);
         }
-        let launcher = guard.as_mut().expect("set above");
-        spawn_with(launcher, argv, shell, seq, slot, stdin_piped)
+        spawn_with(guard.as_mut().expect("set above"), task, slot)
     })
 }
 
-fn spawn_with(
-    l: &mut Launcher,
-    argv: &[String],
-    shell: bool,
-    seq: u64,
-    slot: Option<usize>,
-    stdin_piped: bool,
-) -> io::Result<Spawned> {
-    let args: Vec<CString> = if shell {
-        vec![cstring("/bin/sh")?, cstring("-c")?, cstring(&argv[0])?]
+fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::Result<Spawned> {
+    let seq = task.seq;
+    let args: Vec<CString> = if task.shell {
+        vec![cstring("/bin/sh")?, cstring("-c")?, cstring(&task.argv[0])?]
     } else {
-        argv.iter().map(|a| cstring(a)).collect::<io::Result<_>>()?
+        task.argv
+            .iter()
+            .map(|a| cstring(a))
+            .collect::<io::Result<_>>()?
     };
     let name = args[0].as_bytes();
     let mut extra = vec![
@@ -318,7 +311,7 @@ fn spawn_with(
         .collect();
     argp.push(ptr::null_mut());
 
-    let (in_r, in_w) = if stdin_piped {
+    let (in_r, in_w) = if task.stdin.is_some() {
         let (r, w) = pipe()?;
         (Some(r), Some(w))
     } else {
