@@ -64,6 +64,17 @@ awk -v m="$mc" -v f="$fc" -v a="$ac" 'BEGIN {printf "mp CPU per task beyond the 
 sm=$(awk '$1=="start_mp"{print $2}' "$tmp/start" | med)
 sx=$(awk '$1=="start_xargs"{print $2}' "$tmp/start" | med)
 echo "start-up, one record (includes the shell's own fork+exec): mp $(awk -v v="$sm" 'BEGIN{printf "%.1f", v/1000}') ms, xargs $(awk -v v="$sx" 'BEGIN{printf "%.1f", v/1000}') ms (target ≤ 5 ms)"
+if command -v hyperfine >/dev/null; then
+  # The same without a shell in between: hyperfine -N starts each command itself.
+  hyperfine -N --warmup 5 --runs 60 --export-json "$tmp/hf.json" \
+    "$mp map -a $tmp/one true" "xargs -a $tmp/one -n1 true" >/dev/null 2>&1
+  python3 - "$tmp/hf.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+mp, xargs = (x["median"] * 1000 for x in r)
+print(f"start-up, one record (hyperfine -N, no shell, median of 60): mp {mp:.1f} ms, xargs {xargs:.1f} ms (target ≤ 5 ms)")
+PY
+fi
 echo
 echo "### Pool(2) vs CPython multiprocessing.Pool(2)"
 echo
