@@ -556,6 +556,17 @@ struct Tally {
 }
 
 impl Tally {
+    fn new(args: &MapArgs, joblog: Option<Joblog>) -> Tally {
+        Tally {
+            done: 0,
+            failed: 0,
+            joblog,
+            halt: args.halt.and_then(|h| h.0),
+            halted: false,
+            progress: Progress::new(args),
+        }
+    }
+
     fn count(&mut self, ok: bool) {
         self.done += 1;
         if !ok {
@@ -666,21 +677,15 @@ pub fn run(args: MapArgs) -> Result<i32> {
 
     // Commands take milliseconds: hand a task only to a free worker, so none
     // waits behind a slow one (GNU parallel's job slots behave the same way).
-    let mut builder = mp::Pool::builder()
-        .processes(processes)
+    let mut builder = pool_builder(&args, processes)
         .window(processes * 4 + 4)
         .prefetch(0)
-        .retries(args.retries)
-        .start_method(args.start_method)
         .initializer(mp::command::prepare_worker, ())
-        .context("cannot set up the worker pool")?
-        // A short input starts as many workers as it keeps busy, not -j.
-        .lazy(true);
+        .context("cannot set up the worker pool")?;
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
     }
-    let pool = Arc::new(builder.build().context("cannot start the worker pool")?);
-    install_signal_thread(&pool)?;
+    let pool = start_pool(builder)?;
 
     let stop_input = std::rc::Rc::new(std::cell::Cell::new(false));
     // The record numbers handed to the pool, in order (to name a task that
@@ -695,31 +700,15 @@ pub fn run(args: MapArgs) -> Result<i32> {
             .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
             .map(make_task)
             .inspect(move |t| handed.borrow_mut().push_back(t.seq))
-            // At the end of input the pool is closed at once: each worker
-            // exits as soon as nothing is left for it, while the last results
-            // are still being written, instead of after.
-            .chain(std::iter::from_fn({
-                let pool = pool.clone();
-                move || {
-                    pool.close();
-                    None
-                }
-            }))
     };
+    let tasks = close_at_end(&pool, tasks);
     let chunksize = args.chunksize.unwrap_or(1);
     let results = if args.unordered {
         pool.imap_unordered(map_task, tasks, chunksize)
     } else {
         pool.imap(map_task, tasks, chunksize)
     };
-    let mut tally = Tally {
-        done: 0,
-        failed: 0,
-        joblog,
-        halt: args.halt.and_then(|h| h.0),
-        halted: false,
-        progress: Progress::new(&args),
-    };
+    let mut tally = Tally::new(&args, joblog);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let json = args.json;
@@ -745,6 +734,37 @@ pub fn run(args: MapArgs) -> Result<i32> {
     };
     consume(&pool, results, &mut tally, &stop_input, handle)?;
     finish_run(&pool, tally, &records)
+}
+
+/// The pool settings both modes share: `-j`, `--retries`, `--start-method`,
+/// and workers started as the input keeps them busy (a short input starts
+/// fewer than `-j`).
+fn pool_builder(args: &MapArgs, processes: usize) -> mp::pool::PoolBuilder {
+    mp::Pool::builder()
+        .processes(processes)
+        .retries(args.retries)
+        .start_method(args.start_method)
+        .lazy(true)
+}
+
+/// Starts the pool and the signal thread that stops it.
+fn start_pool(builder: mp::pool::PoolBuilder) -> Result<Arc<mp::Pool>> {
+    let pool = Arc::new(builder.build().context("cannot start the worker pool")?);
+    install_signal_thread(&pool)?;
+    Ok(pool)
+}
+
+/// `input`, then the pool is closed: each worker exits as soon as nothing is
+/// left for it, while the last results are still being written, not after.
+fn close_at_end<I: Iterator>(
+    pool: &Arc<mp::Pool>,
+    input: I,
+) -> impl Iterator<Item = I::Item> + use<I> {
+    let pool = pool.clone();
+    input.chain(std::iter::from_fn(move || {
+        pool.close();
+        None
+    }))
 }
 
 /// Installs the SIGINT/SIGTERM/SIGHUP thread: it stops the pool (every
@@ -1233,29 +1253,18 @@ fn run_persistent(
     };
     // One block running and one waiting per worker; the window bounds what
     // waits for its turn in ordered output.
-    let pool = mp::Pool::builder()
-        .processes(processes)
-        .window(2 * processes + 2)
-        .prefetch(1)
-        .retries(args.retries)
-        .start_method(args.start_method)
-        .build()
-        .context("cannot start the worker pool")?;
-    let pool = Arc::new(pool);
-    install_signal_thread(&pool)?;
+    let pool = start_pool(
+        pool_builder(args, processes)
+            .window(2 * processes + 2)
+            .prefetch(1),
+    )?;
+    let input = close_at_end(&pool, blocks.by_ref());
     let results = if args.unordered {
-        pool.imap_unordered(run_block, blocks.by_ref(), 1)
+        pool.imap_unordered(run_block, input, 1)
     } else {
-        pool.imap(run_block, blocks.by_ref(), 1)
+        pool.imap(run_block, input, 1)
     };
-    let mut tally = Tally {
-        done: 0,
-        failed: 0,
-        joblog,
-        halt: args.halt.and_then(|h| h.0),
-        halted: false,
-        progress: Progress::new(args),
-    };
+    let mut tally = Tally::new(args, joblog);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let json = args.json;

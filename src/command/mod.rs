@@ -261,15 +261,14 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             let _ = std::fs::File::from(input).write_all(&data);
         });
     }
-    let pidfd = Some(child.pidfd);
+    let pidfd = child.pidfd;
     let mut out = Sink::default();
     let mut err = Sink::default();
     let mut pipes: Vec<(OwnedFd, bool)> = vec![(child.stdout, true), (child.stderr, false)];
     let deadline = task.timeout.map(|t| started + t);
     let mut timed_out = false;
     let mut stopping_since: Option<Instant> = None;
-    // Without a pidfd (an old kernel) the pipes' end stands for the exit.
-    let mut exited = pidfd.is_none();
+    let mut exited = false;
     loop {
         if pipes.is_empty() && exited {
             break;
@@ -307,10 +306,8 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             .iter()
             .map(|(fd, _)| fd as &dyn crate::connection::Waitable)
             .collect();
-        if let Some(fd) = &pidfd {
-            if !exited {
-                objs.push(fd);
-            }
+        if !exited {
+            objs.push(&pidfd);
         }
         let ready = crate::connection::wait(&objs, wait_for).unwrap_or_default();
         let mut closed = Vec::new();
@@ -320,14 +317,17 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
                 continue;
             }
             let (fd, is_out) = &pipes[i];
-            let mut buf = [0u8; 65536];
-            match nix::unistd::read(fd.as_fd().as_raw_fd(), &mut buf) {
-                Ok(0) => closed.push(i),
-                Ok(n) => {
+            let read = READ_BUF.with_borrow_mut(|buf| {
+                let r = nix::unistd::read(fd.as_fd().as_raw_fd(), buf);
+                if let Ok(n) = r {
                     let sink = if *is_out { &mut out } else { &mut err };
                     sink.push(&buf[..n]);
                 }
-                Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
+                r
+            });
+            match read {
+                Ok(0) => closed.push(i),
+                Ok(_) | Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => {}
                 Err(_) => closed.push(i),
             }
         }
@@ -367,6 +367,12 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         unsafe { libc::_exit(128 + sig) };
     }
     outcome
+}
+
+thread_local! {
+    /// The worker's buffer for reading a command's output (zeroed once, not
+    /// per read: a 64 KiB stack array cost a memset on every read).
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 65536]);
 }
 
 /// Collects output in memory up to [`SPILL_BYTES`], then in a temporary file.

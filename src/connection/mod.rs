@@ -273,19 +273,12 @@ impl Connection {
     /// Receives one message and decodes it as a `T`.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T> {
         self.check_readable()?;
-        // Fast path: a whole small frame is already buffered; decode it in place.
-        {
+        // Fast path: a whole frame is already buffered; decode it in place.
+        if let Some((hlen, len)) = self.buffered_frame() {
             let mut rb = self.rbuf.borrow_mut();
-            let avail = rb.available();
-            if avail.len() >= 4 {
-                let n = i32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]);
-                if n >= 0 && avail.len() >= 4 + n as usize {
-                    let n = n as usize;
-                    let r = self.codec.decode(&avail[4..4 + n]);
-                    rb.consume(4 + n);
-                    return r;
-                }
-            }
+            let r = self.codec.decode(&rb.available()[hlen..hlen + len]);
+            rb.consume(hlen + len);
+            return r;
         }
         let bytes = self.recv_frame(None)?;
         self.codec.decode(&bytes)
@@ -537,9 +530,17 @@ impl Connection {
 
     /// Whether a whole frame is already buffered (a `recv` needs no syscall).
     pub(crate) fn frame_buffered(&self) -> bool {
+        self.buffered_frame().is_some()
+    }
+
+    /// (header length, payload length) of a frame that is wholly buffered.
+    fn buffered_frame(&self) -> Option<(usize, usize)> {
         let rb = self.rbuf.borrow();
         let a = rb.available();
-        matches!(decode_header(a), Ok(Some((len, hlen))) if (a.len() - hlen) as u64 >= len)
+        match decode_header(a) {
+            Ok(Some((len, hlen))) if (a.len() - hlen) as u64 >= len => Some((hlen, len as usize)),
+            _ => None,
+        }
     }
 
     /// Whether unread bytes are already buffered.

@@ -31,15 +31,21 @@ impl ChunkResults {
         }
     }
 
-    /// Decodes every item.
-    pub(crate) fn decode<R: DeserializeOwned>(self) -> Vec<Result<R>> {
+    /// Decodes every item: `Ok` with the plain values when the chunk
+    /// succeeded whole (no `Result` per item), else one `Result` per item.
+    pub(crate) fn values<R: DeserializeOwned>(self) -> std::result::Result<Vec<R>, Vec<Result<R>>> {
         match self {
-            ChunkResults::Items(v) => v.into_iter().map(decode_item).collect(),
-            ChunkResults::Packed(bytes) => match codec::decode_payload::<Vec<R>>(&bytes) {
-                Ok(values) => values.into_iter().map(Ok).collect(),
-                Err(e) => vec![Err(e)],
-            },
+            ChunkResults::Items(v) => Err(v.into_iter().map(decode_item).collect()),
+            ChunkResults::Packed(bytes) => {
+                codec::decode_payload::<Vec<R>>(&bytes).map_err(|e| vec![Err(e)])
+            }
         }
+    }
+
+    /// Decodes every item, one `Result` each.
+    pub(crate) fn decode<R: DeserializeOwned>(self) -> Vec<Result<R>> {
+        self.values()
+            .map_or_else(|each| each, |values| values.into_iter().map(Ok).collect())
     }
 }
 type Completion = Box<dyn FnOnce(&mut JobState) + Send>;
@@ -188,18 +194,13 @@ pub(crate) fn collect_all<R: DeserializeOwned>(st: &mut JobState) -> Result<Vec<
         let Some(chunk) = st.chunks.remove(&i) else {
             continue;
         };
-        match chunk {
-            // Decoded straight into the output: no per-item Result.
-            ChunkResults::Packed(bytes) => match codec::decode_payload::<Vec<R>>(&bytes) {
-                Ok(mut values) if out.is_empty() => std::mem::swap(&mut out, &mut values),
-                Ok(mut values) => out.append(&mut values),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            },
-            ChunkResults::Items(items) => {
-                for r in items {
-                    match decode_item::<R>(r) {
+        match chunk.values::<R>() {
+            // Straight into the output: no per-item Result.
+            Ok(mut values) if out.is_empty() => std::mem::swap(&mut out, &mut values),
+            Ok(mut values) => out.append(&mut values),
+            Err(each) => {
+                for r in each {
+                    match r {
                         Ok(v) => out.push(v),
                         Err(e) => {
                             first_error.get_or_insert(e);

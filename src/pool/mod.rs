@@ -379,7 +379,6 @@ impl Pool {
         }
         st.queue.push_back(chunk);
         supervisor::hand_over(&self.shared, &mut st);
-        self.shared.nudge(&st);
         if st.unstarted > 0 && !st.queue.is_empty() {
             // Every started worker is busy: the supervisor starts another.
             drop(st);
@@ -759,24 +758,14 @@ where
         let results = st.chunks.remove(&index);
         drop(st);
         self.consumed += 1;
-        if let Some(results) = results {
-            match results {
-                // No per-item Result for a chunk that succeeded whole.
-                job::ChunkResults::Packed(bytes) => match codec::decode_payload::<Vec<R>>(&bytes) {
-                    Ok(values) => self.ready = values.into_iter(),
-                    Err(e) => self.buffer.push_back(Err(e)),
-                },
-                items => self.buffer.extend(items.decode::<R>()),
-            }
+        match results.map(ChunkResults::values::<R>) {
+            // No per-item Result for a chunk that succeeded whole.
+            Some(Ok(values)) => self.ready = values.into_iter(),
+            Some(Err(each)) => self.buffer.extend(each),
+            None => {}
         }
         self.top_up();
-        if let Some(v) = self.ready.next() {
-            return Ok(Some(v));
-        }
-        match self.buffer.pop_front() {
-            Some(r) => r.map(Some),
-            None => self.next_timeout(timeout),
-        }
+        self.next_timeout(timeout)
     }
 }
 

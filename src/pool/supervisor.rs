@@ -69,7 +69,6 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
         s.sent = 0;
         s.pid = Some(pid);
         hand_over(shared, &mut st);
-        shared.nudge(&st);
     }
     Ok(Worker {
         process: p,
@@ -106,7 +105,9 @@ fn start_wanted(shared: &Shared, workers: &mut [Option<Worker>], ever: &mut [boo
                     .slots
                     .iter()
                     .any(|s| has_room(shared, s, shared.opts.per_worker));
-            if st.unstarted == 0 || !busy || st.stopping || st.fatal.is_some() {
+            // As for restarts: none while the pool stops or the process exits.
+            let closing = st.stopping || st.fatal.is_some() || crate::process::exiting();
+            if st.unstarted == 0 || !busy || closing {
                 return;
             }
             st.unstarted -= 1;
@@ -166,24 +167,33 @@ pub(super) fn has_room(shared: &Shared, s: &Slot, limit: usize) -> bool {
         && shared.opts.maxtasks.is_none_or(|m| s.sent < m)
 }
 
+/// The slot with room (and `fits`) holding the fewest chunks.
+fn least_loaded(shared: &Shared, st: &State, fits: impl Fn(&Slot) -> bool) -> Option<usize> {
+    st.slots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| has_room(shared, s, shared.opts.per_worker) && fits(s))
+        .min_by_key(|(_, s)| s.inflight.len())
+        .map(|(i, _)| i)
+}
+
 /// Hands queued chunks straight to workers, from whichever thread holds the
 /// lock (a submitter, or the supervisor on a result), sparing the dispatcher's
 /// wake-up. Only where the write cannot block, so holding the lock is safe:
 /// the worker's socket holds at most the chunks it has not answered, and
 /// those plus this one stay under [`DIRECT_MAX`], far below a socket's buffer.
-/// A writer the dispatcher is using is left to it.
+/// A writer the dispatcher is using is left to it; whatever is left
+/// queued, the dispatcher is woken for (if it can place it).
 pub(super) fn hand_over(shared: &Shared, st: &mut State) {
+    hand_over_direct(shared, st);
+    shared.nudge(st);
+}
+
+fn hand_over_direct(shared: &Shared, st: &mut State) {
     while let Some(len) = st.queue.front().map(|c| c.data.len()) {
-        let pick = st
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                has_room(shared, s, shared.opts.per_worker)
-                    && s.inflight.iter().map(|c| c.data.len()).sum::<usize>() + len <= DIRECT_MAX
-            })
-            .min_by_key(|(_, s)| s.inflight.len())
-            .map(|(i, _)| i);
+        let pick = least_loaded(shared, st, |s| {
+            s.inflight.iter().map(|c| c.data.len()).sum::<usize>() + len <= DIRECT_MAX
+        });
         let Some(i) = pick else {
             return;
         };
@@ -213,12 +223,7 @@ pub(super) fn dispatch(shared: Arc<Shared>) {
             let pick = if st.queue.is_empty() {
                 None
             } else {
-                st.slots
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| has_room(&shared, s, shared.opts.per_worker))
-                    .min_by_key(|(_, s)| s.inflight.len())
-                    .map(|(i, _)| i)
+                least_loaded(&shared, &st, |_| true)
             };
             if let Some(i) = pick {
                 break assign(&mut st, i);
@@ -400,7 +405,6 @@ fn handle_message(
             };
             // The worker has room again: give it the next chunk now.
             hand_over(shared, &mut st);
-            shared.nudge(&st);
             let s = &mut st.slots[slot];
             if let (Some(bytes), true, None) = (packed, chunk.prior.is_empty(), &error) {
                 deliveries.push((chunk, ChunkResults::Packed(bytes)));
@@ -488,7 +492,6 @@ fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, p
         }
         // Requeued chunks can go to the other workers.
         hand_over(shared, &mut st);
-        shared.nudge(&st);
     }
     deliver(deliveries);
 }
