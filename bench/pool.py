@@ -35,6 +35,6 @@ if __name__ == "__main__":
         n = 100_000
         dt = median_secs(lambda: sum(r % 7 for r in pool.imap(pow3, range(n), chunksize=n // 8)))
         print(f"imap_pow3_chunk_n8 {dt:.4f} s")
-        for cs, n in ((1, 50_000), (100, 200_000)):
+        for cs, n in ((1, 50_000), (100, 1_000_000)):
             dt = median_secs(lambda: sum(1 for _ in pool.imap(pow3, range(n), chunksize=cs)))
             print(f"imap_chunksize_{cs} {n / dt:.0f} items_per_s")

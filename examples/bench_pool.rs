@@ -73,7 +73,7 @@ fn main() {
     }
 
     // imap throughput with small chunks: every item (or every 100) a round trip.
-    for (cs, n) in [(1usize, 50_000u64), (100, 200_000)] {
+    for (cs, n) in [(1usize, 50_000u64), (100, 1_000_000)] {
         if !run(&format!("imap_chunksize_{cs}")) {
             continue;
         }

@@ -43,6 +43,18 @@ fn main() {
         ("terminate_fails_pending_and_returns", terminate_pending),
         ("close_then_join", close_then_join),
         ("lazy_pool_starts_workers_as_work_needs_them", lazy_workers),
+        (
+            "fast_tasks_stream_and_a_death_deep_in_the_queue_costs_one",
+            deep_queue_death,
+        ),
+        (
+            "slow_tasks_after_fast_ones_are_shared_by_the_workers",
+            slow_after_fast,
+        ),
+        (
+            "imap_submits_each_record_of_a_blocking_input_at_once",
+            imap_blocking_input,
+        ),
     ];
     for &(name, f) in global {
         tests.push(Trial::test(format!("pool::{name}"), f));
@@ -432,6 +444,84 @@ fn lazy_workers() -> TestResult {
     p.close();
     p.join().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Tiny tasks set a deep prefetch (hundreds of chunks per worker); the
+/// worker that dies at item 7000 takes only that task with it: the chunks
+/// queued behind it in its socket run elsewhere, once each.
+fn deep_queue_death() -> TestResult {
+    let p = pool(2);
+    let n = 20_000u64;
+    let kill = 7000;
+    let die_at = |x: u64| if x == kill { 7 } else { x + 100 };
+    let items: Vec<_> = p
+        .imap(die_on_seven, (0..n).map(die_at), 1)
+        .collect::<Vec<_>>();
+    check(items.len() == n as usize, format!("{} results", items.len()))?;
+    for (i, r) in items.iter().enumerate() {
+        match r {
+            Ok(v) => check(*v == die_at(i as u64), format!("item {i}: {v}"))?,
+            Err(Error::Task(TaskError::WorkerLost { .. })) => {
+                check(i as u64 == kill, format!("item {i} lost"))?
+            }
+            Err(e) => return Err(format!("item {i}: {e}").into()),
+        }
+    }
+    check(items[kill as usize].is_err(), "the killing task failed")?;
+    // Unordered too: every value once.
+    let mut seen: Vec<u64> = p
+        .imap_unordered(identity, 0..n, 1)
+        .collect::<Result<_, _>>()?;
+    seen.sort_unstable();
+    check(seen == (0..n).collect::<Vec<_>>(), "each item exactly once")
+}
+
+/// After many microsecond tasks, a burst of slow ones is not all handed to
+/// one worker ahead of time: both workers run some.
+fn slow_after_fast() -> TestResult {
+    let p = pool(2);
+    for r in p.imap(identity, 0..20_000u64, 1) {
+        r?;
+    }
+    let pids: HashSet<u32> = p
+        .map(sleep_then_pid, vec![150u64; 6], Some(1))?
+        .into_iter()
+        .collect();
+    check(pids.len() == 2, format!("slow tasks ran in {pids:?}"))
+}
+
+fn touch(path: String) -> String {
+    std::fs::write(&path, b"x").unwrap();
+    path
+}
+
+/// An input that blocks (a channel, lines from a pipe: size hint 0) is not
+/// batched: each record reaches a worker before the next is read.
+fn imap_blocking_input() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let p = pool(2);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let paths: Vec<String> = (0..5)
+        .map(|i| dir.path().join(format!("m{i}")).display().to_string())
+        .collect();
+    let feed = paths.clone();
+    let producer = std::thread::spawn(move || -> Result<(), String> {
+        for path in feed {
+            tx.send(path.clone()).map_err(|e| e.to_string())?;
+            // The next record only once this one has run.
+            let t = Instant::now();
+            while std::fs::metadata(&path).is_err() {
+                if t.elapsed() > Duration::from_secs(20) {
+                    return Err(format!("{path} never ran: held back for a batch"));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
+    });
+    let out: Vec<String> = p.imap(touch, rx.iter(), 1).collect::<Result<_, _>>()?;
+    producer.join().map_err(|_| "producer panicked")??;
+    check(out == paths, format!("{out:?}"))
 }
 
 fn sleep_then_pid(ms: u64) -> u32 {

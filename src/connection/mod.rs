@@ -318,6 +318,13 @@ impl Connection {
         self.send_frame(buf, &[])
     }
 
+    /// Writes frames already built (headers included): several messages in
+    /// one write.
+    pub(crate) fn send_framed(&self, frames: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        self.write_all(frames)
+    }
+
     /// Receives one message. With `maxlength`, a longer message is refused with
     /// [`Error::TooLong`] and the connection is closed (its remaining bytes
     /// cannot be skipped safely), as in CPython.

@@ -90,10 +90,19 @@ impl Job {
 
     /// Called by the supervisor when a chunk is finished (successfully or not).
     pub(crate) fn complete(&self, index: usize, results: ChunkResults) {
+        self.complete_many(std::iter::once((index, results)));
+    }
+
+    /// Records several finished chunks under one lock, with one wake-up.
+    pub(crate) fn complete_many(&self, done: impl IntoIterator<Item = (usize, ChunkResults)>) {
         let mut st = self.lock();
-        st.chunks.insert(index, results);
-        st.finished.push_back(index);
-        st.done_chunks += 1;
+        let mut wanted_came = false;
+        for (index, results) in done {
+            st.chunks.insert(index, results);
+            st.finished.push_back(index);
+            st.done_chunks += 1;
+            wanted_came |= st.wanted.is_none_or(|w| w == index);
+        }
         let complete = st.total_chunks == Some(st.done_chunks);
         let callback = if complete {
             st.on_complete.take()
@@ -103,7 +112,7 @@ impl Job {
         if let Some(cb) = callback {
             cb(&mut st);
         }
-        if complete || st.wanted.is_none_or(|w| w == index) {
+        if complete || wanted_came {
             self.wake(st);
         }
     }

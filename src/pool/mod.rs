@@ -38,6 +38,9 @@
 //!   keeping at most a window of chunks in flight or waiting
 //!   ([`PoolBuilder::window`]): memory stays flat on an endless input, and work
 //!   proceeds while you consume results.
+//! - By default a worker is handed more chunks ahead when recent chunks ran
+//!   in microseconds ([`PoolBuilder::prefetch`]); a slow task right after
+//!   many fast ones can hold up the chunks queued behind it on its worker.
 //! - Dropping a pool terminates its workers, as leaving CPython's `with Pool()` does.
 
 mod job;
@@ -153,15 +156,19 @@ impl PoolBuilder {
         self
     }
     /// `imap` keeps at most this many chunks submitted and not yet consumed
-    /// (default: 8 per worker).
+    /// (default: 8 per worker, and at least 8192 tasks' worth).
     pub fn window(mut self, chunks: usize) -> Self {
         self.window = Some(chunks.max(1));
         self
     }
-    /// Chunks a busy worker may be given ahead of time (default 1; 0 with a
-    /// task time limit). Prefetch hides the hand-off latency of small tasks;
-    /// with long tasks of uneven length, 0 keeps a queued task from waiting
-    /// behind a slow one while another worker is free.
+    /// Chunks a busy worker may be given ahead of time (0 with a task time
+    /// limit). Prefetch hides the hand-off latency of small tasks; with long
+    /// tasks of uneven length, 0 keeps a queued task from waiting behind a
+    /// slow one while another worker is free.
+    ///
+    /// The default adapts: 1, or as many chunks as the recent ones suggest
+    /// take about half a millisecond (at most 256), so chunks of a few
+    /// microseconds stream without a round trip each. Setting it fixes it.
     pub fn prefetch(mut self, chunks: usize) -> Self {
         self.prefetch = Some(chunks);
         self
@@ -218,9 +225,13 @@ pub(crate) struct Opts {
     pub method: Option<StartMethod>,
     pub task_timeout: Option<Duration>,
     pub retries: u32,
-    pub window: usize,
-    /// Chunks a worker may hold at once (one running, the rest queued in its socket).
+    /// `imap`'s window, if set ([`PoolBuilder::window`]).
+    pub window: Option<usize>,
+    /// Chunks a worker may hold at once (one running, the rest queued in its
+    /// socket), or the least of it when `adaptive`.
     pub per_worker: usize,
+    /// Prefetch follows the chunks' running time ([`PoolBuilder::prefetch`]).
+    pub adaptive: bool,
     /// Workers start as work needs them ([`PoolBuilder::lazy`]).
     pub lazy: bool,
 }
@@ -239,7 +250,13 @@ pub(crate) struct State {
     pub dispatcher_waiting: bool,
     /// Slots whose worker has not been started yet (lazy pools).
     pub unstarted: usize,
+    /// Recent chunks' running time (a moving average), for adaptive prefetch.
+    pub chunk_ns: Option<u64>,
 }
+
+/// Adaptive prefetch: the work a worker may have queued ahead, and the most chunks.
+const AHEAD_NS: u64 = 500_000;
+const AHEAD_MAX: usize = 256;
 
 #[derive(Default)]
 pub(crate) struct Slot {
@@ -260,15 +277,51 @@ impl Shared {
     pub(crate) fn wake_supervisor(&self) {
         let _ = nix::unistd::write(&self.wake, &[1]);
     }
+    /// The most chunks a worker may hold now (see [`PoolBuilder::prefetch`]).
+    /// Beyond the least prefetch, never more than a fair share of the
+    /// outstanding work, so a burst of slow tasks after fast ones does not
+    /// pile up on one worker while others (or workers yet to start) could
+    /// take some.
+    pub(crate) fn limit(&self, st: &State) -> usize {
+        let least = self.opts.per_worker;
+        let Some(ns) = st.chunk_ns.filter(|_| self.opts.adaptive) else {
+            return least;
+        };
+        let ahead = 1 + (AHEAD_NS / ns.max(1)).min(AHEAD_MAX as u64) as usize;
+        if ahead <= least {
+            return least;
+        }
+        let outstanding = st.queue.len() + st.slots.iter().map(|s| s.inflight.len()).sum::<usize>();
+        ahead.min(outstanding.div_ceil(st.slots.len()).max(least))
+    }
+
+    /// Records a finished chunk's running time.
+    pub(crate) fn observe(st: &mut State, busy_ns: u64) {
+        st.chunk_ns = Some(match st.chunk_ns {
+            None => busy_ns,
+            Some(avg) => avg - avg / 8 + busy_ns / 8,
+        });
+    }
+
+    /// Whether a lazy pool should start another worker: work is waiting
+    /// beyond what the started workers hold at the least prefetch.
+    pub(crate) fn wants_worker(&self, st: &State) -> bool {
+        let base = self.opts.per_worker;
+        st.unstarted > 0
+            && !st.slots.iter().any(|s| supervisor::has_room(self, s, base))
+            && (!st.queue.is_empty() || st.slots.iter().any(|s| s.inflight.len() > base))
+    }
+
     /// Wakes the dispatcher if it waits and may now have something to do
     /// (a notify is a syscall even with nobody waiting).
     pub(crate) fn nudge(&self, st: &State) {
         let work = || {
+            let limit = self.limit(st);
             !st.queue.is_empty()
                 && st
                     .slots
                     .iter()
-                    .any(|s| supervisor::has_room(self, s, self.opts.per_worker))
+                    .any(|s| supervisor::has_room(self, s, limit))
         };
         if st.dispatcher_waiting && (st.stopping || work()) {
             self.work.notify_all();
@@ -322,8 +375,9 @@ impl Pool {
                 method: b.start_method,
                 task_timeout: b.task_timeout,
                 retries: b.retries,
-                window: b.window.unwrap_or(8 * processes),
+                window: b.window,
                 per_worker,
+                adaptive: b.prefetch.is_none() && b.task_timeout.is_none(),
                 lazy: b.lazy,
             },
         });
@@ -358,28 +412,43 @@ impl Pool {
         data: Vec<u8>,
         nitems: usize,
     ) -> Result<()> {
+        self.submit_many(job, call, vec![(index, data, nitems)])
+    }
+
+    /// Queues chunks (index, encoded `Vec<A>`, item count) under one lock,
+    /// so they can reach a worker in one write.
+    fn submit_many(
+        &self,
+        job: &Arc<Job>,
+        call: (isize, isize),
+        chunks: Vec<(usize, Vec<u8>, usize)>,
+    ) -> Result<()> {
         let mut st = self.shared.lock();
         if st.closed || st.stopping {
             return Err(Error::ProcessState("the pool is closed".into()));
         }
-        let chunk = Chunk {
-            job: job.clone(),
-            index,
-            tramp: call.0,
-            func: call.1,
-            data: Arc::new(data),
-            nitems,
-            prior: Vec::new(),
-            attempts: 0,
-        };
         if let Some(err) = st.fatal.clone() {
             drop(st);
-            job.complete(index, ChunkResults::Items(vec![Err(err); nitems]));
+            job.complete_many(
+                chunks
+                    .into_iter()
+                    .map(|(index, _, n)| (index, ChunkResults::Items(vec![Err(err.clone()); n]))),
+            );
             return Ok(());
         }
-        st.queue.push_back(chunk);
+        st.queue
+            .extend(chunks.into_iter().map(|(index, data, nitems)| Chunk {
+                job: job.clone(),
+                index,
+                tramp: call.0,
+                func: call.1,
+                data: Arc::new(data),
+                nitems,
+                prior: Vec::new(),
+                attempts: 0,
+            }));
         supervisor::hand_over(&self.shared, &mut st);
-        if st.unstarted > 0 && !st.queue.is_empty() {
+        if self.shared.wants_worker(&st) {
             // Every started worker is busy: the supervisor starts another.
             drop(st);
             self.shared.wake_supervisor();
@@ -394,11 +463,23 @@ impl Pool {
         chunksize: usize,
     ) -> Result<Arc<Job>> {
         let job = Job::new();
+        // Submitted in batches: small chunks share writes to the workers,
+        // large ones start running while the next are encoded.
+        let mut batch = Vec::new();
+        let mut bytes = 0;
         let mut n = 0;
         for (i, chunk) in items.chunks(chunksize.max(1)).enumerate() {
             let data = codec::encode_payload(chunk)?;
-            self.submit(&job, i, call, data, chunk.len())?;
+            bytes += data.len();
+            batch.push((i, data, chunk.len()));
             n += 1;
+            if batch.len() >= 64 || bytes >= 16 * 1024 {
+                self.submit_many(&job, call, std::mem::take(&mut batch))?;
+                bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            self.submit_many(&job, call, batch)?;
         }
         job.set_total(n);
         Ok(job)
@@ -652,8 +733,15 @@ pub struct IMapIterator<'p, A, R, I> {
     chunksize: usize,
     ordered: bool,
     job: Arc<Job>,
+    /// Chunks submitted and not yet consumed, at most.
+    window: usize,
     submitted: usize,
+    /// Chunks taken from the job (in `imap`, the next to take is this one).
+    taken_count: usize,
+    /// Chunks decoded for yielding (the window counts from here).
     consumed: usize,
+    /// Finished chunks taken from the job, not decoded yet.
+    taken: VecDeque<ChunkResults>,
     /// A chunk's values when all its tasks succeeded (yielded before `buffer`).
     ready: std::vec::IntoIter<R>,
     buffer: VecDeque<Result<R>>,
@@ -674,69 +762,129 @@ where
         chunksize: usize,
         ordered: bool,
     ) -> Self {
+        let chunksize = chunksize.max(1);
+        let window = pool
+            .shared
+            .opts
+            .window
+            .unwrap_or_else(|| (8 * pool.processes()).max(8192usize.div_ceil(chunksize)));
         let mut it = IMapIterator {
             pool,
             call,
             input: Some(input),
-            chunksize: chunksize.max(1),
+            chunksize,
             ordered,
             job: Job::new(),
+            window,
             submitted: 0,
+            taken_count: 0,
             consumed: 0,
+            taken: VecDeque::new(),
             ready: Vec::new().into_iter(),
             buffer: VecDeque::new(),
             error: None,
             _t: PhantomData,
         };
-        it.top_up();
+        it.top_up(true);
         it
     }
 
-    /// Reads input and submits chunks until the window is full or the input ends.
-    fn top_up(&mut self) {
-        let window = self.pool.shared.opts.window;
-        while self.submitted - self.consumed < window {
-            let Some(input) = self.input.as_mut() else {
-                return;
-            };
+    /// Reads input and submits chunks until the window is full or the input
+    /// ends. Unless `now`, only once a quarter of the window is free, so
+    /// chunks go out in batches. A batch is submitted early whenever the
+    /// input may make us wait (its size hint promises nothing more), so a
+    /// slow stream's records are not held back.
+    fn top_up(&mut self, now: bool) {
+        let free = self.window - (self.submitted - self.consumed);
+        if free == 0 || (!now && free < self.window.div_ceil(4)) {
+            return;
+        }
+        let Some(input) = self.input.as_mut() else {
+            return;
+        };
+        let mut batch = Vec::new();
+        let mut ended = false;
+        let mut failed = None;
+        let mut read = 0;
+        while read < free {
             let chunk: Vec<A> = input.by_ref().take(self.chunksize).collect();
             if chunk.is_empty() {
-                self.input = None;
-                self.job.set_total(self.submitted);
-                return;
+                ended = true;
+                break;
             }
-            let r = codec::encode_payload(&chunk).and_then(|data| {
-                self.pool
-                    .submit(&self.job, self.submitted, self.call, data, chunk.len())
-            });
-            if let Err(e) = r {
-                self.error = Some(e);
-                self.input = None;
-                self.job.set_total(self.submitted);
-                return;
+            read += 1;
+            match codec::encode_payload(&chunk) {
+                Ok(data) => batch.push((self.submitted + batch.len(), data, chunk.len())),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
-            self.submitted += 1;
+            if input.size_hint().0 == 0 || batch.len() >= 256 {
+                let n = batch.len();
+                if let Err(e) = self.pool.submit_many(&self.job, self.call, batch) {
+                    failed = Some(e);
+                    batch = Vec::new();
+                    break;
+                }
+                self.submitted += n;
+                batch = Vec::new();
+            }
+        }
+        if failed.is_none() && !batch.is_empty() {
+            let n = batch.len();
+            match self.pool.submit_many(&self.job, self.call, batch) {
+                Ok(()) => self.submitted += n,
+                Err(e) => failed = Some(e),
+            }
+        }
+        if failed.is_some() {
+            self.error = failed;
+            ended = true;
+        }
+        if ended {
+            self.input = None;
+            self.job.set_total(self.submitted);
         }
     }
 
     /// Python's `next(timeout)`: the next result, waiting at most `timeout`.
     /// `Ok(None)` at the end; [`Error::Timeout`] if nothing came in time.
     pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<R>> {
-        if let Some(v) = self.ready.next() {
-            return Ok(Some(v));
+        loop {
+            if let Some(v) = self.ready.next() {
+                return Ok(Some(v));
+            }
+            if let Some(r) = self.buffer.pop_front() {
+                return r.map(Some);
+            }
+            if let Some(chunk) = self.taken.pop_front() {
+                self.consumed += 1;
+                match chunk.values::<R>() {
+                    // No per-item Result for a chunk that succeeded whole.
+                    Ok(values) => self.ready = values.into_iter(),
+                    Err(each) => self.buffer.extend(each),
+                }
+                self.top_up(false);
+                continue;
+            }
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
+            self.top_up(true);
+            if self.input.is_none() && self.consumed == self.submitted {
+                return Ok(None);
+            }
+            self.take_finished(timeout)?;
         }
-        if let Some(r) = self.buffer.pop_front() {
-            return r.map(Some);
-        }
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        self.top_up();
-        if self.input.is_none() && self.consumed == self.submitted {
-            return Ok(None);
-        }
+    }
+
+    /// Waits (at most `timeout`) until the next chunk is finished (in
+    /// `imap`: the next in order), then takes it and every other one that
+    /// can follow it, under one lock.
+    fn take_finished(&mut self, timeout: Option<Duration>) -> Result<()> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let next = self.consumed;
+        let next = self.taken_count;
         let ordered = self.ordered;
         let wanted = ordered.then_some(next);
         let (mut st, ok) = self.job.wait_until(deadline, wanted, |st| {
@@ -749,23 +897,27 @@ where
         if !ok {
             return Err(Error::Timeout(timeout.unwrap_or_default()));
         }
-        let index = if ordered {
-            st.finished.retain(|&i| i != next);
-            next
+        if ordered {
+            while let Some(c) = st.chunks.remove(&self.taken_count) {
+                self.taken.push_back(c);
+                self.taken_count += 1;
+            }
+            // `finished` is only read by drain_ready here: drop what was taken.
+            if st.finished.len() > 2 * self.window {
+                let JobState {
+                    finished, chunks, ..
+                } = &mut *st;
+                finished.retain(|i| chunks.contains_key(i));
+            }
         } else {
-            st.finished.pop_front().expect("a finished chunk")
-        };
-        let results = st.chunks.remove(&index);
-        drop(st);
-        self.consumed += 1;
-        match results.map(ChunkResults::values::<R>) {
-            // No per-item Result for a chunk that succeeded whole.
-            Some(Ok(values)) => self.ready = values.into_iter(),
-            Some(Err(each)) => self.buffer.extend(each),
-            None => {}
+            while let Some(i) = st.finished.pop_front() {
+                if let Some(c) = st.chunks.remove(&i) {
+                    self.taken.push_back(c);
+                    self.taken_count += 1;
+                }
+            }
         }
-        self.top_up();
-        self.next_timeout(timeout)
+        Ok(())
     }
 }
 
@@ -783,9 +935,9 @@ where
         self.input = None;
         let mut out: Vec<Result<R>> = self.ready.by_ref().map(Ok).collect();
         out.extend(self.buffer.drain(..));
+        let mut chunks: Vec<ChunkResults> = self.taken.drain(..).collect();
         let mut st = self.job.lock();
         let finished: Vec<usize> = st.finished.drain(..).collect();
-        let mut chunks = Vec::new();
         for i in finished {
             if let Some(c) = st.chunks.remove(&i) {
                 chunks.push(c);
@@ -796,6 +948,7 @@ where
             out.extend(c.decode::<R>());
         }
         // Nothing more to yield.
+        self.taken_count = self.submitted;
         self.consumed = self.submitted;
         self.job.set_total(self.submitted);
         out

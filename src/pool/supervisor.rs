@@ -100,14 +100,9 @@ fn start_wanted(shared: &Shared, workers: &mut [Option<Worker>], ever: &mut [boo
     loop {
         let wanted = {
             let mut st = shared.lock();
-            let busy = !st.queue.is_empty()
-                && !st
-                    .slots
-                    .iter()
-                    .any(|s| has_room(shared, s, shared.opts.per_worker));
             // As for restarts: none while the pool stops or the process exits.
             let closing = st.stopping || st.fatal.is_some() || crate::process::exiting();
-            if st.unstarted == 0 || !busy || closing {
+            if !shared.wants_worker(&st) || closing {
                 return;
             }
             st.unstarted -= 1;
@@ -141,23 +136,34 @@ const DIRECT_MAX: usize = 32 * 1024;
 /// and returns the slot's writer and the encoded message, to be sent in the
 /// order taken (the worker's results come back in that order).
 fn assign(st: &mut State, i: usize) -> (Arc<Mutex<Connection>>, Vec<u8>) {
+    let mut bytes = Vec::new();
+    let writer = assign_into(st, i, |msg| {
+        bytes = postcard::to_allocvec(msg).unwrap_or_default();
+    });
+    (writer, bytes)
+}
+
+/// [`assign`], handing the message to `encode`.
+fn assign_into(
+    st: &mut State,
+    i: usize,
+    encode: impl FnOnce(&ToWorkerRef<'_>),
+) -> Arc<Mutex<Connection>> {
     let chunk = st.queue.pop_front().expect("the queue is not empty");
-    let msg = ToWorkerRef::Chunk {
+    encode(&ToWorkerRef::Chunk {
         id: chunk.index as u64,
         tramp: chunk.tramp,
         func: chunk.func,
         skip: chunk.prior.len(),
         data: &chunk.data,
-    };
-    let bytes = postcard::to_allocvec(&msg).unwrap_or_default();
+    });
     let slot = &mut st.slots[i];
     if slot.inflight.is_empty() {
         slot.running_since = Some(Instant::now());
     }
     slot.inflight.push_back(chunk);
     slot.sent += 1;
-    let writer = slot.writer.clone().expect("assigned slots have a writer");
-    (writer, bytes)
+    slot.writer.clone().expect("assigned slots have a writer")
 }
 
 /// Whether slot `s` may be given another chunk, holding `limit` at most.
@@ -169,10 +175,11 @@ pub(super) fn has_room(shared: &Shared, s: &Slot, limit: usize) -> bool {
 
 /// The slot with room (and `fits`) holding the fewest chunks.
 fn least_loaded(shared: &Shared, st: &State, fits: impl Fn(&Slot) -> bool) -> Option<usize> {
+    let limit = shared.limit(st);
     st.slots
         .iter()
         .enumerate()
-        .filter(|(_, s)| has_room(shared, s, shared.opts.per_worker) && fits(s))
+        .filter(|(_, s)| has_room(shared, s, limit) && fits(s))
         .min_by_key(|(_, s)| s.inflight.len())
         .map(|(i, _)| i)
 }
@@ -190,11 +197,11 @@ pub(super) fn hand_over(shared: &Shared, st: &mut State) {
 }
 
 fn hand_over_direct(shared: &Shared, st: &mut State) {
+    let fits = |s: &Slot, len: usize| {
+        s.inflight.iter().map(|c| c.data.len()).sum::<usize>() + len <= DIRECT_MAX
+    };
     while let Some(len) = st.queue.front().map(|c| c.data.len()) {
-        let pick = least_loaded(shared, st, |s| {
-            s.inflight.iter().map(|c| c.data.len()).sum::<usize>() + len <= DIRECT_MAX
-        });
-        let Some(i) = pick else {
+        let Some(i) = least_loaded(shared, st, |s| fits(s, len)) else {
             return;
         };
         let writer = st.slots[i]
@@ -206,9 +213,30 @@ fn hand_over_direct(shared: &Shared, st: &mut State) {
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return,
         };
-        let (_, bytes) = assign(st, i);
+        // This slot's fair share of the queue, in one write.
+        let limit = shared.limit(st);
+        let share = st.queue.len().div_ceil(st.slots.len());
+        let mut frames = Vec::new();
+        for _ in 0..share.max(1) {
+            let room = {
+                let s = &st.slots[i];
+                st.queue
+                    .front()
+                    .is_some_and(|c| has_room(shared, s, limit) && fits(s, c.data.len()))
+            };
+            if !room {
+                break;
+            }
+            assign_into(st, i, |msg| {
+                let start = frames.len();
+                frames.extend_from_slice(&[0; 4]);
+                frames = postcard::to_extend(msg, std::mem::take(&mut frames)).unwrap_or_default();
+                let len = (frames.len() - start - 4) as u32;
+                frames[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            });
+        }
         // A failed send means the worker died; the supervisor sees its pidfd.
-        let _ = conn.send_bytes(&bytes);
+        let _ = conn.send_framed(&frames);
     }
 }
 
@@ -292,11 +320,12 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
             let exited = ready.iter().any(|r| is(r, true));
             let mut deliveries = Vec::new();
             let mut eof = false;
+            let mut msgs = Vec::new();
             if ready.iter().any(|r| is(r, false)) {
                 // One read, then the whole frames it brought, without more syscalls.
                 loop {
                     match w.reader.recv::<FromWorker>() {
-                        Ok(msg) => handle_message(&shared, i, msg, per_item, &mut deliveries),
+                        Ok(msg) => msgs.push(msg),
                         Err(_) => {
                             eof = true;
                             break;
@@ -312,11 +341,12 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
                 // It may have written its last results after the drain above.
                 while let Ok(true) = w.reader.poll(Some(Duration::ZERO)) {
                     match w.reader.recv::<FromWorker>() {
-                        Ok(msg) => handle_message(&shared, i, msg, per_item, &mut deliveries),
+                        Ok(msg) => msgs.push(msg),
                         Err(_) => break,
                     }
                 }
             }
+            handle_messages(&shared, i, msgs, per_item, &mut deliveries);
             deliver(deliveries);
             if dead {
                 let w = workers[i].take().expect("checked above");
@@ -374,65 +404,92 @@ fn next_deadline(shared: &Shared) -> Option<Instant> {
         .map(|t| t + limit)
 }
 
-fn handle_message(
+/// Handles the messages one read brought from slot `slot`'s worker, under
+/// one lock; the worker's freed room is refilled once, after them all.
+fn handle_messages(
     shared: &Shared,
     slot: usize,
-    msg: FromWorker,
+    msgs: Vec<FromWorker>,
     per_item: bool,
     deliveries: &mut Vec<(Chunk, ChunkResults)>,
 ) {
+    if msgs.is_empty() {
+        return;
+    }
     let mut st = shared.lock();
-    match msg {
-        FromWorker::Item { result, .. } => {
-            let s = &mut st.slots[slot];
-            s.partial.push(result.map_err(TaskError::Panicked));
-            s.running_since = Some(Instant::now());
+    let mut init_failed = None;
+    for msg in msgs {
+        match msg {
+            FromWorker::Item { result, .. } => {
+                let s = &mut st.slots[slot];
+                s.partial.push(result.map_err(TaskError::Panicked));
+                s.running_since = Some(Instant::now());
+            }
+            FromWorker::Done {
+                results,
+                packed,
+                error,
+                busy_ns,
+                ..
+            } => {
+                Shared::observe(&mut st, busy_ns);
+                let s = &mut st.slots[slot];
+                let Some(mut chunk) = s.inflight.pop_front() else {
+                    continue;
+                };
+                s.running_since = if s.inflight.is_empty() {
+                    None
+                } else {
+                    Some(Instant::now())
+                };
+                if let (Some(bytes), true, None) = (packed, chunk.prior.is_empty(), &error) {
+                    deliveries.push((chunk, ChunkResults::Packed(bytes)));
+                    continue;
+                }
+                let mut all = std::mem::take(&mut chunk.prior);
+                if per_item {
+                    all.append(&mut s.partial);
+                } else {
+                    all.extend(results.into_iter().map(|r| r.map_err(TaskError::Panicked)));
+                }
+                if let Some(e) = error {
+                    all.resize(chunk.nitems, Err(TaskError::Codec(e)));
+                }
+                deliveries.push((chunk, ChunkResults::Items(all)));
+            }
+            FromWorker::InitFailed(text) => {
+                init_failed = Some(TaskError::InitializerFailed(text));
+            }
         }
-        FromWorker::Done {
-            results,
-            packed,
-            error,
-            ..
-        } => {
-            let s = &mut st.slots[slot];
-            let Some(mut chunk) = s.inflight.pop_front() else {
-                return;
-            };
-            s.running_since = if s.inflight.is_empty() {
-                None
-            } else {
-                Some(Instant::now())
-            };
-            // The worker has room again: give it the next chunk now.
+    }
+    match init_failed {
+        None => {
+            // The worker has room again: give it the next chunks now.
             hand_over(shared, &mut st);
-            let s = &mut st.slots[slot];
-            if let (Some(bytes), true, None) = (packed, chunk.prior.is_empty(), &error) {
-                deliveries.push((chunk, ChunkResults::Packed(bytes)));
-                return;
-            }
-            let mut all = std::mem::take(&mut chunk.prior);
-            if per_item {
-                all.append(&mut s.partial);
-            } else {
-                all.extend(results.into_iter().map(|r| r.map_err(TaskError::Panicked)));
-            }
-            if let Some(e) = error {
-                all.resize(chunk.nitems, Err(TaskError::Codec(e)));
-            }
-            deliveries.push((chunk, ChunkResults::Items(all)));
         }
-        FromWorker::InitFailed(text) => {
-            st.fatal = Some(TaskError::InitializerFailed(text));
+        Some(err) => {
+            st.fatal = Some(err.clone());
             drop(st);
-            let err = shared.lock().fatal.clone().expect("just set");
             fail_everything(shared, err);
         }
     }
 }
 
+/// Completes finished chunks, one lock and wake-up per job for each run of
+/// chunks of the same job.
 fn deliver(deliveries: Vec<(Chunk, ChunkResults)>) {
-    for (chunk, results) in deliveries {
-        chunk.job.complete(chunk.index, results);
+    let mut rest = deliveries.into_iter().peekable();
+    while let Some((chunk, results)) = rest.next() {
+        let job = chunk.job.clone();
+        let mut group = vec![(chunk.index, results)];
+        while let Some((c, _)) = rest.peek() {
+            if !Arc::ptr_eq(&c.job, &job) {
+                break;
+            }
+            let (c, r) = rest.next().expect("peeked");
+            group.push((c.index, r));
+        }
+        job.complete_many(group);
     }
 }
 

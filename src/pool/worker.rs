@@ -48,6 +48,8 @@ pub(crate) enum FromWorker {
         #[serde(with = "serde_bytes")]
         packed: Option<Vec<u8>>,
         error: Option<String>,
+        /// How long the chunk ran (the pool sizes prefetch by it).
+        busy_ns: u64,
     },
     /// The initializer panicked; the worker exits.
     InitFailed(String),
@@ -102,6 +104,7 @@ fn worker_loop(args: WorkerArgs) {
         } = msg;
         // SAFETY: the offsets come from `encode_call` in the pool's process.
         let (t, f) = unsafe { context::decode_call(tramp, func) };
+        let started = std::time::Instant::now();
         let mut send_failed = false;
         let (outcome, results, packed) = if args.per_item {
             let mut emit = |r| {
@@ -130,6 +133,7 @@ fn worker_loop(args: WorkerArgs) {
             results,
             packed,
             error: outcome.err(),
+            busy_ns: started.elapsed().as_nanos().min(u64::MAX as u128) as u64,
         };
         if conn.send(&reply).is_err() {
             return;
