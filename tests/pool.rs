@@ -457,7 +457,10 @@ fn deep_queue_death() -> TestResult {
     let items: Vec<_> = p
         .imap(die_on_seven, (0..n).map(die_at), 1)
         .collect::<Vec<_>>();
-    check(items.len() == n as usize, format!("{} results", items.len()))?;
+    check(
+        items.len() == n as usize,
+        format!("{} results", items.len()),
+    )?;
     for (i, r) in items.iter().enumerate() {
         match r {
             Ok(v) => check(*v == die_at(i as u64), format!("item {i}: {v}"))?,
