@@ -76,6 +76,29 @@ fn unordered_gives_completion_order() {
     assert_eq!(sorted, ["1", "2", "3", "4", "5"]);
 }
 
+/// Each busy worker holds its next record ready; a record held behind a long
+/// one is handed back and run by the free worker, so the long one ends last.
+#[test]
+fn no_record_waits_behind_a_long_one() {
+    let out = map(
+        &[
+            "-j",
+            "2",
+            "--unordered",
+            "--",
+            "sh",
+            "-c",
+            "sleep $0; echo {#}",
+            "{}",
+        ],
+        "2\n0.05\n0.05\n0.05\n0.05\n0.05\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("1"), "{lines:?}");
+}
+
 #[test]
 fn chunksize_and_maxtasksperchild_recycle_workers() {
     let input: String = (1..=20).map(|i| format!("{i}\n")).collect();

@@ -55,6 +55,10 @@ fn main() {
             "imap_submits_each_record_of_a_blocking_input_at_once",
             imap_blocking_input,
         ),
+        (
+            "chunks_queued_behind_a_long_one_go_to_a_free_worker",
+            handed_back,
+        ),
     ];
     for &(name, f) in global {
         tests.push(Trial::test(format!("pool::{name}"), f));
@@ -491,6 +495,19 @@ fn slow_after_fast() -> TestResult {
         .into_iter()
         .collect();
     check(pids.len() == 2, format!("slow tasks ran in {pids:?}"))
+}
+
+/// Prefetched chunks behind a long one are handed back: the long task ends
+/// last even though a short one was queued behind it.
+fn handed_back() -> TestResult {
+    let p = pool(2);
+    let order: Vec<u64> = p
+        .imap_unordered(sleep_ms, vec![1000u64, 10, 10, 10, 10], 1)
+        .collect::<Result<_, _>>()?;
+    check(
+        order.last() == Some(&1000),
+        format!("completion order {order:?}"),
+    )
 }
 
 fn touch(path: String) -> String {

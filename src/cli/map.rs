@@ -675,11 +675,15 @@ pub fn run(args: MapArgs) -> Result<i32> {
         return Ok(records.status());
     }
 
-    // Commands take milliseconds: hand a task only to a free worker, so none
-    // waits behind a slow one (GNU parallel's job slots behave the same way).
+    // One task waits ready in each busy worker's socket, so a worker starts
+    // its next command without a round trip through the pool; a task that
+    // waits behind one running past 10-20 ms is handed back to the pool for
+    // a free worker (see PoolBuilder::prefetch). With --halt, none waits: a
+    // halt then stops every task that was handed over.
+    let halting = args.halt.is_some_and(|h| h.0.is_some());
     let mut builder = pool_builder(&args, processes)
         .window(processes * 4 + 4)
-        .prefetch(0)
+        .prefetch(usize::from(!halting))
         .initializer(mp::command::prepare_worker, ())
         .context("cannot set up the worker pool")?;
     if let Some(n) = args.maxtasksperchild {

@@ -39,8 +39,9 @@
 //!   ([`PoolBuilder::window`]): memory stays flat on an endless input, and work
 //!   proceeds while you consume results.
 //! - By default a worker is handed more chunks ahead when recent chunks ran
-//!   in microseconds ([`PoolBuilder::prefetch`]); a slow task right after
-//!   many fast ones can hold up the chunks queued behind it on its worker.
+//!   in microseconds ([`PoolBuilder::prefetch`]). Chunks queued behind one
+//!   that runs for 10–20 ms are handed back to the pool for free workers, so
+//!   they wait that long at most.
 //! - Dropping a pool terminates its workers, as leaving CPython's `with Pool()` does.
 
 mod job;
@@ -162,9 +163,9 @@ impl PoolBuilder {
         self
     }
     /// Chunks a busy worker may be given ahead of time (0 with a task time
-    /// limit). Prefetch hides the hand-off latency of small tasks; with long
-    /// tasks of uneven length, 0 keeps a queued task from waiting behind a
-    /// slow one while another worker is free.
+    /// limit). Prefetch hides the hand-off latency of small tasks. A chunk
+    /// that runs for 10–20 ms has the chunks queued behind it handed back
+    /// to the pool for free workers; 0 never queues any.
     ///
     /// The default adapts: 1, or as many chunks as the recent ones suggest
     /// take about half a millisecond (at most 256), so chunks of a few
@@ -268,6 +269,9 @@ pub(crate) struct Slot {
     pub partial: Vec<job::ItemResult>,
     pub timed_out: bool,
     pub pid: Option<i32>,
+    /// The worker handed back its queued chunks: give it no more until its
+    /// running chunk is done.
+    pub hold: bool,
 }
 
 impl Shared {

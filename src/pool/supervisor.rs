@@ -52,6 +52,7 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
         initializer: opts.initializer.clone(),
         maxtasks: opts.maxtasks,
         per_item: opts.task_timeout.is_some(),
+        give_back: opts.per_worker > 1 || opts.adaptive,
     };
     let mut p = Process::new(worker_main, args)
         .with_daemon(true)
@@ -67,6 +68,7 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
         let s = &mut st.slots[slot];
         s.writer = Some(Arc::new(Mutex::new(writer)));
         s.sent = 0;
+        s.hold = false;
         s.pid = Some(pid);
         hand_over(shared, &mut st);
     }
@@ -169,7 +171,7 @@ fn assign_into(
 /// Whether slot `s` may be given another chunk, holding `limit` at most.
 pub(super) fn has_room(shared: &Shared, s: &Slot, limit: usize) -> bool {
     s.writer.is_some()
-        && s.inflight.len() < limit
+        && s.inflight.len() < if s.hold { 1 } else { limit }
         && shared.opts.maxtasks.is_none_or(|m| s.sent < m)
 }
 
@@ -434,6 +436,7 @@ fn handle_messages(
             } => {
                 Shared::observe(&mut st, busy_ns);
                 let s = &mut st.slots[slot];
+                s.hold = false;
                 let Some(mut chunk) = s.inflight.pop_front() else {
                     continue;
                 };
@@ -459,6 +462,19 @@ fn handle_messages(
             }
             FromWorker::InitFailed(text) => {
                 init_failed = Some(TaskError::InitializerFailed(text));
+            }
+            FromWorker::GaveBack { n } => {
+                // The chunks behind the running one, unrun: to the front of
+                // the queue, for other workers; none for this one until its
+                // long chunk is done.
+                let s = &mut st.slots[slot];
+                let end = (1 + n).min(s.inflight.len());
+                let back: Vec<Chunk> = s.inflight.drain(1.min(end)..end).collect();
+                s.sent = s.sent.saturating_sub(back.len());
+                s.hold = true;
+                for c in back.into_iter().rev() {
+                    st.queue.push_front(c);
+                }
             }
         }
     }

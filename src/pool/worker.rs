@@ -1,5 +1,9 @@
 //! The code a pool worker process runs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::connection::Connection;
@@ -16,7 +20,15 @@ pub(crate) struct WorkerArgs {
     pub maxtasks: Option<usize>,
     /// Report each result as soon as it is ready (needed for per-task time limits).
     pub per_item: bool,
+    /// The pool prefetches: hand back the chunks waiting behind one that
+    /// runs longer than [`GIVE_BACK_AFTER`].
+    pub give_back: bool,
 }
+
+/// How often the watcher looks: a chunk seen running on two looks in a row
+/// (so for 10–20 ms) has the chunks queued behind it in the worker's socket
+/// handed back to the pool for other workers.
+pub(crate) const GIVE_BACK_AFTER: Duration = Duration::from_millis(10);
 
 /// Pool → worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,6 +65,9 @@ pub(crate) enum FromWorker {
     },
     /// The initializer panicked; the worker exits.
     InitFailed(String),
+    /// The next `n` chunks after the running one are handed back unrun
+    /// (the running one takes long; other workers may be free).
+    GaveBack { n: usize },
 }
 
 thread_local! {
@@ -71,9 +86,49 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     crate::command::on_worker_exit();
 }
 
+/// Watches the running chunk from a second thread (see [`GIVE_BACK_AFTER`]):
+/// `running` holds the number of the chunk running (0: none).
+fn watch_for_long_chunks(conn: Arc<Mutex<Connection>>, running: Arc<AtomicU64>) {
+    let mut seen = 0;
+    loop {
+        std::thread::sleep(GIVE_BACK_AFTER);
+        let now = running.load(Ordering::Relaxed);
+        if now == 0 || now != seen {
+            seen = now;
+            continue;
+        }
+        // The same chunk on two looks apart: it has run for a while. Take
+        // what waits behind it, if the main thread is not reading.
+        let Ok(c) = conn.try_lock() else {
+            continue;
+        };
+        if running.load(Ordering::Relaxed) != seen {
+            continue; // it finished meanwhile
+        }
+        let mut n = 0;
+        while c.frame_buffered() || matches!(c.poll(Some(Duration::ZERO)), Ok(true)) {
+            match c.recv::<ToWorker>() {
+                Ok(_) => n += 1,
+                Err(_) => break,
+            }
+        }
+        if n > 0 && c.send(&FromWorker::GaveBack { n }).is_err() {
+            return;
+        }
+    }
+}
+
 fn worker_loop(args: WorkerArgs) {
     SLOT.with(|s| s.set(Some(args.slot)));
-    let conn = args.conn;
+    let shared_conn = Arc::new(Mutex::new(args.conn));
+    let running = Arc::new(AtomicU64::new(0));
+    if args.give_back {
+        let (c, r) = (shared_conn.clone(), running.clone());
+        let _ = std::thread::Builder::new()
+            .name("mp-worker-watch".into())
+            .spawn(move || watch_for_long_chunks(c, r));
+    }
+    let lock = || shared_conn.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((tramp, func, data)) = args.initializer {
         // SAFETY: the offsets come from `encode_target` in the pool's process,
         // which runs this same executable.
@@ -85,15 +140,23 @@ fn worker_loop(args: WorkerArgs) {
             Err(payload) => Some(crate::popen::panic_text(&*payload)),
         };
         if let Some(text) = failure {
-            let _ = conn.send(&FromWorker::InitFailed(text));
+            let _ = lock().send(&FromWorker::InitFailed(text));
             return;
         }
     }
     let mut done = 0usize;
     while args.maxtasks.is_none_or(|m| done < m) {
-        let msg: ToWorker = match conn.recv() {
-            Ok(m) => m,
-            Err(_) => return, // the pool closed our connection: stop
+        // `running` changes only under the connection's lock, so the
+        // watcher's hand-back always precedes the running chunk's `Done`.
+        let msg: ToWorker = {
+            let conn = lock();
+            match conn.recv() {
+                Ok(m) => {
+                    running.store(done as u64 + 1, Ordering::Relaxed);
+                    m
+                }
+                Err(_) => return, // the pool closed our connection: stop
+            }
         };
         let ToWorker::Chunk {
             id,
@@ -108,7 +171,7 @@ fn worker_loop(args: WorkerArgs) {
         let mut send_failed = false;
         let (outcome, results, packed) = if args.per_item {
             let mut emit = |r| {
-                if conn.send(&FromWorker::Item { id, result: r }).is_err() {
+                if lock().send(&FromWorker::Item { id, result: r }).is_err() {
                     send_failed = true;
                 }
             };
@@ -135,9 +198,12 @@ fn worker_loop(args: WorkerArgs) {
             error: outcome.err(),
             busy_ns: started.elapsed().as_nanos().min(u64::MAX as u128) as u64,
         };
+        let conn = lock();
+        running.store(0, Ordering::Relaxed);
         if conn.send(&reply).is_err() {
             return;
         }
+        drop(conn);
         done += 1;
     }
 }
