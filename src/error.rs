@@ -86,6 +86,25 @@ pub enum Error {
     /// A wait ran past its timeout.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
+    /// The process that held a [`crate::synchronize::Lock`] (or `RLock`) died
+    /// without releasing it. The lock now belongs to the caller, who should
+    /// check what it protects and then release it.
+    #[error(
+        "the process {pid} that held the lock died; the lock is now yours: \
+         check the data it protects, then release it"
+    )]
+    OwnerDied {
+        /// The pid of the process that died holding the lock.
+        pid: i32,
+    },
+    /// A `Barrier` was broken (aborted, reset, or a wait timed out) while or
+    /// before waiting on it.
+    #[error("the barrier is broken")]
+    BrokenBarrier,
+    /// A lock or bounded semaphore was released more often than acquired
+    /// (Python's `ValueError`).
+    #[error("{0} released too many times")]
+    OverReleased(&'static str),
     /// The exit status of a child could not be learned.
     #[error("exit status of process {pid} is unknown: {reason}")]
     StatusLost {

@@ -47,6 +47,9 @@ pub mod pool;
 mod popen;
 pub mod process;
 pub mod reduction;
+pub mod shared_memory;
+pub mod sharedctypes;
+pub mod synchronize;
 
 pub use connection::{pipe, wait, Connection, Waitable};
 pub use context::{

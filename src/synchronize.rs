@@ -1,0 +1,767 @@
+//! Synchronization between processes (CPython's `multiprocessing.synchronize`):
+//! [`Lock`], [`RLock`], [`Semaphore`], [`BoundedSemaphore`], [`Condition`],
+//! [`Event`], [`Barrier`].
+//!
+//! Each lives in a small shared-memory region (see
+//! [`crate::shared_memory`]) and is built on futexes: an uncontended acquire
+//! and release are two atomic instructions, with no system call. Hand one to
+//! a child as (part of) its [`crate::Process`] argument, under any start
+//! method; clones within a process share the same primitive.
+//!
+//! ```no_run
+//! fn f((lock, i): (mp::synchronize::Lock, u32)) {
+//!     let _held = lock.lock().unwrap();
+//!     println!("hello world {i}");
+//! }
+//!
+//! fn main() {
+//!     mp::freeze_support();
+//!     let lock = mp::synchronize::Lock::new().unwrap();
+//!     let ps: Vec<_> = (0..10).map(|i| mp::Process::new(f, (lock.clone(), i))).collect();
+//!     for p in &ps {
+//!         p.start().unwrap();
+//!     }
+//!     for p in &ps {
+//!         p.join(None).unwrap();
+//!     }
+//! }
+//! ```
+//!
+//! # Caveats
+//! - **A holder that dies does not freeze the others** (CPython's do). A
+//!   [`Lock`] or [`RLock`] records the pid of the process holding it. A
+//!   waiter checks every 100 ms whether that process still exists; if not,
+//!   it takes the lock and gets [`Error::OwnerDied`]: the lock is then held
+//!   by the caller, who should check the data it protects (it may be half
+//!   updated) and release it. A pid that the system has already reused for
+//!   a new process in those 100 ms hides the death (pids are reused only
+//!   after the whole pid range has been cycled through).
+//! - Ownership is per process for `Lock` (like CPython's, any thread or
+//!   process may release it) and per thread for `RLock`. A thread that dies
+//!   holding a lock while its process lives on is not noticed.
+//! - `Semaphore`, `Event`, `Condition` and `Barrier` have no owner; a
+//!   process killed in the middle of `Condition::wait` holds no lock.
+//! - Waits with a timeout use the monotonic clock.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::shared_memory::Region;
+
+// ---- futex and identity helpers ----
+
+/// Waits while `word` holds `expected`, at most `timeout`. Returns false if
+/// the time ran out (spurious and value-changed returns give true).
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live, aligned u32 (in shared memory, hence the
+    // non-private futex op); `tsp` is null or points to a live timespec.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            tsp,
+            std::ptr::null::<u32>(),
+            0u32,
+        )
+    };
+    !(r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
+}
+
+/// Wakes up to `n` waiters on `word`.
+fn futex_wake(word: &AtomicU32, n: u32) {
+    // SAFETY: as in `futex_wait`; waking needs no memory but the word's address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            n.min(i32::MAX as u32),
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// The time left until `deadline` (None: no deadline; zero: passed).
+fn left(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+static PID: AtomicU32 = AtomicU32::new(0);
+/// Forks seen in this process's ancestry line (invalidates cached tids).
+static FORKS: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// This process's pid, without a system call after the first (a fork
+/// handler forgets it in the child).
+fn my_pid() -> u32 {
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a plain function that only stores to an atomic.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
+    let p = std::process::id();
+    PID.store(p, Ordering::Relaxed);
+    p
+}
+
+thread_local! {
+    /// (FORKS when cached, tid).
+    static TID: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+}
+
+/// This thread's kernel id, cached (a fork invalidates the cache).
+fn my_tid() -> u32 {
+    my_pid(); // registers the fork handler
+    TID.with(|t| {
+        let forks = FORKS.load(Ordering::Relaxed);
+        let (when, tid) = t.get();
+        if tid != 0 && when == forks {
+            return tid;
+        }
+        let id = gettid();
+        t.set((forks, id));
+        id
+    })
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// Whether process `pid` has exited (and been reaped, or is a zombie whose
+/// parent will never care: a zombie is treated as dead).
+fn process_gone(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
+        Err(nix::errno::Errno::ESRCH) => true,
+        _ => {
+            // A zombie still answers kill(0): look at its state.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+                .unwrap_or(false)
+        }
+    }
+}
+
+/// How often a blocked lock waiter checks that the holder is alive.
+const OWNER_CHECK: Duration = Duration::from_millis(100);
+
+const WAITERS: u32 = 1 << 31;
+
+/// The futex mutex with a recorded owner under `Lock` and `RLock`.
+/// Word 0: 0 when free, else the owner's id, with [`WAITERS`] set when
+/// someone may sleep on it.
+#[derive(Clone, Serialize, Deserialize)]
+struct OwnedWord {
+    region: Region,
+    offset: usize,
+}
+
+impl OwnedWord {
+    fn word(&self) -> &AtomicU32 {
+        self.region.word(self.offset)
+    }
+
+    /// Acquires for `me`; `gone(owner)` tells whether an owner died.
+    fn acquire(
+        &self,
+        me: u32,
+        block: bool,
+        timeout: Option<Duration>,
+        gone: impl Fn(u32) -> bool,
+    ) -> Result<bool> {
+        let w = self.word();
+        if w.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Ok(true);
+        }
+        if !block {
+            return Ok(false);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let cur = w.load(Ordering::Relaxed);
+            if cur == 0 {
+                // Others may be asleep: keep the flag so our release wakes one.
+                if w.compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(true);
+                }
+                continue;
+            }
+            if cur & WAITERS == 0
+                && w.compare_exchange(cur, cur | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            let slice = match left(deadline) {
+                Some(d) if d.is_zero() => return Ok(false),
+                Some(d) => d.min(OWNER_CHECK),
+                None => OWNER_CHECK,
+            };
+            if !futex_wait(w, cur | WAITERS, Some(slice)) {
+                let owner = cur & !WAITERS;
+                let took_over = w.load(Ordering::Relaxed) == cur | WAITERS
+                    && gone(owner)
+                    && w.compare_exchange(
+                        cur | WAITERS,
+                        me | WAITERS,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok();
+                if took_over {
+                    return Err(Error::OwnerDied { pid: owner as i32 });
+                }
+            }
+        }
+    }
+
+    /// Frees the word; false if it was not held.
+    fn release(&self) -> bool {
+        let prev = self.word().swap(0, Ordering::Release);
+        if prev & WAITERS != 0 {
+            futex_wake(self.word(), 1);
+        }
+        prev != 0
+    }
+
+    fn owner(&self) -> u32 {
+        self.word().load(Ordering::Relaxed) & !WAITERS
+    }
+}
+
+// ---- Lock ----
+
+/// Python's `multiprocessing.Lock`: a non-recursive lock that any thread or
+/// process may release. See the [module caveats](self) for a holder's death.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Lock {
+    inner: OwnedWord,
+}
+
+impl Lock {
+    /// A new, unlocked lock.
+    pub fn new() -> Result<Lock> {
+        Ok(Lock {
+            inner: OwnedWord {
+                region: Region::new(4)?,
+                offset: 0,
+            },
+        })
+    }
+
+    /// Python's `acquire(block=True, timeout=None)`: true if acquired. Gives
+    /// [`Error::OwnerDied`] (with the lock acquired) if its holder died.
+    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
+        self.inner.acquire(my_pid(), block, timeout, process_gone)
+    }
+
+    /// Python's `release()`: [`Error::OverReleased`] if it was not locked.
+    pub fn release(&self) -> Result<()> {
+        if self.inner.release() {
+            Ok(())
+        } else {
+            Err(Error::OverReleased("lock"))
+        }
+    }
+
+    /// Acquires (waiting as long as it takes) and returns a guard that
+    /// releases on drop: Python's `with lock:`. A dead holder's lock is
+    /// taken over and reported as [`Error::OwnerDied`] (the lock is then
+    /// held, without a guard: release it yourself).
+    pub fn lock(&self) -> Result<LockGuard<'_>> {
+        self.acquire(true, None)?;
+        Ok(LockGuard { lock: self })
+    }
+
+    /// Acquires (waiting as long as it takes) even from a dead holder: the
+    /// guard, and the dead holder's pid if the lock was taken over.
+    pub fn lock_recover(&self) -> (LockGuard<'_>, Option<i32>) {
+        let dead = match self.acquire(true, None) {
+            Err(Error::OwnerDied { pid }) => Some(pid),
+            _ => None,
+        };
+        (LockGuard { lock: self }, dead)
+    }
+
+    /// The pid of the process holding it (None when free).
+    pub fn owner_pid(&self) -> Option<i32> {
+        Some(self.inner.owner() as i32).filter(|&p| p != 0)
+    }
+}
+
+/// Releases its [`Lock`] when dropped.
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.lock.release();
+    }
+}
+
+// ---- RLock ----
+
+/// Python's `multiprocessing.RLock`: a lock its holding thread may acquire
+/// again; it is free once released as many times. Only the holder may release.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RLock {
+    /// Word 0: owner tid (+WAITERS); word 1: owner pid; word 2: depth.
+    inner: OwnedWord,
+}
+
+impl RLock {
+    /// A new, unlocked recursive lock.
+    pub fn new() -> Result<RLock> {
+        Ok(RLock {
+            inner: OwnedWord {
+                region: Region::new(12)?,
+                offset: 0,
+            },
+        })
+    }
+
+    fn pid_word(&self) -> &AtomicU32 {
+        self.inner.region.word(4)
+    }
+
+    fn depth(&self) -> &AtomicU32 {
+        self.inner.region.word(8)
+    }
+
+    fn mine(&self) -> bool {
+        self.inner.owner() == my_tid() && self.pid_word().load(Ordering::Relaxed) == my_pid()
+    }
+
+    /// Python's `acquire(block=True, timeout=None)`.
+    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
+        if self.mine() {
+            self.depth().fetch_add(1, Ordering::Relaxed);
+            return Ok(true);
+        }
+        let pid_word = self.pid_word();
+        let r = self.inner.acquire(my_tid(), block, timeout, |_| {
+            process_gone(pid_word.load(Ordering::Relaxed))
+        });
+        if matches!(r, Ok(true) | Err(Error::OwnerDied { .. })) {
+            let dead = pid_word.swap(my_pid(), Ordering::Relaxed);
+            self.depth().store(1, Ordering::Relaxed);
+            if r.is_err() {
+                return Err(Error::OwnerDied { pid: dead as i32 });
+            }
+        }
+        r
+    }
+
+    /// Python's `release()`: an error unless this thread holds it.
+    pub fn release(&self) -> Result<()> {
+        if !self.mine() {
+            return Err(Error::ProcessState(
+                "cannot release an RLock this thread does not hold".into(),
+            ));
+        }
+        if self.depth().fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.pid_word().store(0, Ordering::Relaxed);
+            self.inner.release();
+        }
+        Ok(())
+    }
+
+    /// Acquires and returns a guard that releases on drop.
+    pub fn lock(&self) -> Result<RLockGuard<'_>> {
+        self.acquire(true, None)?;
+        Ok(RLockGuard { lock: self })
+    }
+}
+
+/// Releases its [`RLock`] (once) when dropped.
+pub struct RLockGuard<'a> {
+    lock: &'a RLock,
+}
+
+impl Drop for RLockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.lock.release();
+    }
+}
+
+// ---- Semaphore ----
+
+/// Python's `multiprocessing.Semaphore` (and, with a bound,
+/// `BoundedSemaphore`).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Semaphore {
+    /// Word 0: the value; word 1: sleepers.
+    region: Region,
+    bound: Option<u32>,
+}
+
+/// Python's `BoundedSemaphore`: releasing past the initial value is an error.
+pub type BoundedSemaphore = Semaphore;
+
+impl Semaphore {
+    /// A semaphore with `value` (Python's `Semaphore(value)`).
+    pub fn new(value: u32) -> Result<Semaphore> {
+        let region = Region::new(8)?;
+        region.word(0).store(value, Ordering::Relaxed);
+        Ok(Semaphore {
+            region,
+            bound: None,
+        })
+    }
+
+    /// Python's `BoundedSemaphore(value)`.
+    pub fn bounded(value: u32) -> Result<BoundedSemaphore> {
+        let mut s = Semaphore::new(value)?;
+        s.bound = Some(value);
+        Ok(s)
+    }
+
+    fn value_word(&self) -> &AtomicU32 {
+        self.region.word(0)
+    }
+
+    fn sleepers(&self) -> &AtomicU32 {
+        self.region.word(4)
+    }
+
+    /// Python's `acquire(block=True, timeout=None)`: true if acquired.
+    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
+        let v = self.value_word();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let cur = v.load(Ordering::SeqCst);
+            if cur > 0 {
+                if v.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Ok(true);
+                }
+                continue;
+            }
+            let t = left(deadline);
+            if !block || t.is_some_and(|t| t.is_zero()) {
+                return Ok(false);
+            }
+            self.sleepers().fetch_add(1, Ordering::SeqCst);
+            futex_wait(v, 0, t);
+            self.sleepers().fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Python's `release()`; a bounded semaphore refuses to go past its bound.
+    pub fn release(&self) -> Result<()> {
+        let v = self.value_word();
+        match self.bound {
+            None => {
+                v.fetch_add(1, Ordering::SeqCst);
+            }
+            Some(max) => {
+                let r = v.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                    (c < max).then_some(c + 1)
+                });
+                if r.is_err() {
+                    return Err(Error::OverReleased("bounded semaphore"));
+                }
+            }
+        }
+        if self.sleepers().load(Ordering::SeqCst) > 0 {
+            futex_wake(v, 1);
+        }
+        Ok(())
+    }
+
+    /// The current value (Python's `get_value()`).
+    pub fn get_value(&self) -> u32 {
+        self.value_word().load(Ordering::SeqCst)
+    }
+}
+
+// ---- Event ----
+
+/// Python's `multiprocessing.Event`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Event {
+    /// Word 0: the flag; word 1: sleepers.
+    region: Region,
+}
+
+impl Event {
+    /// A new event, not set.
+    pub fn new() -> Result<Event> {
+        Ok(Event {
+            region: Region::new(8)?,
+        })
+    }
+
+    fn flag(&self) -> &AtomicU32 {
+        self.region.word(0)
+    }
+
+    /// Whether it is set.
+    pub fn is_set(&self) -> bool {
+        self.flag().load(Ordering::SeqCst) != 0
+    }
+
+    /// Sets it and wakes every waiter.
+    pub fn set(&self) {
+        self.flag().store(1, Ordering::SeqCst);
+        if self.region.word(4).load(Ordering::SeqCst) > 0 {
+            futex_wake(self.flag(), u32::MAX);
+        }
+    }
+
+    /// Clears it.
+    pub fn clear(&self) {
+        self.flag().store(0, Ordering::SeqCst);
+    }
+
+    /// Waits until it is set, at most `timeout`; returns whether it is set.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if self.is_set() {
+                return true;
+            }
+            let t = left(deadline);
+            if t.is_some_and(|t| t.is_zero()) {
+                return false;
+            }
+            self.region.word(4).fetch_add(1, Ordering::SeqCst);
+            futex_wait(self.flag(), 0, t);
+            self.region.word(4).fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+// ---- Condition ----
+
+/// Python's `multiprocessing.Condition`, over a [`Lock`] (pass your own to
+/// share it with other code).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Condition {
+    lock: Lock,
+    /// Word 0: a sequence bumped by each notify; word 1: waiters.
+    region: Region,
+}
+
+impl Condition {
+    /// A condition with its own lock (`lock: None`) or the given one.
+    pub fn new(lock: Option<Lock>) -> Result<Condition> {
+        Ok(Condition {
+            lock: match lock {
+                Some(l) => l,
+                None => Lock::new()?,
+            },
+            region: Region::new(8)?,
+        })
+    }
+
+    /// The underlying lock.
+    pub fn get_lock(&self) -> &Lock {
+        &self.lock
+    }
+
+    /// Acquires the underlying lock.
+    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
+        self.lock.acquire(block, timeout)
+    }
+
+    /// Releases the underlying lock.
+    pub fn release(&self) -> Result<()> {
+        self.lock.release()
+    }
+
+    /// Acquires the lock and returns a guard that releases it.
+    pub fn lock(&self) -> Result<LockGuard<'_>> {
+        self.lock.lock()
+    }
+
+    /// Python's `wait(timeout)`: releases the lock (which the caller holds),
+    /// waits for a notify or the timeout, takes the lock again. False if the
+    /// time ran out. Like CPython's, it may return early (spuriously): check
+    /// your condition in a loop, or use [`wait_for`](Self::wait_for).
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        let seq = self.region.word(0);
+        let start = seq.load(Ordering::SeqCst);
+        self.region.word(4).fetch_add(1, Ordering::SeqCst);
+        self.lock.release()?;
+        let in_time = futex_wait(seq, start, timeout);
+        self.region.word(4).fetch_sub(1, Ordering::SeqCst);
+        self.lock.acquire(true, None)?;
+        Ok(in_time)
+    }
+
+    /// Python's `wait_for(predicate, timeout)`: waits until `predicate()`
+    /// holds (checked with the lock held); returns its last value.
+    pub fn wait_for(
+        &self,
+        mut predicate: impl FnMut() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<bool> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if predicate() {
+                return Ok(true);
+            }
+            match left(deadline) {
+                Some(t) if t.is_zero() => return Ok(false),
+                t => {
+                    self.wait(t)?;
+                }
+            }
+        }
+    }
+
+    /// Python's `notify(n)`: wakes up to `n` waiters (call with the lock held).
+    pub fn notify(&self, n: u32) {
+        let seq = self.region.word(0);
+        seq.fetch_add(1, Ordering::SeqCst);
+        if self.region.word(4).load(Ordering::SeqCst) > 0 {
+            futex_wake(seq, n);
+        }
+    }
+
+    /// Python's `notify_all()`.
+    pub fn notify_all(&self) {
+        self.notify(u32::MAX);
+    }
+}
+
+// ---- Barrier ----
+
+/// Python's `multiprocessing.Barrier`: `parties` processes (or threads) wait
+/// until all have arrived.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Barrier {
+    /// Word 0: arrived; word 1: generation; word 2: broken; word 3: waiting.
+    region: Region,
+    parties: u32,
+    timeout: Option<Duration>,
+}
+
+impl Barrier {
+    /// Python's `Barrier(parties, timeout=None)` (no `action`: run it in the
+    /// party whose `wait` returns 0).
+    pub fn new(parties: u32, timeout: Option<Duration>) -> Result<Barrier> {
+        if parties == 0 {
+            return Err(Error::ProcessState(
+                "a barrier needs at least 1 party".into(),
+            ));
+        }
+        Ok(Barrier {
+            region: Region::new(16)?,
+            parties,
+            timeout,
+        })
+    }
+
+    fn w(&self, i: usize) -> &AtomicU32 {
+        self.region.word(4 * i)
+    }
+
+    /// Python's `wait(timeout)`: returns an index in `0..parties`, a
+    /// different one for each party (the last to arrive gets 0). A timeout
+    /// breaks the barrier; a broken barrier gives [`Error::BrokenBarrier`].
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<u32> {
+        let timeout = timeout.or(self.timeout);
+        let (arrived, generation, broken, waiting) = (self.w(0), self.w(1), self.w(2), self.w(3));
+        if broken.load(Ordering::SeqCst) != 0 {
+            return Err(Error::BrokenBarrier);
+        }
+        let gen = generation.load(Ordering::SeqCst);
+        let n = arrived.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= self.parties {
+            arrived.store(0, Ordering::SeqCst);
+            generation.fetch_add(1, Ordering::SeqCst);
+            futex_wake(generation, u32::MAX);
+            return Ok(0);
+        }
+        let index = self.parties - n;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        waiting.fetch_add(1, Ordering::SeqCst);
+        let r = loop {
+            // abort() bumps the generation too (so no waiter sleeps through
+            // it): look at the flag first.
+            if broken.load(Ordering::SeqCst) != 0 {
+                break Err(Error::BrokenBarrier);
+            }
+            if generation.load(Ordering::SeqCst) != gen {
+                break Ok(index);
+            }
+            let t = left(deadline);
+            if t.is_some_and(|t| t.is_zero()) {
+                self.abort();
+                break Err(Error::BrokenBarrier);
+            }
+            futex_wait(generation, gen, t);
+        };
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    /// Python's `abort()`: breaks the barrier; waiters get [`Error::BrokenBarrier`].
+    pub fn abort(&self) {
+        self.w(2).store(1, Ordering::SeqCst);
+        self.w(1).fetch_add(1, Ordering::SeqCst);
+        futex_wake(self.w(1), u32::MAX);
+    }
+
+    /// Python's `reset()`: breaks it for those waiting now, then makes it
+    /// whole and empty again.
+    pub fn reset(&self) {
+        self.abort();
+        while self.w(3).load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.w(0).store(0, Ordering::SeqCst);
+        self.w(2).store(0, Ordering::SeqCst);
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> u32 {
+        self.parties
+    }
+
+    /// How many wait now.
+    pub fn n_waiting(&self) -> u32 {
+        self.w(0).load(Ordering::SeqCst)
+    }
+
+    /// Whether it is broken.
+    pub fn broken(&self) -> bool {
+        self.w(2).load(Ordering::SeqCst) != 0
+    }
+}

@@ -1,0 +1,329 @@
+//! Shared state across processes: every primitive of `mp::synchronize` and
+//! `mp::sharedctypes`, under each start method, with timeouts, and a lock
+//! holder killed with SIGKILL.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mp::sharedctypes::{Array, Value};
+use mp::synchronize::{Barrier, Condition, Event, Lock, RLock, Semaphore};
+use mp::{Error, Process, StartMethod};
+
+type TestResult = Result<(), Failed>;
+type PerMethod = fn(StartMethod) -> TestResult;
+type Global = fn() -> TestResult;
+
+fn main() {
+    mp::freeze_support();
+    let args = Arguments::from_args();
+    let mut tests = Vec::new();
+    for m in mp::get_all_start_methods() {
+        let per_method: &[(&str, PerMethod)] = &[
+            ("locked_counter_adds_up", locked_counter),
+            ("event_and_semaphore_across_processes", event_and_semaphore),
+            ("condition_wakes_a_waiting_process", condition_across),
+            ("barrier_releases_all_parties", barrier_across),
+            ("array_is_shared", array_shared),
+        ];
+        for &(name, f) in per_method {
+            tests.push(Trial::test(format!("{m}::{name}"), move || f(m)));
+        }
+    }
+    let global: &[(&str, Global)] = &[
+        ("lock_holder_killed_does_not_freeze_others", holder_killed),
+        ("lock_semantics_and_timeouts", lock_semantics),
+        ("rlock_is_recursive_and_owned", rlock_semantics),
+        ("bounded_semaphore_refuses_over_release", bounded),
+        (
+            "barrier_timeout_breaks_it_and_reset_mends_it",
+            barrier_breaks,
+        ),
+    ];
+    for &(name, f) in global {
+        tests.push(Trial::test(format!("sync::{name}"), f));
+    }
+    libtest_mimic::run(&args, tests).exit();
+}
+
+fn check(cond: bool, what: impl Into<String>) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
+fn run_all<A: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + 'static>(
+    m: StartMethod,
+    f: fn(A),
+    args: Vec<A>,
+) -> TestResult {
+    let ps: Vec<Process> = args
+        .into_iter()
+        .map(|a| Process::new(f, a).with_start_method(m))
+        .collect();
+    for p in &ps {
+        p.start()?;
+    }
+    for p in &ps {
+        let code = p.join(Some(Duration::from_secs(60)))?;
+        check(code == Some(0), format!("child exit code {code:?}"))?;
+    }
+    Ok(())
+}
+
+// ---- children ----
+
+fn add_many((v, n): (Value<u64>, u64)) {
+    for _ in 0..n {
+        v.update(|x| *x += 1);
+    }
+}
+
+fn wait_then_signal((go, done, sem): (Event, Event, Semaphore)) {
+    assert!(go.wait(Some(Duration::from_secs(30))), "go never came");
+    assert!(sem.acquire(true, Some(Duration::from_secs(30))).unwrap());
+    done.set();
+}
+
+fn wait_for_value((c, v): (Condition, Value<u32>)) {
+    let _g = c.lock().unwrap();
+    let ok = c
+        .wait_for(|| v.get() == 7, Some(Duration::from_secs(30)))
+        .unwrap();
+    assert!(ok, "the condition never held");
+    v.set(8);
+    c.notify_all();
+}
+
+fn barrier_party((b, seen): (Barrier, Array<u32>)) {
+    let i = b.wait(Some(Duration::from_secs(30))).unwrap();
+    seen.update(|s| s[i as usize] += 1);
+}
+
+fn negate(a: Array<i32>) {
+    a.update(|s| s.iter_mut().for_each(|x| *x = -*x));
+    a.set(0, 100).unwrap();
+}
+
+fn hold_forever((l, held): (Lock, Event)) {
+    let _g = l.lock().unwrap();
+    held.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+// ---- per start method ----
+
+fn locked_counter(m: StartMethod) -> TestResult {
+    let v = Value::new(0u64)?;
+    run_all(m, add_many, vec![(v.clone(), 5000); 4])?;
+    check(v.get() == 20_000, format!("counter {}", v.get()))
+}
+
+fn event_and_semaphore(m: StartMethod) -> TestResult {
+    let (go, done, sem) = (Event::new()?, Event::new()?, Semaphore::new(0)?);
+    let p = Process::new(wait_then_signal, (go.clone(), done.clone(), sem.clone()))
+        .with_start_method(m);
+    p.start()?;
+    check(
+        !done.wait(Some(Duration::from_millis(50))),
+        "done before go",
+    )?;
+    go.set();
+    check(
+        !done.wait(Some(Duration::from_millis(50))),
+        "done before release",
+    )?;
+    sem.release()?;
+    check(done.wait(Some(Duration::from_secs(30))), "done never came")?;
+    check(
+        p.join(Some(Duration::from_secs(30)))? == Some(0),
+        "child ok",
+    )
+}
+
+fn condition_across(m: StartMethod) -> TestResult {
+    let c = Condition::new(None)?;
+    let v = Value::new(0u32)?;
+    let p = Process::new(wait_for_value, (c.clone(), v.clone())).with_start_method(m);
+    p.start()?;
+    std::thread::sleep(Duration::from_millis(50));
+    {
+        let _g = c.lock()?;
+        v.set(7);
+        c.notify(1);
+    }
+    let _g = c.lock()?;
+    let ok = c.wait_for(|| v.get() == 8, Some(Duration::from_secs(30)))?;
+    check(ok, "the child's answer never came")?;
+    drop(_g);
+    check(
+        p.join(Some(Duration::from_secs(30)))? == Some(0),
+        "child ok",
+    )
+}
+
+fn barrier_across(m: StartMethod) -> TestResult {
+    let b = Barrier::new(3, None)?;
+    let seen = Array::new(0u32, 3)?;
+    run_all(m, barrier_party, vec![(b.clone(), seen.clone()); 3])?;
+    check(
+        seen.to_vec() == vec![1, 1, 1],
+        format!("indices {:?}", seen.to_vec()),
+    )
+}
+
+fn array_shared(m: StartMethod) -> TestResult {
+    let a = Array::from_slice(&(0..10).collect::<Vec<i32>>())?;
+    run_all(m, negate, vec![a.clone()])?;
+    let mut want: Vec<i32> = (0..10).map(|x| -x).collect();
+    want[0] = 100;
+    check(a.to_vec() == want, format!("{:?}", a.to_vec()))
+}
+
+// ---- global ----
+
+fn holder_killed() -> TestResult {
+    let l = Lock::new()?;
+    let held = Event::new()?;
+    let p = Process::new(hold_forever, (l.clone(), held.clone()));
+    p.start()?;
+    check(
+        held.wait(Some(Duration::from_secs(30))),
+        "child never held it",
+    )?;
+    check(!l.acquire(false, None)?, "held by the child")?;
+    check(l.owner_pid() == p.pid(), "owner recorded")?;
+    p.kill()?;
+    let t = Instant::now();
+    match l.acquire(true, Some(Duration::from_secs(10))) {
+        Err(Error::OwnerDied { pid }) => check(Some(pid) == p.pid(), format!("pid {pid}"))?,
+        other => return Err(format!("expected OwnerDied, got {other:?}").into()),
+    }
+    check(t.elapsed() < Duration::from_secs(5), "noticed quickly")?;
+    // Ours now: release, and it works as before.
+    l.release()?;
+    check(l.acquire(false, None)?, "free again")?;
+    l.release()?;
+    p.join(None)?;
+    // Value's lock is taken over the same way.
+    let v = Value::new(1u32)?;
+    let held = Event::new()?;
+    let p = Process::new(hold_forever, (v.get_lock().unwrap().clone(), held.clone()));
+    p.start()?;
+    check(
+        held.wait(Some(Duration::from_secs(30))),
+        "child never held it",
+    )?;
+    p.kill()?;
+    v.update(|x| *x += 1);
+    check(v.get() == 2, "value usable after its holder died")?;
+    p.join(None)?;
+    Ok(())
+}
+
+fn lock_semantics() -> TestResult {
+    let l = Lock::new()?;
+    check(l.acquire(true, None)?, "acquired")?;
+    check(!l.acquire(false, None)?, "not twice")?;
+    let t = Instant::now();
+    check(
+        !l.acquire(true, Some(Duration::from_millis(100)))?,
+        "timed out",
+    )?;
+    check(t.elapsed() >= Duration::from_millis(90), "waited")?;
+    // Any thread may release a Lock (as in CPython).
+    let l2 = l.clone();
+    std::thread::spawn(move || l2.release()).join().unwrap()?;
+    check(
+        matches!(l.release(), Err(Error::OverReleased(_))),
+        "over-release",
+    )?;
+    // Contended from threads: a counter under the lock adds up.
+    let v = Value::raw(0u64)?;
+    let hs: Vec<_> = (0..4)
+        .map(|_| {
+            let (l, v) = (l.clone(), v.clone());
+            std::thread::spawn(move || {
+                for _ in 0..20_000 {
+                    let _g = l.lock().unwrap();
+                    v.set(v.get() + 1);
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    check(v.get() == 80_000, format!("counter {}", v.get()))
+}
+
+fn rlock_semantics() -> TestResult {
+    let r = RLock::new()?;
+    check(r.acquire(true, None)?, "once")?;
+    check(r.acquire(true, None)?, "twice")?;
+    let r2 = r.clone();
+    let other = std::thread::spawn(move || {
+        let got = r2.acquire(true, Some(Duration::from_millis(50))).unwrap();
+        let rel = r2.release().is_err();
+        (got, rel)
+    })
+    .join()
+    .unwrap();
+    check(other == (false, true), format!("another thread: {other:?}"))?;
+    r.release()?;
+    r.release()?;
+    check(r.release().is_err(), "released more than acquired")?;
+    let r2 = r.clone();
+    let got = std::thread::spawn(move || {
+        let ok = r2.acquire(false, None).unwrap();
+        r2.release().unwrap();
+        ok
+    })
+    .join()
+    .unwrap();
+    check(got, "free for another thread")
+}
+
+fn bounded() -> TestResult {
+    let s = Semaphore::bounded(2)?;
+    check(s.acquire(false, None)? && s.acquire(false, None)?, "two")?;
+    check(!s.acquire(false, None)?, "not three")?;
+    check(
+        !s.acquire(true, Some(Duration::from_millis(30)))?,
+        "times out",
+    )?;
+    s.release()?;
+    s.release()?;
+    check(
+        matches!(s.release(), Err(Error::OverReleased(_))),
+        "bound enforced",
+    )?;
+    check(s.get_value() == 2, "value 2")
+}
+
+fn barrier_breaks() -> TestResult {
+    let b = Barrier::new(2, None)?;
+    check(
+        matches!(
+            b.wait(Some(Duration::from_millis(50))),
+            Err(Error::BrokenBarrier)
+        ),
+        "a lone party times out and breaks it",
+    )?;
+    check(b.broken(), "broken")?;
+    check(
+        matches!(b.wait(None), Err(Error::BrokenBarrier)),
+        "stays broken",
+    )?;
+    b.reset();
+    check(!b.broken() && b.n_waiting() == 0, "mended")?;
+    let b2 = b.clone();
+    let h = std::thread::spawn(move || b2.wait(None).unwrap());
+    let mine = b.wait(None)?;
+    let theirs = h.join().unwrap();
+    let both: HashSet<u32> = [mine, theirs].into();
+    check(both == HashSet::from([0, 1]), format!("indices {both:?}"))?;
+    check(b.parties() == 2, "parties")
+}
