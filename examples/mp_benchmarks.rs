@@ -1,0 +1,82 @@
+//! Part of the seed documentation's benchmark suite (mp_benchmarks.py), in
+//! Rust: lock speed, condition speed (two processes), and element access
+//! of a shared Array with and without its lock. `bench/sync.sh` runs it
+//! next to CPython's version (bench/sync.py) and prints both columns.
+//! Each line: `name value per_s`.
+
+use std::time::{Duration, Instant};
+
+use mp::sharedctypes::Array;
+use mp::synchronize::{Condition, Lock};
+use mp::Process;
+
+/// Runs `f(n)` with growing n until it takes 0.2 s; returns operations per second.
+fn rate(mut f: impl FnMut(u64)) -> f64 {
+    let mut n = 1000u64;
+    loop {
+        let t = Instant::now();
+        f(n);
+        let dt = t.elapsed();
+        if dt > Duration::from_millis(200) {
+            return n as f64 / dt.as_secs_f64();
+        }
+        n *= 2;
+    }
+}
+
+fn pong((c, turn, n): (Condition, Array<u64>, u64)) {
+    let _g = c.lock().unwrap();
+    for i in 0..n {
+        while turn.get(0).unwrap() != 2 * i + 1 {
+            c.wait(None).unwrap();
+        }
+        turn.set(0, 2 * i + 2).unwrap();
+        c.notify(1);
+    }
+}
+
+fn main() {
+    mp::freeze_support();
+    let l = Lock::new().unwrap();
+    let r = rate(|n| {
+        for _ in 0..n {
+            l.acquire(true, None).unwrap();
+            l.release().unwrap();
+        }
+    });
+    println!("lock_acquire_release {r:.0} per_s");
+
+    for (name, a) in [
+        ("array_lock_true_get", Array::new(0u64, 100).unwrap()),
+        ("array_raw_get", Array::raw(&[0u64; 100]).unwrap()),
+    ] {
+        let r = rate(|n| {
+            let mut s = 0u64;
+            for i in 0..n as usize {
+                s = s.wrapping_add(a.get(i % 100).unwrap());
+            }
+            std::hint::black_box(s);
+        });
+        println!("{name} {r:.0} per_s");
+    }
+
+    // Condition ping-pong: a round trip is one notify and one wake each way.
+    let r = rate(|n| {
+        let c = Condition::new(None).unwrap();
+        // The turn counter is guarded by the condition's own lock.
+        let turn = Array::raw(&[0u64]).unwrap();
+        let p = Process::new(pong, (c.clone(), turn.clone(), n));
+        p.start().unwrap();
+        let _g = c.lock().unwrap();
+        for i in 0..n {
+            turn.set(0, 2 * i + 1).unwrap();
+            c.notify(1);
+            while turn.get(0).unwrap() != 2 * i + 2 {
+                c.wait(None).unwrap();
+            }
+        }
+        drop(_g);
+        p.join(None).unwrap();
+    });
+    println!("condition_round_trips {r:.0} per_s");
+}
