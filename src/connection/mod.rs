@@ -139,6 +139,23 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// Appends `obj` to `out` as one frame: the header, then the payload in
+/// `codec`, encoded in place (no copy of the payload).
+pub(crate) fn encode_frame<T: Serialize + ?Sized>(
+    codec: Codec,
+    obj: &T,
+    mut out: Vec<u8>,
+) -> Result<Vec<u8>> {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let mut out = codec.encode_into(obj, out)?;
+    let mut header = [0u8; HEADER_MAX];
+    let hlen = encode_header((out.len() - start - 4) as u64, &mut header);
+    // Four bytes were left; a length past 2 GiB needs twelve.
+    out.splice(start..start + 4, header[..hlen].iter().copied());
+    Ok(out)
+}
+
 /// Python's `Pipe(duplex)`: two connected [`Connection`]s.
 ///
 /// With `duplex` both ends can send and receive (a Unix socket pair). Without,
@@ -249,25 +266,16 @@ impl Connection {
     /// Sends `obj` as one message, encoded with this connection's codec.
     pub fn send<T: Serialize + ?Sized>(&self, obj: &T) -> Result<()> {
         self.check_writable()?;
-        // Encode straight after a 4-byte header placeholder in a reused buffer,
-        // so a small message costs one write and no allocation.
+        // Framed in a reused buffer, so a small message costs one write and
+        // no allocation.
         let mut buf = std::mem::take(&mut *self.wbuf.borrow_mut());
         buf.clear();
-        buf.extend_from_slice(&[0; 4]);
-        let result = self.codec.encode_into(obj, buf).and_then(|mut buf| {
-            let len = buf.len() - 4;
-            let r = if len <= i32::MAX as usize {
-                buf[..4].copy_from_slice(&(len as i32).to_be_bytes());
-                self.write_all(&buf)
-            } else {
-                self.send_frame(&buf[4..], &[])
-            };
-            if buf.capacity() <= 1 << 20 {
-                *self.wbuf.borrow_mut() = buf;
-            }
-            r
-        });
-        result
+        let buf = encode_frame(self.codec, obj, buf)?;
+        let r = self.write_all(&buf);
+        if buf.capacity() <= 1 << 20 {
+            *self.wbuf.borrow_mut() = buf;
+        }
+        r
     }
 
     /// Receives one message and decodes it as a `T`.
@@ -318,8 +326,8 @@ impl Connection {
         self.send_frame(buf, &[])
     }
 
-    /// Writes frames already built (headers included): several messages in
-    /// one write.
+    /// Writes frames already built with [`encode_frame`]: several messages
+    /// in one write.
     pub(crate) fn send_framed(&self, frames: &[u8]) -> Result<()> {
         self.check_writable()?;
         self.write_all(frames)

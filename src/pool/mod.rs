@@ -255,6 +255,16 @@ pub(crate) struct State {
     pub chunk_ns: Option<u64>,
 }
 
+impl State {
+    /// Records a finished chunk's running time.
+    pub(crate) fn observe(&mut self, busy_ns: u64) {
+        self.chunk_ns = Some(match self.chunk_ns {
+            None => busy_ns,
+            Some(avg) => avg - avg / 8 + busy_ns / 8,
+        });
+    }
+}
+
 /// Adaptive prefetch: the work a worker may have queued ahead, and the most chunks.
 const AHEAD_NS: u64 = 500_000;
 const AHEAD_MAX: usize = 256;
@@ -299,14 +309,6 @@ impl Shared {
         ahead.min(outstanding.div_ceil(st.slots.len()).max(least))
     }
 
-    /// Records a finished chunk's running time.
-    pub(crate) fn observe(st: &mut State, busy_ns: u64) {
-        st.chunk_ns = Some(match st.chunk_ns {
-            None => busy_ns,
-            Some(avg) => avg - avg / 8 + busy_ns / 8,
-        });
-    }
-
     /// Whether a lazy pool should start another worker: work is waiting
     /// beyond what the started workers hold at the least prefetch.
     pub(crate) fn wants_worker(&self, st: &State) -> bool {
@@ -330,6 +332,38 @@ impl Shared {
         if st.dispatcher_waiting && (st.stopping || work()) {
             self.work.notify_all();
         }
+    }
+}
+
+/// Chunks gathered for one [`Pool::submit_many`]: small chunks then share
+/// writes to the workers, while large ones start running as soon as the
+/// next are encoded.
+#[derive(Default)]
+struct Batch {
+    chunks: Vec<(usize, Vec<u8>, usize)>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn push(&mut self, index: usize, data: Vec<u8>, nitems: usize) {
+        self.bytes += data.len();
+        self.chunks.push((index, data, nitems));
+    }
+
+    fn full(&self) -> bool {
+        self.chunks.len() >= 64 || self.bytes >= 16 * 1024
+    }
+
+    /// Submits what was gathered (nothing is kept, even on error); returns
+    /// how many chunks.
+    fn submit(&mut self, pool: &Pool, job: &Arc<Job>, call: (isize, isize)) -> Result<usize> {
+        let chunks = std::mem::take(&mut self.chunks);
+        self.bytes = 0;
+        let n = chunks.len();
+        if n > 0 {
+            pool.submit_many(job, call, chunks)?;
+        }
+        Ok(n)
     }
 }
 
@@ -467,24 +501,16 @@ impl Pool {
         chunksize: usize,
     ) -> Result<Arc<Job>> {
         let job = Job::new();
-        // Submitted in batches: small chunks share writes to the workers,
-        // large ones start running while the next are encoded.
-        let mut batch = Vec::new();
-        let mut bytes = 0;
+        let mut batch = Batch::default();
         let mut n = 0;
         for (i, chunk) in items.chunks(chunksize.max(1)).enumerate() {
-            let data = codec::encode_payload(chunk)?;
-            bytes += data.len();
-            batch.push((i, data, chunk.len()));
+            batch.push(i, codec::encode_payload(chunk)?, chunk.len());
             n += 1;
-            if batch.len() >= 64 || bytes >= 16 * 1024 {
-                self.submit_many(&job, call, std::mem::take(&mut batch))?;
-                bytes = 0;
+            if batch.full() {
+                batch.submit(self, &job, call)?;
             }
         }
-        if !batch.is_empty() {
-            self.submit_many(&job, call, batch)?;
-        }
+        batch.submit(self, &job, call)?;
         job.set_total(n);
         Ok(job)
     }
@@ -803,52 +829,47 @@ where
         if free == 0 || (!now && free < self.window.div_ceil(4)) {
             return;
         }
-        let Some(input) = self.input.as_mut() else {
+        let Some(mut input) = self.input.take() else {
             return;
         };
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         let mut ended = false;
         let mut failed = None;
-        let mut read = 0;
-        while read < free {
+        for _ in 0..free {
             let chunk: Vec<A> = input.by_ref().take(self.chunksize).collect();
             if chunk.is_empty() {
                 ended = true;
                 break;
             }
-            read += 1;
             match codec::encode_payload(&chunk) {
-                Ok(data) => batch.push((self.submitted + batch.len(), data, chunk.len())),
+                Ok(data) => batch.push(self.submitted + batch.chunks.len(), data, chunk.len()),
                 Err(e) => {
                     failed = Some(e);
                     break;
                 }
             }
-            if input.size_hint().0 == 0 || batch.len() >= 256 {
-                let n = batch.len();
-                if let Err(e) = self.pool.submit_many(&self.job, self.call, batch) {
-                    failed = Some(e);
-                    batch = Vec::new();
-                    break;
+            if batch.full() || input.size_hint().0 == 0 {
+                match batch.submit(self.pool, &self.job, self.call) {
+                    Ok(n) => self.submitted += n,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
                 }
-                self.submitted += n;
-                batch = Vec::new();
             }
         }
-        if failed.is_none() && !batch.is_empty() {
-            let n = batch.len();
-            match self.pool.submit_many(&self.job, self.call, batch) {
-                Ok(()) => self.submitted += n,
-                Err(e) => failed = Some(e),
+        // What was read before a chunk failed to encode still runs.
+        match batch.submit(self.pool, &self.job, self.call) {
+            Ok(n) => self.submitted += n,
+            Err(e) => {
+                failed.get_or_insert(e);
             }
         }
-        if failed.is_some() {
+        if failed.is_some() || ended {
             self.error = failed;
-            ended = true;
-        }
-        if ended {
-            self.input = None;
             self.job.set_total(self.submitted);
+        } else {
+            self.input = Some(input);
         }
     }
 
@@ -872,12 +893,11 @@ where
                 self.top_up(false);
                 continue;
             }
-            if let Some(e) = self.error.take() {
-                return Err(e);
-            }
             self.top_up(true);
             if self.input.is_none() && self.consumed == self.submitted {
-                return Ok(None);
+                // An input that could not be submitted fails where it stood,
+                // after the results of what came before it.
+                return self.error.take().map_or(Ok(None), Err);
             }
             self.take_finished(timeout)?;
         }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::job::ChunkResults;
 use super::worker::{worker_main, FromWorker, WorkerArgs};
 use super::{Chunk, Shared, Slot, State, TaskError};
-use crate::connection::{wait, Connection, Waitable};
+use crate::connection::{encode_frame, wait, Codec, Connection, Waitable};
 use crate::error::{Error, Result};
 use crate::process::Process;
 
@@ -135,37 +135,28 @@ pub(super) fn worker_pids(shared: &Shared) -> Vec<i32> {
 const DIRECT_MAX: usize = 32 * 1024;
 
 /// Takes the queue's first chunk for slot `i`: records it as in flight there
-/// and returns the slot's writer and the encoded message, to be sent in the
-/// order taken (the worker's results come back in that order).
-fn assign(st: &mut State, i: usize) -> (Arc<Mutex<Connection>>, Vec<u8>) {
-    let mut bytes = Vec::new();
-    let writer = assign_into(st, i, |msg| {
-        bytes = postcard::to_allocvec(msg).unwrap_or_default();
-    });
-    (writer, bytes)
-}
-
-/// [`assign`], handing the message to `encode`.
-fn assign_into(
-    st: &mut State,
-    i: usize,
-    encode: impl FnOnce(&ToWorkerRef<'_>),
-) -> Arc<Mutex<Connection>> {
+/// and returns the slot's writer and `frames` with the chunk's message
+/// framed at the end, to be sent in the order taken (the worker's results
+/// come back in that order).
+fn assign(st: &mut State, i: usize, frames: Vec<u8>) -> (Arc<Mutex<Connection>>, Vec<u8>) {
     let chunk = st.queue.pop_front().expect("the queue is not empty");
-    encode(&ToWorkerRef::Chunk {
+    let msg = ToWorkerRef::Chunk {
         id: chunk.index as u64,
         tramp: chunk.tramp,
         func: chunk.func,
         skip: chunk.prior.len(),
         data: &chunk.data,
-    });
+    };
+    let frames =
+        encode_frame(Codec::Postcard, &msg, frames).expect("a chunk message always encodes");
     let slot = &mut st.slots[i];
     if slot.inflight.is_empty() {
         slot.running_since = Some(Instant::now());
     }
     slot.inflight.push_back(chunk);
     slot.sent += 1;
-    slot.writer.clone().expect("assigned slots have a writer")
+    let writer = slot.writer.clone().expect("assigned slots have a writer");
+    (writer, frames)
 }
 
 /// Whether slot `s` may be given another chunk, holding `limit` at most.
@@ -199,11 +190,9 @@ pub(super) fn hand_over(shared: &Shared, st: &mut State) {
 }
 
 fn hand_over_direct(shared: &Shared, st: &mut State) {
-    let fits = |s: &Slot, len: usize| {
-        s.inflight.iter().map(|c| c.data.len()).sum::<usize>() + len <= DIRECT_MAX
-    };
+    let held = |s: &Slot| s.inflight.iter().map(|c| c.data.len()).sum::<usize>();
     while let Some(len) = st.queue.front().map(|c| c.data.len()) {
-        let Some(i) = least_loaded(shared, st, |s| fits(s, len)) else {
+        let Some(i) = least_loaded(shared, st, |s| held(s) + len <= DIRECT_MAX) else {
             return;
         };
         let writer = st.slots[i]
@@ -218,24 +207,17 @@ fn hand_over_direct(shared: &Shared, st: &mut State) {
         // This slot's fair share of the queue, in one write.
         let limit = shared.limit(st);
         let share = st.queue.len().div_ceil(st.slots.len());
+        let mut bytes = held(&st.slots[i]);
         let mut frames = Vec::new();
         for _ in 0..share.max(1) {
-            let room = {
-                let s = &st.slots[i];
-                st.queue
-                    .front()
-                    .is_some_and(|c| has_room(shared, s, limit) && fits(s, c.data.len()))
+            let Some(len) = st.queue.front().map(|c| c.data.len()) else {
+                break;
             };
-            if !room {
+            if !has_room(shared, &st.slots[i], limit) || bytes + len > DIRECT_MAX {
                 break;
             }
-            assign_into(st, i, |msg| {
-                let start = frames.len();
-                frames.extend_from_slice(&[0; 4]);
-                frames = postcard::to_extend(msg, std::mem::take(&mut frames)).unwrap_or_default();
-                let len = (frames.len() - start - 4) as u32;
-                frames[start..start + 4].copy_from_slice(&len.to_be_bytes());
-            });
+            bytes += len;
+            frames = assign(st, i, frames).1;
         }
         // A failed send means the worker died; the supervisor sees its pidfd.
         let _ = conn.send_framed(&frames);
@@ -256,7 +238,7 @@ pub(super) fn dispatch(shared: Arc<Shared>) {
                 least_loaded(&shared, &st, |_| true)
             };
             if let Some(i) = pick {
-                break assign(&mut st, i);
+                break assign(&mut st, i, Vec::new());
             }
             st.dispatcher_waiting = true;
             st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
@@ -267,7 +249,7 @@ pub(super) fn dispatch(shared: Arc<Shared>) {
         let conn = writer.lock().unwrap_or_else(|e| e.into_inner());
         drop(st);
         // Sent outside the state lock: a busy worker's socket may be full.
-        let _ = conn.send_bytes(&bytes);
+        let _ = conn.send_framed(&bytes);
     }
 }
 
@@ -434,7 +416,7 @@ fn handle_messages(
                 busy_ns,
                 ..
             } => {
-                Shared::observe(&mut st, busy_ns);
+                st.observe(busy_ns);
                 let s = &mut st.slots[slot];
                 s.hold = false;
                 let Some(mut chunk) = s.inflight.pop_front() else {
