@@ -96,6 +96,30 @@ fn futex_wake(word: &AtomicU32, n: u32) {
     }
 }
 
+/// Sleeps on `word` while it holds `expected` (at most `timeout`), counted
+/// in `sleepers` so that [`wake_sleepers`] costs no system call when nobody
+/// sleeps. False if the time ran out.
+fn sleep_on(
+    word: &AtomicU32,
+    sleepers: &AtomicU32,
+    expected: u32,
+    timeout: Option<Duration>,
+) -> bool {
+    sleepers.fetch_add(1, Ordering::SeqCst);
+    let in_time = futex_wait(word, expected, timeout);
+    sleepers.fetch_sub(1, Ordering::SeqCst);
+    in_time
+}
+
+/// Wakes up to `n` of those asleep on `word` in [`sleep_on`], if any. Call
+/// it after changing `word`: a sleeper that counted itself after that sees
+/// the change and does not sleep.
+fn wake_sleepers(word: &AtomicU32, sleepers: &AtomicU32, n: u32) {
+    if sleepers.load(Ordering::SeqCst) > 0 {
+        futex_wake(word, n);
+    }
+}
+
 /// The time left until `deadline` (None: no deadline; zero: passed).
 fn left(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
@@ -475,9 +499,7 @@ impl Semaphore {
             if !block || t.is_some_and(|t| t.is_zero()) {
                 return Ok(false);
             }
-            self.sleepers().fetch_add(1, Ordering::SeqCst);
-            futex_wait(v, 0, t);
-            self.sleepers().fetch_sub(1, Ordering::SeqCst);
+            sleep_on(v, self.sleepers(), 0, t);
         }
     }
 
@@ -497,9 +519,7 @@ impl Semaphore {
                 }
             }
         }
-        if self.sleepers().load(Ordering::SeqCst) > 0 {
-            futex_wake(v, 1);
-        }
+        wake_sleepers(v, self.sleepers(), 1);
         Ok(())
     }
 
@@ -538,9 +558,7 @@ impl Event {
     /// Sets it and wakes every waiter.
     pub fn set(&self) {
         self.flag().store(1, Ordering::SeqCst);
-        if self.region.word(4).load(Ordering::SeqCst) > 0 {
-            futex_wake(self.flag(), u32::MAX);
-        }
+        wake_sleepers(self.flag(), self.region.word(4), u32::MAX);
     }
 
     /// Clears it.
@@ -559,9 +577,7 @@ impl Event {
             if t.is_some_and(|t| t.is_zero()) {
                 return false;
             }
-            self.region.word(4).fetch_add(1, Ordering::SeqCst);
-            futex_wait(self.flag(), 0, t);
-            self.region.word(4).fetch_sub(1, Ordering::SeqCst);
+            sleep_on(self.flag(), self.region.word(4), 0, t);
         }
     }
 }
@@ -615,11 +631,11 @@ impl Condition {
     /// your condition in a loop, or use [`wait_for`](Self::wait_for).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
         let seq = self.region.word(0);
+        // A notify after this load changes `seq`, so the sleep below
+        // returns at once even if the notifier saw no sleeper yet.
         let start = seq.load(Ordering::SeqCst);
-        self.region.word(4).fetch_add(1, Ordering::SeqCst);
         self.lock.release()?;
-        let in_time = futex_wait(seq, start, timeout);
-        self.region.word(4).fetch_sub(1, Ordering::SeqCst);
+        let in_time = sleep_on(seq, self.region.word(4), start, timeout);
         self.lock.acquire(true, None)?;
         Ok(in_time)
     }
@@ -649,9 +665,7 @@ impl Condition {
     pub fn notify(&self, n: u32) {
         let seq = self.region.word(0);
         seq.fetch_add(1, Ordering::SeqCst);
-        if self.region.word(4).load(Ordering::SeqCst) > 0 {
-            futex_wake(seq, n);
-        }
+        wake_sleepers(seq, self.region.word(4), n);
     }
 
     /// Python's `notify_all()`.
