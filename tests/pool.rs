@@ -6,27 +6,18 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
 use mp::{Error, Pool, StartMethod, TaskError};
 
-type TestResult = Result<(), Failed>;
-type PerMethod = fn(StartMethod) -> TestResult;
-type Global = fn() -> TestResult;
+mod harness;
+use harness::{check, Global, PerMethod, TestResult};
 
 fn main() {
     mp::freeze_support();
-    let args = Arguments::from_args();
-    let mut tests = Vec::new();
-    for m in mp::get_all_start_methods() {
-        let per_method: &[(&str, PerMethod)] = &[
-            ("map_in_order", map_in_order),
-            ("worker_death_fails_task_and_pool_goes_on", worker_death),
-            ("initializer_runs_in_each_worker", initializer_runs),
-        ];
-        for &(name, f) in per_method {
-            tests.push(Trial::test(format!("{m}::{name}"), move || f(m)));
-        }
-    }
+    let per_method: &[(&str, PerMethod)] = &[
+        ("map_in_order", map_in_order),
+        ("worker_death_fails_task_and_pool_goes_on", worker_death),
+        ("initializer_runs_in_each_worker", initializer_runs),
+    ];
     let global: &[(&str, Global)] = &[
         ("imap_ordered_chunksizes", imap_ordered_chunksizes),
         ("imap_unordered_all_items", imap_unordered_all_items),
@@ -59,19 +50,12 @@ fn main() {
             "chunks_queued_behind_a_long_one_go_to_a_free_worker",
             handed_back,
         ),
+        (
+            "imap_runs_what_came_before_an_argument_that_cannot_be_sent",
+            imap_encode_error,
+        ),
     ];
-    for &(name, f) in global {
-        tests.push(Trial::test(format!("pool::{name}"), f));
-    }
-    libtest_mimic::run(&args, tests).exit();
-}
-
-fn check(cond: bool, what: impl Into<String>) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(what.into().into())
-    }
+    harness::run(per_method, "pool", global);
 }
 
 fn pool(processes: usize) -> Pool {
@@ -507,6 +491,42 @@ fn handed_back() -> TestResult {
     check(
         order.last() == Some(&1000),
         format!("completion order {order:?}"),
+    )
+}
+
+/// A number that refuses to be encoded when it is 5.
+#[derive(serde::Deserialize)]
+struct NotFive(u64);
+
+impl serde::Serialize for NotFive {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 5 {
+            return Err(serde::ser::Error::custom("five cannot be sent"));
+        }
+        s.serialize_newtype_struct("NotFive", &self.0)
+    }
+}
+
+fn unwrap_not_five(x: NotFive) -> u64 {
+    x.0
+}
+
+/// An argument that cannot be encoded ends imap with that error, after the
+/// results of every item read before it (batched submission loses none).
+fn imap_encode_error() -> TestResult {
+    let p = pool(2);
+    let got: Vec<_> = p.imap(unwrap_not_five, (0..10).map(NotFive), 1).collect();
+    let oks: Vec<u64> = got
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    check(oks == vec![0, 1, 2, 3, 4], format!("results {oks:?}"))?;
+    check(
+        got.len() == 6
+            && got[5]
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("five")),
+        format!("{got:?}"),
     )
 }
 

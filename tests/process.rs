@@ -7,77 +7,57 @@
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
 use mp::{Connection, Process, StartMethod};
 
-type TestResult = Result<(), Failed>;
-type PerMethod = fn(StartMethod) -> TestResult;
+mod harness;
+use harness::{check, Global, PerMethod, TestResult};
 
 fn main() {
     mp::freeze_support();
-    let args = Arguments::from_args();
-    let mut tests = Vec::new();
-    for m in mp::get_all_start_methods() {
-        let per_method: &[(&str, PerMethod)] = &[
-            ("start_join_exitcode", start_join_exitcode),
-            ("exit_with_code", exit_with_code),
-            ("terminate_gives_minus_15", terminate_gives_minus_15),
-            ("kill_gives_minus_9", kill_gives_minus_9),
-            ("panic_is_reported", panic_is_reported),
-            ("sigkill_from_outside", sigkill_from_outside),
-            (
-                "join_timeout_on_sleeping_child",
-                join_timeout_on_sleeping_child,
-            ),
-            (
-                "daemon_children_terminated_at_exit",
-                daemon_children_terminated_at_exit,
-            ),
-            (
-                "non_daemon_children_joined_at_exit",
-                non_daemon_children_joined_at_exit,
-            ),
-            ("parent_death_kills_child", parent_death_kills_child),
-            ("survive_parent_opt_out", survive_parent_opt_out),
-            ("parent_sigterm_kills_child", parent_sigterm_kills_child),
-            ("parent_sigint_kills_child", parent_sigint_kills_child),
-            ("pipe_round_trip_with_child", pipe_round_trip_with_child),
-            ("large_frames_through_child", large_frames_through_child),
-            ("eof_when_child_exits", eof_when_child_exits),
-            ("wait_over_16_children", wait_over_16_children),
-            ("identity_and_parent", identity_and_parent),
-            ("active_children_reaps", active_children_reaps),
-            ("state_errors", state_errors),
-            ("daemon_cannot_have_children", daemon_cannot_have_children),
-        ];
-        for &(name, f) in per_method {
-            tests.push(Trial::test(format!("{m}::{name}"), move || f(m)));
-        }
-    }
-    tests.push(Trial::test(
-        "global::set_start_method",
-        set_start_method_rules,
-    ));
-    tests.push(Trial::test(
-        "global::maxlength_refusal_from_child",
-        maxlength_refusal_from_child,
-    ));
-    tests.push(Trial::test(
-        "global::forkserver_exits_with_its_owner",
-        forkserver_exits_with_its_owner,
-    ));
-    libtest_mimic::run(&args, tests).exit();
+    let per_method: &[(&str, PerMethod)] = &[
+        ("start_join_exitcode", start_join_exitcode),
+        ("exit_with_code", exit_with_code),
+        ("terminate_gives_minus_15", terminate_gives_minus_15),
+        ("kill_gives_minus_9", kill_gives_minus_9),
+        ("panic_is_reported", panic_is_reported),
+        ("sigkill_from_outside", sigkill_from_outside),
+        (
+            "join_timeout_on_sleeping_child",
+            join_timeout_on_sleeping_child,
+        ),
+        (
+            "daemon_children_terminated_at_exit",
+            daemon_children_terminated_at_exit,
+        ),
+        (
+            "non_daemon_children_joined_at_exit",
+            non_daemon_children_joined_at_exit,
+        ),
+        ("parent_death_kills_child", parent_death_kills_child),
+        ("survive_parent_opt_out", survive_parent_opt_out),
+        ("parent_sigterm_kills_child", parent_sigterm_kills_child),
+        ("parent_sigint_kills_child", parent_sigint_kills_child),
+        ("pipe_round_trip_with_child", pipe_round_trip_with_child),
+        ("large_frames_through_child", large_frames_through_child),
+        ("eof_when_child_exits", eof_when_child_exits),
+        ("wait_over_16_children", wait_over_16_children),
+        ("identity_and_parent", identity_and_parent),
+        ("active_children_reaps", active_children_reaps),
+        ("state_errors", state_errors),
+        ("daemon_cannot_have_children", daemon_cannot_have_children),
+    ];
+    let global: &[(&str, Global)] = &[
+        ("set_start_method", set_start_method_rules),
+        ("maxlength_refusal_from_child", maxlength_refusal_from_child),
+        (
+            "forkserver_exits_with_its_owner",
+            forkserver_exits_with_its_owner,
+        ),
+    ];
+    harness::run(per_method, "global", global);
 }
 
 // ---- helpers ----
-
-fn check(cond: bool, what: impl Into<String>) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(what.into().into())
-    }
-}
 
 fn proc<A>(m: StartMethod, f: fn(A), a: A) -> Process
 where

@@ -5,31 +5,22 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
 use mp::sharedctypes::{Array, Value};
 use mp::synchronize::{Barrier, Condition, Event, Lock, RLock, Semaphore};
 use mp::{Error, Process, StartMethod};
 
-type TestResult = Result<(), Failed>;
-type PerMethod = fn(StartMethod) -> TestResult;
-type Global = fn() -> TestResult;
+mod harness;
+use harness::{check, Global, PerMethod, TestResult};
 
 fn main() {
     mp::freeze_support();
-    let args = Arguments::from_args();
-    let mut tests = Vec::new();
-    for m in mp::get_all_start_methods() {
-        let per_method: &[(&str, PerMethod)] = &[
-            ("locked_counter_adds_up", locked_counter),
-            ("event_and_semaphore_across_processes", event_and_semaphore),
-            ("condition_wakes_a_waiting_process", condition_across),
-            ("barrier_releases_all_parties", barrier_across),
-            ("array_is_shared", array_shared),
-        ];
-        for &(name, f) in per_method {
-            tests.push(Trial::test(format!("{m}::{name}"), move || f(m)));
-        }
-    }
+    let per_method: &[(&str, PerMethod)] = &[
+        ("locked_counter_adds_up", locked_counter),
+        ("event_and_semaphore_across_processes", event_and_semaphore),
+        ("condition_wakes_a_waiting_process", condition_across),
+        ("barrier_releases_all_parties", barrier_across),
+        ("array_is_shared", array_shared),
+    ];
     let global: &[(&str, Global)] = &[
         ("lock_holder_killed_does_not_freeze_others", holder_killed),
         ("lock_semantics_and_timeouts", lock_semantics),
@@ -40,18 +31,7 @@ fn main() {
             barrier_breaks,
         ),
     ];
-    for &(name, f) in global {
-        tests.push(Trial::test(format!("sync::{name}"), f));
-    }
-    libtest_mimic::run(&args, tests).exit();
-}
-
-fn check(cond: bool, what: impl Into<String>) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(what.into().into())
-    }
+    harness::run(per_method, "sync", global);
 }
 
 fn run_all<A: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + 'static>(
