@@ -105,6 +105,23 @@ pub enum Error {
     /// (Python's `ValueError`).
     #[error("{0} released too many times")]
     OverReleased(&'static str),
+    /// A queue had no item to give in time (Python's `queue.Empty`).
+    #[error("the queue is empty")]
+    Empty,
+    /// A queue had no room for the item in time (Python's `queue.Full`):
+    /// it holds `maxsize` items, or its shared buffer is full.
+    #[error("the queue is full")]
+    Full,
+    /// This handle of the queue was closed with `close()`.
+    #[error("the queue is closed")]
+    QueueClosed,
+    /// `JoinableQueue::task_done` was called more often than items were put.
+    #[error("task_done() called too many times")]
+    TaskDoneTooMany,
+    /// Shared state was found inconsistent (a bug, or memory written by
+    /// something other than `mp`).
+    #[error("corrupt shared state: {0}")]
+    Corrupt(String),
     /// The exit status of a child could not be learned.
     #[error("exit status of process {pid} is unknown: {reason}")]
     StatusLost {

@@ -46,6 +46,7 @@ pub mod error;
 pub mod pool;
 mod popen;
 pub mod process;
+pub mod queues;
 pub mod reduction;
 pub mod shared_memory;
 pub mod sharedctypes;

@@ -11,7 +11,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
 use serde::{de, ser, Deserialize, Deserializer, Serialize, Serializer};
@@ -80,6 +80,21 @@ impl Region {
         // SAFETY: in range and aligned (the mapping is page-aligned); the
         // memory lives as long as `self`, and is only accessed atomically.
         unsafe { &*self.0.ptr.as_ptr().add(offset).cast::<AtomicU32>() }
+    }
+
+    /// The 64-bit word at byte `offset` (a multiple of 8, inside the region).
+    pub(crate) fn word64(&self, offset: usize) -> &AtomicU64 {
+        assert!(
+            offset % 8 == 0 && offset + 8 <= self.0.len,
+            "word64 {offset} out of range"
+        );
+        // SAFETY: as in `word`.
+        unsafe { &*self.0.ptr.as_ptr().add(offset).cast::<AtomicU64>() }
+    }
+
+    /// The region's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len
     }
 
     /// The region's start.

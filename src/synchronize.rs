@@ -56,7 +56,7 @@ use crate::shared_memory::Region;
 
 /// Waits while `word` holds `expected`, at most `timeout`. Returns false if
 /// the time ran out (spurious and value-changed returns give true).
-fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
     let ts = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: t.subsec_nanos() as libc::c_long,
@@ -81,7 +81,7 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> boo
 }
 
 /// Wakes up to `n` waiters on `word`.
-fn futex_wake(word: &AtomicU32, n: u32) {
+pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
     // SAFETY: as in `futex_wait`; waking needs no memory but the word's address.
     unsafe {
         libc::syscall(
@@ -99,7 +99,7 @@ fn futex_wake(word: &AtomicU32, n: u32) {
 /// Sleeps on `word` while it holds `expected` (at most `timeout`), counted
 /// in `sleepers` so that [`wake_sleepers`] costs no system call when nobody
 /// sleeps. False if the time ran out.
-fn sleep_on(
+pub(crate) fn sleep_on(
     word: &AtomicU32,
     sleepers: &AtomicU32,
     expected: u32,
@@ -114,14 +114,14 @@ fn sleep_on(
 /// Wakes up to `n` of those asleep on `word` in [`sleep_on`], if any. Call
 /// it after changing `word`: a sleeper that counted itself after that sees
 /// the change and does not sleep.
-fn wake_sleepers(word: &AtomicU32, sleepers: &AtomicU32, n: u32) {
+pub(crate) fn wake_sleepers(word: &AtomicU32, sleepers: &AtomicU32, n: u32) {
     if sleepers.load(Ordering::SeqCst) > 0 {
         futex_wake(word, n);
     }
 }
 
 /// The time left until `deadline` (None: no deadline; zero: passed).
-fn left(deadline: Option<Instant>) -> Option<Duration> {
+pub(crate) fn left(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
@@ -136,7 +136,7 @@ extern "C" fn forget_pid() {
 
 /// This process's pid, without a system call after the first (a fork
 /// handler forgets it in the child).
-fn my_pid() -> u32 {
+pub(crate) fn my_pid() -> u32 {
     let p = PID.load(Ordering::Relaxed);
     if p != 0 {
         return p;
@@ -178,7 +178,7 @@ fn gettid() -> u32 {
 
 /// Whether process `pid` has exited (and been reaped, or is a zombie whose
 /// parent will never care: a zombie is treated as dead).
-fn process_gone(pid: u32) -> bool {
+pub(crate) fn process_gone(pid: u32) -> bool {
     if pid == 0 {
         return false;
     }
@@ -195,9 +195,77 @@ fn process_gone(pid: u32) -> bool {
 }
 
 /// How often a blocked lock waiter checks that the holder is alive.
-const OWNER_CHECK: Duration = Duration::from_millis(100);
+pub(crate) const OWNER_CHECK: Duration = Duration::from_millis(100);
 
 const WAITERS: u32 = 1 << 31;
+
+/// Acquires the owned word `w` (0 when free, else the owner's id with
+/// [`WAITERS`]) for `me`; `gone(owner)` tells whether an owner died, in
+/// which case the word is taken over and [`Error::OwnerDied`] returned.
+pub(crate) fn acquire_owned(
+    w: &AtomicU32,
+    me: u32,
+    block: bool,
+    timeout: Option<Duration>,
+    gone: impl Fn(u32) -> bool,
+) -> Result<bool> {
+    if w.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return Ok(true);
+    }
+    if !block {
+        return Ok(false);
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let cur = w.load(Ordering::Relaxed);
+        if cur == 0 {
+            // Others may be asleep: keep the flag so our release wakes one.
+            if w.compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Ok(true);
+            }
+            continue;
+        }
+        if cur & WAITERS == 0
+            && w.compare_exchange(cur, cur | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            continue;
+        }
+        let slice = match left(deadline) {
+            Some(d) if d.is_zero() => return Ok(false),
+            Some(d) => d.min(OWNER_CHECK),
+            None => OWNER_CHECK,
+        };
+        if !futex_wait(w, cur | WAITERS, Some(slice)) {
+            let owner = cur & !WAITERS;
+            let took_over = w.load(Ordering::Relaxed) == cur | WAITERS
+                && gone(owner)
+                && w.compare_exchange(
+                    cur | WAITERS,
+                    me | WAITERS,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+            if took_over {
+                return Err(Error::OwnerDied { pid: owner as i32 });
+            }
+        }
+    }
+}
+
+/// Frees an owned word; false if it was not held.
+pub(crate) fn release_owned(w: &AtomicU32) -> bool {
+    let prev = w.swap(0, Ordering::Release);
+    if prev & WAITERS != 0 {
+        futex_wake(w, 1);
+    }
+    prev != 0
+}
 
 /// The futex mutex with a recorded owner under `Lock` and `RLock`.
 /// Word 0: 0 when free, else the owner's id, with [`WAITERS`] set when
@@ -213,7 +281,6 @@ impl OwnedWord {
         self.region.word(self.offset)
     }
 
-    /// Acquires for `me`; `gone(owner)` tells whether an owner died.
     fn acquire(
         &self,
         me: u32,
@@ -221,63 +288,11 @@ impl OwnedWord {
         timeout: Option<Duration>,
         gone: impl Fn(u32) -> bool,
     ) -> Result<bool> {
-        let w = self.word();
-        if w.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            return Ok(true);
-        }
-        if !block {
-            return Ok(false);
-        }
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let cur = w.load(Ordering::Relaxed);
-            if cur == 0 {
-                // Others may be asleep: keep the flag so our release wakes one.
-                if w.compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return Ok(true);
-                }
-                continue;
-            }
-            if cur & WAITERS == 0
-                && w.compare_exchange(cur, cur | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
-                continue;
-            }
-            let slice = match left(deadline) {
-                Some(d) if d.is_zero() => return Ok(false),
-                Some(d) => d.min(OWNER_CHECK),
-                None => OWNER_CHECK,
-            };
-            if !futex_wait(w, cur | WAITERS, Some(slice)) {
-                let owner = cur & !WAITERS;
-                let took_over = w.load(Ordering::Relaxed) == cur | WAITERS
-                    && gone(owner)
-                    && w.compare_exchange(
-                        cur | WAITERS,
-                        me | WAITERS,
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok();
-                if took_over {
-                    return Err(Error::OwnerDied { pid: owner as i32 });
-                }
-            }
-        }
+        acquire_owned(self.word(), me, block, timeout, gone)
     }
 
-    /// Frees the word; false if it was not held.
     fn release(&self) -> bool {
-        let prev = self.word().swap(0, Ordering::Release);
-        if prev & WAITERS != 0 {
-            futex_wake(self.word(), 1);
-        }
-        prev != 0
+        release_owned(self.word())
     }
 
     fn owner(&self) -> u32 {
