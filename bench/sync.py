@@ -1,5 +1,5 @@
 """CPython's side of examples/mp_benchmarks.rs (the seed's mp_benchmarks.py,
-the parts mp has so far), printing the same lines."""
+ported to Python 3), printing the same lines."""
 import multiprocessing as mp
 import time
 
@@ -13,6 +13,59 @@ def rate(f):
         if dt > 0.2:
             return n / dt
         n *= 2
+
+
+def timed_rate(f):
+    n = 1000
+    while True:
+        dt = f(n)
+        if dt > 0.2:
+            return n / dt
+        n *= 2
+
+
+def queue_func(q, ready, n):
+    a = '0' * 256
+    ready.set()
+    for _ in range(n):
+        q.put(a)
+    q.put('STOP')
+
+
+def pipe_func(c, ready, n):
+    a = '0' * 256
+    ready.set()
+    for _ in range(n):
+        c.send(a)
+    c.send('STOP')
+
+
+def queue_loop(n):
+    q = mp.Queue()
+    ready = mp.Event()
+    p = mp.Process(target=queue_func, args=(q, ready, n))
+    p.start()
+    ready.wait()
+    t = time.perf_counter()
+    while q.get() != 'STOP':
+        pass
+    dt = time.perf_counter() - t
+    p.join()
+    return dt
+
+
+def pipe_loop(n):
+    reader, writer = mp.Pipe(duplex=False)
+    ready = mp.Event()
+    p = mp.Process(target=pipe_func, args=(writer, ready, n))
+    p.start()
+    ready.wait()
+    t = time.perf_counter()
+    while reader.recv() != 'STOP':
+        pass
+    dt = time.perf_counter() - t
+    p.join()
+    return dt
 
 
 def pong(c, turn, n):
@@ -53,6 +106,8 @@ def cond_loop(n):
 
 
 if __name__ == "__main__":
+    print(f"queue_objects {timed_rate(queue_loop):.0f} per_s")
+    print(f"pipe_objects {timed_rate(pipe_loop):.0f} per_s")
     print(f"lock_acquire_release {rate(lock_loop):.0f} per_s")
     print(f"array_lock_true_get {rate(array_loop(mp.Array('Q', 100, lock=True))):.0f} per_s")
     print(f"array_raw_get {rate(array_loop(mp.RawArray('Q', 100))):.0f} per_s")

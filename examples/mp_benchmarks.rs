@@ -1,14 +1,16 @@
-//! Part of the seed documentation's benchmark suite (mp_benchmarks.py), in
-//! Rust: lock speed, condition speed (two processes), and element access
-//! of a shared Array with and without its lock. `bench/sync.sh` runs it
+//! The seed documentation's benchmark suite (mp_benchmarks.py), in Rust:
+//! queue speed and pipe speed (256-byte strings from a child process),
+//! lock speed, condition speed (two processes), and element access of a
+//! shared Array with and without its lock. `bench/sync.sh` runs it
 //! next to CPython's version (bench/sync.py) and prints both columns.
 //! Each line: `name value per_s`.
 
 use std::time::{Duration, Instant};
 
+use mp::queues::Queue;
 use mp::sharedctypes::Array;
-use mp::synchronize::{Condition, Lock};
-use mp::Process;
+use mp::synchronize::{Condition, Event, Lock};
+use mp::{Connection, Process};
 
 /// Runs `f(n)` with growing n until it takes 0.2 s; returns operations per second.
 fn rate(mut f: impl FnMut(u64)) -> f64 {
@@ -35,8 +37,68 @@ fn pong((c, turn, n): (Condition, Array<u64>, u64)) {
     }
 }
 
+/// The seed's queue_func: announce, then put `n` 256-byte strings and "STOP".
+fn queue_func((q, ready, n): (Queue<String>, Event, u64)) {
+    let a = "0".repeat(256);
+    ready.set();
+    for _ in 0..n {
+        q.put(&a).unwrap();
+    }
+    q.put(&"STOP".to_string()).unwrap();
+}
+
+/// The seed's pipe_func: the same through one end of a pipe.
+fn pipe_func((c, ready, n): (Connection, Event, u64)) {
+    let a = "0".repeat(256);
+    ready.set();
+    for _ in 0..n {
+        c.send(&a).unwrap();
+    }
+    c.send(&"STOP".to_string()).unwrap();
+}
+
+/// Runs `f(n)` (which times itself) with growing n until it reports 0.2 s.
+fn timed_rate(mut f: impl FnMut(u64) -> Duration) -> f64 {
+    let mut n = 1000u64;
+    loop {
+        let dt = f(n);
+        if dt > Duration::from_millis(200) {
+            return n as f64 / dt.as_secs_f64();
+        }
+        n *= 2;
+    }
+}
+
 fn main() {
     mp::freeze_support();
+    let r = timed_rate(|n| {
+        let q: Queue<String> = Queue::new(0).unwrap();
+        let ready = Event::new().unwrap();
+        let p = Process::new(queue_func, (q.clone(), ready.clone(), n));
+        p.start().unwrap();
+        ready.wait(None);
+        let t = Instant::now();
+        while q.get().unwrap() != "STOP" {}
+        let dt = t.elapsed();
+        p.join(None).unwrap();
+        dt
+    });
+    println!("queue_objects {r:.0} per_s");
+
+    let r = timed_rate(|n| {
+        let (reader, writer) = mp::pipe(false).unwrap();
+        let ready = Event::new().unwrap();
+        let p = Process::new(pipe_func, (writer, ready.clone(), n));
+        p.start().unwrap();
+        ready.wait(None);
+        let t = Instant::now();
+        while reader.recv::<String>().unwrap() != "STOP" {}
+        let dt = t.elapsed();
+        p.join(None).unwrap();
+        dt
+    });
+    println!("pipe_objects {r:.0} per_s");
+
     let l = Lock::new().unwrap();
     let r = rate(|n| {
         for _ in 0..n {
