@@ -1,13 +1,47 @@
-//! Memory shared between processes.
+//! Memory shared between processes (CPython's
+//! `multiprocessing.shared_memory`): [`SharedMemory`], named segments any
+//! process can attach to, and the resource tracker that removes the ones a
+//! program created and did not unlink.
 //!
-//! The synchronization primitives ([`crate::synchronize`]) and shared values
-//! ([`crate::sharedctypes`]) each live in a small region: an anonymous
-//! `memfd` mapped `MAP_SHARED`. Handing one to a child as (part of) a
-//! [`crate::Process`] argument passes the descriptor (see
-//! [`crate::reduction`]) and the child maps the same pages. That works alike
-//! under fork, spawn and forkserver, and nothing is left behind in
-//! `/dev/shm` when a process dies: the memory goes with its last mapping and
-//! descriptor. (Named segments, CPython's `SharedMemory`, are not here yet.)
+//! ```no_run
+//! use mp::shared_memory::SharedMemory;
+//!
+//! let shm = SharedMemory::create(1024).unwrap();
+//! shm.write_at(0, b"hello").unwrap();
+//! // Another process (a Python one too, for a name it was given):
+//! let other = SharedMemory::attach(shm.name()).unwrap();
+//! let mut buf = [0u8; 5];
+//! other.read_at(0, &mut buf).unwrap();
+//! assert_eq!(&buf, b"hello");
+//! drop(other); // close()
+//! shm.unlink().unwrap(); // the creator removes the name
+//! ```
+//!
+//! The synchronization primitives ([`crate::synchronize`]), shared values
+//! ([`crate::sharedctypes`]) and queues ([`crate::queues`]) do not use named
+//! segments: each lives in an anonymous `memfd` mapped `MAP_SHARED`, handed
+//! to a child (as part of a [`crate::Process`] argument) by passing the
+//! descriptor. Nothing of theirs can leak into `/dev/shm`: the memory goes
+//! with its last mapping and descriptor, SIGKILL or not. (CPython's named
+//! semaphores need its tracker; `mp`'s have no names.)
+//!
+//! # The resource tracker
+//! A named segment outlives every process that maps it until someone
+//! unlinks it. The first [`SharedMemory::create`] in a process starts a
+//! small tracker process that holds the read end of a pipe; each segment the
+//! program creates is registered with it, and [`SharedMemory::unlink`]
+//! unregisters it. When the last write end closes — the program exited,
+//! normally or killed with SIGKILL, and so did the children it forked — the
+//! tracker unlinks whatever is still registered, says so on stderr, and
+//! exits. It ignores SIGINT, SIGTERM and SIGHUP and runs in its own
+//! session, so Ctrl-C or a process-group kill ends the program first and
+//! the tracker cleans up after it. A forked child shares its parent's
+//! tracker (as in CPython); a spawned child or one from the forkserver
+//! starts its own. Only the creator registers a segment: attaching never
+//! does (CPython before 3.13 registered attachers too, so a segment could
+//! vanish when a reader exited). Call [`SharedMemory::unlink`] exactly once,
+//! from the creator or any other process, when the segment is no longer
+//! needed.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
@@ -51,7 +85,7 @@ impl Region {
         Region::map(fd, len.max(1))
     }
 
-    fn map(fd: OwnedFd, len: usize) -> Result<Region> {
+    pub(crate) fn map(fd: OwnedFd, len: usize) -> Result<Region> {
         // SAFETY: mapping a descriptor we own, with no fixed address; the
         // result is checked for MAP_FAILED.
         let p = unsafe {
@@ -132,5 +166,360 @@ impl<'de> Deserialize<'de> for Region {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let (fd, len): (Fd, u64) = Deserialize::deserialize(d)?;
         Region::map(fd.into_inner(), len as usize).map_err(de::Error::custom)
+    }
+}
+
+// ---- SharedMemory ----
+
+/// Python's `multiprocessing.shared_memory.SharedMemory`: a named block of
+/// memory any process can attach to by name (a POSIX shared memory object,
+/// `/dev/shm/NAME`). See the [module docs](self) for the tracker that
+/// removes a segment its creator never unlinked.
+///
+/// Sent to a child (as part of a [`crate::Process`] argument), it travels
+/// as its name and the child attaches to it, as in CPython.
+pub struct SharedMemory {
+    name: String,
+    size: usize,
+    region: Region,
+}
+
+/// Names `create` picks: `mp_` and 16 random hex digits (CPython's are
+/// `psm_` and 8).
+const NAME_PREFIX: &str = "mp_";
+
+fn bad_input(what: String) -> Error {
+    Error::io(
+        "SharedMemory",
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, what),
+    )
+}
+
+fn check_name(name: &str) -> Result<std::ffi::CString> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if bare.is_empty() || bare.len() > 250 || bare.contains('/') || bare.contains('\0') {
+        return Err(bad_input(format!(
+            "bad shared memory name {name:?}: 1 to 250 characters, no '/' (but a leading one) or NUL"
+        )));
+    }
+    Ok(std::ffi::CString::new(format!("/{bare}")).expect("checked for NUL"))
+}
+
+fn shm_open(path: &std::ffi::CStr, flags: libc::c_int) -> std::io::Result<OwnedFd> {
+    // SAFETY: a valid C string; the result is checked.
+    let fd = unsafe { libc::shm_open(path.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn random_name() -> Result<String> {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| Error::io("getrandom", std::io::Error::other(e.to_string())))?;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{NAME_PREFIX}{hex}"))
+}
+
+impl SharedMemory {
+    /// A new segment of `size` bytes (zeroed) with a fresh random name,
+    /// registered with the resource tracker.
+    pub fn create(size: usize) -> Result<SharedMemory> {
+        loop {
+            match SharedMemory::create_named(&random_name()?, size) {
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    continue
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// A new segment called `name` (an error if one exists), registered
+    /// with the resource tracker.
+    pub fn create_named(name: &str, size: usize) -> Result<SharedMemory> {
+        if size == 0 {
+            return Err(bad_input(
+                "size must be a positive number different from zero".into(),
+            ));
+        }
+        let path = check_name(name)?;
+        let fd = shm_open(&path, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR)
+            .map_err(|e| Error::io("shm_open (create)", e))?;
+        let ready = nix::unistd::ftruncate(&fd, size as libc::off_t)
+            .map_err(|e| Error::io("ftruncate", e.into()))
+            .and_then(|()| Region::map(fd, size));
+        match ready {
+            Ok(region) => {
+                let bare = path.to_str().expect("built from a str")[1..].to_string();
+                tracker::register(&bare);
+                Ok(SharedMemory {
+                    name: bare,
+                    size,
+                    region,
+                })
+            }
+            Err(e) => {
+                // SAFETY: a valid C string.
+                unsafe { libc::shm_unlink(path.as_ptr()) };
+                Err(e)
+            }
+        }
+    }
+
+    /// Attaches to the existing segment `name` (its whole size).
+    pub fn attach(name: &str) -> Result<SharedMemory> {
+        let path = check_name(name)?;
+        let fd = shm_open(&path, libc::O_RDWR).map_err(|e| Error::io("shm_open (attach)", e))?;
+        let size = nix::sys::stat::fstat(fd.as_raw_fd())
+            .map_err(|e| Error::io("fstat", e.into()))?
+            .st_size as usize;
+        if size == 0 {
+            return Err(bad_input(format!("shared memory {name:?} has size 0")));
+        }
+        Ok(SharedMemory {
+            name: path.to_str().expect("built from a str")[1..].to_string(),
+            size,
+            region: Region::map(fd, size)?,
+        })
+    }
+
+    /// Python's `SharedMemory(name, create, size)`: `create` makes a new
+    /// segment (`name: None` picks a fresh one), else attaches to `name`
+    /// (`size` is then ignored, as in CPython).
+    pub fn new(name: Option<&str>, create: bool, size: usize) -> Result<SharedMemory> {
+        match (name, create) {
+            (None, true) => SharedMemory::create(size),
+            (Some(n), true) => SharedMemory::create_named(n, size),
+            (Some(n), false) => SharedMemory::attach(n),
+            (None, false) => Err(bad_input("'name' can only be None if create=True".into())),
+        }
+    }
+
+    /// Its name, without the leading `/` (what CPython's `name` gives).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The start of the mapping. Other processes write it concurrently:
+    /// synchronize (a [`crate::synchronize::Lock`]) before reading what
+    /// they wrote.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.region.as_ptr()
+    }
+
+    /// The whole segment as a slice (CPython's `buf`).
+    ///
+    /// # Safety
+    /// No process may write the bytes while the slice is in use.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `size` bytes long and lives as long as
+        // `self`; the caller vouches that nobody writes it meanwhile.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.size) }
+    }
+
+    /// The whole segment as a mutable slice.
+    ///
+    /// # Safety
+    /// No other reference to the bytes (in this process or another) may be
+    /// used while the slice is.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn as_mut_slice(&self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`, with exclusive use vouched by the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.as_ptr(), self.size) }
+    }
+
+    fn check_range(&self, offset: usize, len: usize) -> Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.size) {
+            return Err(bad_input(format!(
+                "range {offset}..{} is outside shared memory {:?} of {} bytes",
+                offset as u128 + len as u128,
+                self.name,
+                self.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        self.check_range(offset, buf.len())?;
+        // SAFETY: in range; a plain byte copy out of shared memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.as_ptr().add(offset), buf.as_mut_ptr(), buf.len())
+        };
+        Ok(())
+    }
+
+    /// Copies `data` into the segment at `offset`.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
+        self.check_range(offset, data.len())?;
+        // SAFETY: in range; a plain byte copy into shared memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.as_ptr().add(offset), data.len())
+        };
+        Ok(())
+    }
+
+    /// Python's `close()`: unmaps it in this process (dropping does the
+    /// same). The segment lives on until unlinked.
+    pub fn close(self) {}
+
+    /// Python's `unlink()`: removes the name (processes that have it
+    /// mapped keep their mapping), and tells the tracker. Call it once, in
+    /// one process.
+    pub fn unlink(&self) -> Result<()> {
+        let path = check_name(&self.name)?;
+        // SAFETY: a valid C string.
+        let r = unsafe { libc::shm_unlink(path.as_ptr()) };
+        tracker::unregister(&self.name);
+        if r != 0 {
+            return Err(Error::io("shm_unlink", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedMemory({:?}, size={})", self.name, self.size)
+    }
+}
+
+impl Serialize for SharedMemory {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.name.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedMemory {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        SharedMemory::attach(&name).map_err(de::Error::custom)
+    }
+}
+
+/// The resource tracker: a child process holding the read end of a pipe.
+mod tracker {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::sync::Mutex;
+
+    /// The write end, once started (inherited by forked children).
+    static WRITER: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
+    pub(super) fn register(name: &str) {
+        send(b'R', name);
+    }
+
+    pub(super) fn unregister(name: &str) {
+        send(b'U', name);
+    }
+
+    fn send(op: u8, name: &str) {
+        let mut w = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        if w.is_none() {
+            match start() {
+                Ok(fd) => *w = Some(fd),
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "mp: could not start the shared memory tracker ({e}); \
+                         segments left behind will not be removed"
+                    );
+                    return;
+                }
+            }
+        }
+        let fd = w.as_ref().expect("just set");
+        // One write of at most ~260 bytes: atomic on a pipe.
+        let line = format!("{} {name}\n", op as char);
+        let _ = nix::unistd::write(fd, line.as_bytes());
+    }
+
+    fn start() -> std::io::Result<OwnedFd> {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        // SAFETY: the child only calls async-signal-safe functions and
+        // glibc's malloc (which is fork-safe) before it exits with _exit.
+        match unsafe { libc::fork() } {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => {
+                drop(w);
+                serve(r.as_raw_fd())
+            }
+            _ => Ok(w),
+        }
+    }
+
+    /// The tracker's life (in the forked child): read registrations until
+    /// end of file, unlink what is left, exit.
+    fn serve(fd: i32) -> ! {
+        // SAFETY: plain system calls on descriptors this process owns.
+        unsafe {
+            libc::setsid();
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 {
+                libc::dup2(null, 0);
+                libc::dup2(null, 1);
+            }
+            libc::dup2(fd, 3);
+            libc::close_range(4, u32::MAX, 0);
+        }
+        // SAFETY: fd 3 was just made a copy of the read end.
+        let input = unsafe { OwnedFd::from_raw_fd(3) };
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match nix::unistd::read(input.as_raw_fd(), &mut buf) {
+                Ok(0) => break,
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+            while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=i).collect();
+                let line = &line[..line.len() - 1];
+                match line.split_first() {
+                    Some((b'R', rest)) if rest.first() == Some(&b' ') => {
+                        names.push(rest[1..].to_vec())
+                    }
+                    Some((b'U', rest)) if rest.first() == Some(&b' ') => {
+                        if let Some(j) = names.iter().position(|n| n[..] == rest[1..]) {
+                            names.swap_remove(j);
+                        }
+                    }
+                    _ => {} // not ours: ignored
+                }
+            }
+        }
+        for name in &names {
+            let mut path = b"/".to_vec();
+            path.extend_from_slice(name);
+            path.push(0);
+            // SAFETY: a NUL-terminated path.
+            let gone = unsafe { libc::shm_unlink(path.as_ptr().cast()) } == 0;
+            if gone {
+                let mut msg = b"mp resource tracker: removed shared memory segment ".to_vec();
+                msg.extend_from_slice(name);
+                msg.extend_from_slice(b" that its program did not unlink\n");
+                // SAFETY: writes a buffer to stderr.
+                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+            }
+        }
+        // SAFETY: ends the tracker without running the parent's exit handlers.
+        unsafe { libc::_exit(0) }
     }
 }
