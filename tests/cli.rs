@@ -108,3 +108,61 @@ fn example_forgot_freeze_support_explains_itself() {
         .code(1)
         .stderr(predicate::str::contains("exited before it started serving"));
 }
+
+#[test]
+fn example_lock_prints_each_line_whole() {
+    let out = example("lock").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|l| l.rsplit(' ').next().unwrap().parse::<u32>().unwrap());
+    let want: Vec<String> = (0..10).map(|i| format!("hello world {i}")).collect();
+    assert_eq!(lines, want, "{text}");
+}
+
+#[test]
+fn example_value_array() {
+    example("value_array")
+        .assert()
+        .success()
+        .stdout("3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]\n");
+}
+
+#[test]
+fn example_queue_workers_returns_every_result() {
+    let out = example("queue_workers").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Unordered results:\n"), "{text}");
+    for i in 0..20 {
+        assert!(
+            text.contains(&format!("mul({i}, 7) = {}\n", i * 7)),
+            "{text}"
+        );
+    }
+    for i in 0..10 {
+        assert!(
+            text.contains(&format!("plus({i}, 8) = {}\n", i + 8)),
+            "{text}"
+        );
+    }
+    assert_eq!(text.lines().count(), 31, "{text}");
+}
+
+#[test]
+fn example_condition_hands_out_every_item_once() {
+    let out = example("condition").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    for i in 0..12 {
+        let n = text
+            .lines()
+            .filter(|l| l.ends_with(&format!(" took item {i}")))
+            .count();
+        assert_eq!(n, 1, "item {i}\n{text}");
+    }
+    assert!(
+        !text.contains("taken by: [0") && !text.contains(", 0"),
+        "{text}"
+    );
+}
