@@ -96,6 +96,26 @@ pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
     }
 }
 
+/// Moves up to `n` waiters from `from` to `to` without waking them, if
+/// `from` still holds `expected`; false if it did not (or the call failed).
+fn futex_requeue(from: &AtomicU32, expected: u32, n: u32, to: &AtomicU32) -> bool {
+    // SAFETY: both words are live, aligned u32s in shared memory; the
+    // requeue count travels in the timeout argument's place, as the
+    // futex(2) interface defines for FUTEX_CMP_REQUEUE.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            from.as_ptr(),
+            libc::FUTEX_CMP_REQUEUE,
+            0u32,
+            n.min(i32::MAX as u32) as libc::c_long,
+            to.as_ptr(),
+            expected,
+        )
+    };
+    r >= 0
+}
+
 /// Sleeps on `word` while it holds `expected` (at most `timeout`), counted
 /// in `sleepers` so that [`wake_sleepers`] costs no system call when nobody
 /// sleeps. False if the time ran out.
@@ -209,7 +229,26 @@ pub(crate) fn acquire_owned(
     timeout: Option<Duration>,
     gone: impl Fn(u32) -> bool,
 ) -> Result<bool> {
-    if w.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+    acquire_owned_as(w, me, me, block, timeout, gone)
+}
+
+/// [`acquire_owned`] that keeps [`WAITERS`] set when it takes a free word
+/// at once: for a waiter that may have others queued behind it on the
+/// word's futex (condition waiters moved there by a notify), so that its
+/// release wakes the next.
+fn acquire_owned_contended(w: &AtomicU32, me: u32) -> Result<bool> {
+    acquire_owned_as(w, me, me | WAITERS, true, None, process_gone)
+}
+
+fn acquire_owned_as(
+    w: &AtomicU32,
+    me: u32,
+    first: u32,
+    block: bool,
+    timeout: Option<Duration>,
+    gone: impl Fn(u32) -> bool,
+) -> Result<bool> {
+    if w.compare_exchange(0, first, Ordering::Acquire, Ordering::Relaxed)
         .is_ok()
     {
         return Ok(true);
@@ -646,12 +685,34 @@ impl Condition {
     /// your condition in a loop, or use [`wait_for`](Self::wait_for).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
         let seq = self.region.word(0);
+        let sleepers = self.region.word(4);
         // A notify after this load changes `seq`, so the sleep below
-        // returns at once even if the notifier saw no sleeper yet.
+        // returns at once even if it comes before we sleep.
         let start = seq.load(Ordering::SeqCst);
-        self.lock.release()?;
-        let in_time = sleep_on(seq, self.region.word(4), start, timeout);
-        self.lock.acquire(true, None)?;
+        sleepers.fetch_add(1, Ordering::SeqCst);
+        if let Err(e) = self.lock.release() {
+            sleepers.fetch_sub(1, Ordering::SeqCst);
+            return Err(e);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut in_time = true;
+        while seq.load(Ordering::SeqCst) == start {
+            // In slices: a notify may have moved us onto the lock's futex
+            // (see `notify`), and if the lock's holder then dies nobody
+            // would wake us there; after a slice we go and take the lock,
+            // which notices a dead holder.
+            let slice = match left(deadline) {
+                Some(d) if d.is_zero() => {
+                    in_time = false;
+                    break;
+                }
+                Some(d) => d.min(OWNER_CHECK),
+                None => OWNER_CHECK,
+            };
+            futex_wait(seq, start, Some(slice));
+        }
+        sleepers.fetch_sub(1, Ordering::SeqCst);
+        acquire_owned_contended(self.lock.inner.word(), my_pid())?;
         Ok(in_time)
     }
 
@@ -677,10 +738,34 @@ impl Condition {
     }
 
     /// Python's `notify(n)`: wakes up to `n` waiters (call with the lock held).
+    ///
+    /// The waiters are not woken now, only to block on the lock the caller
+    /// holds: they are moved onto the lock's futex (FUTEX_CMP_REQUEUE), and
+    /// the lock's releases wake them one at a time, each holding the lock.
     pub fn notify(&self, n: u32) {
         let seq = self.region.word(0);
-        seq.fetch_add(1, Ordering::SeqCst);
-        wake_sleepers(seq, self.region.word(4), n);
+        let now = seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+        if self.region.word(4).load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let lw = self.lock.inner.word();
+        // Flag the lock (if held, as it should be) so its release wakes.
+        let held = loop {
+            let cur = lw.load(Ordering::Relaxed);
+            if cur & !WAITERS == 0 {
+                break false;
+            }
+            if cur & WAITERS != 0
+                || lw
+                    .compare_exchange(cur, cur | WAITERS, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break true;
+            }
+        };
+        if !held || !futex_requeue(seq, now, n, lw) {
+            futex_wake(seq, n);
+        }
     }
 
     /// Python's `notify_all()`.
