@@ -119,6 +119,31 @@ impl<'de> Deserialize<'de> for Fd {
     }
 }
 
+/// Descriptors that an already-encoded value refers to by index (what
+/// [`collect_fds`] gave for it), carried next to its bytes: encoding the
+/// table sends a duplicate of each, in order, so the value's indices stay
+/// right when it is decoded under [`with_fds`] with the received table.
+#[derive(Default)]
+pub(crate) struct FdTable(pub Vec<OwnedFd>);
+
+impl Serialize for FdTable {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for fd in &self.0 {
+            seq.serialize_element(&crate::shared_memory::FdRef(fd.as_fd()))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for FdTable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let fds: Vec<Fd> = Deserialize::deserialize(d)?;
+        Ok(FdTable(fds.into_iter().map(Fd::into_inner).collect()))
+    }
+}
+
 /// Builds an `OwnedFd` from a raw number received from the kernel.
 ///
 /// # Safety

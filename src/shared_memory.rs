@@ -146,7 +146,7 @@ impl Drop for Mapping {
 }
 
 /// Serializes a borrowed descriptor the way [`Fd`] does.
-struct FdRef<'a>(BorrowedFd<'a>);
+pub(crate) struct FdRef<'a>(pub BorrowedFd<'a>);
 
 impl Serialize for FdRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {

@@ -20,6 +20,10 @@ fn main() {
         ("condition_wakes_a_waiting_process", condition_across),
         ("barrier_releases_all_parties", barrier_across),
         ("array_is_shared", array_shared),
+        (
+            "pool_initializer_takes_shared_state",
+            pool_initializer_shared,
+        ),
     ];
     let global: &[(&str, Global)] = &[
         ("lock_holder_killed_does_not_freeze_others", holder_killed),
@@ -54,6 +58,23 @@ fn run_all<A: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + 's
 }
 
 // ---- children ----
+
+/// What a pool worker's initializer received, for its tasks.
+static POOL_STATE: std::sync::OnceLock<(Value<u64>, Lock, mp::queues::Queue<i32>)> =
+    std::sync::OnceLock::new();
+
+fn pool_init((v, l, q): (Value<u64>, Lock, mp::queues::Queue<i32>)) {
+    v.update(|x| *x += 1000);
+    q.put(&(std::process::id() as i32)).unwrap();
+    let _ = POOL_STATE.set((v, l, q));
+}
+
+fn pool_count(x: u64) -> u64 {
+    let (v, l, _) = POOL_STATE.get().expect("the initializer ran");
+    let _held = l.lock().unwrap();
+    v.update(|c| *c += 1);
+    x
+}
 
 fn add_many((v, n): (Value<u64>, u64)) {
     for _ in 0..n {
@@ -306,4 +327,33 @@ fn barrier_breaks() -> TestResult {
     let both: HashSet<u32> = [mine, theirs].into();
     check(both == HashSet::from([0, 1]), format!("indices {both:?}"))?;
     check(b.parties() == 2, "parties")
+}
+
+fn pool_initializer_shared(m: StartMethod) -> TestResult {
+    let v = Value::new(0u64)?;
+    let l = Lock::new()?;
+    let q = mp::queues::Queue::new(0)?;
+    let p = mp::Pool::builder()
+        .processes(2)
+        .start_method(m)
+        .initializer(pool_init, (v.clone(), l.clone(), q.clone()))?
+        .build()?;
+    let got = p.map(pool_count, 0..100u64, Some(1))?;
+    check(got == (0..100).collect::<Vec<_>>(), "results")?;
+    let workers = p.worker_pids().len() as u64;
+    drop(p);
+    let total = v.get();
+    check(
+        total % 1000 == 100 && total / 1000 >= workers,
+        format!("counter {total} with {workers} workers"),
+    )?;
+    let mut pids = Vec::new();
+    while let Ok(pid) = q.get_nowait() {
+        pids.push(pid);
+    }
+    check(
+        pids.len() as u64 == total / 1000,
+        format!("one queue item per initializer: {pids:?}"),
+    )?;
+    Ok(())
 }

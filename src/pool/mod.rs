@@ -113,10 +113,15 @@ pub struct PoolBuilder {
     lazy: bool,
 }
 
-struct Initializer {
-    tramp: isize,
-    func: isize,
-    args: Vec<u8>,
+/// The initializer and its encoded argument, with the descriptors the
+/// argument carries (a `Lock`, `Queue`, `Connection`...), which every
+/// worker receives a duplicate of.
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct Initializer {
+    pub tramp: isize,
+    pub func: isize,
+    pub args: Vec<u8>,
+    pub fds: crate::reduction::FdTable,
 }
 
 impl PoolBuilder {
@@ -125,14 +130,21 @@ impl PoolBuilder {
         self.processes = Some(n.max(1));
         self
     }
-    /// A function each worker runs once when it starts (Python's `initializer`/`initargs`).
+    /// A function each worker runs once when it starts (Python's
+    /// `initializer`/`initargs`). `args` may hold what a `Process` argument
+    /// may: synchronization primitives, shared values, queues, connections.
     pub fn initializer<A>(mut self, f: fn(A), args: A) -> Result<Self>
     where
         A: Serialize + DeserializeOwned + Send + 'static,
     {
         let (tramp, func) = context::encode_target(f);
-        let args = Codec::Postcard.encode(&args)?;
-        self.initializer = Some(Initializer { tramp, func, args });
+        let (args, fds) = crate::reduction::collect_fds(|| Codec::Postcard.encode(&args));
+        self.initializer = Some(Initializer {
+            tramp,
+            func,
+            args: args?,
+            fds: crate::reduction::FdTable(fds),
+        });
         Ok(self)
     }
     /// A worker exits after this many chunks and a fresh one replaces it.
@@ -221,7 +233,7 @@ pub(crate) struct Shared {
 
 pub(crate) struct Opts {
     pub processes: usize,
-    pub initializer: Option<(isize, isize, Vec<u8>)>,
+    pub initializer: Option<Arc<Initializer>>,
     pub maxtasks: Option<usize>,
     pub method: Option<StartMethod>,
     pub task_timeout: Option<Duration>,
@@ -408,7 +420,7 @@ impl Pool {
             wake: wake_w,
             opts: Opts {
                 processes,
-                initializer: b.initializer.map(|i| (i.tramp, i.func, i.args)),
+                initializer: b.initializer.map(Arc::new),
                 maxtasks: b.maxtasksperchild,
                 method: b.start_method,
                 task_timeout: b.task_timeout,

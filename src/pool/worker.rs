@@ -14,8 +14,8 @@ use crate::context;
 pub(crate) struct WorkerArgs {
     pub conn: Connection,
     pub slot: usize,
-    /// (trampoline, function, encoded argument) of the initializer.
-    pub initializer: Option<(isize, isize, Vec<u8>)>,
+    /// The initializer, its encoded argument and the descriptors it carries.
+    pub initializer: Option<Arc<super::Initializer>>,
     /// Exit after this many chunks.
     pub maxtasks: Option<usize>,
     /// Report each result as soon as it is ready (needed for per-task time limits).
@@ -129,11 +129,36 @@ fn worker_loop(args: WorkerArgs) {
             .spawn(move || watch_for_long_chunks(c, r));
     }
     let lock = || shared_conn.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((tramp, func, data)) = args.initializer {
+    if let Some(init) = args.initializer {
+        let super::Initializer {
+            tramp,
+            func,
+            args: data,
+            fds,
+        } = match Arc::try_unwrap(init) {
+            Ok(init) => init,
+            // Decoded for this worker, so not shared; if it ever were,
+            // the worker works on duplicates.
+            Err(shared) => super::Initializer {
+                tramp: shared.tramp,
+                func: shared.func,
+                args: shared.args.clone(),
+                fds: crate::reduction::FdTable(
+                    shared
+                        .fds
+                        .0
+                        .iter()
+                        .filter_map(|fd| fd.try_clone().ok())
+                        .collect(),
+                ),
+            },
+        };
         // SAFETY: the offsets come from `encode_target` in the pool's process,
         // which runs this same executable.
         let (t, f) = unsafe { context::decode_target(tramp, func) };
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t(f, &data)));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::reduction::with_fds(fds.0, || t(f, &data))
+        }));
         let failure = match r {
             Ok(Ok(())) => None,
             Ok(Err(text)) => Some(text),
