@@ -122,6 +122,13 @@ pub enum Error {
     /// something other than `mp`).
     #[error("corrupt shared state: {0}")]
     Corrupt(String),
+    /// The connection handshake failed (Python's `AuthenticationError`):
+    /// a wrong key on either side, or a peer that does not speak it.
+    #[error("authentication failed: {0}")]
+    Authentication(String),
+    /// A listener or client address that cannot be used.
+    #[error("bad address {0}")]
+    BadAddress(String),
     /// The exit status of a child could not be learned.
     #[error("exit status of process {pid} is unknown: {reason}")]
     StatusLost {

@@ -23,8 +23,10 @@
 //! [`Connection::poll`] or [`wait`] (which see that buffer) rather than polling
 //! the raw descriptor yourself.
 
+pub mod auth;
 pub mod codec;
 mod frame;
+mod listener;
 mod wait;
 
 use std::cell::{Cell, RefCell};
@@ -39,6 +41,7 @@ use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializ
 
 pub use codec::Codec;
 pub use frame::{decode_header, encode_header, HEADER_MAX};
+pub use listener::{client, Address, Listener, HANDSHAKE_TIMEOUT};
 pub use wait::{wait, Waitable};
 
 use crate::error::{Error, Result};

@@ -1,0 +1,377 @@
+//! CPython's `multiprocessing.connection.Listener` and `Client`: framed
+//! connections over TCP (`host:port`) or Unix sockets (a path), with the
+//! optional HMAC handshake of [`super::auth`].
+//!
+//! ```no_run
+//! use mp::connection::{client, Address, Listener};
+//!
+//! let address: Address = "127.0.0.1:6000".parse().unwrap();
+//! let mut listener = Listener::bind(&address, Some(b"secret key")).unwrap();
+//! let conn = listener.accept().unwrap(); // handshake done, or an error
+//! println!("connection from {:?}", listener.last_accepted());
+//! let msg = conn.recv_bytes(Some(1 << 20)).unwrap();
+//! conn.send_bytes(&msg).unwrap();
+//! # let _ = client;
+//! ```
+//!
+//! A Python peer connects with
+//! `multiprocessing.connection.Client(('127.0.0.1', 6000), authkey=b'secret key')`.
+//!
+//! # Caveats
+//! - Who authenticates is decided by each side alone, as in CPython: a
+//!   listener with a key and a client without one (or the reverse) hang or
+//!   fail at the first message. Give both the same key, or neither.
+//! - `accept` runs the handshake before it returns, limited to
+//!   [`HANDSHAKE_TIMEOUT`]: a peer that connects and says nothing cannot
+//!   hold the listener for longer.
+//! - A Unix socket's file is removed when its `Listener` is dropped (as
+//!   CPython does); a path starting with `@` is in Linux's abstract
+//!   namespace (no file).
+
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::auth::{answer_challenge, deliver_challenge};
+use super::Connection;
+use crate::error::{Error, Result};
+
+/// The most time `accept` and `client` give the peer to finish the handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where a [`Listener`] listens or a [`client`] connects: Python's
+/// `('host', port)` or a socket path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// `host:port` (a name, an IPv4 address, or `[IPv6]`).
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port (0 when binding: any free port).
+        port: u16,
+    },
+    /// A Unix socket path; one starting with `@` is in the abstract namespace.
+    Unix(PathBuf),
+}
+
+impl FromStr for Address {
+    type Err = Error;
+
+    /// `HOST:PORT` (`[::1]:PORT` for IPv6) is TCP; a string containing `/`
+    /// or starting with `@` is a Unix socket.
+    fn from_str(s: &str) -> Result<Address> {
+        if s.contains('/') || s.starts_with('@') {
+            return Ok(Address::Unix(PathBuf::from(s)));
+        }
+        let bad = || {
+            Error::BadAddress(format!(
+                "{s:?}: expected HOST:PORT (e.g. 127.0.0.1:6000) or a Unix socket path containing '/'"
+            ))
+        };
+        let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Address::Tcp {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Address::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Address::Unix(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl Address {
+    /// Whether it can only be reached from this machine (a Unix socket, or
+    /// TCP on a loopback address or `localhost`).
+    pub fn is_local(&self) -> bool {
+        match self {
+            Address::Unix(_) => true,
+            Address::Tcp { host, port } => {
+                host == "localhost"
+                    || (host.as_str(), *port)
+                        .to_socket_addrs()
+                        .map(|mut a| a.all(|a| a.ip().is_loopback()))
+                        .unwrap_or(false)
+            }
+        }
+    }
+
+    fn unix_addr(path: &std::path::Path) -> Result<UnixAddr> {
+        let text = path.to_string_lossy();
+        match text.strip_prefix('@') {
+            Some(name) => UnixAddr::from_abstract_name(name.as_bytes()),
+            None => UnixAddr::from_pathname(path),
+        }
+        .map_err(|e| Error::BadAddress(format!("{}: {e}", path.display())))
+    }
+}
+
+enum Socket {
+    Tcp(TcpListener),
+    Unix(UnixListener, Option<PathBuf>),
+}
+
+/// Python's `multiprocessing.connection.Listener`.
+pub struct Listener {
+    socket: Socket,
+    address: Address,
+    authkey: Option<Vec<u8>>,
+    last_accepted: Option<Address>,
+}
+
+impl Listener {
+    /// Listens on `address` (TCP port 0: any free port, see
+    /// [`address`](Self::address)). With an `authkey`, every accepted
+    /// connection must pass the handshake.
+    pub fn bind(address: &Address, authkey: Option<&[u8]>) -> Result<Listener> {
+        let (socket, bound) = match address {
+            Address::Tcp { host, port } => {
+                let l =
+                    TcpListener::bind((host.as_str(), *port)).map_err(|e| Error::io("bind", e))?;
+                let local = l.local_addr().map_err(|e| Error::io("getsockname", e))?;
+                (
+                    Socket::Tcp(l),
+                    Address::Tcp {
+                        host: host.clone(),
+                        port: local.port(),
+                    },
+                )
+            }
+            Address::Unix(path) => {
+                let l = UnixListener::bind_addr(&Address::unix_addr(path)?)
+                    .map_err(|e| Error::io("bind", e))?;
+                let file = (!path.to_string_lossy().starts_with('@')).then(|| path.clone());
+                (Socket::Unix(l, file), address.clone())
+            }
+        };
+        Ok(Listener {
+            socket,
+            address: bound,
+            authkey: authkey.map(<[u8]>::to_vec),
+            last_accepted: None,
+        })
+    }
+
+    /// The address it listens on (with the real port when bound to port 0).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The peer of the last accepted connection (Python's `last_accepted`;
+    /// for a Unix socket, the peer's path if it bound one).
+    pub fn last_accepted(&self) -> Option<&Address> {
+        self.last_accepted.as_ref()
+    }
+
+    /// Waits for a connection and, with an authkey, runs the handshake
+    /// (this side challenges first). A failed handshake is
+    /// [`Error::Authentication`]; the listener can go on accepting.
+    pub fn accept(&mut self) -> Result<Connection> {
+        let (fd, peer): (OwnedFd, Address) = match &self.socket {
+            Socket::Tcp(l) => {
+                let (s, a) = l.accept().map_err(|e| Error::io("accept", e))?;
+                let _ = s.set_nodelay(true);
+                (
+                    s.into(),
+                    Address::Tcp {
+                        host: a.ip().to_string(),
+                        port: a.port(),
+                    },
+                )
+            }
+            Socket::Unix(l, _) => {
+                let (s, a) = l.accept().map_err(|e| Error::io("accept", e))?;
+                let peer = a
+                    .as_pathname()
+                    .map(|p| Address::Unix(p.to_path_buf()))
+                    .unwrap_or_else(|| Address::Unix(PathBuf::new()));
+                (s.into(), peer)
+            }
+        };
+        self.last_accepted = Some(peer);
+        let conn = Connection::from_fd(fd, true, true, true);
+        if let Some(key) = &self.authkey {
+            with_timeout(&conn, || {
+                deliver_challenge(&conn, key)?;
+                answer_challenge(&conn, key)
+            })?;
+        }
+        Ok(conn)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Socket::Unix(_, Some(path)) = &self.socket {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Python's `multiprocessing.connection.Client(address, authkey=...)`:
+/// connects, and with an authkey runs the handshake (this side answers
+/// first).
+pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
+    let fd: OwnedFd = match address {
+        Address::Tcp { host, port } => {
+            let s =
+                TcpStream::connect((host.as_str(), *port)).map_err(|e| Error::io("connect", e))?;
+            let _ = s.set_nodelay(true);
+            s.into()
+        }
+        Address::Unix(path) => UnixStream::connect_addr(&Address::unix_addr(path)?)
+            .map_err(|e| Error::io("connect", e))?
+            .into(),
+    };
+    let conn = Connection::from_fd(fd, true, true, true);
+    if let Some(key) = authkey {
+        with_timeout(&conn, || {
+            answer_challenge(&conn, key)?;
+            deliver_challenge(&conn, key)
+        })?;
+    }
+    Ok(conn)
+}
+
+/// Runs `f` (a handshake) with [`HANDSHAKE_TIMEOUT`] on the socket's reads.
+fn with_timeout(conn: &Connection, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let fd = conn.fileno()?;
+    set_read_timeout(fd, Some(HANDSHAKE_TIMEOUT));
+    let r = f().map_err(|e| match e {
+        Error::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Error::Authentication(format!(
+                "the peer did not finish the handshake within {HANDSHAKE_TIMEOUT:?}"
+            ))
+        }
+        e => e,
+    });
+    set_read_timeout(fd, None);
+    r
+}
+
+fn set_read_timeout(fd: i32, t: Option<Duration>) {
+    let tv = t.map_or(
+        libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        |t| libc::timeval {
+            tv_sec: t.as_secs() as libc::time_t,
+            tv_usec: t.subsec_micros() as libc::suseconds_t,
+        },
+    );
+    // SAFETY: a valid socket descriptor and a live timeval of the right size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
+}
+
+/// The raw descriptor of a listener, for [`super::wait`]-style polling.
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> i32 {
+        match &self.socket {
+            Socket::Tcp(l) => l.as_raw_fd(),
+            Socket::Unix(l, _) => l.as_raw_fd(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse() {
+        assert_eq!(
+            "127.0.0.1:6000".parse::<Address>().unwrap(),
+            Address::Tcp {
+                host: "127.0.0.1".into(),
+                port: 6000
+            }
+        );
+        assert_eq!(
+            "[::1]:7".parse::<Address>().unwrap(),
+            Address::Tcp {
+                host: "::1".into(),
+                port: 7
+            }
+        );
+        assert_eq!(
+            "/tmp/x.sock".parse::<Address>().unwrap(),
+            Address::Unix("/tmp/x.sock".into())
+        );
+        for bad in ["6000", "host:", ":80", "host:99999", "host:port"] {
+            assert!(bad.parse::<Address>().is_err(), "{bad}");
+        }
+        assert!("127.0.0.1:1".parse::<Address>().unwrap().is_local());
+        assert!("localhost:1".parse::<Address>().unwrap().is_local());
+        assert!(!"0.0.0.0:1".parse::<Address>().unwrap().is_local());
+        assert_eq!("[::1]:7".parse::<Address>().unwrap().to_string(), "[::1]:7");
+    }
+
+    #[test]
+    fn listener_and_client_with_and_without_a_key() {
+        for key in [None, Some(&b"k"[..])] {
+            let mut l = Listener::bind(&"127.0.0.1:0".parse().unwrap(), key).unwrap();
+            let addr = l.address().clone();
+            let t = std::thread::spawn(move || {
+                let c = client(&addr, key).unwrap();
+                c.send_bytes(b"ping").unwrap();
+                c.recv_bytes(None).unwrap()
+            });
+            let c = l.accept().unwrap();
+            assert_eq!(c.recv_bytes(None).unwrap(), b"ping");
+            c.send_bytes(b"pong").unwrap();
+            assert_eq!(t.join().unwrap(), b"pong");
+            assert!(l.last_accepted().is_some());
+        }
+    }
+
+    #[test]
+    fn wrong_key_fails_both_sides_and_the_listener_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = Address::Unix(dir.path().join("s"));
+        let mut l = Listener::bind(&addr, Some(b"right")).unwrap();
+        let a = addr.clone();
+        let t = std::thread::spawn(move || {
+            let bad = client(&a, Some(b"wrong"));
+            let good = client(&a, Some(b"right")).map(|c| c.send_bytes(b"hi"));
+            (bad.is_err(), good.is_ok())
+        });
+        assert!(matches!(l.accept(), Err(Error::Authentication(_))));
+        let c = l.accept().unwrap();
+        assert_eq!(c.recv_bytes(None).unwrap(), b"hi");
+        assert_eq!(t.join().unwrap(), (true, true));
+        drop(l);
+        assert!(!dir.path().join("s").exists(), "socket file removed");
+    }
+}
