@@ -216,6 +216,37 @@ impl Connection {
         self.codec = codec;
     }
 
+    /// A second `Connection` on a duplicate of the same descriptor, for
+    /// another thread: one reads while the other writes (each message is
+    /// still read or written by one of them at a time).
+    pub fn duplicate(&self) -> Result<Connection> {
+        let fd = self
+            .fd()?
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("dup", e))?;
+        Ok(Connection::from_fd(
+            fd,
+            self.readable,
+            self.writable,
+            self.is_socket,
+        ))
+    }
+
+    /// Tells the peer that no more messages will come (it gets
+    /// [`Error::Eof`] after the ones sent), while this end can still
+    /// receive. For sockets (a listener's or client's connection, a duplex
+    /// pipe); on a one-way pipe it closes this end.
+    pub fn shutdown_write(&mut self) -> Result<()> {
+        if self.is_socket {
+            let fd = self.fd()?.as_raw_fd();
+            nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Write)
+                .map_err(|e| Error::io("shutdown", e.into()))
+        } else {
+            self.close();
+            Ok(())
+        }
+    }
+
     /// Whether this end can receive.
     pub fn readable(&self) -> bool {
         self.readable

@@ -21,7 +21,7 @@ use super::job::ChunkResults;
 use super::worker::{worker_main, FromWorker, WorkerArgs};
 use super::{Chunk, Shared, Slot, State, TaskError};
 use crate::connection::{encode_frame, wait, Codec, Connection, Waitable};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::process::Process;
 
 pub(super) struct Worker {
@@ -606,21 +606,4 @@ fn shutdown(shared: &Shared, workers: Vec<Option<Worker>>) {
         }
     }
     fail_everything(shared, TaskError::Terminated);
-}
-
-impl Connection {
-    /// A second `Connection` on a duplicate of the same descriptor (the pool
-    /// reads on one and writes on the other, from different threads).
-    pub(crate) fn duplicate(&self) -> Result<Connection> {
-        let fd = self
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io("dup", e))?;
-        Ok(Connection::from_fd(
-            fd,
-            self.readable(),
-            self.writable(),
-            true,
-        ))
-    }
 }
