@@ -101,7 +101,6 @@ fn p2_differs(name: &str) -> Option<&'static str> {
         "array_obj" => {
             Some("p2 is array.array('i', [1, 2, 3]) (a list), p4 uses array._array_reconstructor")
         }
-        "exc_queue_Empty" | "resp_error_empty" => None,
         _ => None,
     }
 }
@@ -711,6 +710,25 @@ fn list_3_matches_cpython_bytes() {
     assert_eq!(hex(&to_vec(&items).unwrap()), hex(&expect));
     let v = Value::List(vec![Value::Float(2.25), Value::None, Value::str("junk")]);
     assert_eq!(dumps(&v), expect);
+}
+
+#[test]
+fn cpython_singletons_and_interned_module_names_repeat_by_binget() {
+    // pickle.dumps(['a', 'a', b'', b'', KeyError('a'), ValueError()], 4) from CPython 3.11.
+    let expect = unhex(concat!(
+        "80049542000000000000005d94288c016194680143009468028c086275696c74696e73948c084b6579",
+        "4572726f7294939468018594529468038c0a56616c75654572726f72949394295294652e"
+    ));
+    let v = Value::List(vec![
+        Value::str("a"),
+        Value::str("a"),
+        Value::Bytes(vec![]),
+        Value::Bytes(vec![]),
+        Value::new_exception("builtins", "KeyError", vec![Value::str("a")]),
+        Value::new_exception("builtins", "ValueError", vec![]),
+    ]);
+    assert_eq!(hex(&dumps(&v)), hex(&expect));
+    assert_eq!(loads(&expect).unwrap(), v);
 }
 
 // ---------------------------------------------------------------- live CPython

@@ -75,13 +75,23 @@
 //! # Encoding
 //!
 //! [`dumps`] writes protocol 4 exactly as CPython 3.8–3.13's C pickler would
-//! write the same Python object, with one difference that comes from the
-//! tree model: CPython writes a BINGET when the *same object* appears twice,
-//! and a tree cannot tell "the same object" from "an equal object". [`dumps`]
-//! writes repeats only where CPython certainly does: a class ([`Value::Global`])
-//! named a second time, and the module name shared by two globals (both are
-//! one object in Python). Equal strings, tuples or containers are written
-//! again in full, which Python reads back as equal, distinct objects.
+//! write the same Python object (checked against every captured vector and,
+//! in the tests, against the live interpreter on frame-crossing values).
+//! The one difference comes from the tree model: CPython writes a BINGET
+//! when the *same object* appears twice, and a tree cannot tell "the same
+//! object" from "an equal object". [`dumps`] writes a BINGET only where
+//! CPython's objects are certainly shared:
+//!
+//! * a class ([`Value::Global`]) named a second time (one class object);
+//! * the module name of a second global from the same module (module names
+//!   are interned), except for the classes CPython gives a private module
+//!   string (C-extension heap types: `array.array`, `_queue.Empty`);
+//! * an empty or one-character `str` (code point < 256) or an empty or
+//!   one-byte `bytes`: CPython keeps these as singletons.
+//!
+//! Other equal strings, tuples or containers are written again in full, which
+//! Python reads back as equal, distinct objects; the bytes differ from
+//! CPython's only when CPython's input shared them.
 //!
 //! # Caveats
 //!
