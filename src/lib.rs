@@ -43,6 +43,7 @@ pub mod command;
 pub mod connection;
 pub mod context;
 pub mod error;
+pub mod pickle;
 pub mod pool;
 mod popen;
 pub mod process;

@@ -1,0 +1,453 @@
+//! The pickler: protocol 4, opcode for opcode what CPython's C pickler writes.
+//!
+//! The framing rules, as CPython 3.8–3.13 apply them (`Modules/_pickle.c`):
+//!
+//! * the PROTO header is outside any frame; a frame opens lazily at the
+//!   first write after it, with 9 bytes reserved for `FRAME <u64 len>`;
+//! * before each object is saved, a frame holding ≥ 64 KiB is closed;
+//! * a bytes/str payload ≥ 64 KiB closes the current frame and is written,
+//!   with its opcode, outside any frame;
+//! * STOP goes in the last frame; a frame whose content is < 4 bytes loses
+//!   its header (so `None` is just `80 04 4e 2e`).
+//!
+//! Batching: lists, dicts and sets are written 1000 items per
+//! MARK…APPENDS/SETITEMS/ADDITEMS; a one-item list or dict uses
+//! APPEND/SETITEM instead; a dict or set whose size is a multiple of 1000
+//! gets one more, empty, MARK…SETITEMS/ADDITEMS (CPython's loop checks for
+//! "more" after a full batch).
+
+use std::collections::HashMap;
+
+use super::op;
+use super::value::{minimal_twos, Value};
+
+const FRAME_SIZE_TARGET: usize = 64 * 1024;
+const FRAME_SIZE_MIN: usize = 4;
+const FRAME_HEADER_SIZE: usize = 9;
+const BATCHSIZE: usize = 1000;
+
+/// Encode a value as a protocol-4 pickle, framed and memoized like CPython's.
+///
+/// Readable by every Python ≥ 3.4. See the [module docs](super#encoding)
+/// for the one difference from CPython (repeated objects).
+pub fn dumps(v: &Value) -> Vec<u8> {
+    let mut e = Encoder {
+        out: vec![op::PROTO, 4],
+        frame_start: None,
+        framing: true,
+        memo_len: 0,
+        globals: HashMap::new(),
+        modules: HashMap::new(),
+        singletons: HashMap::new(),
+    };
+    e.save(v);
+    e.write(&[op::STOP]);
+    e.commit_frame();
+    e.out
+}
+
+struct Encoder<'v> {
+    out: Vec<u8>,
+    /// Where the open frame's reserved header starts.
+    frame_start: Option<usize>,
+    framing: bool,
+    memo_len: u32,
+    /// Memo index of each class already written: the same class is one object in Python.
+    globals: HashMap<(&'v str, &'v str), u32>,
+    /// Memo index of each global's module name: interned in Python, so shared between globals.
+    modules: HashMap<&'v str, u32>,
+    /// Memo index of each str or bytes that CPython keeps as a singleton
+    /// (empty, or one character / byte below 256): every repeat is the same object.
+    singletons: HashMap<(bool, &'v [u8]), u32>,
+}
+
+impl<'v> Encoder<'v> {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.framing && self.frame_start.is_none() {
+            self.frame_start = Some(self.out.len());
+            self.out.extend_from_slice(&[0; FRAME_HEADER_SIZE]);
+        }
+        self.out.extend_from_slice(bytes);
+    }
+
+    fn commit_frame(&mut self) {
+        let Some(start) = self.frame_start.take() else {
+            return;
+        };
+        let len = self.out.len() - start - FRAME_HEADER_SIZE;
+        if len >= FRAME_SIZE_MIN {
+            self.out[start] = op::FRAME;
+            self.out[start + 1..start + FRAME_HEADER_SIZE]
+                .copy_from_slice(&(len as u64).to_le_bytes());
+        } else {
+            self.out.drain(start..start + FRAME_HEADER_SIZE);
+        }
+    }
+
+    /// Called before each object: close a frame that reached the target size.
+    fn boundary(&mut self) {
+        if let Some(start) = self.frame_start {
+            if self.out.len() - start - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET {
+                self.commit_frame();
+            }
+        }
+    }
+
+    /// An opcode with a bytes/str payload: large payloads go outside any frame.
+    fn write_payload(&mut self, header: &[u8], payload: &[u8]) {
+        if payload.len() >= FRAME_SIZE_TARGET {
+            self.commit_frame();
+            self.out.extend_from_slice(header);
+            self.out.extend_from_slice(payload);
+        } else {
+            self.write(header);
+            self.write(payload);
+        }
+    }
+
+    fn memoize(&mut self) -> u32 {
+        self.write(&[op::MEMOIZE]);
+        self.memo_len += 1;
+        self.memo_len - 1
+    }
+
+    fn get(&mut self, index: u32) {
+        match u8::try_from(index) {
+            Ok(i) => self.write(&[op::BINGET, i]),
+            Err(_) => {
+                let mut b = vec![op::LONG_BINGET];
+                b.extend_from_slice(&index.to_le_bytes());
+                self.write(&b);
+            }
+        }
+    }
+
+    fn save(&mut self, v: &'v Value) {
+        self.boundary();
+        match v {
+            Value::None => self.write(&[op::NONE]),
+            Value::Bool(true) => self.write(&[op::NEWTRUE]),
+            Value::Bool(false) => self.write(&[op::NEWFALSE]),
+            Value::Int(i) => self.save_int(*i),
+            Value::BigInt(b) => {
+                let min = minimal_twos(b);
+                match Value::int_from_le_bytes(min) {
+                    Value::Int(i) => self.save_int(i),
+                    _ => self.save_long(min),
+                }
+            }
+            Value::Float(f) => {
+                let mut b = vec![op::BINFLOAT];
+                b.extend_from_slice(&f.to_be_bytes());
+                self.write(&b);
+            }
+            Value::Str(s) => {
+                let b = s.as_bytes();
+                // Empty, or one code point below 256 (1 or 2 UTF-8 bytes).
+                let singleton = b.is_empty() || b.len() == 1 || (b.len() == 2 && b[0] < 0xc4);
+                if !self.repeat_singleton(singleton, true, b) {
+                    let header = sized_header(
+                        b.len(),
+                        op::SHORT_BINUNICODE,
+                        op::BINUNICODE,
+                        op::BINUNICODE8,
+                    );
+                    self.write_payload(&header, b);
+                    let i = self.memoize();
+                    if singleton {
+                        self.singletons.insert((true, b), i);
+                    }
+                }
+            }
+            Value::Bytes(b) => {
+                let singleton = b.len() <= 1;
+                if !self.repeat_singleton(singleton, false, b) {
+                    let header =
+                        sized_header(b.len(), op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8);
+                    self.write_payload(&header, b);
+                    let i = self.memoize();
+                    if singleton {
+                        self.singletons.insert((false, b), i);
+                    }
+                }
+            }
+            Value::ByteArray(b) => {
+                // Protocol 4 has no bytearray opcode: `bytearray(bytes)`, or `bytearray()`.
+                self.save_global("builtins", "bytearray");
+                self.boundary(); // saving the args tuple (and its item)
+                if b.is_empty() {
+                    self.write(&[op::EMPTY_TUPLE]);
+                } else {
+                    let header =
+                        sized_header(b.len(), op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8);
+                    self.write_payload(&header, b);
+                    self.memoize();
+                    self.write(&[op::TUPLE1]);
+                    self.memoize();
+                }
+                self.write(&[op::REDUCE]);
+                self.memoize();
+            }
+            Value::Tuple(items) => match items.len() {
+                0 => self.write(&[op::EMPTY_TUPLE]),
+                n @ 1..=3 => {
+                    for item in items {
+                        self.save(item);
+                    }
+                    self.write(&[op::TUPLE1 + (n as u8 - 1)]);
+                    self.memoize();
+                }
+                _ => {
+                    self.write(&[op::MARK]);
+                    for item in items {
+                        self.save(item);
+                    }
+                    self.write(&[op::TUPLE]);
+                    self.memoize();
+                }
+            },
+            Value::List(items) => {
+                self.write(&[op::EMPTY_LIST]);
+                self.memoize();
+                if let [item] = items.as_slice() {
+                    self.save(item);
+                    self.write(&[op::APPEND]);
+                } else {
+                    for batch in items.chunks(BATCHSIZE) {
+                        self.write(&[op::MARK]);
+                        for item in batch {
+                            self.save(item);
+                        }
+                        self.write(&[op::APPENDS]);
+                    }
+                }
+            }
+            Value::Dict(pairs) => {
+                self.write(&[op::EMPTY_DICT]);
+                self.memoize();
+                if let [(k, v)] = pairs.as_slice() {
+                    self.save(k);
+                    self.save(v);
+                    self.write(&[op::SETITEM]);
+                } else if !pairs.is_empty() {
+                    for batch in pairs.chunks(BATCHSIZE) {
+                        self.write(&[op::MARK]);
+                        for (k, v) in batch {
+                            self.save(k);
+                            self.save(v);
+                        }
+                        self.write(&[op::SETITEMS]);
+                    }
+                    if pairs.len() % BATCHSIZE == 0 {
+                        self.write(&[op::MARK, op::SETITEMS]);
+                    }
+                }
+            }
+            Value::Set(items) => {
+                self.write(&[op::EMPTY_SET]);
+                self.memoize();
+                if !items.is_empty() {
+                    for batch in items.chunks(BATCHSIZE) {
+                        self.write(&[op::MARK]);
+                        for item in batch {
+                            self.save(item);
+                        }
+                        self.write(&[op::ADDITEMS]);
+                    }
+                    if items.len() % BATCHSIZE == 0 {
+                        self.write(&[op::MARK, op::ADDITEMS]);
+                    }
+                }
+            }
+            Value::FrozenSet(items) => {
+                self.write(&[op::MARK]);
+                for item in items {
+                    self.save(item);
+                }
+                self.write(&[op::FROZENSET]);
+                self.memoize();
+            }
+            Value::Global { module, name } => self.save_global(module, name),
+            Value::Reduce {
+                callable,
+                args,
+                state,
+            } => {
+                self.save(callable);
+                self.save(args);
+                self.write(&[op::REDUCE]);
+                self.memoize();
+                if let Some(state) = state {
+                    self.save(state);
+                    self.write(&[op::BUILD]);
+                }
+            }
+            Value::Object {
+                class,
+                args,
+                kwargs,
+                state,
+            } => {
+                self.save(class);
+                self.save(args);
+                match kwargs {
+                    Some(kwargs) => {
+                        self.save(kwargs);
+                        self.write(&[op::NEWOBJ_EX]);
+                    }
+                    None => self.write(&[op::NEWOBJ]),
+                }
+                self.memoize();
+                if let Some(state) = state {
+                    self.save(state);
+                    self.write(&[op::BUILD]);
+                }
+            }
+        }
+    }
+
+    /// Write a BINGET if this str/bytes is a CPython singleton already in the memo.
+    fn repeat_singleton(&mut self, singleton: bool, is_str: bool, b: &'v [u8]) -> bool {
+        if !singleton {
+            return false;
+        }
+        match self.singletons.get(&(is_str, b)) {
+            Some(&i) => {
+                self.get(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn save_int(&mut self, i: i64) {
+        match i {
+            0..=0xff => self.write(&[op::BININT1, i as u8]),
+            0x100..=0xffff => {
+                let b = (i as u16).to_le_bytes();
+                self.write(&[op::BININT2, b[0], b[1]]);
+            }
+            _ => match i32::try_from(i) {
+                Ok(i) => {
+                    let mut b = vec![op::BININT];
+                    b.extend_from_slice(&i.to_le_bytes());
+                    self.write(&b);
+                }
+                Err(_) => self.save_long(minimal_twos(&i.to_le_bytes())),
+            },
+        }
+    }
+
+    fn save_long(&mut self, min: &[u8]) {
+        let mut b = match u8::try_from(min.len()) {
+            Ok(n) => vec![op::LONG1, n],
+            Err(_) => {
+                let mut h = vec![op::LONG4];
+                h.extend_from_slice(&(min.len() as i32).to_le_bytes());
+                h
+            }
+        };
+        b.extend_from_slice(min);
+        self.write(&b);
+    }
+
+    /// The class as CPython writes it: `module name STACK_GLOBAL`, memoized; repeats are BINGETs.
+    /// (Called in place of `save`, so it starts with a frame boundary too.)
+    fn save_global(&mut self, module: &'v str, name: &'v str) {
+        self.boundary();
+        if let Some(&i) = self.globals.get(&(module, name)) {
+            self.get(i);
+            return;
+        }
+        self.boundary();
+        let shared = !private_module_name(module, name);
+        match self.modules.get(module) {
+            Some(&i) if shared => self.get(i),
+            _ => {
+                self.write_str(module);
+                let i = self.memoize();
+                if shared {
+                    self.modules.insert(module, i);
+                }
+            }
+        }
+        self.boundary();
+        self.write_str(name);
+        self.memoize();
+        self.write(&[op::STACK_GLOBAL]);
+        let i = self.memoize();
+        self.globals.insert((module, name), i);
+    }
+
+    fn write_str(&mut self, s: &str) {
+        let header = sized_header(
+            s.len(),
+            op::SHORT_BINUNICODE,
+            op::BINUNICODE,
+            op::BINUNICODE8,
+        );
+        self.write_payload(&header, s.as_bytes());
+    }
+}
+
+/// Classes whose `__module__` is a string of their own, shared with nothing:
+/// heap types of C extension modules get a fresh, non-interned string from
+/// their dotted `tp_name` (seen in CPython 3.11–3.13: `array.array` next to
+/// `array._array_reconstructor` repeats the module name in full). Every other
+/// module name mp writes (`builtins`, pure-Python modules) is interned, so one
+/// object for all the globals of a pickle.
+fn private_module_name(module: &str, name: &str) -> bool {
+    matches!(
+        (module, name),
+        ("array", "array") | ("_queue", "Empty" | "SimpleQueue")
+    )
+}
+
+/// The opcode and length field for a payload of `len` bytes: u8, u32 or u64 length.
+fn sized_header(len: usize, short: u8, mid: u8, long: u8) -> Vec<u8> {
+    if let Ok(n) = u8::try_from(len) {
+        vec![short, n]
+    } else if let Ok(n) = u32::try_from(len) {
+        let mut h = vec![mid];
+        h.extend_from_slice(&n.to_le_bytes());
+        h
+    } else {
+        let mut h = vec![long];
+        h.extend_from_slice(&(len as u64).to_le_bytes());
+        h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn small_values_are_unframed() {
+        assert_eq!(hex(&dumps(&Value::None)), "80044e2e");
+        assert_eq!(hex(&dumps(&Value::Tuple(vec![]))), "8004292e");
+    }
+
+    #[test]
+    fn int_boundaries() {
+        assert_eq!(
+            hex(&dumps(&Value::Int(-129))),
+            "80049506000000000000004a7fffffff2e"
+        );
+        assert_eq!(
+            hex(&dumps(&Value::Int(1 << 31))),
+            "8004950800000000000000 8a050000008000 2e".replace(' ', "")
+        );
+    }
+
+    #[test]
+    fn large_bytes_unframed() {
+        let b = dumps(&Value::Bytes(vec![0; 70000]));
+        assert_eq!(hex(&b[..7]), "80044270110100");
+        assert_eq!(hex(&b[b.len() - 2..]), "942e");
+    }
+}
