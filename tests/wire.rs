@@ -147,6 +147,8 @@ print(c.recv_bytes().decode())
 big = c.recv_bytes()
 print(len(big), big == bytes(range(256)) * 4096)
 c.send_bytes(b"")
+c.send([2.25, None, 'junk'])
+print(repr(c.recv()))
 c.close()
 "#;
 
@@ -188,6 +190,18 @@ fn cpython_client_to_mp_listener() {
             let big: Vec<u8> = (0..=255u8).cycle().take(256 * 4096).collect();
             c.send_bytes(&big).unwrap();
             assert_eq!(c.recv_bytes(None).unwrap(), b"", "{label}: empty message");
+            // send/recv speak pickle: a Python list arrives as a Rust tuple
+            // (or as a pickle::Value), a Rust tuple arrives as a tuple.
+            let (x, none, junk): (f64, Option<i32>, String) = c.recv().unwrap();
+            assert_eq!((x, none, junk.as_str()), (2.25, None, "junk"), "{label}");
+            c.send(&(
+                1,
+                "two",
+                vec![3.5],
+                None::<u8>,
+                serde_bytes::Bytes::new(b"\x00\xff"),
+            ))
+            .unwrap();
             let out = child.wait_with_output().unwrap();
             assert!(
                 out.status.success(),
@@ -196,7 +210,7 @@ fn cpython_client_to_mp_listener() {
             );
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout),
-                "hello from mp\n1048576 True\n",
+                "hello from mp\n1048576 True\n(1, 'two', [3.5], None, b'\\x00\\xff')\n",
                 "{label} key={key:?}"
             );
         }
@@ -261,4 +275,315 @@ fn mp_client_to_cpython_listener() {
         }
     }
     let _ = std::io::stderr().flush();
+}
+
+// ---- mp listen / mp client, the binary ----
+
+fn mp_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mp"))
+}
+
+/// Starts `mp listen ARGS` (key in MP_AUTHKEY if given) and returns it with
+/// the address it printed.
+fn start_listen(args: &[&str], key: Option<&str>) -> (std::process::Child, String) {
+    let mut cmd = mp_bin();
+    cmd.arg("listen")
+        .args(args)
+        .env_remove("MP_AUTHKEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(k) = key {
+        cmd.env("MP_AUTHKEY", k);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("mp listen: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    // Keep draining stderr so the listener never blocks on it.
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+        eprint!("{rest}");
+    });
+    (child, addr)
+}
+
+fn py_port(addr: &str) -> String {
+    addr.rsplit_once(':').unwrap().1.to_string()
+}
+
+fn python3() -> Option<PathBuf> {
+    pythons().into_iter().next().map(|(_, p)| p)
+}
+
+const PY_SEND_OBJECTS: &str = r#"
+import sys
+from multiprocessing.connection import Client
+key = sys.argv[2].encode() if sys.argv[2] != "-" else None
+try:
+    c = Client(("127.0.0.1", int(sys.argv[1])), authkey=key)
+except Exception as e:
+    print(type(e).__name__); sys.exit(0)
+c.send([2.25, None, 'junk'])
+c.send({'a': 1, 'b': (True, b'\x00\xff'), 'big': 2**70})
+c.send_bytes(b'raw is not a pickle')
+c.send('last')
+c.close()
+print("sent")
+"#;
+
+#[test]
+fn cpython_client_to_mp_listen_json_with_key() {
+    let Some(py) = python3() else { return };
+    let (child, addr) = start_listen(
+        &["--address", "127.0.0.1:0", "--json", "--once"],
+        Some("k3y"),
+    );
+    let port = py_port(&addr);
+    // A wrong key: Python sees AuthenticationError, and --once still waits
+    // for a good connection.
+    let bad = run_python(&py, PY_SEND_OBJECTS, &[&port, "wrong"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stdout).trim(),
+        "AuthenticationError"
+    );
+    let good = run_python(&py, PY_SEND_OBJECTS, &[&port, "k3y"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&good.stdout).trim(),
+        "sent",
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 3, "the raw message is skipped: {lines:?}");
+    assert_eq!(lines[0], serde_json::json!([2.25, null, "junk"]));
+    assert_eq!(lines[1]["a"], 1);
+    assert_eq!(lines[2], serde_json::json!("last"));
+}
+
+#[test]
+fn mp_listen_exec_bridges_a_connection() {
+    let Some(py) = python3() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("l.sock");
+    let (child, _) = start_listen(
+        &[
+            "--address",
+            sock.to_str().unwrap(),
+            "--exec",
+            // Replies one line at a time (a plain `tr` would hold its output
+            // in a buffer until its input ends).
+            "while read -r l; do printf '%s\\n' \"$l\" | tr a-z A-Z; done",
+            "--once",
+        ],
+        None,
+    );
+    let script = r#"
+import sys
+from multiprocessing.connection import Client
+c = Client(sys.argv[1])
+for w in (b'hello', b'world'):
+    c.send_bytes(w)
+    print(c.recv_bytes().decode())
+"#;
+    let out = run_python(&py, script, &[sock.to_str().unwrap()])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "HELLO\nWORLD\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+}
+
+#[test]
+fn mp_client_json_request_to_cpython_listener() {
+    let Some(py) = python3() else { return };
+    let script = r#"
+import sys
+from multiprocessing.connection import Listener
+l = Listener(("127.0.0.1", 0), authkey=b"k3y")
+print(l.address[1], flush=True)
+c = l.accept()
+got = c.recv()
+c.send(("got", got, type(got).__name__))
+"#;
+    let mut child = run_python(&py, script, &[]);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let keyfile = dir.path().join("key");
+    std::fs::write(&keyfile, "k3y\n").unwrap();
+    let mut c = mp_bin()
+        .args([
+            "client",
+            "--address",
+            &format!("127.0.0.1:{}", line.trim()),
+            "--json",
+            "--request",
+        ])
+        .arg("--authkey-file")
+        .arg(&keyfile)
+        .env_remove("MP_AUTHKEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"op": "add", "args": [1, 2.5, null]}"#)
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got,
+        serde_json::json!(["got", {"op": "add", "args": [1, 2.5, null]}, "dict"])
+    );
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn mp_client_and_mp_listen_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("e.sock");
+    let (listen, _) = start_listen(
+        &[
+            "--address",
+            sock.to_str().unwrap(),
+            "--exec",
+            "sed s/^/echo:/",
+            "--once",
+        ],
+        Some("pw"),
+    );
+    let mut c = mp_bin()
+        .args(["client", "--address", sock.to_str().unwrap()])
+        .env("MP_AUTHKEY", "pw")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\n\nthree")
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "echo:one\necho:two\necho:\necho:three\n"
+    );
+    assert_eq!(listen.wait_with_output().unwrap().status.code(), Some(0));
+}
+
+#[test]
+fn mp_listen_refuses_and_explains() {
+    let out = mp_bin()
+        .args(["listen", "--address", "0.0.0.0:0"])
+        .env_remove("MP_AUTHKEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without an authkey"));
+    let out = mp_bin()
+        .args(["listen", "--address", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
+    let out = mp_bin()
+        .args([
+            "client",
+            "--address",
+            "127.0.0.1:1",
+            "--authkey-file",
+            "/nonexistent/key",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/key"));
+    let out = mp_bin()
+        .args(["client", "--address", "127.0.0.1:1"])
+        .env_remove("MP_AUTHKEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing listens there");
+}
+
+/// Hostile peers: a huge length header with no body, random bytes, a
+/// half-written frame, garbage instead of a handshake answer. Each ends its
+/// own connection; the listener keeps serving.
+#[test]
+fn mp_listen_survives_hostile_input() {
+    use std::net::TcpStream;
+    for key in [None, Some("pw")] {
+        let (listen, addr) = start_listen(&["--address", "127.0.0.1:0", "--json"], key);
+        let send = |bytes: &[u8]| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            let _ = s.write_all(bytes);
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+        };
+        send(&[0x7f, 0xff, 0xff, 0xff]); // 2^31-1 announced, nothing sent
+        send(&[
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
+        let mut x = 0x2545F4914F6CDD1Du64;
+        let random: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        send(&random);
+        send(&[0, 0, 0, 10, b'p']); // a truncated frame
+                                    // An os.system pickle: printed as an inert structure, never run.
+        let evil = b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x0btouch pwned\x85R.";
+        if key.is_none() {
+            let mut frame = (evil.len() as u32).to_be_bytes().to_vec();
+            frame.extend_from_slice(evil);
+            send(&frame);
+        }
+        // A good client still gets through.
+        let a: Address = addr.parse().unwrap();
+        let c = client(&a, key.map(str::as_bytes)).unwrap();
+        c.send_bytes(b"\x80\x04\x8c\x02ok\x94.").unwrap();
+        drop(c);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut listen = listen;
+        let _ = listen.kill();
+        let out = listen.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.lines().any(|l| l == "\"ok\""), "{text}");
+        assert!(!std::path::Path::new("pwned").exists(), "nothing executed");
+    }
 }

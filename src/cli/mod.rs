@@ -3,6 +3,7 @@
 
 mod jobs;
 mod map;
+mod net;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,12 @@ enum Command {
     Map(Box<map::MapArgs>),
     /// Print what mp knows about this machine: CPU counts and start methods.
     Info,
+    /// Accept framed messages from CPython's Client (or mp client) and print
+    /// them, or bridge them to a command (see mp listen --help).
+    Listen(net::ListenArgs),
+    /// Send stdin lines as messages to a Listener (CPython's or mp listen)
+    /// and print the replies (see mp client --help).
+    Client(net::ClientArgs),
 }
 
 /// Runs the CLI with the process arguments and returns the exit code.
@@ -54,6 +61,8 @@ where
                 2
             }
         },
+        Command::Listen(args) => finish("mp listen", net::listen(args)),
+        Command::Client(args) => finish("mp client", net::client_main(args)),
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());
@@ -67,6 +76,29 @@ where
                 mp::context::DEFAULT_START_METHOD
             );
             0
+        }
+    }
+}
+
+/// The exit code of a subcommand's result: its own, 2 for a usage problem,
+/// 1 for any other error (0 when stdout was closed by its reader).
+fn finish(what: &str, r: anyhow::Result<i32>) -> i32 {
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return 0;
+            }
+            eprintln!("{what}: {e:#}");
+            if e.downcast_ref::<net::Usage>().is_some() {
+                2
+            } else {
+                1
+            }
         }
     }
 }

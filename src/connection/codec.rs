@@ -15,6 +15,12 @@ pub enum Codec {
     /// postcard: compact, fast, Rust-to-Rust only.
     #[default]
     Postcard,
+    /// pickle protocol 4, what CPython's `Connection.send`/`recv` speak
+    /// (see [`crate::pickle`]): the codec of [`super::Listener`] and
+    /// [`super::client`] connections. Rust values map to natural Python
+    /// ones (structs ↔ dicts, `Vec` ↔ lists, tuples, `Option` ↔ `None`);
+    /// [`super::Connection::recv_value`] takes whatever comes.
+    Pickle,
 }
 
 impl Codec {
@@ -22,6 +28,7 @@ impl Codec {
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>> {
         match self {
             Codec::Postcard => postcard::to_allocvec(value).map_err(|e| Error::Encode(explain(e))),
+            Codec::Pickle => crate::pickle::to_vec(value).map_err(|e| Error::Encode(e.to_string())),
         }
     }
 
@@ -31,6 +38,11 @@ impl Codec {
             Codec::Postcard => {
                 postcard::to_extend(value, out).map_err(|e| Error::Encode(explain(e)))
             }
+            Codec::Pickle => {
+                let mut out = out;
+                out.extend(crate::pickle::to_vec(value).map_err(|e| Error::Encode(e.to_string()))?);
+                Ok(out)
+            }
         }
     }
 
@@ -38,6 +50,9 @@ impl Codec {
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T> {
         match self {
             Codec::Postcard => postcard::from_bytes(bytes).map_err(|e| Error::Decode(explain(e))),
+            Codec::Pickle => {
+                crate::pickle::from_slice(bytes).map_err(|e| Error::Decode(e.to_string()))
+            }
         }
     }
 }

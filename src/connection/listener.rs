@@ -9,8 +9,11 @@
 //! let mut listener = Listener::bind(&address, Some(b"secret key")).unwrap();
 //! let conn = listener.accept().unwrap(); // handshake done, or an error
 //! println!("connection from {:?}", listener.last_accepted());
-//! let msg = conn.recv_bytes(Some(1 << 20)).unwrap();
-//! conn.send_bytes(&msg).unwrap();
+//! // send/recv speak pickle, as a Python peer's send/recv do:
+//! let (x, label): (f64, String) = conn.recv().unwrap(); // Python: c.send((2.5, 'x'))
+//! conn.send(&vec![x * 2.0]).unwrap(); // Python's c.recv() gives [5.0]
+//! let raw = conn.recv_bytes(Some(1 << 20)).unwrap(); // send_bytes: raw bytes
+//! conn.send_bytes(&raw).unwrap();
 //! # let _ = client;
 //! ```
 //!
@@ -207,7 +210,8 @@ impl Listener {
             }
         };
         self.last_accepted = Some(peer);
-        let conn = Connection::from_fd(fd, true, true, true);
+        let mut conn = Connection::from_fd(fd, true, true, true);
+        conn.set_codec(super::Codec::Pickle);
         if let Some(key) = &self.authkey {
             with_timeout(&conn, || {
                 deliver_challenge(&conn, key)?;
@@ -241,7 +245,8 @@ pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
             .map_err(|e| Error::io("connect", e))?
             .into(),
     };
-    let conn = Connection::from_fd(fd, true, true, true);
+    let mut conn = Connection::from_fd(fd, true, true, true);
+    conn.set_codec(super::Codec::Pickle);
     if let Some(key) = authkey {
         with_timeout(&conn, || {
             answer_challenge(&conn, key)?;

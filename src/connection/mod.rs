@@ -216,20 +216,32 @@ impl Connection {
         self.codec = codec;
     }
 
+    /// Receives one pickled message as a [`crate::pickle::Value`], whatever
+    /// Python object it is (nothing in it is imported or run), whichever
+    /// codec the connection uses for [`recv`](Self::recv).
+    pub fn recv_value(&self) -> Result<crate::pickle::Value> {
+        let bytes = self.recv_bytes(None)?;
+        crate::pickle::loads(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// Sends a [`crate::pickle::Value`] pickled (protocol 4): a Python
+    /// peer's `recv()` gets the object.
+    pub fn send_value(&self, value: &crate::pickle::Value) -> Result<()> {
+        self.send_bytes(&crate::pickle::dumps(value))
+    }
+
     /// A second `Connection` on a duplicate of the same descriptor, for
-    /// another thread: one reads while the other writes (each message is
-    /// still read or written by one of them at a time).
+    /// another thread: one reads while the other writes. Read on the
+    /// original: the duplicate starts with an empty read buffer, and
+    /// messages this one has already read ahead stay with it.
     pub fn duplicate(&self) -> Result<Connection> {
         let fd = self
             .fd()?
             .try_clone_to_owned()
             .map_err(|e| Error::io("dup", e))?;
-        Ok(Connection::from_fd(
-            fd,
-            self.readable,
-            self.writable,
-            self.is_socket,
-        ))
+        let mut c = Connection::from_fd(fd, self.readable, self.writable, self.is_socket);
+        c.codec = self.codec;
+        Ok(c)
     }
 
     /// Tells the peer that no more messages will come (it gets

@@ -1,0 +1,416 @@
+//! `mp listen` and `mp client`: framed, authenticated messaging with
+//! CPython's `multiprocessing.connection` peers (and each other) from the
+//! shell. The library does the work ([`mp::connection::Listener`],
+//! [`mp::connection::client`], [`mp::pickle`]); this is the glue.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mp::connection::{client, Address, Listener};
+use mp::{Connection, Error};
+
+const AUTHKEY_ENV: &str = "MP_AUTHKEY";
+
+const LISTEN_AFTER: &str = "\
+Each message received is printed as one line on stdout: its bytes as they
+are, or with --json the pickled object decoded into JSON (what Python's
+Connection.send sends). With --exec, each connection is bridged to a command
+instead: every message becomes a line on the command's stdin, and every line
+the command prints goes back to the peer as a message (pickled from JSON
+with --json). A peer that waits for each reply needs a command that writes
+each line out at once (sed -u, stdbuf -oL CMD, python3 -u ...): most
+commands hold their output in a buffer while it goes to a pipe.
+
+The key: --authkey-file FILE (the whole file; one trailing newline is
+dropped), else the MP_AUTHKEY environment variable. Never on the command
+line, where other users can read it. Without a key there is no handshake
+(Python: authkey=None), and listening beyond this machine (any address but
+loopback or a Unix socket) is refused.
+
+A failed handshake or a bad message ends that connection with a message on
+stderr; the listener goes on serving the others.
+
+Examples:
+  MP_AUTHKEY=secret mp listen --address 127.0.0.1:6000 --json
+  mp listen --address /tmp/mp.sock --exec 'tr a-z A-Z'
+  # Python: Client(('127.0.0.1', 6000), authkey=b'secret').send([2.25, None, 'junk'])
+
+Exit codes: 0 after --once served its connection; 1 when --once's
+connection failed; 2 usage error (bad address, unreadable key file, refused
+address, address in use). Without --once it serves until stopped (130 after
+SIGINT, 143 after SIGTERM).";
+
+const CLIENT_AFTER: &str = "\
+Sends each line of stdin as one message (without its newline) and prints
+each message received as a line. With --json, each line is JSON and is sent
+pickled (Python's recv() gets the object: [2.25, null, \"junk\"] arrives as
+[2.25, None, 'junk']), and received pickles are printed as JSON. When stdin
+ends, mp tells the peer (it sees end of file) and prints replies until the
+peer closes. --request sends all of stdin as one message and prints the one
+reply.
+
+The key: --authkey-file FILE, else MP_AUTHKEY (never on the command line).
+
+Examples:
+  echo hello | mp client --address /tmp/mp.sock
+  echo '{\"op\": \"add\", \"args\": [1, 2]}' | MP_AUTHKEY=secret mp client -a 127.0.0.1:6000 --json --request
+
+Exit codes: 0 success; 1 connection, handshake or protocol error; 2 usage
+error.";
+
+/// Arguments of `mp listen`.
+#[derive(Debug, Args)]
+#[command(after_help = LISTEN_AFTER)]
+pub struct ListenArgs {
+    /// Where to listen: HOST:PORT (TCP; port 0 picks a free one, printed on
+    /// stderr) or a Unix socket path (containing '/'; '@name' is abstract).
+    #[arg(short, long, value_name = "ADDR")]
+    address: String,
+    /// Read the authentication key from FILE (else $MP_AUTHKEY).
+    #[arg(long, value_name = "FILE")]
+    authkey_file: Option<PathBuf>,
+    /// Messages are pickles: print each as a line of JSON (and, with
+    /// --exec, pickle the command's JSON lines).
+    #[arg(long)]
+    json: bool,
+    /// Bridge each connection to COMMAND (run with sh -c): messages to its
+    /// stdin lines, its stdout lines back as messages.
+    #[arg(long, value_name = "COMMAND")]
+    exec: Option<String>,
+    /// Serve one connection, then exit.
+    #[arg(long)]
+    once: bool,
+    /// The largest message accepted, in bytes (K, M, G suffixes); a larger
+    /// one ends its connection.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    max_message: usize,
+}
+
+/// Arguments of `mp client`.
+#[derive(Debug, Args)]
+#[command(after_help = CLIENT_AFTER)]
+pub struct ClientArgs {
+    /// Where to connect: HOST:PORT or a Unix socket path.
+    #[arg(short, long, value_name = "ADDR")]
+    address: String,
+    /// Read the authentication key from FILE (else $MP_AUTHKEY).
+    #[arg(long, value_name = "FILE")]
+    authkey_file: Option<PathBuf>,
+    /// Lines are JSON, sent pickled; received pickles are printed as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Send all of stdin as one message, print the one reply, exit.
+    #[arg(long)]
+    request: bool,
+    /// The largest message accepted, in bytes (K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    max_message: usize,
+}
+
+/// `64M`, `1G`, `4096`...
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("bad size {s:?}: use a number with K, M or G")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad size {s:?}: use a number with K, M or G"))?;
+    n.checked_mul(mult)
+        .and_then(|v| usize::try_from(v).ok())
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("bad size {s:?}"))
+}
+
+/// Usage problems (exit 2) as opposed to failures at run time (exit 1).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn authkey(file: &Option<PathBuf>) -> Result<Option<Vec<u8>>> {
+    if let Some(path) = file {
+        let mut key = std::fs::read(path).map_err(|e| {
+            Usage(format!(
+                "cannot read --authkey-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        if key.last() == Some(&b'\n') {
+            key.pop();
+        }
+        if key.is_empty() {
+            bail!(Usage(format!("--authkey-file {} is empty", path.display())));
+        }
+        return Ok(Some(key));
+    }
+    Ok(std::env::var_os(AUTHKEY_ENV)
+        .map(|v| std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec())
+        .filter(|k| !k.is_empty()))
+}
+
+fn address(s: &str) -> Result<Address> {
+    s.parse()
+        .map_err(|e: Error| Usage(format!("--address {e}")).into())
+}
+
+/// One received message as the line to print (without the newline).
+fn message_to_line(msg: &[u8], json: bool) -> Result<Vec<u8>> {
+    if !json {
+        return Ok(msg.to_vec());
+    }
+    let value = mp::pickle::loads(msg).context("the message is not a pickle")?;
+    Ok(serde_json::to_vec(&mp::pickle::to_json(&value))?)
+}
+
+/// One line to send as a message.
+fn line_to_message(line: &[u8], json: bool) -> Result<Vec<u8>> {
+    if !json {
+        return Ok(line.to_vec());
+    }
+    let j: serde_json::Value = serde_json::from_slice(line).with_context(|| {
+        format!(
+            "not JSON: {:?}",
+            String::from_utf8_lossy(&line[..line.len().min(80)])
+        )
+    })?;
+    Ok(mp::pickle::dumps(&mp::pickle::from_json(&j)))
+}
+
+static STDOUT: Mutex<()> = Mutex::new(());
+
+/// Prints one line whole (lines of concurrent connections never mix).
+fn print_line(line: &[u8]) -> Result<()> {
+    let _g = STDOUT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = std::io::stdout().lock();
+    out.write_all(line)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn strip_newline(mut line: Vec<u8>) -> Vec<u8> {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+    line
+}
+
+/// `mp listen`.
+pub fn listen(args: ListenArgs) -> Result<i32> {
+    let key = authkey(&args.authkey_file)?;
+    let addr = address(&args.address)?;
+    if key.is_none() && !addr.is_local() {
+        bail!(Usage(format!(
+            "refusing to listen on {addr} without an authkey: anyone who can reach it could \
+             send messages. Give --authkey-file or {AUTHKEY_ENV}, or listen on 127.0.0.1 or a \
+             Unix socket"
+        )));
+    }
+    let mut listener = Listener::bind(&addr, key.as_deref())
+        .map_err(|e| Usage(format!("cannot listen on {addr}: {e}")))?;
+    eprintln!("mp listen: listening on {}", listener.address());
+    let args = std::sync::Arc::new(args);
+    let mut n = 0u64;
+    loop {
+        let conn = match listener.accept() {
+            Ok(c) => c,
+            Err(e) => {
+                let peer = listener
+                    .last_accepted()
+                    .map_or_else(|| "?".to_string(), |a| a.to_string());
+                eprintln!("mp listen: connection from {peer}: {e}");
+                if matches!(e, Error::Io { .. }) {
+                    // accept itself failed (out of descriptors...): breathe.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                continue;
+            }
+        };
+        n += 1;
+        let id = n;
+        let peer = listener
+            .last_accepted()
+            .map_or_else(String::new, |a| a.to_string());
+        let a = args.clone();
+        let serve = move || match serve_connection(conn, &a) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("mp listen: connection {id} from {peer}: {e:#}");
+                false
+            }
+        };
+        if args.once {
+            return Ok(if serve() { 0 } else { 1 });
+        }
+        std::thread::spawn(serve);
+    }
+}
+
+fn serve_connection(conn: Connection, args: &ListenArgs) -> Result<()> {
+    match &args.exec {
+        None => loop {
+            match conn.recv_bytes(Some(args.max_message)) {
+                Ok(msg) => match message_to_line(&msg, args.json) {
+                    Ok(line) => print_line(&line)?,
+                    Err(e) => eprintln!("mp listen: skipped a message: {e:#}"),
+                },
+                Err(Error::Eof) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        },
+        Some(cmd) => bridge(conn, cmd, args),
+    }
+}
+
+/// Runs `cmd` for one connection: messages in as lines, lines out as messages.
+fn bridge(conn: Connection, cmd: &str, args: &ListenArgs) -> Result<()> {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run --exec {cmd:?}"))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    // Read on the original: it may hold messages that arrived with the
+    // handshake's last frame. Write on the duplicate.
+    let writer = conn.duplicate()?;
+    let (reader, conn) = (conn, writer);
+    let (max, json) = (args.max_message, args.json);
+    let feeder = std::thread::spawn(move || -> Result<()> {
+        loop {
+            match reader.recv_bytes(Some(max)) {
+                Ok(msg) => {
+                    let line = match message_to_line(&msg, json) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            eprintln!("mp listen: skipped a message: {e:#}");
+                            continue;
+                        }
+                    };
+                    if stdin
+                        .write_all(&line)
+                        .and_then(|()| stdin.write_all(b"\n"))
+                        .is_err()
+                    {
+                        return Ok(()); // the command stopped reading
+                    }
+                }
+                Err(Error::Eof) => return Ok(()), // dropping stdin ends the command's input
+                Err(e) => return Err(e.into()),
+            }
+        }
+    });
+    let mut lines = std::io::BufReader::new(stdout);
+    let mut line = Vec::new();
+    let mut result = Ok(());
+    loop {
+        line.clear();
+        if lines.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let msg = match line_to_message(&strip_newline(std::mem::take(&mut line)), json) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("mp listen: --exec printed a line that was not sent: {e:#}");
+                continue;
+            }
+        };
+        if let Err(e) = conn.send_bytes(&msg) {
+            result = Err(e.into());
+            break;
+        }
+    }
+    let _ = child.wait();
+    drop(conn);
+    match feeder.join() {
+        Ok(r) => result.and(r),
+        Err(_) => result,
+    }
+}
+
+/// `mp client`.
+pub fn client_main(args: ClientArgs) -> Result<i32> {
+    let key = authkey(&args.authkey_file)?;
+    let addr = address(&args.address)?;
+    let conn = client(&addr, key.as_deref()).with_context(|| format!("{addr}"))?;
+    if args.request {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut all)?;
+        conn.send_bytes(&line_to_message(&strip_newline(all), args.json)?)?;
+        let reply = conn
+            .recv_bytes(Some(args.max_message))
+            .context("waiting for the reply")?;
+        print_line(&message_to_line(&reply, args.json)?)?;
+        return Ok(0);
+    }
+    // Read on the original (it may hold replies that came with the
+    // handshake's last frame); write on the duplicate.
+    let reader = conn;
+    let mut conn = reader.duplicate()?;
+    let (max, json) = (args.max_message, args.json);
+    let printer = std::thread::spawn(move || -> Result<()> {
+        loop {
+            match reader.recv_bytes(Some(max)) {
+                Ok(msg) => print_line(&message_to_line(&msg, json)?)?,
+                Err(Error::Eof) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    });
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let msg = line_to_message(&strip_newline(std::mem::take(&mut line)), args.json)?;
+        conn.send_bytes(&msg)?;
+    }
+    conn.shutdown_write()?;
+    printer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reply printer panicked"))??;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
+        for bad in ["", "0", "12X", "M", "-1", "99999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}
