@@ -235,7 +235,7 @@ pub fn listen(args: ListenArgs) -> Result<i32> {
     let args = std::sync::Arc::new(args);
     let mut n = 0u64;
     loop {
-        let conn = match listener.accept() {
+        let mut conn = match listener.accept() {
             Ok(c) => c,
             Err(e) => {
                 let peer = listener
@@ -249,6 +249,7 @@ pub fn listen(args: ListenArgs) -> Result<i32> {
                 continue;
             }
         };
+        conn.set_max_message(Some(args.max_message));
         n += 1;
         let id = n;
         let peer = listener
@@ -357,7 +358,8 @@ fn bridge(conn: Connection, cmd: &str, args: &ListenArgs) -> Result<()> {
 pub fn client_main(args: ClientArgs) -> Result<i32> {
     let key = authkey(&args.authkey_file)?;
     let addr = address(&args.address)?;
-    let conn = client(&addr, key.as_deref()).with_context(|| format!("{addr}"))?;
+    let mut conn = client(&addr, key.as_deref()).with_context(|| format!("{addr}"))?;
+    conn.set_max_message(Some(args.max_message));
     if args.request {
         let mut all = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut all)?;

@@ -27,6 +27,8 @@
 //! - `accept` runs the handshake before it returns, limited to
 //!   [`HANDSHAKE_TIMEOUT`]: a peer that connects and says nothing cannot
 //!   hold the listener for longer.
+//! - Connections refuse messages over [`DEFAULT_MAX_MESSAGE`] (64 MiB;
+//!   CPython has no limit): [`Connection::set_max_message`] changes it.
 //! - A Unix socket's file is removed when its `Listener` is dropped (as
 //!   CPython does); a path starting with `@` is in Linux's abstract
 //!   namespace (no file).
@@ -42,6 +44,11 @@ use std::time::Duration;
 use super::auth::{answer_challenge, deliver_challenge};
 use super::Connection;
 use crate::error::{Error, Result};
+
+/// The largest message a [`Listener`] or [`client`] connection accepts
+/// until [`Connection::set_max_message`] changes it (CPython has no limit;
+/// a peer announcing more is refused before anything is allocated).
+pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
 
 /// The most time `accept` and `client` give the peer to finish the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -212,6 +219,7 @@ impl Listener {
         self.last_accepted = Some(peer);
         let mut conn = Connection::from_fd(fd, true, true, true);
         conn.set_codec(super::Codec::Pickle);
+        conn.set_max_message(Some(DEFAULT_MAX_MESSAGE));
         if let Some(key) = &self.authkey {
             with_timeout(&conn, || {
                 deliver_challenge(&conn, key)?;
@@ -247,6 +255,7 @@ pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
     };
     let mut conn = Connection::from_fd(fd, true, true, true);
     conn.set_codec(super::Codec::Pickle);
+    conn.set_max_message(Some(DEFAULT_MAX_MESSAGE));
     if let Some(key) = authkey {
         with_timeout(&conn, || {
             answer_challenge(&conn, key)?;
@@ -359,6 +368,28 @@ mod tests {
             assert_eq!(t.join().unwrap(), b"pong");
             assert!(l.last_accepted().is_some());
         }
+    }
+
+    #[test]
+    fn messages_over_the_cap_are_refused() {
+        let mut l = Listener::bind(&"127.0.0.1:0".parse().unwrap(), None).unwrap();
+        let addr = l.address().clone();
+        let t = std::thread::spawn(move || {
+            let c = client(&addr, None).unwrap();
+            assert_eq!(c.max_message(), Some(DEFAULT_MAX_MESSAGE));
+            c.send_bytes(&[1u8; 2000]).unwrap();
+            c.send_bytes(&[2u8; 2000]).unwrap();
+        });
+        let mut c = l.accept().unwrap();
+        c.set_max_message(Some(1000));
+        assert!(matches!(
+            c.recv_bytes(None),
+            Err(Error::TooLong {
+                len: 2000,
+                max: 1000
+            })
+        ));
+        t.join().unwrap();
     }
 
     #[test]

@@ -41,7 +41,7 @@ use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializ
 
 pub use codec::Codec;
 pub use frame::{decode_header, encode_header, HEADER_MAX};
-pub use listener::{client, Address, Listener, HANDSHAKE_TIMEOUT};
+pub use listener::{client, Address, Listener, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 pub use wait::{wait, Waitable};
 
 use crate::error::{Error, Result};
@@ -108,6 +108,8 @@ pub struct Connection {
     /// Set after a refused oversized frame: the stream is out of step, so the
     /// connection acts as closed (CPython closes it).
     broken: Cell<bool>,
+    /// The largest message `recv`/`recv_bytes` accept (None: any).
+    max_message: Option<usize>,
 }
 
 /// Bytes read ahead: `data[start..end]` are unread. `data` stays initialised
@@ -203,6 +205,7 @@ impl Connection {
             fds_in: RefCell::new(VecDeque::new()),
             wbuf: RefCell::new(Vec::new()),
             broken: Cell::new(false),
+            max_message: None,
         }
     }
 
@@ -241,6 +244,7 @@ impl Connection {
             .map_err(|e| Error::io("dup", e))?;
         let mut c = Connection::from_fd(fd, self.readable, self.writable, self.is_socket);
         c.codec = self.codec;
+        c.max_message = self.max_message;
         Ok(c)
     }
 
@@ -334,7 +338,7 @@ impl Connection {
             rb.consume(hlen + len);
             return r;
         }
-        let bytes = self.recv_frame(None)?;
+        let bytes = self.recv_frame(self.max_message)?;
         self.codec.decode(&bytes)
     }
 
@@ -384,7 +388,25 @@ impl Connection {
     /// cannot be skipped safely), as in CPython.
     pub fn recv_bytes(&self, maxlength: Option<usize>) -> Result<Vec<u8>> {
         self.check_readable()?;
-        self.recv_frame(maxlength)
+        let limit = match (maxlength, self.max_message) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.recv_frame(limit)
+    }
+
+    /// Sets the largest message [`recv`](Self::recv), [`recv_value`](Self::recv_value)
+    /// and [`recv_bytes`](Self::recv_bytes) accept (`None`: any size, the
+    /// default for pipes; [`Listener`] and [`client`] connections start at
+    /// [`DEFAULT_MAX_MESSAGE`]). A longer message is [`Error::TooLong`] and
+    /// closes the connection, as `recv_bytes(maxlength)` does.
+    pub fn set_max_message(&mut self, max: Option<usize>) {
+        self.max_message = max;
+    }
+
+    /// The limit [`set_max_message`](Self::set_max_message) set.
+    pub fn max_message(&self) -> Option<usize> {
+        self.max_message
     }
 
     /// Receives one message into `buf` and returns its length. A message longer
