@@ -149,6 +149,9 @@ print(len(big), big == bytes(range(256)) * 4096)
 c.send_bytes(b"")
 c.send([2.25, None, 'junk'])
 print(repr(c.recv()))
+c.send(bytes(3_000_000))
+got = c.recv()
+print(len(got), got == b"\x07" * 3_000_000)
 c.close()
 "#;
 
@@ -202,6 +205,12 @@ fn cpython_client_to_mp_listener() {
                 serde_bytes::Bytes::new(b"\x00\xff"),
             ))
             .unwrap();
+            match c.recv_value().unwrap() {
+                mp::pickle::Value::Bytes(b) => assert_eq!(b.len(), 3_000_000, "{label}"),
+                other => panic!("{label}: {}", other.kind()),
+            }
+            c.send_value(&mp::pickle::Value::Bytes(vec![7; 3_000_000]))
+                .unwrap();
             let out = child.wait_with_output().unwrap();
             assert!(
                 out.status.success(),
@@ -210,7 +219,7 @@ fn cpython_client_to_mp_listener() {
             );
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout),
-                "hello from mp\n1048576 True\n(1, 'two', [3.5], None, b'\\x00\\xff')\n",
+                "hello from mp\n1048576 True\n(1, 'two', [3.5], None, b'\\x00\\xff')\n3000000 True\n",
                 "{label} key={key:?}"
             );
         }
@@ -332,47 +341,57 @@ except Exception as e:
 c.send([2.25, None, 'junk'])
 c.send({'a': 1, 'b': (True, b'\x00\xff'), 'big': 2**70})
 c.send_bytes(b'raw is not a pickle')
+c.send(bytes(range(200)) * 1000)
 c.send('last')
 c.close()
 print("sent")
 "#;
 
+/// CPython's Client (3.11, and 3.12/3.13 where installed) against `mp
+/// listen --json`, with a key (a wrong key first: Python sees
+/// AuthenticationError and mp goes on) and without one.
 #[test]
-fn cpython_client_to_mp_listen_json_with_key() {
-    let Some(py) = python3() else { return };
-    let (child, addr) = start_listen(
-        &["--address", "127.0.0.1:0", "--json", "--once"],
-        Some("k3y"),
-    );
-    let port = py_port(&addr);
-    // A wrong key: Python sees AuthenticationError, and --once still waits
-    // for a good connection.
-    let bad = run_python(&py, PY_SEND_OBJECTS, &[&port, "wrong"])
-        .wait_with_output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&bad.stdout).trim(),
-        "AuthenticationError"
-    );
-    let good = run_python(&py, PY_SEND_OBJECTS, &[&port, "k3y"])
-        .wait_with_output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&good.stdout).trim(),
-        "sent",
-        "{}",
-        String::from_utf8_lossy(&good.stderr)
-    );
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect();
-    assert_eq!(lines.len(), 3, "the raw message is skipped: {lines:?}");
-    assert_eq!(lines[0], serde_json::json!([2.25, null, "junk"]));
-    assert_eq!(lines[1]["a"], 1);
-    assert_eq!(lines[2], serde_json::json!("last"));
+fn cpython_client_to_mp_listen_json() {
+    for (label, py) in pythons() {
+        for key in [Some("k3y"), None] {
+            let (child, addr) =
+                start_listen(&["--address", "127.0.0.1:0", "--json", "--once"], key);
+            let port = py_port(&addr);
+            if key.is_some() {
+                // --once still waits for a good connection.
+                let bad = run_python(&py, PY_SEND_OBJECTS, &[&port, "wrong"])
+                    .wait_with_output()
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&bad.stdout).trim(),
+                    "AuthenticationError",
+                    "{label}"
+                );
+            }
+            let good = run_python(&py, PY_SEND_OBJECTS, &[&port, key.unwrap_or("-")])
+                .wait_with_output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&good.stdout).trim(),
+                "sent",
+                "{label}: {}",
+                String::from_utf8_lossy(&good.stderr)
+            );
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{label}");
+            let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+                .collect();
+            assert_eq!(lines.len(), 4, "{label}: the raw message is skipped");
+            assert_eq!(lines[0], serde_json::json!([2.25, null, "junk"]), "{label}");
+            assert_eq!(lines[1]["a"], 1, "{label}");
+            assert_eq!(lines[1]["big"], "1180591620717411303424", "{label}");
+            let big = lines[2]["$bytes"].as_str().unwrap_or_default();
+            assert_eq!(big.len(), 2 * 200_000, "{label}: a large pickled bytes");
+            assert_eq!(lines[3], serde_json::json!("last"), "{label}");
+        }
+    }
 }
 
 #[test]
@@ -412,58 +431,65 @@ for w in (b'hello', b'world'):
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
 }
 
+/// `mp client --json --request` against CPython's Listener (3.11, and
+/// 3.12/3.13 where installed), with a key from a file, and without a key.
 #[test]
 fn mp_client_json_request_to_cpython_listener() {
-    let Some(py) = python3() else { return };
     let script = r#"
 import sys
 from multiprocessing.connection import Listener
-l = Listener(("127.0.0.1", 0), authkey=b"k3y")
+key = sys.argv[1].encode() if sys.argv[1] != "-" else None
+l = Listener(("127.0.0.1", 0), authkey=key)
 print(l.address[1], flush=True)
 c = l.accept()
 got = c.recv()
 c.send(("got", got, type(got).__name__))
 "#;
-    let mut child = run_python(&py, script, &[]);
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let keyfile = dir.path().join("key");
-    std::fs::write(&keyfile, "k3y\n").unwrap();
-    let mut c = mp_bin()
-        .args([
-            "client",
-            "--address",
-            &format!("127.0.0.1:{}", line.trim()),
-            "--json",
-            "--request",
-        ])
-        .arg("--authkey-file")
-        .arg(&keyfile)
-        .env_remove("MP_AUTHKEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"op": "add", "args": [1, 2.5, null]}"#)
-        .unwrap();
-    let out = c.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        got,
-        serde_json::json!(["got", {"op": "add", "args": [1, 2.5, null]}, "dict"])
-    );
-    assert!(child.wait().unwrap().success());
+    for (label, py) in pythons() {
+        for key in [Some("k3y"), None] {
+            let mut child = run_python(&py, script, &[key.unwrap_or("-")]);
+            let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let mut cmd = mp_bin();
+            cmd.args([
+                "client",
+                "--address",
+                &format!("127.0.0.1:{}", line.trim()),
+                "--json",
+                "--request",
+            ])
+            .env_remove("MP_AUTHKEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            if let Some(k) = key {
+                let keyfile = dir.path().join("key");
+                std::fs::write(&keyfile, format!("{k}\n")).unwrap();
+                cmd.arg("--authkey-file").arg(&keyfile);
+            }
+            let mut c = cmd.spawn().unwrap();
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(br#"{"op": "add", "args": [1, 2.5, null]}"#)
+                .unwrap();
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{label}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(
+                got,
+                serde_json::json!(["got", {"op": "add", "args": [1, 2.5, null]}, "dict"]),
+                "{label}"
+            );
+            assert!(child.wait().unwrap().success(), "{label}");
+        }
+    }
 }
 
 #[test]
