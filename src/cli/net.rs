@@ -31,8 +31,9 @@ line, where other users can read it. Without a key there is no handshake
 (Python: authkey=None), and listening beyond this machine (any address but
 loopback or a Unix socket) is refused.
 
-A failed handshake or a bad message ends that connection with a message on
-stderr; the listener goes on serving the others.
+A failed handshake, a broken frame or a message over --max-message ends
+that connection with a line on stderr; a message that is not a pickle (with
+--json) is skipped with a note. The listener goes on serving the others.
 
 Examples:
   MP_AUTHKEY=secret mp listen --address 127.0.0.1:6000 --json
@@ -62,21 +63,33 @@ Examples:
 Exit codes: 0 success; 1 connection, handshake or protocol error; 2 usage
 error.";
 
-/// Arguments of `mp listen`.
+/// What `mp listen` and `mp client` share.
 #[derive(Debug, Args)]
-#[command(after_help = LISTEN_AFTER)]
-pub struct ListenArgs {
-    /// Where to listen: HOST:PORT (TCP; port 0 picks a free one, printed on
-    /// stderr) or a Unix socket path (containing '/'; '@name' is abstract).
+pub struct Common {
+    /// The address: HOST:PORT (TCP; for mp listen port 0 picks a free one,
+    /// printed on stderr) or a Unix socket path (containing '/'; '@name' is
+    /// in the abstract namespace).
     #[arg(short, long, value_name = "ADDR")]
     address: String,
     /// Read the authentication key from FILE (else $MP_AUTHKEY).
     #[arg(long, value_name = "FILE")]
     authkey_file: Option<PathBuf>,
-    /// Messages are pickles: print each as a line of JSON (and, with
-    /// --exec, pickle the command's JSON lines).
+    /// Messages are pickles: print each received one as a line of JSON, and
+    /// send each line (JSON) pickled.
     #[arg(long)]
     json: bool,
+    /// The largest message accepted, in bytes (K, M, G suffixes); a larger
+    /// one ends its connection.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    max_message: usize,
+}
+
+/// Arguments of `mp listen`.
+#[derive(Debug, Args)]
+#[command(after_help = LISTEN_AFTER)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    common: Common,
     /// Bridge each connection to COMMAND (run with sh -c): messages to its
     /// stdin lines, its stdout lines back as messages.
     #[arg(long, value_name = "COMMAND")]
@@ -84,31 +97,17 @@ pub struct ListenArgs {
     /// Serve one connection, then exit.
     #[arg(long)]
     once: bool,
-    /// The largest message accepted, in bytes (K, M, G suffixes); a larger
-    /// one ends its connection.
-    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
-    max_message: usize,
 }
 
 /// Arguments of `mp client`.
 #[derive(Debug, Args)]
 #[command(after_help = CLIENT_AFTER)]
 pub struct ClientArgs {
-    /// Where to connect: HOST:PORT or a Unix socket path.
-    #[arg(short, long, value_name = "ADDR")]
-    address: String,
-    /// Read the authentication key from FILE (else $MP_AUTHKEY).
-    #[arg(long, value_name = "FILE")]
-    authkey_file: Option<PathBuf>,
-    /// Lines are JSON, sent pickled; received pickles are printed as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    common: Common,
     /// Send all of stdin as one message, print the one reply, exit.
     #[arg(long)]
     request: bool,
-    /// The largest message accepted, in bytes (K, M, G suffixes).
-    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
-    max_message: usize,
 }
 
 /// `64M`, `1G`, `4096`...
@@ -196,6 +195,32 @@ fn line_to_message(line: &[u8], json: bool) -> Result<Vec<u8>> {
     Ok(mp::pickle::dumps(&mp::pickle::from_json(&j)))
 }
 
+/// Hands each message received on `conn`, as a line, to `f` until the peer
+/// closes or `f` says stop (false). A message that does not convert (not a
+/// pickle, with --json) is skipped with a note on stderr.
+fn each_line(
+    conn: &Connection,
+    json: bool,
+    what: &str,
+    mut f: impl FnMut(&[u8]) -> Result<bool>,
+) -> Result<()> {
+    loop {
+        let msg = match conn.recv_bytes(None) {
+            Ok(m) => m,
+            Err(Error::Eof) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        match message_to_line(&msg, json) {
+            Ok(line) => {
+                if !f(&line)? {
+                    return Ok(());
+                }
+            }
+            Err(e) => eprintln!("{what}: skipped a message: {e:#}"),
+        }
+    }
+}
+
 static STDOUT: Mutex<()> = Mutex::new(());
 
 /// Prints one line whole (lines of concurrent connections never mix).
@@ -220,8 +245,8 @@ fn strip_newline(mut line: Vec<u8>) -> Vec<u8> {
 
 /// `mp listen`.
 pub fn listen(args: ListenArgs) -> Result<i32> {
-    let key = authkey(&args.authkey_file)?;
-    let addr = address(&args.address)?;
+    let key = authkey(&args.common.authkey_file)?;
+    let addr = address(&args.common.address)?;
     if key.is_none() && !addr.is_local() {
         bail!(Usage(format!(
             "refusing to listen on {addr} without an authkey: anyone who can reach it could \
@@ -249,7 +274,7 @@ pub fn listen(args: ListenArgs) -> Result<i32> {
                 continue;
             }
         };
-        conn.set_max_message(Some(args.max_message));
+        conn.set_max_message(Some(args.common.max_message));
         n += 1;
         let id = n;
         let peer = listener
@@ -272,22 +297,16 @@ pub fn listen(args: ListenArgs) -> Result<i32> {
 
 fn serve_connection(conn: Connection, args: &ListenArgs) -> Result<()> {
     match &args.exec {
-        None => loop {
-            match conn.recv_bytes(Some(args.max_message)) {
-                Ok(msg) => match message_to_line(&msg, args.json) {
-                    Ok(line) => print_line(&line)?,
-                    Err(e) => eprintln!("mp listen: skipped a message: {e:#}"),
-                },
-                Err(Error::Eof) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
-        },
-        Some(cmd) => bridge(conn, cmd, args),
+        None => each_line(&conn, args.common.json, "mp listen", |line| {
+            print_line(line)?;
+            Ok(true)
+        }),
+        Some(cmd) => bridge(conn, cmd, args.common.json),
     }
 }
 
 /// Runs `cmd` for one connection: messages in as lines, lines out as messages.
-fn bridge(conn: Connection, cmd: &str, args: &ListenArgs) -> Result<()> {
+fn bridge(conn: Connection, cmd: &str, json: bool) -> Result<()> {
     let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(cmd)
@@ -301,30 +320,15 @@ fn bridge(conn: Connection, cmd: &str, args: &ListenArgs) -> Result<()> {
     // handshake's last frame. Write on the duplicate.
     let writer = conn.duplicate()?;
     let (reader, conn) = (conn, writer);
-    let (max, json) = (args.max_message, args.json);
-    let feeder = std::thread::spawn(move || -> Result<()> {
-        loop {
-            match reader.recv_bytes(Some(max)) {
-                Ok(msg) => {
-                    let line = match message_to_line(&msg, json) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            eprintln!("mp listen: skipped a message: {e:#}");
-                            continue;
-                        }
-                    };
-                    if stdin
-                        .write_all(&line)
-                        .and_then(|()| stdin.write_all(b"\n"))
-                        .is_err()
-                    {
-                        return Ok(()); // the command stopped reading
-                    }
-                }
-                Err(Error::Eof) => return Ok(()), // dropping stdin ends the command's input
-                Err(e) => return Err(e.into()),
-            }
-        }
+    let feeder = std::thread::spawn(move || {
+        each_line(&reader, json, "mp listen", |line| {
+            // Stop when the command stops reading; dropping stdin at the
+            // end ends the command's input.
+            Ok(stdin
+                .write_all(line)
+                .and_then(|()| stdin.write_all(b"\n"))
+                .is_ok())
+        })
     });
     let mut lines = std::io::BufReader::new(stdout);
     let mut line = Vec::new();
@@ -347,6 +351,11 @@ fn bridge(conn: Connection, cmd: &str, args: &ListenArgs) -> Result<()> {
         }
     }
     let _ = child.wait();
+    // The command is done: end the connection both ways, which also ends
+    // the feeder's wait for the peer's next message.
+    if let Ok(fd) = conn.fileno() {
+        let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both);
+    }
     drop(conn);
     match feeder.join() {
         Ok(r) => result.and(r),
@@ -356,33 +365,28 @@ fn bridge(conn: Connection, cmd: &str, args: &ListenArgs) -> Result<()> {
 
 /// `mp client`.
 pub fn client_main(args: ClientArgs) -> Result<i32> {
-    let key = authkey(&args.authkey_file)?;
-    let addr = address(&args.address)?;
+    let key = authkey(&args.common.authkey_file)?;
+    let addr = address(&args.common.address)?;
     let mut conn = client(&addr, key.as_deref()).with_context(|| format!("{addr}"))?;
-    conn.set_max_message(Some(args.max_message));
+    conn.set_max_message(Some(args.common.max_message));
     if args.request {
         let mut all = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut all)?;
-        conn.send_bytes(&line_to_message(&strip_newline(all), args.json)?)?;
-        let reply = conn
-            .recv_bytes(Some(args.max_message))
-            .context("waiting for the reply")?;
-        print_line(&message_to_line(&reply, args.json)?)?;
+        conn.send_bytes(&line_to_message(&strip_newline(all), args.common.json)?)?;
+        let reply = conn.recv_bytes(None).context("waiting for the reply")?;
+        print_line(&message_to_line(&reply, args.common.json)?)?;
         return Ok(0);
     }
     // Read on the original (it may hold replies that came with the
     // handshake's last frame); write on the duplicate.
     let reader = conn;
     let mut conn = reader.duplicate()?;
-    let (max, json) = (args.max_message, args.json);
-    let printer = std::thread::spawn(move || -> Result<()> {
-        loop {
-            match reader.recv_bytes(Some(max)) {
-                Ok(msg) => print_line(&message_to_line(&msg, json)?)?,
-                Err(Error::Eof) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
-        }
+    let json = args.common.json;
+    let printer = std::thread::spawn(move || {
+        each_line(&reader, json, "mp client", |line| {
+            print_line(line)?;
+            Ok(true)
+        })
     });
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -392,7 +396,7 @@ pub fn client_main(args: ClientArgs) -> Result<i32> {
         if input.read_until(b'\n', &mut line)? == 0 {
             break;
         }
-        let msg = line_to_message(&strip_newline(std::mem::take(&mut line)), args.json)?;
+        let msg = line_to_message(&strip_newline(std::mem::take(&mut line)), args.common.json)?;
         conn.send_bytes(&msg)?;
     }
     conn.shutdown_write()?;
