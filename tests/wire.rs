@@ -684,3 +684,48 @@ fn captured_streams_frame_and_decode() {
         "{streams} streams, {pickles} pickles"
     );
 }
+
+// ---- property tests: arbitrary bytes never panic ----
+
+mod props {
+    use proptest::prelude::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any bytes into the unpickler: a value or an error; a value
+        /// re-encodes and decodes to itself.
+        #[test]
+        fn unpickling_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(v) = mp::pickle::loads(&data) {
+                let again = mp::pickle::loads(&mp::pickle::dumps(&v)).unwrap();
+                prop_assert_eq!(v, again);
+            }
+        }
+
+        /// A valid pickle header followed by arbitrary opcodes.
+        #[test]
+        fn unpickling_arbitrary_opcodes(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut data = vec![0x80, 4];
+            data.extend(body);
+            data.push(b'.');
+            let _ = mp::pickle::loads(&data);
+        }
+
+        /// Any bytes as a frame stream: messages or an error, never a panic,
+        /// never a message longer than the cap.
+        #[test]
+        fn framing_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let (a, b) = mp::pipe(true).unwrap();
+            let mut raw = std::fs::File::from(a.as_fd().try_clone_to_owned().unwrap());
+            raw.write_all(&data).unwrap();
+            drop(raw);
+            drop(a);
+            while let Ok(m) = b.recv_bytes(Some(1024)) {
+                prop_assert!(m.len() <= 1024);
+            }
+        }
+    }
+}
