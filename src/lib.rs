@@ -17,6 +17,13 @@
 //! | `Connection.send/recv/send_bytes/recv_bytes/recv_bytes_into/poll/close` | [`Connection`] methods of the same names |
 //! | `multiprocessing.connection.wait` | [`wait`] |
 //! | `multiprocessing.reduction.DupFd` | [`reduction::Fd`] |
+//! | `Pool`, `map`, `imap`, `apply_async`... | [`Pool`] |
+//! | `Lock`, `RLock`, `Semaphore`, `Condition`, `Event`, `Barrier` | [`synchronize`] |
+//! | `Value`, `Array`, `RawValue`, `RawArray` | [`sharedctypes`] |
+//! | `Queue`, `SimpleQueue`, `JoinableQueue` | [`queues`] |
+//! | `shared_memory.SharedMemory` | [`shared_memory::SharedMemory`] |
+//! | `connection.Listener`, `connection.Client` | [`connection::Listener`], [`connection::client`] |
+//! | `pickle.loads` / `dumps` (the wire subset, never executing anything) | [`pickle`] |
 //!
 //! ```no_run
 //! fn f(conn: mp::Connection) {
