@@ -729,3 +729,49 @@ mod props {
         }
     }
 }
+
+/// SIGTERM (or SIGINT) to `mp listen --exec` ends the commands it runs,
+/// their whole process groups, and exits 143 (130).
+#[test]
+fn mp_listen_signal_ends_exec_commands() {
+    fn running(marker: &str) -> bool {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                let dir = e.path();
+                let cmd = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+                let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+                let zombie = stat
+                    .rsplit_once(") ")
+                    .is_some_and(|(_, r)| r.starts_with('Z'));
+                !zombie && cmd == format!("sleep\0{marker}\0").as_bytes()
+            })
+    }
+    for (sig, code, marker) in [
+        (libc::SIGTERM, 143, "4242.25"),
+        (libc::SIGINT, 130, "4242.75"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s.sock");
+        // The command starts a grandchild too: the whole group must go.
+        let cmd = format!("sleep {marker} & sleep {marker}; wait");
+        let (mut listen, _) =
+            start_listen(&["--address", sock.to_str().unwrap(), "--exec", &cmd], None);
+        let _c = client(&Address::Unix(sock.clone()), None).unwrap();
+        let t = std::time::Instant::now();
+        while !running(marker) {
+            assert!(t.elapsed().as_secs() < 20, "the command never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // SAFETY: signals the child this test started.
+        unsafe { libc::kill(listen.id() as i32, sig) };
+        let status = listen.wait().unwrap();
+        assert_eq!(status.code(), Some(code));
+        let t = std::time::Instant::now();
+        while running(marker) {
+            assert!(t.elapsed().as_secs() < 5, "sleep {marker} survived");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

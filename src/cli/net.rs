@@ -4,6 +4,7 @@
 //! [`mp::connection::client`], [`mp::pickle`]); this is the glue.
 
 use std::io::{BufRead, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -243,6 +244,42 @@ fn strip_newline(mut line: Vec<u8>) -> Vec<u8> {
     line
 }
 
+/// The process groups of the running --exec commands.
+static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// On SIGINT, SIGTERM or SIGHUP: ends every --exec command's process group
+/// (SIGTERM, up to half a second, SIGKILL) and exits 128 + the signal.
+fn install_signal_thread() -> Result<()> {
+    let mut signals =
+        signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+            .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("mp-listen-signals".into())
+        .spawn(move || {
+            let Some(sig) = signals.forever().next() else {
+                return;
+            };
+            let groups = CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            for &g in &groups {
+                // SAFETY: signals a process group this process started.
+                unsafe { libc::kill(-g, libc::SIGTERM) };
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+            // SAFETY: kill with signal 0 only checks that the group exists.
+            let alive = |g: i32| unsafe { libc::kill(-g, 0) } == 0;
+            while groups.iter().any(|&g| alive(g)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            for &g in &groups {
+                // SAFETY: as above.
+                unsafe { libc::kill(-g, libc::SIGKILL) };
+            }
+            std::process::exit(128 + sig);
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
 /// `mp listen`.
 pub fn listen(args: ListenArgs) -> Result<i32> {
     let key = authkey(&args.common.authkey_file)?;
@@ -256,6 +293,9 @@ pub fn listen(args: ListenArgs) -> Result<i32> {
     }
     let mut listener = Listener::bind(&addr, key.as_deref())
         .map_err(|e| Usage(format!("cannot listen on {addr}: {e}")))?;
+    if args.exec.is_some() {
+        install_signal_thread()?;
+    }
     eprintln!("mp listen: listening on {}", listener.address());
     let args = std::sync::Arc::new(args);
     let mut n = 0u64;
@@ -307,13 +347,31 @@ fn serve_connection(conn: Connection, args: &ListenArgs) -> Result<()> {
 
 /// Runs `cmd` for one connection: messages in as lines, lines out as messages.
 fn bridge(conn: Connection, cmd: &str, json: bool) -> Result<()> {
-    let mut child = Command::new("/bin/sh")
+    let mut command = Command::new("/bin/sh");
+    command
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        // Its own process group, so that a signal to mp listen ends the
+        // command's whole tree (see `install_signal_thread`).
+        .process_group(0);
+    // SAFETY: the closure only makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            // If mp listen dies without cleaning up (SIGKILL), the shell goes too.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = command
         .spawn()
         .with_context(|| format!("cannot run --exec {cmd:?}"))?;
+    let group = child.id() as i32;
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(group);
     let mut stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
     // Read on the original: it may hold messages that arrived with the
@@ -351,6 +409,10 @@ fn bridge(conn: Connection, cmd: &str, json: bool) -> Result<()> {
         }
     }
     let _ = child.wait();
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&g| g != group);
     // The command is done: end the connection both ways, which also ends
     // the feeder's wait for the peer's next message.
     if let Ok(fd) = conn.fileno() {
