@@ -775,3 +775,17 @@ fn mp_listen_signal_ends_exec_commands() {
         }
     }
 }
+
+/// Python dicts are ordered: their JSON keeps the order, both ways.
+#[test]
+fn json_keeps_dict_order() {
+    use mp::pickle::Value;
+    let dict = Value::Dict(vec![
+        (Value::str("b"), Value::Int(2)),
+        (Value::str("a"), Value::Int(1)),
+    ]);
+    let text = serde_json::to_string(&mp::pickle::to_json(&dict)).unwrap();
+    assert_eq!(text, r#"{"b":2,"a":1}"#);
+    let back = mp::pickle::from_json(&serde_json::from_str(&text).unwrap());
+    assert_eq!(back, dict);
+}

@@ -14,7 +14,7 @@ use super::value::Value;
 /// | `str` | a string (lone surrogates become U+FFFD) |
 /// | `bytes` / `bytearray` | `{"$bytes": "<hex>"}` / `{"$bytearray": "<hex>"}` (lowercase hex) |
 /// | `tuple`, `list`, `set`, `frozenset` | an array |
-/// | `dict` whose keys are all `str` | an object (serde_json orders its keys) |
+/// | `dict` whose keys are all `str` | an object, keys in the dict's order |
 /// | any other `dict` | an array of `[key, value]` arrays, in order |
 /// | class / function | `{"$global": "module.name"}` |
 /// | `callable(*args)` (REDUCE) | `{"$reduce": <callable>, "args": <args>}` plus `"state"` after a BUILD |
