@@ -595,9 +595,21 @@ fn mp_listen_survives_hostile_input() {
                                     // An os.system pickle: printed as an inert structure, never run.
         let evil = b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x0btouch pwned\x85R.";
         if key.is_none() {
-            let mut frame = (evil.len() as u32).to_be_bytes().to_vec();
-            frame.extend_from_slice(evil);
-            send(&frame);
+            let framed = |p: &[u8]| {
+                let mut frame = (p.len() as u32).to_be_bytes().to_vec();
+                frame.extend_from_slice(p);
+                frame
+            };
+            send(&framed(evil));
+            // Nesting as deep as the unpickler allows, and deeper: printed,
+            // and refused, without exhausting a thread's stack.
+            for n in [999, 5000] {
+                let mut deep = vec![0x80, 4];
+                deep.extend(std::iter::repeat_n(b']', n));
+                deep.extend(std::iter::repeat_n(b'a', n - 1));
+                deep.push(b'.');
+                send(&framed(&deep));
+            }
         }
         // A good client still gets through.
         let a: Address = addr.parse().unwrap();

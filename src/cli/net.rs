@@ -222,6 +222,18 @@ fn each_line(
     }
 }
 
+/// Starts a thread with room for the deepest value the unpickler accepts
+/// (`pickle::Limits::max_depth` levels; converting one to JSON recurses per
+/// level). The stack is reserved, not used: untouched pages cost nothing.
+fn spawn_deep<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(f)
+        .context("cannot start a thread")
+}
+
 static STDOUT: Mutex<()> = Mutex::new(());
 
 /// Prints one line whole (lines of concurrent connections never mix).
@@ -328,10 +340,10 @@ pub fn listen(args: ListenArgs) -> Result<i32> {
                 false
             }
         };
+        let worker = spawn_deep(serve)?;
         if args.once {
-            return Ok(if serve() { 0 } else { 1 });
+            return Ok(if worker.join().unwrap_or(false) { 0 } else { 1 });
         }
-        std::thread::spawn(serve);
     }
 }
 
@@ -378,7 +390,7 @@ fn bridge(conn: Connection, cmd: &str, json: bool) -> Result<()> {
     // handshake's last frame. Write on the duplicate.
     let writer = conn.duplicate()?;
     let (reader, conn) = (conn, writer);
-    let feeder = std::thread::spawn(move || {
+    let feeder = spawn_deep(move || {
         each_line(&reader, json, "mp listen", |line| {
             // Stop when the command stops reading; dropping stdin at the
             // end ends the command's input.
@@ -387,7 +399,7 @@ fn bridge(conn: Connection, cmd: &str, json: bool) -> Result<()> {
                 .and_then(|()| stdin.write_all(b"\n"))
                 .is_ok())
         })
-    });
+    })?;
     let mut lines = std::io::BufReader::new(stdout);
     let mut line = Vec::new();
     let mut result = Ok(());
@@ -444,12 +456,12 @@ pub fn client_main(args: ClientArgs) -> Result<i32> {
     let reader = conn;
     let mut conn = reader.duplicate()?;
     let json = args.common.json;
-    let printer = std::thread::spawn(move || {
+    let printer = spawn_deep(move || {
         each_line(&reader, json, "mp client", |line| {
             print_line(line)?;
             Ok(true)
         })
-    });
+    })?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut line = Vec::new();

@@ -109,7 +109,10 @@
 //!   limits, never thread stack). Everything that walks a [`Value`] does:
 //!   [`dumps`], the serde bridge, `Debug`, `==` and `Drop`. At the default
 //!   [`Limits::max_depth`] of 1000 this needs well under the 2 MiB of a spawned
-//!   thread in release builds; unoptimised builds use ~1–2 KiB per level in [`dumps`].
+//!   thread in release builds; unoptimised builds use ~1–2 KiB per level in
+//!   [`dumps`] and [`to_json`], so a thread that handles a hostile peer's
+//!   values in a debug build wants a larger stack (`mp listen` gives its
+//!   connection threads 64 MiB of reserved stack) or a smaller `max_depth`.
 
 mod de;
 mod decode;
