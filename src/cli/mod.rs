@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
     name = "mp",
     version,
     about,
-    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr)\n  2    usage error (unknown subcommand or option, bad argument, unreadable input)\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
+    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr);\n       mp listen --once / mp client: the connection, handshake or a message failed\n  2    usage error (unknown subcommand or option, bad argument, unreadable input,\n       bad or refused address, unreadable key file)\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
 )]
 pub struct Cli {
     #[command(subcommand)]
