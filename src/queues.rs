@@ -76,6 +76,9 @@
 //!   later `put` and `get` through it give [`Error::QueueClosed`].
 //! - A `JoinableQueue` whose consumer dies between `get` and `task_done`
 //!   never reaches zero unfinished tasks (CPython's neither): `join` waits.
+//! - An item that does not decode as the queue's `T` (a producer built with
+//!   another type) is taken off the queue and reported as
+//!   [`Error::Decode`]; the next `get` goes on with the next item.
 //! - Items cannot carry file descriptors (a [`crate::Connection`], a
 //!   [`crate::reduction::Fd`], a `Lock`): those travel as [`crate::Process`]
 //!   arguments only.
