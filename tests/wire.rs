@@ -379,11 +379,15 @@ fn cpython_client_to_mp_listen_json() {
             );
             let out = child.wait_with_output().unwrap();
             assert_eq!(out.status.code(), Some(0), "{label}");
-            let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-                .lines()
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 5, "{label}: {text}");
+            // send_bytes: printed as it is; send: JSON.
+            assert_eq!(lines.remove(2), "raw is not a pickle", "{label}");
+            let lines: Vec<serde_json::Value> = lines
+                .iter()
                 .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
                 .collect();
-            assert_eq!(lines.len(), 4, "{label}: the raw message is skipped");
             assert_eq!(lines[0], serde_json::json!([2.25, null, "junk"]), "{label}");
             assert_eq!(lines[1]["a"], 1, "{label}");
             assert_eq!(lines[1]["big"], "1180591620717411303424", "{label}");

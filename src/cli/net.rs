@@ -18,8 +18,8 @@ const AUTHKEY_ENV: &str = "MP_AUTHKEY";
 
 const LISTEN_AFTER: &str = "\
 Each message received is printed as one line on stdout: its bytes as they
-are, or with --json the pickled object decoded into JSON (what Python's
-Connection.send sends). With --exec, each connection is bridged to a command
+are (what Python's Connection.send_bytes sends), or, with --json, a pickled
+object (what Connection.send sends; first byte 0x80) decoded into JSON. With --exec, each connection is bridged to a command
 instead: every message becomes a line on the command's stdin, and every line
 the command prints goes back to the peer as a message (pickled from JSON
 with --json). A peer that waits for each reply needs a command that writes
@@ -33,8 +33,8 @@ line, where other users can read it. Without a key there is no handshake
 loopback or a Unix socket) is refused.
 
 A failed handshake, a broken frame or a message over --max-message ends
-that connection with a line on stderr; a message that is not a pickle (with
---json) is skipped with a note. The listener goes on serving the others.
+that connection with a line on stderr; a message that starts like a
+pickle but is not one (with --json) is skipped with a note. The listener goes on serving the others.
 
 Examples:
   MP_AUTHKEY=secret mp listen --address 127.0.0.1:6000 --json
@@ -174,11 +174,15 @@ fn address(s: &str) -> Result<Address> {
 }
 
 /// One received message as the line to print (without the newline).
+///
+/// With `json`, a pickle (what Python's `send` sends: protocol 2 or later,
+/// so its first byte is 0x80) becomes JSON; anything else (what
+/// `send_bytes` sends) is printed as it is.
 fn message_to_line(msg: &[u8], json: bool) -> Result<Vec<u8>> {
-    if !json {
+    if !json || msg.first() != Some(&0x80) {
         return Ok(msg.to_vec());
     }
-    let value = mp::pickle::loads(msg).context("the message is not a pickle")?;
+    let value = mp::pickle::loads(msg).context("a message that looks like a pickle is not one")?;
     Ok(serde_json::to_vec(&mp::pickle::to_json(&value))?)
 }
 
