@@ -805,3 +805,79 @@ fn json_keeps_dict_order() {
     let back = mp::pickle::from_json(&serde_json::from_str(&text).unwrap());
     assert_eq!(back, dict);
 }
+
+/// examples/listener_client.rs against the Python documentation's own
+/// Listener/Client example, both ways round.
+#[test]
+fn docs_listener_client_example_with_cpython() {
+    let Some(py) = python3() else { return };
+    let example = PathBuf::from(env!("CARGO_BIN_EXE_mp"))
+        .parent()
+        .unwrap()
+        .join("examples/listener_client");
+    // Our server, the docs' client.
+    let mut server = Command::new(&example)
+        .args(["server", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    let port = line.trim().rsplit_once(':').unwrap().1.to_string();
+    let docs_client = r#"
+import sys
+from array import array
+from multiprocessing.connection import Client
+address = ('localhost', int(sys.argv[1]))
+with Client(address, authkey=b'secret password') as conn:
+    print(conn.recv())                  # => [2.25, None, 'junk', float]
+    print(conn.recv_bytes())            # => 'hello'
+    arr = array('i', [0, 0, 0, 0, 0])
+    print(conn.recv_bytes_into(arr))    # => 8
+    print(arr)                          # => array('i', [42, 1729, 0, 0, 0])
+"#;
+    let out = run_python(&py, docs_client, &[&port])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[2.25, None, 'junk', <class 'float'>]\nb'hello'\n8\narray('i', [42, 1729, 0, 0, 0])\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = server.wait_with_output().unwrap();
+    assert!(s.status.success());
+    assert!(String::from_utf8_lossy(&s.stdout).starts_with("connection accepted from 127.0.0.1:"));
+
+    // The docs' server, our client.
+    let docs_server = r#"
+from array import array
+from multiprocessing.connection import Listener
+with Listener(('127.0.0.1', 0), authkey=b'secret password') as listener:
+    print(listener.address[1], flush=True)
+    with listener.accept() as conn:
+        conn.send([2.25, None, 'junk', float])
+        conn.send_bytes(b'hello')
+        conn.send_bytes(array('i', [42, 1729]))
+"#;
+    let mut child = run_python(&py, docs_server, &[]);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let out = Command::new(&example)
+        .args(["client", &format!("127.0.0.1:{}", line.trim())])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[2.25,null,\"junk\",{\"$global\":\"builtins.float\"}]\nhello\n8\n[42, 1729, 0, 0, 0]\n"
+    );
+    assert!(child.wait().unwrap().success());
+}
