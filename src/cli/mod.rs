@@ -1,9 +1,11 @@
 //! The command-line interface: parse, call the library, report.
 //! The library never knows the CLI exists.
 
+mod client;
 mod jobs;
+mod listen;
 mod map;
-mod net;
+mod wire;
 
 use clap::{Parser, Subcommand};
 
@@ -28,10 +30,10 @@ enum Command {
     Info,
     /// Accept framed messages from CPython's Client (or mp client) and print
     /// them, or bridge them to a command (see mp listen --help).
-    Listen(net::ListenArgs),
+    Listen(listen::ListenArgs),
     /// Send stdin lines as messages to a Listener (CPython's or mp listen)
     /// and print the replies (see mp client --help).
-    Client(net::ClientArgs),
+    Client(client::ClientArgs),
 }
 
 /// Runs the CLI with the process arguments and returns the exit code.
@@ -61,8 +63,8 @@ where
                 2
             }
         },
-        Command::Listen(args) => finish("mp listen", net::listen(args)),
-        Command::Client(args) => finish("mp client", net::client_main(args)),
+        Command::Listen(args) => finish("mp listen", listen::listen(args)),
+        Command::Client(args) => finish("mp client", client::client_main(args)),
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());
@@ -94,7 +96,7 @@ fn finish(what: &str, r: anyhow::Result<i32>) -> i32 {
                 return 0;
             }
             eprintln!("{what}: {e:#}");
-            if e.downcast_ref::<net::Usage>().is_some() {
+            if e.downcast_ref::<wire::Usage>().is_some() {
                 2
             } else {
                 1
