@@ -2,7 +2,9 @@
 //!
 //! Rust-to-Rust connections use postcard, a compact serde format. The CPython
 //! wire-compatibility work adds a pickle codec here; nothing else in the crate
-//! knows which encoding a connection speaks.
+//! knows which encoding a connection speaks. The pool's task and result
+//! payloads, which never leave this executable, use a fixed-width format of
+//! our own (`fixed`) through `encode_payload` and `decode_payload`.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -57,16 +59,18 @@ impl Codec {
     }
 }
 
-/// Encodes the pool's own task and result payloads: bincode's fixed-width
-/// encoding, about ten times faster than postcard's varints for a `Vec<u64>`
-/// (both ends are this same executable, so speed matters more than size).
+/// Encodes the pool's own task and result payloads in [`super::fixed`], our
+/// fixed-width little-endian serde format. Both ends are this same executable,
+/// so speed matters more than size: postcard's varints made a `Vec<u64>` about
+/// ten times slower to encode, and bincode, which encodes the same way, is no
+/// longer maintained.
 pub(crate) fn encode_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    bincode::serialize(value).map_err(|e| Error::Encode(explain_text(e.to_string())))
+    super::fixed::to_vec(value).map_err(|e| Error::Encode(explain_text(e.to_string())))
 }
 
-/// Decodes what [`encode_payload`] made.
+/// Decodes what [`encode_payload`] made; the value must take all of `bytes`.
 pub(crate) fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    bincode::deserialize(bytes).map_err(|e| Error::Decode(explain_text(e.to_string())))
+    super::fixed::from_slice(bytes).map_err(|e| Error::Decode(explain_text(e.to_string())))
 }
 
 fn explain_text(fallback: String) -> String {
@@ -74,7 +78,9 @@ fn explain_text(fallback: String) -> String {
 }
 
 /// postcard drops the text of custom serde errors; `mp`'s own custom errors
-/// (fd passing) leave their text in a thread-local so the user sees it.
+/// (fd passing) leave their text in a thread-local so the user sees it. The
+/// payload format keeps the text itself; taking it here as well clears the
+/// thread-local, so it never leaks into a later, unrelated error.
 fn explain(e: postcard::Error) -> String {
     match LAST_CUSTOM.with(|c| c.take()) {
         Some(text) => text,

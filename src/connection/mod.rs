@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod codec;
+mod fixed;
 mod frame;
 mod listener;
 mod wait;

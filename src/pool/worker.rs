@@ -33,7 +33,7 @@ pub(crate) const GIVE_BACK_AFTER: Duration = Duration::from_millis(10);
 /// Pool → worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ToWorker {
-    /// Run items `skip..` of a chunk (a postcard `Vec<A>`).
+    /// Run items `skip..` of a chunk (a `Vec<A>` encoded by `codec::encode_payload`).
     Chunk {
         id: u64,
         tramp: isize,
