@@ -472,8 +472,7 @@ fn put_item<T: Serialize>(
 ) -> Result<()> {
     let deadline = deadline_of(block, timeout);
     SCRATCH.with(|s| {
-        let buf = std::mem::take(&mut *s.borrow_mut());
-        let mut buf = buf;
+        let mut buf = std::mem::take(&mut *s.borrow_mut());
         buf.clear();
         let buf = Codec::Postcard.encode_into(item, buf)?;
         let r = ring.put_bytes(&buf, block, deadline);

@@ -101,7 +101,17 @@ pub(crate) fn with_fds<R>(fds: Vec<OwnedFd>, f: impl FnOnce() -> R) -> R {
 
 impl Serialize for Fd {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let index = export_fd(self.0.as_fd())
+        FdRef(self.0.as_fd()).serialize(s)
+    }
+}
+
+/// A borrowed descriptor that serializes as an [`Fd`] does (a duplicate
+/// goes into the outgoing table), for types that keep their descriptor.
+pub(crate) struct FdRef<'a>(pub BorrowedFd<'a>);
+
+impl Serialize for FdRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let index = export_fd(self.0)
             .map_err(|e| ser::Error::custom(crate::connection::codec::custom_error(e)))?;
         s.serialize_newtype_struct("mp::Fd", &index)
     }
@@ -131,7 +141,7 @@ impl Serialize for FdTable {
         use ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for fd in &self.0 {
-            seq.serialize_element(&crate::shared_memory::FdRef(fd.as_fd()))?;
+            seq.serialize_element(&FdRef(fd.as_fd()))?;
         }
         seq.end()
     }

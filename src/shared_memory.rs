@@ -43,15 +43,15 @@
 //! from the creator or any other process, when the segment is no longer
 //! needed.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
-use serde::{de, ser, Deserialize, Deserializer, Serialize, Serializer};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::reduction::Fd;
+use crate::reduction::{Fd, FdRef};
 
 /// A shared mapping of an anonymous memfd. Cheap to clone (an `Arc`).
 #[derive(Clone)]
@@ -142,17 +142,6 @@ impl Drop for Mapping {
         // SAFETY: unmapping exactly what `map` mapped; no reference into it
         // outlives the last `Region` clone.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
-}
-
-/// Serializes a borrowed descriptor the way [`Fd`] does.
-pub(crate) struct FdRef<'a>(pub BorrowedFd<'a>);
-
-impl Serialize for FdRef<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let index = crate::reduction::export_fd(self.0)
-            .map_err(|e| ser::Error::custom(crate::connection::codec::custom_error(e)))?;
-        s.serialize_newtype_struct("mp::Fd", &index)
     }
 }
 

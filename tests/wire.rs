@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 use mp::connection::{auth, client, Address, Listener};
 use mp::Error;
 
+mod common;
+
 const KEY: &[u8] = b"mp-wire-test-key";
 
 fn hex(s: &str) -> Vec<u8> {
@@ -288,14 +290,10 @@ fn mp_client_to_cpython_listener() {
 
 // ---- mp listen / mp client, the binary ----
 
-fn mp_bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mp"))
-}
-
 /// Starts `mp listen ARGS` (key in MP_AUTHKEY if given) and returns it with
 /// the address it printed.
 fn start_listen(args: &[&str], key: Option<&str>) -> (std::process::Child, String) {
-    let mut cmd = mp_bin();
+    let mut cmd = common::mp();
     cmd.arg("listen")
         .args(args)
         .env_remove("MP_AUTHKEY")
@@ -456,7 +454,7 @@ c.send(("got", got, type(got).__name__))
             let mut line = String::new();
             std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
             let dir = tempfile::tempdir().unwrap();
-            let mut cmd = mp_bin();
+            let mut cmd = common::mp();
             cmd.args([
                 "client",
                 "--address",
@@ -510,7 +508,7 @@ fn mp_client_and_mp_listen_lines() {
         ],
         Some("pw"),
     );
-    let mut c = mp_bin()
+    let mut c = common::mp()
         .args(["client", "--address", sock.to_str().unwrap()])
         .env("MP_AUTHKEY", "pw")
         .stdin(Stdio::piped())
@@ -533,20 +531,20 @@ fn mp_client_and_mp_listen_lines() {
 
 #[test]
 fn mp_listen_refuses_and_explains() {
-    let out = mp_bin()
+    let out = common::mp()
         .args(["listen", "--address", "0.0.0.0:0"])
         .env_remove("MP_AUTHKEY")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without an authkey"));
-    let out = mp_bin()
+    let out = common::mp()
         .args(["listen", "--address", "nonsense"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
-    let out = mp_bin()
+    let out = common::mp()
         .args([
             "client",
             "--address",
@@ -558,7 +556,7 @@ fn mp_listen_refuses_and_explains() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/key"));
-    let out = mp_bin()
+    let out = common::mp()
         .args(["client", "--address", "127.0.0.1:1"])
         .env_remove("MP_AUTHKEY")
         .output()
