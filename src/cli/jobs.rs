@@ -121,13 +121,14 @@ pub struct LogLine<'a> {
     pub receive: u64,
     pub exitval: i32,
     pub signal: i32,
-    pub command: &'a str,
+    /// The command line, as bytes (a tab or newline in it becomes a space).
+    pub command: &'a [u8],
 }
 
 /// `--joblog FILE`: one line per finished task, appended and flushed as it is written.
 pub struct Joblog {
     file: File,
-    line: String,
+    line: Vec<u8>,
 }
 
 impl Joblog {
@@ -145,26 +146,27 @@ impl Joblog {
         }
         Ok(Joblog {
             file,
-            line: String::new(),
+            line: Vec::new(),
         })
     }
 
     /// Writes one line (one write(2), so it is whole in the file even if mp dies next).
     pub fn write(&mut self, l: &LogLine<'_>) -> Result<()> {
-        use std::fmt::Write as _;
         self.line.clear();
-        let command: String = l
-            .command
-            .chars()
-            .map(|c| if c == '\t' || c == '\n' { ' ' } else { c })
-            .collect();
-        let _ = writeln!(
+        let _ = write!(
             self.line,
-            "{}\t:\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\t{}",
-            l.seq, l.start, l.runtime, l.send, l.receive, l.exitval, l.signal, command
+            "{}\t:\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\t",
+            l.seq, l.start, l.runtime, l.send, l.receive, l.exitval, l.signal
         );
+        // The command's exact bytes: a file name need not be UTF-8.
+        self.line.extend(
+            l.command
+                .iter()
+                .map(|&b| if b == b'\t' || b == b'\n' { b' ' } else { b }),
+        );
+        self.line.push(b'\n');
         self.file
-            .write_all(self.line.as_bytes())
+            .write_all(&self.line)
             .context("cannot write to the joblog")
     }
 }
@@ -297,7 +299,7 @@ mod tests {
                 receive: 3,
                 exitval,
                 signal: 0,
-                command: "echo\ta",
+                command: b"echo\ta",
             })
             .unwrap();
         }
@@ -320,7 +322,7 @@ mod tests {
             receive: 0,
             exitval: 0,
             signal: 0,
-            command: "x",
+            command: b"x",
         })
         .unwrap();
         assert!(DoneSet::load(&path, true).unwrap().contains(2));

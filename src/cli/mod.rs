@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
     name = "mp",
     version,
     about,
-    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr);\n       mp listen --once / mp client: the connection, handshake or a message failed\n  2    usage error (unknown subcommand or option, bad argument, unreadable input,\n       bad or refused address, unreadable key file)\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
+    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr), or\n       reading input or writing output failed;\n       mp listen --once / mp client: the connection, handshake or a message failed\n  2    usage error (unknown subcommand or option, bad argument, an --arg-file that\n       cannot be opened, bad or refused address, unreadable key file)\n  141  mp map: stdout was closed by its reader (as in `| head`); nothing is printed\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -60,7 +60,11 @@ where
             Ok(code) => code,
             Err(e) => {
                 eprintln!("mp map: {e:#}");
-                2
+                if e.downcast_ref::<wire::Usage>().is_some() {
+                    2
+                } else {
+                    1
+                }
             }
         },
         Command::Listen(args) => finish("mp listen", listen::listen(args)),

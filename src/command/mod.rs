@@ -11,8 +11,10 @@
 //! - If the worker is told to stop (SIGINT, SIGTERM, SIGHUP) while a command
 //!   runs, it ends the command's group the same way before exiting.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,11 +24,13 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 mod persistent;
+mod reaper;
 mod spawn;
 pub(crate) use persistent::on_worker_exit;
 pub use persistent::{
     count_newlines, run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure,
 };
+pub use reaper::reap_orphans;
 
 /// Captured output beyond this many bytes is written to a temporary file.
 pub const SPILL_BYTES: usize = 1 << 20;
@@ -34,8 +38,9 @@ pub const SPILL_BYTES: usize = 1 << 20;
 /// What to run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandTask {
-    /// The program and its arguments, or a single shell command line when `shell` is set.
-    pub argv: Vec<String>,
+    /// The program and its arguments, or a single shell command line when
+    /// `shell` is set: bytes, exactly as given (a file name need not be UTF-8).
+    pub argv: Vec<OsString>,
     /// Run `argv[0]` with `sh -c`.
     pub shell: bool,
     /// The record number (1-based), exported as `MP_SEQ`.
@@ -199,7 +204,7 @@ fn epoch_now() -> f64 {
 
 /// `argv` as a command: the program and its arguments, or in shell mode
 /// `sh -c argv[0]`. None for an empty argv.
-fn base_command(argv: &[String], shell: bool) -> Option<Command> {
+fn base_command(argv: &[OsString], shell: bool) -> Option<Command> {
     let first = argv.first()?;
     Some(if shell {
         let mut c = Command::new("/bin/sh");
@@ -216,9 +221,32 @@ fn base_command(argv: &[String], shell: bool) -> Option<Command> {
 /// stop-signal handlers and prepares what starting a command needs (the
 /// environment, `/dev/null`, the signals to reset), while the pool is still
 /// reading its first records, not when the first task has arrived.
-pub fn prepare_worker(_: ()) {
+///
+/// `spill_dir`: where output past [`SPILL_BYTES`] is written (default: the
+/// temp dir). A caller that removes this directory on every exit path
+/// leaves nothing behind even when a worker is killed mid-task.
+pub fn prepare_worker(spill_dir: Option<PathBuf>) {
     install_handlers();
     spawn::prepare();
+    *SPILL_DIR.lock().unwrap_or_else(|e| e.into_inner()) = spill_dir;
+}
+
+/// Where this worker writes spill files (None: the temp dir).
+static SPILL_DIR: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// At most 200 bytes of a command for a message, marked where it was cut:
+/// a 10 MB command line does not make a 10 MB error.
+pub fn describe_command(s: &OsStr) -> String {
+    const MAX: usize = 200;
+    let b = s.as_bytes();
+    if b.len() <= MAX {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    format!(
+        "{}... ({} bytes)",
+        String::from_utf8_lossy(&b[..MAX]),
+        b.len()
+    )
 }
 
 /// Runs one command (a pool task function).
@@ -247,7 +275,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
     };
     let child = match spawn::spawn(&task, crate::pool::worker_slot()) {
         Ok(c) => c,
-        Err(e) => return fail(format!("{first}: {e}")),
+        Err(e) => return fail(format!("{}: {e}", describe_command(first))),
     };
     let pid = child.pid;
     CURRENT_GROUP.store(pid, Ordering::SeqCst);
@@ -334,14 +362,29 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         for i in closed.into_iter().rev() {
             pipes.remove(i);
         }
+        if exited {
+            // The task is over when its command exits (as in GNU parallel):
+            // what it wrote is in the pipes now; a background process it
+            // left holding them does not keep the task running.
+            for (fd, is_out) in &pipes {
+                drain_available(fd, if *is_out { &mut out } else { &mut err });
+            }
+            break;
+        }
     }
     let status = spawn::wait(pid);
     CURRENT_GROUP.store(0, Ordering::SeqCst);
-    if stopping_since.is_some() || timed_out {
-        // Whatever is left of the group goes too.
-        // SAFETY: as above.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-    }
+    // Whatever is left of the group goes too: after a stop, at once; after
+    // a normal exit, background processes the command left get SIGTERM
+    // (ESRCH, harmless, when there are none). A process that ignores it is
+    // the subreaper's to end (see `reap_orphans`).
+    let leftover = if stopping_since.is_some() || timed_out {
+        libc::SIGKILL
+    } else {
+        libc::SIGTERM
+    };
+    // SAFETY: signalling the command's own process group.
+    unsafe { libc::kill(-pid, leftover) };
     let (exit_code, signal) = match status {
         Ok(s) => (s.code(), s.signal()),
         Err(_) => (None, None),
@@ -369,6 +412,30 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
     outcome
 }
 
+/// Reads what is in the pipe now (FIONREAD), without waiting for more.
+fn drain_available(fd: &OwnedFd, sink: &mut Sink) {
+    let mut left: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut left) } != 0 {
+        return;
+    }
+    let mut left = usize::try_from(left).unwrap_or(0);
+    READ_BUF.with_borrow_mut(|buf| {
+        while left > 0 {
+            let want = left.min(buf.len());
+            match nix::unistd::read(fd.as_fd().as_raw_fd(), &mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    sink.push(&buf[..n]);
+                    left -= n;
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+    });
+}
+
 thread_local! {
     /// The worker's buffer for reading a command's output (zeroed once, not
     /// per read: a 64 KiB stack array cost a memset on every read).
@@ -385,7 +452,12 @@ struct Sink {
 impl Sink {
     fn push(&mut self, data: &[u8]) {
         if self.file.is_none() && self.mem.len() + data.len() > SPILL_BYTES {
-            if let Ok(f) = tempfile::Builder::new().prefix("mp-out-").tempfile() {
+            let dir = SPILL_DIR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let made = match &dir {
+                Some(d) => tempfile::Builder::new().prefix("mp-out-").tempfile_in(d),
+                None => tempfile::Builder::new().prefix("mp-out-").tempfile(),
+            };
+            if let Ok(f) = made {
                 if let Ok((mut file, path)) = f.keep() {
                     if file.write_all(&self.mem).is_ok() {
                         self.mem = Vec::new();

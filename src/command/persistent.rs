@@ -51,8 +51,9 @@ pub enum Frame {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersistentCommand {
     /// The program and its arguments, or one shell command line when `shell`
-    /// is set; `{%}` in them becomes the worker slot (1, 2, ...).
-    pub argv: Vec<String>,
+    /// is set; `{%}` in them becomes the worker slot (1, 2, ...). Bytes,
+    /// exactly as given.
+    pub argv: Vec<std::ffi::OsString>,
     /// Run `argv[0]` with `sh -c`.
     pub shell: bool,
     /// The protocol.
@@ -183,11 +184,15 @@ fn set_nonblocking(fd: &OwnedFd) {
 
 fn start(cmd: &PersistentCommand) -> Result<Running, String> {
     let slot = crate::pool::worker_slot().map_or(1, |s| s + 1).to_string();
-    let argv: Vec<String> = cmd.argv.iter().map(|a| a.replace("{%}", &slot)).collect();
+    let argv: Vec<std::ffi::OsString> = cmd
+        .argv
+        .iter()
+        .map(|a| replace_bytes(a, b"{%}", slot.as_bytes()))
+        .collect();
     let Some(mut c) = base_command(&argv, cmd.shell) else {
         return Err("empty command".into());
     };
-    let first = &argv[0];
+    let first = super::describe_command(&argv[0]);
     let parent = std::process::id() as libc::pid_t;
     c.process_group(0)
         .stdin(Stdio::piped())
@@ -230,6 +235,21 @@ fn start(cmd: &PersistentCommand) -> Result<Running, String> {
         pending: Vec::new(),
         grace: cmd.grace,
     })
+}
+
+/// `s` with every `from` replaced by `to`, on bytes.
+fn replace_bytes(s: &std::ffi::OsStr, from: &[u8], to: &[u8]) -> std::ffi::OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut start = 0;
+    for i in memchr::memmem::find_iter(b, from) {
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(to);
+        start = i + from.len();
+    }
+    out.extend_from_slice(&b[start..]);
+    std::ffi::OsString::from_vec(out)
 }
 
 /// Called when a pool worker leaves its loop: the command gets end of file

@@ -121,11 +121,15 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((above_stdio(r)?, above_stdio(w)?))
 }
 
-fn cstring(s: &str) -> io::Result<CString> {
+fn cstring(s: impl AsRef<[u8]>) -> io::Result<CString> {
+    let s = s.as_ref();
     CString::new(s).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{:?} contains a NUL byte", s),
+            format!(
+                "{:?} contains a NUL byte",
+                super::describe_command(OsStr::from_bytes(s))
+            ),
         )
     })
 }
@@ -283,11 +287,15 @@ pub(super) fn spawn(task: &CommandTask, slot: Option<usize>) -> io::Result<Spawn
 fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::Result<Spawned> {
     let seq = task.seq;
     let args: Vec<CString> = if task.shell {
-        vec![cstring("/bin/sh")?, cstring("-c")?, cstring(&task.argv[0])?]
+        vec![
+            cstring("/bin/sh")?,
+            cstring("-c")?,
+            cstring(task.argv[0].as_bytes())?,
+        ]
     } else {
         task.argv
             .iter()
-            .map(|a| cstring(a))
+            .map(|a| cstring(a.as_bytes()))
             .collect::<io::Result<_>>()?
     };
     let name = args[0].as_bytes();

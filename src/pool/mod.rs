@@ -368,15 +368,56 @@ impl Batch {
 
     /// Submits what was gathered (nothing is kept, even on error); returns
     /// how many chunks.
-    fn submit(&mut self, pool: &Pool, job: &Arc<Job>, call: (isize, isize)) -> Result<usize> {
+    fn submit(&mut self, shared: &Shared, job: &Arc<Job>, call: (isize, isize)) -> Result<usize> {
         let chunks = std::mem::take(&mut self.chunks);
         self.bytes = 0;
         let n = chunks.len();
         if n > 0 {
-            pool.submit_many(job, call, chunks)?;
+            submit_many(shared, job, call, chunks)?;
         }
         Ok(n)
     }
+}
+
+/// Queues chunks (index, encoded `Vec<A>`, item count) under one lock,
+/// so they can reach a worker in one write.
+fn submit_many(
+    shared: &Shared,
+    job: &Arc<Job>,
+    call: (isize, isize),
+    chunks: Vec<(usize, Vec<u8>, usize)>,
+) -> Result<()> {
+    let mut st = shared.lock();
+    if st.closed || st.stopping {
+        return Err(Error::ProcessState("the pool is closed".into()));
+    }
+    if let Some(err) = st.fatal.clone() {
+        drop(st);
+        job.complete_many(
+            chunks
+                .into_iter()
+                .map(|(index, _, n)| (index, ChunkResults::Items(vec![Err(err.clone()); n]))),
+        );
+        return Ok(());
+    }
+    st.queue
+        .extend(chunks.into_iter().map(|(index, data, nitems)| Chunk {
+            job: job.clone(),
+            index,
+            tramp: call.0,
+            func: call.1,
+            data: Arc::new(data),
+            nitems,
+            prior: Vec::new(),
+            attempts: 0,
+        }));
+    supervisor::hand_over(shared, &mut st);
+    if shared.wants_worker(&st) {
+        // Every started worker is busy: the supervisor starts another.
+        drop(st);
+        shared.wake_supervisor();
+    }
+    Ok(())
 }
 
 /// A pool of worker processes. See the [module docs](self).
@@ -473,37 +514,7 @@ impl Pool {
         call: (isize, isize),
         chunks: Vec<(usize, Vec<u8>, usize)>,
     ) -> Result<()> {
-        let mut st = self.shared.lock();
-        if st.closed || st.stopping {
-            return Err(Error::ProcessState("the pool is closed".into()));
-        }
-        if let Some(err) = st.fatal.clone() {
-            drop(st);
-            job.complete_many(
-                chunks
-                    .into_iter()
-                    .map(|(index, _, n)| (index, ChunkResults::Items(vec![Err(err.clone()); n]))),
-            );
-            return Ok(());
-        }
-        st.queue
-            .extend(chunks.into_iter().map(|(index, data, nitems)| Chunk {
-                job: job.clone(),
-                index,
-                tramp: call.0,
-                func: call.1,
-                data: Arc::new(data),
-                nitems,
-                prior: Vec::new(),
-                attempts: 0,
-            }));
-        supervisor::hand_over(&self.shared, &mut st);
-        if self.shared.wants_worker(&st) {
-            // Every started worker is busy: the supervisor starts another.
-            drop(st);
-            self.shared.wake_supervisor();
-        }
-        Ok(())
+        submit_many(&self.shared, job, call, chunks)
     }
 
     fn submit_all<A: Serialize>(
@@ -519,10 +530,10 @@ impl Pool {
             batch.push(i, codec::encode_payload(chunk)?, chunk.len());
             n += 1;
             if batch.full() {
-                batch.submit(self, &job, call)?;
+                batch.submit(&self.shared, &job, call)?;
             }
         }
-        batch.submit(self, &job, call)?;
+        batch.submit(&self.shared, &job, call)?;
         job.set_total(n);
         Ok(job)
     }
@@ -692,6 +703,57 @@ impl Pool {
         )
     }
 
+    /// Like [`imap`](Self::imap), but the input is read by a feeder thread,
+    /// as CPython's pool does: a slow or idle input (a pipe, `tail -f`)
+    /// never holds back results that are ready, and the caller can wait
+    /// with [`IMapIterator::next_timeout`] while no input comes. The input
+    /// is still read only as far as the window allows. (CPython's `imap`
+    /// reads its iterable this way; mp's [`imap`](Self::imap) reads it in
+    /// the caller's thread, which needs no `Send` and no thread.)
+    pub fn imap_streaming<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> IMapIterator<'_, A, R, std::iter::Empty<A>>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: Send + 'static,
+    {
+        IMapIterator::streaming(
+            self,
+            context::encode_call(f),
+            items.into_iter(),
+            chunksize,
+            true,
+        )
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) with a feeder thread, as
+    /// [`imap_streaming`](Self::imap_streaming).
+    pub fn imap_unordered_streaming<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> IMapIterator<'_, A, R, std::iter::Empty<A>>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: Send + 'static,
+    {
+        IMapIterator::streaming(
+            self,
+            context::encode_call(f),
+            items.into_iter(),
+            chunksize,
+            false,
+        )
+    }
+
     /// Python's `close()`: no more tasks; workers exit once the queued ones are done.
     pub fn close(&self) {
         self.shared.lock().closed = true;
@@ -788,7 +850,124 @@ pub struct IMapIterator<'p, A, R, I> {
     ready: std::vec::IntoIter<R>,
     buffer: VecDeque<Result<R>>,
     error: Option<Error>,
+    /// Set when a feeder thread reads the input (`imap_streaming`).
+    feeder: Option<Arc<Feeder>>,
     _t: PhantomData<fn(A)>,
+}
+
+/// What the consumer of an [`IMapIterator`] and its feeder thread share.
+struct Feeder {
+    state: Mutex<FeedState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct FeedState {
+    submitted: usize,
+    consumed: usize,
+    /// The input ended or failed: `submitted` is final.
+    done: bool,
+    /// The consumer stopped reading (drained or dropped).
+    stop: bool,
+    /// Why feeding ended early.
+    error: Option<Error>,
+    /// The feeder waits for room in the window.
+    waiting: bool,
+    /// Close the pool once everything is submitted.
+    close_pool: bool,
+}
+
+impl Feeder {
+    fn lock(&self) -> MutexGuard<'_, FeedState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The feeder thread of [`Pool::imap_streaming`]: reads the input and
+/// submits chunks while the window has room, then says how many there were.
+#[allow(clippy::too_many_arguments)]
+fn feed<A: Serialize, I: Iterator<Item = A>>(
+    shared: Arc<Shared>,
+    job: Arc<Job>,
+    feeder: Arc<Feeder>,
+    call: (isize, isize),
+    mut input: I,
+    chunksize: usize,
+    window: usize,
+) {
+    let mut batch = Batch::default();
+    let mut submitted = 0;
+    // Submits the batch unless the consumer has stopped; false: stop feeding.
+    let submit = |batch: &mut Batch, submitted: &mut usize| -> bool {
+        let mut st = feeder.lock();
+        if st.stop {
+            batch.chunks.clear();
+            return false;
+        }
+        match batch.submit(&shared, &job, call) {
+            Ok(n) => {
+                *submitted += n;
+                st.submitted = *submitted;
+                true
+            }
+            Err(e) => {
+                st.error.get_or_insert(e);
+                false
+            }
+        }
+    };
+    'feeding: loop {
+        let free = {
+            let mut st = feeder.lock();
+            loop {
+                if st.stop {
+                    break 'feeding;
+                }
+                let used = st.submitted - st.consumed;
+                let free = window.saturating_sub(used);
+                // Refill in batches of a quarter window, or at once when idle.
+                if free > 0 && (used == 0 || free >= window.div_ceil(4)) {
+                    break free;
+                }
+                st.waiting = true;
+                st = feeder.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                st.waiting = false;
+            }
+        };
+        for _ in 0..free {
+            let chunk: Vec<A> = input.by_ref().take(chunksize).collect();
+            if chunk.is_empty() {
+                submit(&mut batch, &mut submitted);
+                break 'feeding;
+            }
+            match codec::encode_payload(&chunk) {
+                Ok(data) => batch.push(submitted + batch.chunks.len(), data, chunk.len()),
+                Err(e) => {
+                    // What was read before it still runs.
+                    submit(&mut batch, &mut submitted);
+                    feeder.lock().error.get_or_insert(e);
+                    break 'feeding;
+                }
+            }
+            // Submit before a read that may block.
+            if (batch.full() || input.size_hint().0 == 0) && !submit(&mut batch, &mut submitted) {
+                break 'feeding;
+            }
+        }
+        if !submit(&mut batch, &mut submitted) {
+            break;
+        }
+    }
+    let close = {
+        let mut st = feeder.lock();
+        st.done = true;
+        st.close_pool
+    };
+    job.set_total(submitted);
+    if close {
+        shared.lock().closed = true;
+        shared.wake_supervisor();
+    }
 }
 
 impl<'p, A, R, I> IMapIterator<'p, A, R, I>
@@ -805,11 +984,7 @@ where
         ordered: bool,
     ) -> Self {
         let chunksize = chunksize.max(1);
-        let window = pool
-            .shared
-            .opts
-            .window
-            .unwrap_or_else(|| (8 * pool.processes()).max(8192usize.div_ceil(chunksize)));
+        let window = Self::window_for(pool, chunksize);
         let mut it = IMapIterator {
             pool,
             call,
@@ -825,10 +1000,19 @@ where
             ready: Vec::new().into_iter(),
             buffer: VecDeque::new(),
             error: None,
+            feeder: None,
             _t: PhantomData,
         };
         it.top_up(true);
         it
+    }
+
+    /// The window of chunks in flight for this pool and chunksize.
+    fn window_for(pool: &Pool, chunksize: usize) -> usize {
+        pool.shared
+            .opts
+            .window
+            .unwrap_or_else(|| (8 * pool.processes()).max(8192usize.div_ceil(chunksize)))
     }
 
     /// Reads input and submits chunks until the window is full or the input
@@ -837,6 +1021,10 @@ where
     /// input may make us wait (its size hint promises nothing more), so a
     /// slow stream's records are not held back.
     fn top_up(&mut self, now: bool) {
+        if self.feeder.is_some() {
+            // The feeder thread reads the input.
+            return;
+        }
         let free = self.window - (self.submitted - self.consumed);
         if free == 0 || (!now && free < self.window.div_ceil(4)) {
             return;
@@ -861,7 +1049,7 @@ where
                 }
             }
             if batch.full() || input.size_hint().0 == 0 {
-                match batch.submit(self.pool, &self.job, self.call) {
+                match batch.submit(&self.pool.shared, &self.job, self.call) {
                     Ok(n) => self.submitted += n,
                     Err(e) => {
                         failed = Some(e);
@@ -871,7 +1059,7 @@ where
             }
         }
         // What was read before a chunk failed to encode still runs.
-        match batch.submit(self.pool, &self.job, self.call) {
+        match batch.submit(&self.pool.shared, &self.job, self.call) {
             Ok(n) => self.submitted += n,
             Err(e) => {
                 failed.get_or_insert(e);
@@ -897,6 +1085,14 @@ where
             }
             if let Some(chunk) = self.taken.pop_front() {
                 self.consumed += 1;
+                if let Some(f) = &self.feeder {
+                    let mut st = f.lock();
+                    st.consumed = self.consumed;
+                    if st.waiting {
+                        drop(st);
+                        f.cv.notify_one();
+                    }
+                }
                 match chunk.values::<R>() {
                     // No per-item Result for a chunk that succeeded whole.
                     Ok(values) => self.ready = values.into_iter(),
@@ -906,6 +1102,17 @@ where
                 continue;
             }
             self.top_up(true);
+            if let Some(f) = &self.feeder {
+                // Read together: once done, `submitted` is final.
+                let mut st = f.lock();
+                self.submitted = st.submitted;
+                if st.done || st.stop {
+                    if self.error.is_none() {
+                        self.error = st.error.take();
+                    }
+                    self.input = None;
+                }
+            }
             if self.input.is_none() && self.consumed == self.submitted {
                 // An input that could not be submitted fails where it stood,
                 // after the results of what came before it.
@@ -923,12 +1130,15 @@ where
         let next = self.taken_count;
         let ordered = self.ordered;
         let wanted = ordered.then_some(next);
+        // The end of a fed input (`set_total`) wakes us too.
         let (mut st, ok) = self.job.wait_until(deadline, wanted, |st| {
-            if ordered {
-                st.chunks.contains_key(&next)
-            } else {
-                !st.finished.is_empty()
-            }
+            let at_end = st.total_chunks.is_some_and(|t| next >= t);
+            at_end
+                || if ordered {
+                    st.chunks.contains_key(&next)
+                } else {
+                    !st.finished.is_empty()
+                }
         });
         if !ok {
             return Err(Error::Timeout(timeout.unwrap_or_default()));
@@ -969,6 +1179,14 @@ where
     /// waited for. (Not in CPython.)
     pub fn drain_ready(&mut self) -> Vec<Result<R>> {
         self.input = None;
+        if let Some(f) = &self.feeder {
+            // No submission follows this: the feeder checks `stop` under the lock.
+            let mut st = f.lock();
+            st.stop = true;
+            self.submitted = st.submitted;
+            drop(st);
+            f.cv.notify_all();
+        }
         let mut out: Vec<Result<R>> = self.ready.by_ref().map(Ok).collect();
         out.extend(self.buffer.drain(..));
         let mut chunks: Vec<ChunkResults> = self.taken.drain(..).collect();
@@ -988,6 +1206,87 @@ where
         self.consumed = self.submitted;
         self.job.set_total(self.submitted);
         out
+    }
+}
+
+impl<'p, A, R> IMapIterator<'p, A, R, std::iter::Empty<A>>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned,
+{
+    fn streaming<I: Iterator<Item = A> + Send + 'static>(
+        pool: &'p Pool,
+        call: (isize, isize),
+        input: I,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Self {
+        let chunksize = chunksize.max(1);
+        let window = Self::window_for(pool, chunksize);
+        let feeder = Arc::new(Feeder {
+            state: Mutex::new(FeedState::default()),
+            cv: Condvar::new(),
+        });
+        let job = Job::new();
+        let mut it = IMapIterator {
+            pool,
+            call,
+            input: Some(std::iter::empty()),
+            chunksize,
+            ordered,
+            job: job.clone(),
+            window,
+            submitted: 0,
+            taken_count: 0,
+            consumed: 0,
+            taken: VecDeque::new(),
+            ready: Vec::new().into_iter(),
+            buffer: VecDeque::new(),
+            error: None,
+            feeder: Some(feeder.clone()),
+            _t: PhantomData,
+        };
+        let shared = pool.shared.clone();
+        let started = std::thread::Builder::new()
+            .name("mp-pool-feeder".into())
+            .spawn(move || feed(shared, job, feeder, call, input, chunksize, window));
+        if let Err(e) = started {
+            it.error = Some(Error::io("spawn the pool's feeder thread", e));
+            if let Some(f) = &it.feeder {
+                f.lock().done = true;
+            }
+        }
+        // The feeder does the reading; `input` only marks "not ended yet".
+        it
+    }
+}
+
+impl<A, R, I> IMapIterator<'_, A, R, I> {
+    /// With [`Pool::imap_streaming`]: close the pool (as [`Pool::close`])
+    /// as soon as the feeder has submitted the last chunk, so each worker
+    /// exits once nothing is left for it, without waiting for the results
+    /// to be read. Without a feeder it closes the pool now.
+    pub fn close_pool_when_fed(&self) {
+        let now = match &self.feeder {
+            Some(f) => {
+                let mut st = f.lock();
+                st.close_pool = true;
+                st.done
+            }
+            None => true,
+        };
+        if now {
+            self.pool.close();
+        }
+    }
+}
+
+impl<A, R, I> Drop for IMapIterator<'_, A, R, I> {
+    fn drop(&mut self) {
+        if let Some(f) = &self.feeder {
+            f.lock().stop = true;
+            f.cv.notify_all();
+        }
     }
 }
 

@@ -1,11 +1,24 @@
 //! `mp map`: fan records from stdin out over a pool of worker processes, each
 //! record running a command. The engine is the library's `Pool` with
 //! `mp::command::run_task` as the task function.
+//!
+//! - `template`: COMMAND and its placeholders, expanded on bytes;
+//! - `input`: records, split from the input as bytes;
+//! - `output`: results, JSON lines and joblog lines;
+//! - `signals`: one place that decides how a run ends early (a signal, a
+//!   closed output pipe) and what is cleaned up on every way out.
 
+mod input;
+mod output;
+mod signals;
+mod template;
+
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -16,7 +29,11 @@ use mp::command::{
 
 use serde::{Deserialize, Serialize};
 
-use super::jobs::{self, DoneSet, Joblog, LogLine};
+use super::jobs::{self, DoneSet, Joblog};
+use super::wire::Usage;
+use input::{InputStatus, Records};
+use output::Out;
+use template::{Piece, Template};
 
 /// Run a command for every input record, in parallel.
 ///
@@ -45,30 +62,48 @@ use super::jobs::{self, DoneSet, Joblog, LogLine};
 /// Long runs: --retries N, --halt soon|now[,fail|success|done=N],
 /// --joblog FILE (GNU parallel's format), --resume / --resume-failed.
 ///
+/// Records and arguments are bytes: a file name that is not UTF-8 reaches
+/// the command exactly (with --json, see the README for how such bytes are
+/// carried). A task is over when its command exits; background processes it
+/// leaves behind are ended (TERM, then KILL after --grace).
+///
+/// Examples:
+///   find . -name '*.log' -print0 | mp map -0 gzip
+///   seq 100 | mp map -j 50% -- sh -c 'echo $(( {} * {} ))'
+///   cut -f1,3 data.tsv | mp map --colsep '\t' echo {2} {1}
+///   ls *.wav | mp map --timeout 1m ffmpeg -i {} {.}.mp3
+///   mp map --joblog jobs.log --resume -a urls.txt curl -sO
+///
 /// Exit codes: 0 every task succeeded; 1 at least one task failed (exited
 /// non-zero, was killed, timed out or could not start; the count is printed on
-/// stderr); 2 usage error or unreadable input; 130 after SIGINT; 143 after
-/// SIGTERM (129 after SIGHUP). On a signal, every running task's process
-/// group is ended (TERM, then KILL after --grace) and no process is left.
+/// stderr), or reading input or writing output failed; 2 usage error (a bad
+/// option, an --arg-file that cannot be opened); 141 stdout was closed (as
+/// in `| head`: mp stops quietly, like a program killed by SIGPIPE); 130
+/// after SIGINT; 143 after SIGTERM; 129 after SIGHUP. On a signal or a
+/// closed stdout, every running task's process group is ended (TERM, then
+/// KILL after --grace) and no process is left.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct MapArgs {
-    /// Number of worker processes [default: the CPUs this process may use].
-    #[arg(short = 'j', long = "processes", value_name = "N")]
-    processes: Option<usize>,
+    /// Number of worker processes: N, or relative to the CPUs this process
+    /// may use: +N (CPUs + N), -N (CPUs - N, at least 1), N% (N percent of
+    /// the CPUs, at least 1) [default: the CPUs].
+    #[arg(short = 'j', long = "processes", value_name = "N", allow_hyphen_values = true, value_parser = parse_jobs)]
+    processes: Option<Jobs>,
     /// Records handed to a worker at a time [default: 1; with --persistent,
     /// the records in flight per worker, adapted to the command's speed when
     /// not given].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
     chunksize: Option<usize>,
     /// Replace a worker after it has run N chunks (with --persistent: restart
     /// the command after it has been given N records).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
     maxtasksperchild: Option<usize>,
-    /// Time limit per task (e.g. 500ms, 10s, 2m, 1h; a bare number is seconds).
+    /// Time limit per task (e.g. 500ms, 10s, 2m, 1h; a bare number is
+    /// seconds; more than a lifetime means no limit; 0 is refused).
     /// The task's whole process group is ended: TERM, --grace, KILL. With
     /// --persistent: the time limit for each reply.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when a task is stopped.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
@@ -79,15 +114,18 @@ pub struct MapArgs {
     /// Records are separated by NUL bytes (as from find -print0).
     #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
     null: bool,
-    /// Records are separated by this single byte (e.g. , or \t).
+    /// Records are separated by this single byte (e.g. , or \t; the escapes
+    /// \t \n \r \0 \\ are understood).
     #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
-    delimiter: Option<String>,
+    delimiter: Option<OsString>,
     /// Read records from FILE instead of stdin.
     #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
     arg_file: Option<PathBuf>,
-    /// Split each record into columns {1}, {2}... at this string.
+    /// Split each record into columns {1}, {2}... at this string (the same
+    /// escapes as -d; columns are not trimmed). Without a placeholder in
+    /// COMMAND, the columns are its last arguments.
     #[arg(long, value_name = "SEP")]
-    colsep: Option<String>,
+    colsep: Option<OsString>,
     /// Always run COMMAND with sh -c.
     #[arg(long)]
     shell: bool,
@@ -137,7 +175,74 @@ pub struct MapArgs {
     resume_failed: bool,
     /// The command and its arguments (use -- before it if it has options).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
-    command: Vec<String>,
+    command: Vec<OsString>,
+}
+
+/// `-j`: a number of workers, absolute or relative to the CPUs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Jobs {
+    /// N.
+    Exactly(usize),
+    /// +N: CPUs + N.
+    More(usize),
+    /// -N: CPUs - N (at least 1).
+    Fewer(usize),
+    /// N%: N percent of the CPUs (at least 1).
+    Percent(usize),
+}
+
+impl Jobs {
+    /// The number of workers for `cpus` CPUs.
+    pub fn resolve(self, cpus: usize) -> usize {
+        match self {
+            Jobs::Exactly(n) => n,
+            Jobs::More(n) => cpus.saturating_add(n),
+            Jobs::Fewer(n) => cpus.saturating_sub(n).max(1),
+            Jobs::Percent(p) => (cpus.saturating_mul(p) / 100).max(1),
+        }
+    }
+}
+
+fn parse_jobs(s: &str) -> std::result::Result<Jobs, String> {
+    let bad = || {
+        format!("{s:?}: give a number of workers N, or +N, -N or N% of the CPUs (e.g. -j 4, -j +1, -j 50%)")
+    };
+    let num = |t: &str| t.parse::<usize>().map_err(|_| bad());
+    let t = s.trim();
+    let jobs = if let Some(p) = t.strip_suffix('%') {
+        Jobs::Percent(num(p)?)
+    } else if let Some(n) = t.strip_prefix('+') {
+        Jobs::More(num(n)?)
+    } else if let Some(n) = t.strip_prefix('-') {
+        Jobs::Fewer(num(n)?)
+    } else {
+        Jobs::Exactly(num(t)?)
+    };
+    if matches!(jobs, Jobs::Exactly(0) | Jobs::Percent(0)) {
+        return Err(format!(
+            "{s:?}: at least 1 worker is needed (GNU parallel's -j 0, \"as many as possible\", is not supported)"
+        ));
+    }
+    Ok(jobs)
+}
+
+fn parse_positive(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+/// `--timeout`: a duration above zero.
+fn parse_timeout(s: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?}: a time limit of 0 would stop every task at once; leave --timeout out for no limit"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_start_method(s: &str) -> std::result::Result<mp::StartMethod, String> {
@@ -165,107 +270,19 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
             ))
         }
     };
-    if !secs.is_finite() || secs < 0.0 {
+    if secs.is_nan() || secs < 0.0 {
         return Err(format!("bad duration {s:?}"));
     }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Piece {
-    Text(String),
-    Whole,
-    NoExt,
-    Base,
-    Dir,
-    BaseNoExt,
-    Seq,
-    Slot,
-    Col(usize),
-}
-
-impl Piece {
-    /// How the placeholder is written.
-    fn spelling(&self) -> String {
-        match self {
-            Piece::Text(t) => t.clone(),
-            Piece::Whole => "{}".into(),
-            Piece::NoExt => "{.}".into(),
-            Piece::Base => "{/}".into(),
-            Piece::Dir => "{//}".into(),
-            Piece::BaseNoExt => "{/.}".into(),
-            Piece::Seq => "{#}".into(),
-            Piece::Slot => "{%}".into(),
-            Piece::Col(n) => format!("{{{n}}}"),
-        }
-    }
-}
-
-/// One argument of COMMAND, split into text and placeholders.
-type ArgTemplate = Vec<Piece>;
-
-fn parse_arg(arg: &str, position: usize) -> Result<ArgTemplate> {
-    let mut out = Vec::new();
-    let mut text = String::new();
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let inner = &after[..close];
-        let piece = match inner {
-            "" => Some(Piece::Whole),
-            "." => Some(Piece::NoExt),
-            "/" => Some(Piece::Base),
-            "//" => Some(Piece::Dir),
-            "/." => Some(Piece::BaseNoExt),
-            "#" => Some(Piece::Seq),
-            "%" => Some(Piece::Slot),
-            s if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                let n: usize = s.parse().unwrap_or(0);
-                if n == 0 {
-                    bail!("unknown placeholder {{{s}}} in argument {position} ({arg:?}): columns start at {{1}}");
-                }
-                Some(Piece::Col(n))
-            }
-            s if s
-                .bytes()
-                .all(|b| matches!(b, b'.' | b'/' | b'#' | b'%' | b'0'..=b'9')) =>
-            {
-                bail!(
-                    "unknown placeholder {{{s}}} in argument {position} ({arg:?}); known: {{}} {{.}} {{/}} {{//}} {{/.}} {{#}} {{%}} {{N}}"
-                );
-            }
-            _ => None, // e.g. awk's '{print $1}': plain text
-        };
-        match piece {
-            Some(p) => {
-                text.push_str(&rest[..open]);
-                if !text.is_empty() {
-                    out.push(Piece::Text(std::mem::take(&mut text)));
-                }
-                out.push(p);
-                rest = &after[close + 1..];
-            }
-            None => {
-                text.push_str(&rest[..open + 1]);
-                rest = after;
-            }
-        }
-    }
-    text.push_str(rest);
-    if !text.is_empty() || out.is_empty() {
-        out.push(Piece::Text(text));
-    }
-    Ok(out)
+    // Longer than any run can last: no limit (deadlines saturate).
+    Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 /// What the pool runs: the template, one record, its number.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MapTask {
-    template: Arc<Vec<ArgTemplate>>,
-    shell: bool,
-    record: String,
-    colsep: Option<String>,
+    template: Arc<Template>,
+    #[serde(with = "serde_bytes")]
+    record: Vec<u8>,
     seq: u64,
     timeout: Option<Duration>,
     grace: Duration,
@@ -281,112 +298,27 @@ pub struct MapTask {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MapOutcome {
     seq: u64,
-    input: Option<String>,
-    command: Option<String>,
+    #[serde(with = "serde_bytes")]
+    input: Option<Vec<u8>>,
+    #[serde(with = "serde_bytes")]
+    command: Option<Vec<u8>>,
     outcome: CommandOutcome,
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-fn strip_ext(s: &str) -> &str {
-    let base_start = s.rfind('/').map_or(0, |i| i + 1);
-    match s[base_start..].rfind('.') {
-        Some(i) if i > 0 => &s[..base_start + i],
-        _ => s,
-    }
-}
-
-fn basename(s: &str) -> &str {
-    let t = s.trim_end_matches('/');
-    match t.rfind('/') {
-        Some(i) => &t[i + 1..],
-        None => t,
-    }
-}
-
-fn dirname(s: &str) -> &str {
-    let t = s.trim_end_matches('/');
-    match t.rfind('/') {
-        Some(0) => "/",
-        Some(i) => &t[..i],
-        None => ".",
-    }
-}
-
-impl MapTask {
-    /// The command line as a shell would read it (for --dry-run and the joblog).
-    fn command_line(&self, slot: usize) -> String {
-        let argv = self.expand(slot);
-        if self.shell {
-            argv.join(" ")
-        } else {
-            argv.iter()
-                .map(|a| shell_quote(a))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-    }
-
-    /// The argv (or, in shell mode, the one command line) for slot `slot` (1-based).
-    fn expand(&self, slot: usize) -> Vec<String> {
-        if self.template.is_empty() {
-            return vec![self.record.clone()];
-        }
-        let cols: Vec<&str> = match &self.colsep {
-            Some(sep) => self.record.split(sep.as_str()).collect(),
-            None => vec![self.record.as_str()],
-        };
-        let value = |p: &Piece| -> String {
-            match p {
-                Piece::Text(t) => t.clone(),
-                Piece::Whole => self.record.clone(),
-                Piece::NoExt => strip_ext(&self.record).to_string(),
-                Piece::Base => basename(&self.record).to_string(),
-                Piece::Dir => dirname(&self.record).to_string(),
-                Piece::BaseNoExt => strip_ext(basename(&self.record)).to_string(),
-                Piece::Seq => self.seq.to_string(),
-                Piece::Slot => slot.to_string(),
-                Piece::Col(n) => cols.get(n - 1).copied().unwrap_or("").to_string(),
-            }
-        };
-        let args: Vec<String> = self
-            .template
-            .iter()
-            .map(|arg| {
-                arg.iter()
-                    .map(|p| match p {
-                        Piece::Text(_) => value(p),
-                        _ if self.shell => shell_quote(&value(p)),
-                        _ => value(p),
-                    })
-                    .collect()
-            })
-            .collect();
-        if self.shell {
-            vec![args.join(" ")]
-        } else {
-            args
-        }
-    }
 }
 
 /// The pool task: expand the placeholders (the slot is known only here) and run.
 fn map_task(t: MapTask) -> MapOutcome {
     let slot = mp::pool::worker_slot().map_or(1, |s| s + 1);
-    let argv = t.expand(slot);
+    let argv: Vec<OsString> = t
+        .template
+        .expand(&t.record, t.seq, slot)
+        .into_iter()
+        .map(OsString::from_vec)
+        .collect();
     let mut attempt = 0;
     let outcome = loop {
         let outcome = run_task(CommandTask {
             argv: argv.clone(),
-            shell: t.shell,
+            shell: t.template.shell,
             seq: t.seq,
             timeout: t.timeout,
             grace: t.grace,
@@ -403,79 +335,11 @@ fn map_task(t: MapTask) -> MapOutcome {
     MapOutcome {
         seq: t.seq,
         input: t.echo_input.then(|| t.record.clone()),
-        command: t.want_command.then(|| t.command_line(slot)),
+        command: t
+            .want_command
+            .then(|| t.template.command_line(&t.record, t.seq, slot)),
         outcome,
     }
-}
-
-/// Splits input into records, lazily.
-struct Records {
-    reader: Box<dyn BufRead>,
-    delim: u8,
-    error: Option<String>,
-}
-
-impl Records {
-    /// The next record without its delimiter (nor a \r before a \n).
-    fn next_bytes(&mut self) -> Option<Vec<u8>> {
-        let mut buf = Vec::new();
-        match self.reader.read_until(self.delim, &mut buf) {
-            Ok(0) => None,
-            Ok(_) => {
-                if buf.last() == Some(&self.delim) {
-                    buf.pop();
-                }
-                if self.delim == b'\n' && buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-                Some(buf)
-            }
-            Err(e) => {
-                self.error = Some(e.to_string());
-                None
-            }
-        }
-    }
-
-    /// How reading ended: 0, or 2 after printing the error.
-    fn status(&self) -> i32 {
-        match &self.error {
-            Some(e) => {
-                eprintln!("mp: error reading input: {e}");
-                2
-            }
-            None => 0,
-        }
-    }
-}
-
-impl Iterator for Records {
-    type Item = String;
-    fn next(&mut self) -> Option<String> {
-        self.next_bytes().map(|buf| {
-            String::from_utf8(buf)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-        })
-    }
-}
-
-static STOPPING: AtomicBool = AtomicBool::new(false);
-static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
-
-#[derive(Serialize)]
-struct JsonResult<'a> {
-    seq: u64,
-    input: &'a str,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-    timed_out: bool,
-    error: Option<String>,
-    stdout: String,
-    stderr: String,
-    start: f64,
-    duration: f64,
-    worker_pid: Option<u32>,
-    pid: Option<u32>,
 }
 
 /// The progress line: a spinner on a terminal, a plain line once a second elsewhere.
@@ -585,50 +449,71 @@ impl Tally {
     }
 }
 
-/// Runs `mp map`; returns the exit code.
+/// Runs `mp map`; returns the exit code. Usage problems come back as
+/// [`Usage`] errors (exit 2); a closed stdout ends the process here (141).
 pub fn run(args: MapArgs) -> Result<i32> {
+    match run_inner(args) {
+        Err(e) if signals::is_broken_pipe(&e) => signals::exit(signals::BROKEN_PIPE_EXIT),
+        r => {
+            signals::clean_up();
+            r
+        }
+    }
+}
+
+fn run_inner(args: MapArgs) -> Result<i32> {
     let delim = if args.null {
         b'\0'
     } else if let Some(d) = &args.delimiter {
-        let d = match d.as_str() {
-            "\\t" => "\t",
-            "\\n" => "\n",
-            "\\0" => "\0",
-            other => other,
-        };
+        let d = input::unescape(d.as_bytes());
         if d.len() != 1 {
-            bail!("--delimiter must be a single byte, got {d:?}");
+            bail!(Usage(format!(
+                "--delimiter must be a single byte (or one of \\t \\n \\r \\0 \\\\), got {:?}",
+                String::from_utf8_lossy(&d)
+            )));
         }
-        d.as_bytes()[0]
+        d[0]
     } else {
         b'\n'
     };
+    let colsep = match &args.colsep {
+        Some(c) if c.is_empty() => bail!(Usage("--colsep cannot be empty".into())),
+        Some(c) => Some(input::unescape(c.as_bytes())),
+        None => None,
+    };
     if args.frame != "lines" && !args.persistent {
-        bail!("--frame {} needs --persistent", args.frame);
+        bail!(Usage(format!("--frame {} needs --persistent", args.frame)));
     }
-    if args.chunksize == Some(0) {
-        bail!("--chunksize must be at least 1");
+    if args.persistent && colsep.is_some() {
+        bail!(Usage(
+            "--colsep needs per-record commands: with --persistent the command gets whole records on its stdin".into()
+        ));
     }
-    let reader: Box<dyn BufRead> = match &args.arg_file {
+    let reader: Box<dyn BufRead + Send> = match &args.arg_file {
         Some(path) => Box::new(BufReader::with_capacity(
             1 << 16,
             std::fs::File::open(path)
-                .with_context(|| format!("cannot read --arg-file {}", path.display()))?,
+                .map_err(|e| Usage(format!("cannot read --arg-file {}: {e}", path.display())))?,
         )),
         None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
     };
-    let mut records = Records {
+    let records = Records {
         reader,
         delim,
-        error: None,
+        status: InputStatus::default(),
     };
-    let processes = args.processes.unwrap_or_else(mp::process_cpu_count).max(1);
+    let cpus = mp::process_cpu_count();
+    let processes = args.processes.map_or(cpus, |j| j.resolve(cpus)).max(1);
     let done_before = match &args.joblog {
-        Some(path) if args.resume || args.resume_failed => DoneSet::load(path, args.resume_failed)?,
+        Some(path) if args.resume || args.resume_failed => {
+            DoneSet::load(path, args.resume_failed).map_err(|e| Usage(format!("{e:#}")))?
+        }
         _ => DoneSet::default(),
     };
     let joblog = match &args.joblog {
-        Some(path) if !args.dry_run => Some(Joblog::open(path)?),
+        Some(path) if !args.dry_run => {
+            Some(Joblog::open(path).map_err(|e| Usage(format!("{e:#}")))?)
+        }
         _ => None,
     };
     if !done_before.is_empty() {
@@ -640,18 +525,15 @@ pub fn run(args: MapArgs) -> Result<i32> {
     if args.persistent {
         return run_persistent(&args, records, processes, done_before, joblog);
     }
-    let (template, shell) = build_template(&args)?;
-    let template = Arc::new(template);
+    let command: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let template = Arc::new(Template::new(&command, uses_shell(&args), colsep));
     let make_task = {
         let template = template.clone();
-        let colsep = args.colsep.clone();
         let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json);
         let (retries, want_command) = (args.retries, args.joblog.is_some());
-        move |(i, record): (usize, String)| MapTask {
+        move |(i, record): (usize, Vec<u8>)| MapTask {
             template: template.clone(),
-            shell,
             record,
-            colsep: colsep.clone(),
             seq: i as u64 + 1,
             timeout,
             grace,
@@ -663,18 +545,22 @@ pub fn run(args: MapArgs) -> Result<i32> {
     if args.dry_run {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
+        let status = records.status.clone();
         for task in records
-            .by_ref()
             .enumerate()
             .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
             .map(make_task)
         {
             let slot = ((task.seq - 1) as usize % processes) + 1;
-            writeln!(out, "{}", task.command_line(slot))?;
+            out.write_all(&template.command_line(&task.record, task.seq, slot))?;
+            out.write_all(b"\n")?;
         }
-        return Ok(records.status());
+        return input_result(&status, 0);
     }
 
+    // Tasks are ended whole, even when their worker dies: orphans come to us.
+    mp::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
+    let spill = signals::spill_dir()?;
     // One task waits ready in each busy worker's socket, so a worker starts
     // its next command without a round trip through the pool; a task that
     // waits behind one running past 10-20 ms is handed back to the pool for
@@ -684,34 +570,41 @@ pub fn run(args: MapArgs) -> Result<i32> {
     let mut builder = pool_builder(&args, processes)
         .window(processes * 4 + 4)
         .prefetch(usize::from(!halting))
-        .initializer(mp::command::prepare_worker, ())
+        .initializer(mp::command::prepare_worker, Some(spill))
         .context("cannot set up the worker pool")?;
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
     }
     let pool = start_pool(builder)?;
 
-    let stop_input = std::rc::Rc::new(std::cell::Cell::new(false));
+    let stop_input = Arc::new(AtomicBool::new(false));
     // The record numbers handed to the pool, in order (to name a task that
     // failed without a result in ordered mode).
-    let handed = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+    let handed = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+    let status = records.status.clone();
     let tasks = {
         let (stop_input, handed) = (stop_input.clone(), handed.clone());
+        let ordered = !args.unordered;
         records
-            .by_ref()
             .enumerate()
-            .take_while(move |_| !stop_input.get())
-            .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
+            .take_while(move |_| !stop_input.load(Ordering::Relaxed))
+            .filter(move |(i, _)| !done_before.contains(*i as u64 + 1))
             .map(make_task)
-            .inspect(move |t| handed.borrow_mut().push_back(t.seq))
+            .inspect(move |t| {
+                if ordered {
+                    lock(&handed).push_back(t.seq);
+                }
+            })
     };
-    let tasks = close_at_end(&pool, tasks);
     let chunksize = args.chunksize.unwrap_or(1);
     let results = if args.unordered {
-        pool.imap_unordered(map_task, tasks, chunksize)
+        pool.imap_unordered_streaming(map_task, tasks, chunksize)
     } else {
-        pool.imap(map_task, tasks, chunksize)
+        pool.imap_streaming(map_task, tasks, chunksize)
     };
+    // Each worker exits as soon as nothing is left for it, while the last
+    // results are still being written, not after.
+    results.close_pool_when_fed();
     let mut tally = Tally::new(&args, joblog);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
@@ -721,23 +614,42 @@ pub fn run(args: MapArgs) -> Result<i32> {
         let seq = match &r {
             Ok(o) => {
                 if ordered {
-                    handed.borrow_mut().pop_front();
+                    lock(&handed).pop_front();
                 }
                 Some(o.seq)
             }
-            Err(_) if ordered => handed.borrow_mut().pop_front(),
+            Err(_) if ordered => lock(&handed).pop_front(),
             Err(_) => None,
         };
-        let ok = tally
-            .progress
-            .suspend(|| report(r, seq, json, &mut tally.joblog, &stdout, &stderr))?;
+        let out = Out {
+            stdout: &stdout,
+            stderr: &stderr,
+            json,
+            joblog: &mut tally.joblog,
+        };
+        let ok = tally.progress.suspend(|| output::report(r, seq, out))?;
         tally.count(ok);
         let (d, f) = (tally.done, tally.failed);
         tally.progress.update(d, f, 1);
         Ok(())
     };
     consume(&pool, results, &mut tally, &stop_input, handle)?;
-    finish_run(&pool, tally, &records)
+    finish_run(&pool, tally, &status)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `code`, unless reading the input failed (then 1, with the error).
+fn input_result(status: &InputStatus, code: i32) -> Result<i32> {
+    match status.error() {
+        Some(e) => {
+            eprintln!("mp map: error reading input: {e}");
+            Ok(code.max(1))
+        }
+        None => Ok(code),
+    }
 }
 
 /// The pool settings both modes share: `-j`, `--retries`, `--start-method`,
@@ -754,63 +666,23 @@ fn pool_builder(args: &MapArgs, processes: usize) -> mp::pool::PoolBuilder {
 /// Starts the pool and the signal thread that stops it.
 fn start_pool(builder: mp::pool::PoolBuilder) -> Result<Arc<mp::Pool>> {
     let pool = Arc::new(builder.build().context("cannot start the worker pool")?);
-    install_signal_thread(&pool)?;
+    signals::install(&pool)?;
     Ok(pool)
 }
 
-/// `input`, then the pool is closed: each worker exits as soon as nothing is
-/// left for it, while the last results are still being written, not after.
-fn close_at_end<I: Iterator>(
-    pool: &Arc<mp::Pool>,
-    input: I,
-) -> impl Iterator<Item = I::Item> + use<I> {
-    let pool = pool.clone();
-    input.chain(std::iter::from_fn(move || {
-        pool.close();
-        None
-    }))
-}
-
-/// Installs the SIGINT/SIGTERM/SIGHUP thread: it stops the pool (every
-/// running task's process group is ended), lets the main thread write out
-/// what had finished, and exits 128+signal.
-fn install_signal_thread(pool: &Arc<mp::Pool>) -> Result<()> {
-    let signal_pool = pool.clone();
-    let mut signals =
-        signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
-            .context("cannot install signal handlers")?;
-    std::thread::Builder::new()
-        .name("mp-map-signals".into())
-        .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                STOP_SIGNAL.store(sig, Ordering::SeqCst);
-                STOPPING.store(true, Ordering::SeqCst);
-                // Workers end their tasks' process groups (TERM, grace, KILL), then exit.
-                signal_pool.terminate();
-                // The main thread now writes out finished results and exits;
-                // if it is stuck (a blocked stdout), leave anyway.
-                let deadline = Instant::now() + Duration::from_secs(10);
-                loop {
-                    if signals.pending().next().is_some() || Instant::now() >= deadline {
-                        let _ = std::io::stdout().flush();
-                        std::process::exit(128 + sig);
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        })
-        .context("cannot start the signal thread")?;
-    Ok(())
-}
+/// How often the main thread looks up from waiting for results to check
+/// for a signal.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 /// Reads results until the end, a signal, or --halt; on a signal or
 /// `--halt now`, what had finished but was held back for order is written
-/// out too (out of order), so the joblog and the output agree.
+/// out too (out of order), so the joblog and the output agree. A write
+/// error stops every task before it is returned.
 fn consume<A, R, I>(
     pool: &mp::Pool,
     mut results: mp::pool::IMapIterator<'_, A, R, I>,
     tally: &mut Tally,
-    stop_input: &std::cell::Cell<bool>,
+    stop_input: &AtomicBool,
     mut handle: impl FnMut(mp::Result<R>, &mut Tally) -> Result<()>,
 ) -> Result<()>
 where
@@ -826,20 +698,37 @@ where
             ))
         )
     };
+    let mut handle = |r: mp::Result<R>, tally: &mut Tally| -> Result<()> {
+        if !keep(&r) {
+            return Ok(());
+        }
+        handle(r, tally).inspect_err(|_| {
+            // Output failed (a closed pipe, a full disk): stop every task.
+            stop_input.store(true, Ordering::SeqCst);
+            pool.terminate();
+        })
+    };
     // Set when stopping early: the result in hand, if any.
     let mut stopped: Option<Option<mp::Result<R>>> = None;
     loop {
-        let next = results.next();
-        if STOPPING.load(Ordering::SeqCst) {
+        let next = match results.next_timeout(Some(SIGNAL_CHECK)) {
+            Err(mp::Error::Timeout(_)) => {
+                if signals::stopping() {
+                    stopped = Some(None);
+                    break;
+                }
+                continue;
+            }
+            r => r.transpose(),
+        };
+        if signals::stopping() {
             stopped = Some(next);
             break;
         }
         let Some(r) = next else { break };
-        if keep(&r) {
-            handle(r, tally)?;
-        }
+        handle(r, tally)?;
         if let Some(h) = tally.halt_now() {
-            stop_input.set(true);
+            stop_input.store(true, Ordering::SeqCst);
             let withdrawn = pool.cancel_pending();
             tally.progress.suspend(|| {
                 eprintln!(
@@ -863,15 +752,13 @@ where
     }
     if let Some(first) = stopped {
         for r in first.into_iter().chain(results.drain_ready()) {
-            if keep(&r) {
-                handle(r, tally)?;
-            }
+            handle(r, tally)?;
         }
     }
     Ok(())
 }
 
-fn finish_run(pool: &mp::Pool, tally: Tally, records: &Records) -> Result<i32> {
+fn finish_run(pool: &mp::Pool, tally: Tally, status: &InputStatus) -> Result<i32> {
     let Tally {
         done,
         failed,
@@ -879,122 +766,19 @@ fn finish_run(pool: &mp::Pool, tally: Tally, records: &Records) -> Result<i32> {
         ..
     } = tally;
     progress.finish(done, failed);
-    if STOPPING.load(Ordering::SeqCst) {
-        let _ = std::io::stdout().flush();
-        std::process::exit(128 + STOP_SIGNAL.load(Ordering::SeqCst));
+    std::io::stdout().flush()?;
+    if signals::stopping() {
+        // The signal thread stops the pool and exits.
+        signals::drained();
     }
     // Workers exit on end of input; wait for them so nothing outlives mp.
     pool.close();
     let _ = pool.join();
-    let input_status = records.status();
     if failed > 0 {
         eprintln!("mp: {failed} of {done} tasks failed");
-        return Ok(1);
+        return input_result(status, 1);
     }
-    Ok(input_status)
-}
-
-/// Writes one task's result (and its joblog line); returns whether it succeeded.
-fn report(
-    result: mp::Result<MapOutcome>,
-    seq: Option<u64>,
-    json: bool,
-    joblog: &mut Option<Joblog>,
-    stdout: &std::io::Stdout,
-    stderr: &std::io::Stderr,
-) -> Result<bool> {
-    match result {
-        Ok(MapOutcome {
-            seq,
-            input,
-            command,
-            outcome: o,
-        }) => {
-            let ok = o.success();
-            let position = seq;
-            let stdout_len;
-            if json {
-                let out_bytes = o.stdout.into_bytes()?;
-                stdout_len = out_bytes.len() as u64;
-                let line = JsonResult {
-                    seq,
-                    input: input.as_deref().unwrap_or(""),
-                    exit_code: o.exit_code,
-                    signal: o.signal,
-                    timed_out: o.timed_out,
-                    error: o.spawn_error,
-                    stdout: String::from_utf8_lossy(&out_bytes).into_owned(),
-                    stderr: String::from_utf8_lossy(&o.stderr.into_bytes()?).into_owned(),
-                    start: o.start,
-                    duration: o.duration.as_secs_f64(),
-                    worker_pid: Some(o.worker_pid),
-                    pid: o.pid,
-                };
-                let mut out = stdout.lock();
-                serde_json::to_writer(&mut out, &line)?;
-                out.write_all(b"\n")?;
-            } else {
-                {
-                    let mut out = stdout.lock();
-                    stdout_len = o.stdout.write_to(&mut out)?;
-                }
-                let mut err = stderr.lock();
-                o.stderr.write_to(&mut err)?;
-                if let Some(e) = &o.spawn_error {
-                    writeln!(err, "mp: task {position}: cannot run {e}")?;
-                } else if o.timed_out {
-                    writeln!(
-                        err,
-                        "mp: task {position}: timed out after {:.3}s",
-                        o.duration.as_secs_f64()
-                    )?;
-                }
-            }
-            if let Some(log) = joblog {
-                log.write(&LogLine {
-                    seq,
-                    start: o.start,
-                    runtime: o.duration.as_secs_f64(),
-                    send: 0,
-                    receive: stdout_len,
-                    exitval: o.exit_code.unwrap_or(-1),
-                    signal: o.signal.unwrap_or(0),
-                    command: command.as_deref().unwrap_or(""),
-                })?;
-            }
-            Ok(ok)
-        }
-        Err(e) => {
-            let position = seq.map_or_else(|| "?".to_string(), |p| p.to_string());
-            if json {
-                let line = serde_json::json!({ "seq": position, "error": e.to_string() });
-                let mut out = stdout.lock();
-                serde_json::to_writer(&mut out, &line)?;
-                out.write_all(b"\n")?;
-            } else {
-                writeln!(stderr.lock(), "mp: task {position}: {e}")?;
-            }
-            if let (Some(log), Some(seq)) = (joblog, seq) {
-                log.write(&LogLine {
-                    seq,
-                    start: now_epoch(),
-                    runtime: 0.0,
-                    send: 0,
-                    receive: 0,
-                    exitval: -1,
-                    signal: 0,
-                    command: &format!("({e})"),
-                })?;
-            }
-            Ok(false)
-        }
-    }
-}
-
-fn now_epoch() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    input_result(status, 0)
 }
 
 /// Records per block before the first results tell how fast the command is.
@@ -1013,9 +797,9 @@ struct BlockReader {
     command: Arc<PersistentCommand>,
     next_seq: u64,
     /// Records per block (adapted by the consumer unless --chunksize is given).
-    size: std::rc::Rc<std::cell::Cell<usize>>,
+    size: Arc<AtomicUsize>,
     done_before: DoneSet,
-    stop: std::rc::Rc<std::cell::Cell<bool>>,
+    stop: Arc<AtomicBool>,
     echo: bool,
     timing: bool,
     /// A record that cannot be framed, to be sent (as a failure) after the current block.
@@ -1028,13 +812,7 @@ impl BlockReader {
     fn frame_record(&self, data: &mut Vec<u8>, seq: u64, record: &[u8]) {
         match self.frame {
             Frame::Lines => data.extend_from_slice(record),
-            Frame::Json => {
-                let text = String::from_utf8_lossy(record);
-                let _ = serde_json::to_writer(
-                    &mut *data,
-                    &serde_json::json!({ "seq": seq, "record": text }),
-                );
-            }
+            Frame::Json => output::frame_json_record(data, seq, record),
         }
         data.push(b'\n');
     }
@@ -1059,7 +837,7 @@ impl BlockReader {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.records.error = Some(e.to_string());
+                    self.records.fail(&e);
                     self.eof = true;
                     break;
                 }
@@ -1126,10 +904,10 @@ impl Iterator for BlockReader {
         if let Some(b) = self.held.take() {
             return Some(b);
         }
-        if self.stop.get() || self.eof {
+        if self.stop.load(Ordering::Relaxed) || self.eof {
             return None;
         }
-        let want = self.size.get().max(1);
+        let want = self.size.load(Ordering::Relaxed).max(1);
         let mut data = Vec::with_capacity(MAX_BLOCK_BYTES.min(want * 16));
         let first_seq = self.next_seq;
         if self.frame == Frame::Lines && self.records.delim == b'\n' && self.done_before.is_empty()
@@ -1187,23 +965,24 @@ fn run_persistent(
     joblog: Option<Joblog>,
 ) -> Result<i32> {
     if args.command.is_empty() {
-        bail!("--persistent needs a COMMAND to start in each worker");
+        bail!(Usage(
+            "--persistent needs a COMMAND to start in each worker".into()
+        ));
     }
-    let template: Vec<ArgTemplate> = args
+    let template: Vec<template::ArgTemplate> = args
         .command
         .iter()
-        .enumerate()
-        .map(|(i, a)| parse_arg(a, i + 1))
-        .collect::<Result<_>>()?;
+        .map(|a| template::parse_arg(a.as_bytes()))
+        .collect();
     if let Some(p) = template
         .iter()
         .flatten()
         .find(|p| !matches!(p, Piece::Text(_) | Piece::Slot))
     {
-        bail!(
+        bail!(Usage(format!(
             "--persistent: COMMAND is started once per worker and gets the records on its stdin, so it can only hold the {{%}} placeholder (the worker slot), not {}",
-            p.spelling()
-        );
+            String::from_utf8_lossy(&p.spelling())
+        )));
     }
     let frame = if args.frame == "json" {
         Frame::Json
@@ -1212,25 +991,40 @@ fn run_persistent(
     };
     // The slot is only known in the worker: {%} stays and is expanded there.
     let shell = uses_shell(args);
-    let argv: Vec<String> = template
+    let argv: Vec<Vec<u8>> = template
         .iter()
-        .map(|arg| arg.iter().map(|p| p.spelling()).collect::<String>())
+        .map(|arg| arg.iter().flat_map(|p| p.spelling()).collect())
         .collect();
-    let argv = if shell { vec![argv.join(" ")] } else { argv };
+    let argv = if shell { vec![argv.join(&b' ')] } else { argv };
     if args.dry_run {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
         for slot in 1..=processes {
             let slot = slot.to_string();
-            let line: Vec<String> = argv
+            let line: Vec<Vec<u8>> = argv
                 .iter()
-                .map(|a| a.replace("{%}", &slot))
-                .map(|a| if shell { a } else { shell_quote(&a) })
+                .map(|a| {
+                    let a = template::parse_arg(a)
+                        .iter()
+                        .flat_map(|p| match p {
+                            Piece::Slot => slot.as_bytes().to_vec(),
+                            p => p.spelling(),
+                        })
+                        .collect::<Vec<u8>>();
+                    if shell {
+                        a
+                    } else {
+                        template::shell_quote(&a)
+                    }
+                })
                 .collect();
-            println!("{}", line.join(" "));
+            out.write_all(&line.join(&b' '))?;
+            out.write_all(b"\n")?;
         }
         return Ok(0);
     }
     let command = Arc::new(PersistentCommand {
-        argv,
+        argv: argv.into_iter().map(OsString::from_vec).collect(),
         shell,
         frame,
         timeout: args.timeout,
@@ -1239,10 +1033,11 @@ fn run_persistent(
         max_records: args.maxtasksperchild.map(|n| n as u64),
     });
     let fixed = args.chunksize;
-    let size = std::rc::Rc::new(std::cell::Cell::new(fixed.unwrap_or(FIRST_BLOCK_RECORDS)));
-    let stop_input = std::rc::Rc::new(std::cell::Cell::new(false));
+    let size = Arc::new(AtomicUsize::new(fixed.unwrap_or(FIRST_BLOCK_RECORDS)));
+    let stop_input = Arc::new(AtomicBool::new(false));
     let want_detail = args.json || joblog.is_some();
-    let mut blocks = BlockReader {
+    let status = records.status.clone();
+    let blocks = BlockReader {
         records,
         frame,
         command,
@@ -1255,6 +1050,8 @@ fn run_persistent(
         held: None,
         eof: false,
     };
+    // Commands are ended whole, even when their worker dies.
+    mp::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     // One block running and one waiting per worker; the window bounds what
     // waits for its turn in ordered output.
     let pool = start_pool(
@@ -1262,12 +1059,12 @@ fn run_persistent(
             .window(2 * processes + 2)
             .prefetch(1),
     )?;
-    let input = close_at_end(&pool, blocks.by_ref());
     let results = if args.unordered {
-        pool.imap_unordered(run_block, input, 1)
+        pool.imap_unordered_streaming(run_block, blocks, 1)
     } else {
-        pool.imap(run_block, input, 1)
+        pool.imap_streaming(run_block, blocks, 1)
     };
+    results.close_pool_when_fed();
     let mut tally = Tally::new(args, joblog);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
@@ -1276,15 +1073,23 @@ fn run_persistent(
         match r {
             Ok(b) => {
                 if fixed.is_none() && b.nrecords > 0 && b.failures.is_empty() {
-                    let per = b.duration.as_secs_f64() / b.nrecords as f64;
+                    let per = b.duration.as_secs_f64() / f64::from(b.nrecords);
                     let ideal = (BLOCK_TARGET.as_secs_f64() / per.max(1e-9)) as usize;
-                    let next = ((size.get() + ideal.clamp(1, MAX_BLOCK_RECORDS)) / 2).max(1);
-                    size.set(next);
+                    let next = ((size.load(Ordering::Relaxed) + ideal.clamp(1, MAX_BLOCK_RECORDS))
+                        / 2)
+                    .max(1);
+                    size.store(next, Ordering::Relaxed);
                 }
-                let (n, f) = (b.nrecords as u64, b.failures.len() as u64);
-                tally.progress.suspend(|| {
-                    report_block(b, frame, json, &mut tally.joblog, &stdout, &stderr)
-                })?;
+                let (n, f) = (u64::from(b.nrecords), b.failures.len() as u64);
+                let out = Out {
+                    stdout: &stdout,
+                    stderr: &stderr,
+                    json,
+                    joblog: &mut tally.joblog,
+                };
+                tally
+                    .progress
+                    .suspend(|| output::report_block(b, frame, out))?;
                 tally.done += n;
                 tally.failed += f;
                 let (d, fl) = (tally.done, tally.failed);
@@ -1300,162 +1105,17 @@ fn run_persistent(
         Ok(())
     };
     consume(&pool, results, &mut tally, &stop_input, handle)?;
-    finish_run(&pool, tally, &blocks.records)
-}
-
-/// Writes a block's replies (and joblog lines); failures go to stderr.
-fn report_block(
-    b: BlockOutcome,
-    frame: Frame,
-    json: bool,
-    joblog: &mut Option<Joblog>,
-    stdout: &std::io::Stdout,
-    stderr: &std::io::Stderr,
-) -> Result<()> {
-    if !json && joblog.is_none() && b.failures.is_empty() && frame == Frame::Lines {
-        // The common case: the replies are the output.
-        stdout.lock().write_all(&b.replies)?;
-        return Ok(());
-    }
-    let mut replies = b.replies.split_inclusive(|&c| c == b'\n');
-    let mut inputs = b
-        .echo
-        .as_deref()
-        .map(|d| d.split_inclusive(|&c| c == b'\n'));
-    let mut failures = b.failures.iter().peekable();
-    let mut pid_runs = b.pids.iter().peekable();
-    let mut pid = None;
-    let mut out = stdout.lock();
-    for i in 0..b.nrecords {
-        let seq = b.first_seq + i as u64;
-        while let Some(&&(from, p)) = pid_runs.peek() {
-            if from > i {
-                break;
-            }
-            pid = Some(p);
-            pid_runs.next();
-        }
-        let input_line = inputs.as_mut().and_then(|it| it.next()).unwrap_or(b"");
-        let input_line = input_line.strip_suffix(b"\n").unwrap_or(input_line);
-        let record: String = match frame {
-            Frame::Lines => String::from_utf8_lossy(input_line).into_owned(),
-            Frame::Json => serde_json::from_slice::<serde_json::Value>(input_line)
-                .ok()
-                .and_then(|v| v.get("record").and_then(|r| r.as_str()).map(String::from))
-                .unwrap_or_default(),
-        };
-        let (start, runtime) = b
-            .times
-            .get(i as usize)
-            .map_or((b.start, 0.0), |&(s, d)| (b.start + s as f64, d as f64));
-        let failure = match failures.peek() {
-            Some(f) if f.index == i => failures.next(),
-            _ => None,
-        };
-        let reply = if failure.is_none() {
-            let r = replies.next().unwrap_or(b"\n");
-            Some(r.strip_suffix(b"\n").unwrap_or(r))
-        } else {
-            None
-        };
-        if json {
-            let reply_value = reply.map(|r| match frame {
-                Frame::Lines => serde_json::Value::String(String::from_utf8_lossy(r).into_owned()),
-                Frame::Json => serde_json::from_slice(r).unwrap_or(serde_json::Value::Null),
-            });
-            let line = serde_json::json!({
-                "seq": seq,
-                "input": record,
-                "reply": reply_value,
-                "error": failure.map(|f| f.reason.clone()),
-                "exit_code": failure.and_then(|f| f.exit_code),
-                "signal": failure.and_then(|f| f.signal),
-                "timed_out": failure.is_some_and(|f| f.timed_out),
-                "attempts": failure.map_or(1, |f| f.attempts),
-                "start": start,
-                "duration": runtime,
-                "worker_pid": b.worker_pid,
-                "pid": pid,
-            });
-            serde_json::to_writer(&mut out, &line)?;
-            out.write_all(b"\n")?;
-        } else if let Some(r) = reply {
-            match frame {
-                Frame::Lines => {
-                    out.write_all(r)?;
-                    out.write_all(b"\n")?;
-                }
-                Frame::Json => match serde_json::from_slice::<serde_json::Value>(r) {
-                    Ok(serde_json::Value::String(text)) => {
-                        out.write_all(text.as_bytes())?;
-                        out.write_all(b"\n")?;
-                    }
-                    _ => {
-                        out.write_all(r)?;
-                        out.write_all(b"\n")?;
-                    }
-                },
-            }
-        }
-        if let Some(f) = failure {
-            let _ = out.flush();
-            writeln!(stderr.lock(), "mp: record {seq}: {}", f.reason)?;
-        }
-        if let Some(log) = joblog {
-            log.write(&LogLine {
-                seq,
-                start,
-                runtime,
-                send: input_line.len() as u64 + 1,
-                receive: reply.map_or(0, |r| r.len() as u64 + 1),
-                exitval: match failure {
-                    None => 0,
-                    Some(f) => f.exit_code.filter(|&c| c != 0).unwrap_or(-1),
-                },
-                signal: failure.and_then(|f| f.signal).unwrap_or(0),
-                command: &record,
-            })?;
-        }
-    }
-    Ok(())
-}
-
-/// Builds the per-argument templates; returns them and whether to use a shell.
-fn build_template(args: &MapArgs) -> Result<(Vec<ArgTemplate>, bool)> {
-    if args.command.is_empty() {
-        // Each record is itself a shell command line: an empty template.
-        return Ok((Vec::new(), true));
-    }
-    let mut template: Vec<ArgTemplate> = args
-        .command
-        .iter()
-        .enumerate()
-        .map(|(i, a)| parse_arg(a, i + 1))
-        .collect::<Result<_>>()?;
-    let has_placeholder = template
-        .iter()
-        .flatten()
-        .any(|p| !matches!(p, Piece::Text(_)));
-    let shell = uses_shell(args);
-    if !has_placeholder {
-        if shell {
-            template[0].push(Piece::Text(" ".into()));
-            template[0].push(Piece::Whole);
-        } else {
-            template.push(vec![Piece::Whole]);
-        }
-    }
-    Ok((template, shell))
+    finish_run(&pool, tally, &status)
 }
 
 /// COMMAND runs with sh -c: asked for, or one argument with shell syntax.
 fn uses_shell(args: &MapArgs) -> bool {
-    args.shell || (args.command.len() == 1 && needs_shell(&args.command[0]))
+    args.shell || (args.command.len() == 1 && needs_shell(args.command[0].as_bytes()))
 }
 
-fn needs_shell(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_whitespace() || "|&;<>()$`\\\"'*?[~".contains(c))
+fn needs_shell(s: &[u8]) -> bool {
+    s.iter()
+        .any(|&c| c.is_ascii_whitespace() || b"|&;<>()$`\\\"'*?[~".contains(&c))
 }
 
 #[cfg(test)]
@@ -1463,46 +1123,16 @@ mod tests {
     use super::*;
 
     fn task(args: &[&str], record: &str, colsep: Option<&str>) -> Vec<String> {
-        let a = MapArgs {
-            processes: None,
-            chunksize: None,
-            maxtasksperchild: None,
-            timeout: None,
-            grace: Duration::from_secs(1),
-            unordered: false,
-            null: false,
-            delimiter: None,
-            arg_file: None,
-            colsep: colsep.map(String::from),
-            shell: false,
-            json: false,
-            dry_run: false,
-            progress: false,
-            no_progress: false,
-            start_method: mp::StartMethod::Forkserver,
-            persistent: false,
-            frame: "lines".into(),
-            retries: 0,
-            halt: None,
-            joblog: None,
-            resume: false,
-            resume_failed: false,
-            command: args.iter().map(|s| s.to_string()).collect(),
-        };
-        let (template, shell) = build_template(&a).unwrap();
-        MapTask {
-            template: Arc::new(template),
-            shell,
-            record: record.into(),
-            colsep: colsep.map(String::from),
-            seq: 7,
-            timeout: None,
-            grace: Duration::from_secs(1),
-            echo_input: false,
-            retries: 0,
-            want_command: false,
-        }
-        .expand(2)
+        task_bytes(args, record.as_bytes(), colsep)
+            .into_iter()
+            .map(|a| String::from_utf8(a).unwrap())
+            .collect()
+    }
+
+    fn task_bytes(args: &[&str], record: &[u8], colsep: Option<&str>) -> Vec<Vec<u8>> {
+        let command: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let shell = command.len() == 1 && needs_shell(&command[0]);
+        Template::new(&command, shell, colsep.map(|c| c.as_bytes().to_vec())).expand(record, 7, 2)
     }
 
     #[test]
@@ -1564,15 +1194,96 @@ mod tests {
     }
 
     #[test]
-    fn unknown_placeholders_are_errors() {
-        assert!(parse_arg("{..}", 1)
-            .unwrap_err()
-            .to_string()
-            .contains("unknown placeholder {..}"));
-        assert!(parse_arg("{0}", 2)
-            .unwrap_err()
-            .to_string()
-            .contains("columns start at {1}"));
+    fn unknown_braces_stay_literal() {
+        assert_eq!(
+            task(&["echo", "{..}", "{0}", "${#0}", "{x}"], "r", None),
+            ["echo", "{..}", "{0}", "${#0}", "{x}", "r"]
+        );
+        assert_eq!(task(&["sh", "-c", "echo ${#0}"], "abc", None)[3], "abc");
+    }
+
+    #[test]
+    fn gnu_path_placeholders() {
+        assert_eq!(task(&["echo", "{//}"], "/", None), ["echo", "/"]);
+        assert_eq!(task(&["echo", "{//}"], "a//b", None), ["echo", "a"]);
+        assert_eq!(task(&["echo", "{//}"], "/a", None), ["echo", "/"]);
+        assert_eq!(task(&["echo", "{/}"], "dir/", None), ["echo", "dir"]);
+        assert_eq!(task(&["echo", "{/}"], "/", None), ["echo", "/"]);
+    }
+
+    #[test]
+    fn bytes_stay_bytes() {
+        let rec = b"d\xff/x\xfe.tar.gz";
+        let got = task_bytes(&["p", "{}", "{.}", "{/}", "{//}", "{/.}"], rec, None);
+        let want: Vec<&[u8]> = vec![
+            b"p",
+            b"d\xff/x\xfe.tar.gz",
+            b"d\xff/x\xfe.tar",
+            b"x\xfe.tar.gz",
+            b"d\xff",
+            b"x\xfe.tar",
+        ];
+        assert_eq!(got, want);
+        assert_eq!(
+            task_bytes(&["echo {}"], b"caf\xe9", None),
+            vec![b"echo 'caf\xe9'".to_vec()]
+        );
+    }
+
+    #[test]
+    fn columns_without_placeholder_are_arguments() {
+        assert_eq!(
+            task(&["printf", "[%s]"], "a,b", Some(",")),
+            ["printf", "[%s]", "a", "b"]
+        );
+        assert_eq!(
+            task(&["echo", "{2}"], " a , b ", Some(",")),
+            ["echo", " b "]
+        );
+        assert_eq!(task(&["echo {1}"], "x y,z", Some(",")), ["echo 'x y'"]);
+    }
+
+    #[test]
+    fn jobs_forms() {
+        assert_eq!(parse_jobs("4").unwrap().resolve(8), 4);
+        assert_eq!(parse_jobs("+1").unwrap().resolve(8), 9);
+        assert_eq!(parse_jobs("-1").unwrap().resolve(8), 7);
+        assert_eq!(parse_jobs("-9").unwrap().resolve(8), 1);
+        assert_eq!(parse_jobs("50%").unwrap().resolve(8), 4);
+        assert_eq!(parse_jobs("10%").unwrap().resolve(2), 1);
+        assert_eq!(parse_jobs("200%").unwrap().resolve(3), 6);
+        for bad in ["0", "0%", "x", "", "+", "1.5", "-x"] {
+            let e = parse_jobs(bad).unwrap_err();
+            assert!(!e.contains("-- -"), "{e}");
+        }
+    }
+
+    #[test]
+    fn huge_and_zero_durations() {
+        assert_eq!(
+            parse_duration("100000000000000000000").unwrap(),
+            Duration::MAX
+        );
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("0ms").is_err());
+        for bad in ["nan", "inf", "-1", "1e3", "", ".", "1..2"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_duration_never_panics(s in ".{0,40}") {
+            let _ = parse_duration(&s);
+            let _ = parse_timeout(&s);
+        }
+
+        #[test]
+        fn parse_duration_of_numbers(n in 0u64..1_000_000_000, unit in 0usize..4) {
+            let (suffix, scale) = [("ms", 1u64), ("s", 1000), ("m", 60_000), ("h", 3_600_000)][unit];
+            let d = parse_duration(&format!("{n}{suffix}")).unwrap();
+            proptest::prop_assert_eq!(d, Duration::from_millis(n).saturating_mul(scale as u32));
+        }
     }
 
     #[test]

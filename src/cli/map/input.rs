@@ -1,0 +1,119 @@
+//! Reading records: bytes split at a delimiter, never decoded.
+
+use std::io::BufRead;
+use std::sync::{Arc, Mutex};
+
+/// The escapes `-d` and `--colsep` both understand: `\t`, `\n`, `\r`, `\0`
+/// and `\\`; any other byte (or backslash) stands for itself.
+pub fn unescape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\' && i + 1 < s.len() {
+            let e = match s[i + 1] {
+                b't' => Some(b'\t'),
+                b'n' => Some(b'\n'),
+                b'r' => Some(b'\r'),
+                b'0' => Some(b'\0'),
+                b'\\' => Some(b'\\'),
+                _ => None,
+            };
+            if let Some(b) = e {
+                out.push(b);
+                i += 2;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+/// How reading the input ended, shared with the thread that reads it.
+#[derive(Clone, Default)]
+pub struct InputStatus(Arc<Mutex<Option<String>>>);
+
+impl InputStatus {
+    fn fail(&self, e: &std::io::Error) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.get_or_insert_with(|| e.to_string());
+    }
+
+    /// The read error, if reading failed.
+    pub fn error(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Splits input into records, lazily.
+pub struct Records {
+    pub reader: Box<dyn BufRead + Send>,
+    pub delim: u8,
+    pub status: InputStatus,
+}
+
+impl Records {
+    /// The next record without its delimiter (nor a \r before a \n).
+    pub fn next_bytes(&mut self) -> Option<Vec<u8>> {
+        let mut buf = Vec::new();
+        loop {
+            match self.reader.read_until(self.delim, &mut buf) {
+                Ok(0) if buf.is_empty() => return None,
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.fail(&e);
+                    return None;
+                }
+            }
+        }
+        if buf.last() == Some(&self.delim) {
+            buf.pop();
+        }
+        if self.delim == b'\n' && buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        Some(buf)
+    }
+
+    /// Records a read error (reading ends).
+    pub fn fail(&self, e: &std::io::Error) {
+        self.status.fail(e);
+    }
+}
+
+impl Iterator for Records {
+    type Item = Vec<u8>;
+    fn next(&mut self) -> Option<Vec<u8>> {
+        self.next_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(br"\t"), b"\t");
+        assert_eq!(unescape(br"a\nb\0\\\r"), b"a\nb\0\\\r");
+        assert_eq!(unescape(br"\x"), br"\x");
+        assert_eq!(unescape(br"\"), br"\");
+        assert_eq!(unescape(b"\xff,"), b"\xff,");
+    }
+
+    #[test]
+    fn records_are_bytes() {
+        let mut r = Records {
+            reader: Box::new(std::io::Cursor::new(b"caf\xe9\r\n\xff\nlast".to_vec())),
+            delim: b'\n',
+            status: InputStatus::default(),
+        };
+        assert_eq!(r.next().unwrap(), b"caf\xe9");
+        assert_eq!(r.next().unwrap(), b"\xff");
+        assert_eq!(r.next().unwrap(), b"last");
+        assert!(r.next().is_none());
+        assert!(r.status.error().is_none());
+    }
+}

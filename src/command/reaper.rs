@@ -1,0 +1,136 @@
+//! Ending what a dead worker was running.
+//!
+//! A command runs in its own process group, a child of the pool worker that
+//! started it. When that worker is killed outright (SIGKILL, the OOM
+//! killer), nobody is left to end the command: `PR_SET_PDEATHSIG` reaches
+//! only the direct child, and a command may ignore SIGTERM. So the process
+//! that runs the pool becomes a *child subreaper* (`PR_SET_CHILD_SUBREAPER`):
+//! every process orphaned below it is re-parented to it instead of init, and
+//! a thread here ends the process group of each such orphan: SIGTERM at
+//! once, SIGKILL after the grace period if it is still there, and reaps it.
+//!
+//! What counts as an orphan: a child of this process in another process
+//! group than this process's own. Pool workers and the fork server stay in
+//! our group; every command mp starts leads its own. The same thread ends
+//! what a finished command left running in the background (its group got
+//! SIGTERM from the worker; one that ignores it is re-parented here when
+//! the command's shell exits).
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// How often the children are looked at.
+const SCAN_EVERY: Duration = Duration::from_millis(100);
+
+static STARTED: Once = Once::new();
+
+/// Makes this process the subreaper of everything started below it and
+/// starts the thread that ends orphaned process groups (SIGTERM, then
+/// SIGKILL after `grace`). Call it once, before starting a pool whose tasks
+/// run commands; later calls do nothing.
+///
+/// # Caveats
+/// Every child of this process outside its own process group is taken for
+/// an orphan and ended: do not use it in a program that starts long-lived
+/// process-group leaders of its own.
+pub fn reap_orphans(grace: Duration) -> io::Result<()> {
+    let mut result = Ok(());
+    STARTED.call_once(|| {
+        // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes a plain integer.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            result = Err(io::Error::last_os_error());
+            return;
+        }
+        result = std::thread::Builder::new()
+            .name("mp-reaper".into())
+            .spawn(move || reaper(grace))
+            .map(|_| ());
+    });
+    result
+}
+
+fn reaper(grace: Duration) {
+    // SAFETY: getpgrp has no preconditions.
+    let own_group = unsafe { libc::getpgrp() };
+    // Process group -> when it was sent SIGTERM.
+    let mut ending: HashMap<i32, Instant> = HashMap::new();
+    loop {
+        let now = Instant::now();
+        let mut seen = Vec::new();
+        for pid in children() {
+            let Some((state, pgrp)) = stat(pid) else {
+                continue;
+            };
+            if pgrp == own_group || pgrp <= 0 {
+                continue;
+            }
+            if state == b'Z' {
+                // An orphan that has exited: reap it (only this pid, never
+                // a worker's status, which the pool waits for).
+                // SAFETY: waiting for one child of ours without blocking.
+                unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                // Others of its group may still run.
+            }
+            seen.push(pgrp);
+            match ending.get(&pgrp) {
+                None => {
+                    // SAFETY: signalling an orphaned process group.
+                    unsafe { libc::kill(-pgrp, libc::SIGTERM) };
+                    ending.insert(pgrp, now);
+                }
+                Some(&since) if now.duration_since(since) >= grace => {
+                    // SAFETY: as above.
+                    unsafe { libc::kill(-pgrp, libc::SIGKILL) };
+                }
+                Some(_) => {}
+            }
+        }
+        ending.retain(|g, _| seen.contains(g));
+        std::thread::sleep(SCAN_EVERY);
+    }
+}
+
+/// The pids of this process's children (every thread's).
+fn children() -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// A process's state letter and process group, from /proc/PID/stat.
+fn stat(pid: i32) -> Option<(u8, i32)> {
+    let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parens.
+    let close = s.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&s[close + 1..]).ok()?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.bytes().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_stat() {
+        let (state, pgrp) = stat(std::process::id() as i32).unwrap();
+        assert!(matches!(state, b'R' | b'S'));
+        // SAFETY: getpgrp has no preconditions.
+        assert_eq!(pgrp, unsafe { libc::getpgrp() });
+    }
+}
