@@ -127,6 +127,19 @@ fn start_wanted(shared: &Shared, workers: &mut [Option<Worker>], ever: &mut [boo
     }
 }
 
+/// Puts a handed-back chunk back in the queue where its order puts it:
+/// before its job's later chunks, after its earlier ones (others handed
+/// back before it may be there), at the front if its job has none queued.
+fn requeue(queue: &mut std::collections::VecDeque<Chunk>, c: Chunk) {
+    let same = |q: &Chunk| Arc::ptr_eq(&q.job, &c.job);
+    let at = queue
+        .iter()
+        .position(|q| same(q) && q.index > c.index)
+        .or_else(|| queue.iter().rposition(same).map(|i| i + 1))
+        .unwrap_or(0);
+    queue.insert(at, c);
+}
+
 pub(super) fn worker_pids(shared: &Shared) -> Vec<i32> {
     shared.lock().slots.iter().filter_map(|s| s.pid).collect()
 }
@@ -454,8 +467,8 @@ fn handle_messages(
                 let back: Vec<Chunk> = s.inflight.drain(1.min(end)..end).collect();
                 s.sent = s.sent.saturating_sub(back.len());
                 s.hold = true;
-                for c in back.into_iter().rev() {
-                    st.queue.push_front(c);
+                for c in back {
+                    requeue(&mut st.queue, c);
                 }
             }
         }
