@@ -1,6 +1,7 @@
 //! Reading records: bytes split at a delimiter, never decoded.
 
-use std::io::BufRead;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
 
 /// The escapes `-d` and `--colsep` both understand: `\t`, `\n`, `\r`, `\0`
@@ -48,12 +49,44 @@ impl InputStatus {
 
 /// Splits input into records, lazily.
 pub struct Records {
-    pub reader: Box<dyn BufRead + Send>,
+    pub reader: BufReader<Box<dyn Read + Send>>,
+    /// The descriptor under `reader`, to tell whether a read would wait.
+    pub fd: Option<RawFd>,
     pub delim: u8,
     pub status: InputStatus,
 }
 
 impl Records {
+    /// Reads `input` (buffered) whose descriptor is `fd`.
+    pub fn new(input: Box<dyn Read + Send>, fd: Option<RawFd>, delim: u8) -> Records {
+        Records {
+            reader: BufReader::with_capacity(1 << 16, input),
+            fd,
+            delim,
+            status: InputStatus::default(),
+        }
+    }
+
+    /// Whether more input is there now: buffered, or readable without
+    /// waiting (or at its end). A block of records is sent off rather
+    /// than held for input that has not come (`tail -f`).
+    pub fn ready(&self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let Some(fd) = self.fd else {
+            return true;
+        };
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no waiting.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n != 0
+    }
+
     /// The next record without its delimiter (nor a \r before a \n).
     pub fn next_bytes(&mut self) -> Option<Vec<u8>> {
         let mut buf = Vec::new();
@@ -105,11 +138,12 @@ mod tests {
 
     #[test]
     fn records_are_bytes() {
-        let mut r = Records {
-            reader: Box::new(std::io::Cursor::new(b"caf\xe9\r\n\xff\nlast".to_vec())),
-            delim: b'\n',
-            status: InputStatus::default(),
-        };
+        let mut r = Records::new(
+            Box::new(std::io::Cursor::new(b"caf\xe9\r\n\xff\nlast".to_vec())),
+            None,
+            b'\n',
+        );
+        assert!(r.ready());
         assert_eq!(r.next().unwrap(), b"caf\xe9");
         assert_eq!(r.next().unwrap(), b"\xff");
         assert_eq!(r.next().unwrap(), b"last");

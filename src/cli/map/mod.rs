@@ -14,7 +14,7 @@ mod signals;
 mod template;
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -489,18 +489,14 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             "--colsep needs per-record commands: with --persistent the command gets whole records on its stdin".into()
         ));
     }
-    let reader: Box<dyn BufRead + Send> = match &args.arg_file {
-        Some(path) => Box::new(BufReader::with_capacity(
-            1 << 16,
-            std::fs::File::open(path)
-                .map_err(|e| Usage(format!("cannot read --arg-file {}: {e}", path.display())))?,
-        )),
-        None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
-    };
-    let records = Records {
-        reader,
-        delim,
-        status: InputStatus::default(),
+    let records = match &args.arg_file {
+        Some(path) => {
+            let f = std::fs::File::open(path)
+                .map_err(|e| Usage(format!("cannot read --arg-file {}: {e}", path.display())))?;
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+            Records::new(Box::new(f), Some(fd), delim)
+        }
+        None => Records::new(Box::new(std::io::stdin()), Some(0), delim),
     };
     let cpus = mp::process_cpu_count();
     let processes = args.processes.map_or(cpus, |j| j.resolve(cpus)).max(1);
@@ -833,6 +829,10 @@ impl BlockReader {
     fn fill_lines(&mut self, data: &mut Vec<u8>, want: usize) -> usize {
         let mut count = 0;
         while count < want && data.len() < MAX_BLOCK_BYTES {
+            if count > 0 && !self.records.ready() {
+                // Send what came; do not hold it for input that has not.
+                break;
+            }
             let buf = match self.records.reader.fill_buf() {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -930,6 +930,7 @@ impl Iterator for BlockReader {
         while count < want
             && data.len() < MAX_BLOCK_BYTES
             && !self.done_before.contains(self.next_seq)
+            && (count == 0 || self.records.ready())
         {
             let Some(record) = self.records.next_bytes() else {
                 self.eof = true;
