@@ -81,10 +81,12 @@ fn install_signal_thread() -> Result<()> {
                 // SAFETY: signals a process group this process started.
                 unsafe { libc::kill(-g, libc::SIGTERM) };
             }
-            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+            let deadline = mp::internals::after(Some(std::time::Duration::from_millis(500)));
             // SAFETY: kill with signal 0 only checks that the group exists.
             let alive = |g: i32| unsafe { libc::kill(-g, 0) } == 0;
-            while groups.iter().any(|&g| alive(g)) && std::time::Instant::now() < deadline {
+            while groups.iter().any(|&g| alive(g))
+                && deadline.is_some_and(|d| std::time::Instant::now() < d)
+            {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             for &g in &groups {

@@ -798,6 +798,28 @@ mod tests {
         assert!(!b.poll(Some(Duration::from_millis(10))).unwrap());
     }
 
+    /// A timeout too large to represent is no deadline: poll and wait
+    /// return what is ready instead of panicking on `Instant + Duration`.
+    #[test]
+    fn poll_and_wait_with_a_huge_timeout() {
+        let (a, b) = pipe(true).unwrap();
+        let (c, d) = pipe(true).unwrap();
+        a.send_bytes(b"one").unwrap();
+        assert!(b.poll(Some(Duration::MAX)).unwrap(), "Connection::poll");
+        c.send_bytes(b"two").unwrap();
+        assert_eq!(
+            crate::wait(&[&b, &d], Some(Duration::MAX)).unwrap(),
+            vec![0, 1],
+            "connection::wait"
+        );
+        assert_eq!(b.recv_bytes(None).unwrap(), b"one");
+        assert_eq!(
+            crate::wait(&[&b, &d], Some(Duration::MAX)).unwrap(),
+            vec![1],
+            "connection::wait after one was read"
+        );
+    }
+
     #[test]
     fn many_messages_in_both_sizes_from_a_thread() {
         let (a, b) = pipe(true).unwrap();

@@ -919,7 +919,7 @@ where
     /// `imap`: the next in order), then takes it and every other one that
     /// can follow it, under one lock.
     fn take_finished(&mut self, timeout: Option<Duration>) -> Result<()> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = crate::deadline::after(timeout);
         let next = self.taken_count;
         let ordered = self.ordered;
         let wanted = ordered.then_some(next);
