@@ -879,3 +879,110 @@ with Listener(('127.0.0.1', 0), authkey=b'secret password') as listener:
     );
     assert!(child.wait().unwrap().success());
 }
+
+// ---- mp listen's socket file ----
+
+/// Waits (at most 20 s) until something accepts connections on the Unix
+/// socket `path`: true if it did.
+fn accepting(path: &std::path::Path) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(20) {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+/// SIGINT, SIGTERM or SIGHUP to `mp listen` on a Unix socket (with and
+/// without --exec) removes the socket file, as the end of --once does, so
+/// that the next start finds the address free.
+#[test]
+fn mp_listen_removes_its_socket_file_on_every_exit() {
+    for exec in [None, Some("cat")] {
+        for (sig, code) in [
+            (libc::SIGINT, 130),
+            (libc::SIGTERM, 143),
+            (libc::SIGHUP, 129),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let sock = dir.path().join("s.sock");
+            let mut args = vec!["--address", sock.to_str().unwrap()];
+            args.extend(exec.iter().flat_map(|c| ["--exec", c]));
+            let (mut listen, _) = start_listen(&args, None);
+            assert!(
+                accepting(&sock),
+                "mp listen never accepted ({sig}, {exec:?})"
+            );
+            // SAFETY: signals the child this test started.
+            unsafe { libc::kill(listen.id() as i32, sig) };
+            assert_eq!(listen.wait().unwrap().code(), Some(code), "{sig} {exec:?}");
+            assert!(
+                !sock.exists(),
+                "socket file left after signal {sig} ({exec:?})"
+            );
+        }
+    }
+    // The normal end: --once served its connection.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let (listen, _) = start_listen(&["--address", sock.to_str().unwrap(), "--once"], None);
+    client(&Address::Unix(sock.clone()), None)
+        .unwrap()
+        .send_bytes(b"bye")
+        .unwrap();
+    let out = listen.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bye\n");
+    assert!(!sock.exists(), "socket file left after --once");
+}
+
+/// A socket file left by a listener that is gone does not block a start;
+/// one that somebody listens on does, with an error naming the path (and
+/// the live listener's file stays); a path that is not a socket is refused
+/// and left alone.
+#[test]
+fn mp_listen_replaces_a_stale_socket_file_and_refuses_a_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists(), "the stale file is there");
+    let (mut first, _) = start_listen(&["--address", sock.to_str().unwrap()], None);
+    assert!(
+        accepting(&sock),
+        "mp listen did not start over a stale file"
+    );
+
+    let second = common::mp()
+        .args(["listen", "--address", sock.to_str().unwrap()])
+        .env_remove("MP_AUTHKEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already in use") && err.contains(sock.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(
+        sock.exists() && accepting(&sock),
+        "the first listener lost its file"
+    );
+    // SAFETY: signals the child this test started.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    assert_eq!(first.wait().unwrap().code(), Some(143));
+    assert!(!sock.exists());
+
+    let file = dir.path().join("not-a-socket");
+    std::fs::write(&file, b"keep me").unwrap();
+    let out = common::mp()
+        .args(["listen", "--address", file.to_str().unwrap()])
+        .env_remove("MP_AUTHKEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a socket"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+}
