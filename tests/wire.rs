@@ -986,3 +986,37 @@ fn mp_listen_replaces_a_stale_socket_file_and_refuses_a_live_one() {
     assert!(err.contains("not a socket"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
 }
+
+/// A failed connect is reported once, naming the address (the cause used
+/// to be printed twice: in the library error's message and again as its
+/// source).
+#[test]
+fn mp_client_reports_a_connect_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nobody.sock");
+    // A port nobody listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (address, cause) in [
+        (
+            missing.to_str().unwrap().to_string(),
+            "No such file or directory",
+        ),
+        (format!("127.0.0.1:{port}"), "Connection refused"),
+    ] {
+        let out = common::mp()
+            .args(["client", "--address", &address])
+            .env_remove("MP_AUTHKEY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
+        assert_eq!(err.matches(address.as_str()).count(), 1, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
