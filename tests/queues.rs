@@ -276,12 +276,7 @@ fn semantics() -> TestResult {
     )?;
     check(small.get()? == vec![1; 3000], "first item whole")?;
     // A put of an item larger than the buffer that times out withdraws it;
-    // a consumer drops its pieces.
-    let s2 = small.clone();
-    let getter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        s2.get_timeout(WAIT)
-    });
+    // a consumer that comes afterwards drops its pieces.
     check(
         matches!(
             small.put_timeout(&vec![3; 20_000], Duration::from_millis(100)),
@@ -289,6 +284,9 @@ fn semantics() -> TestResult {
         ),
         "large put times out with no consumer",
     )?;
+    // The withdrawn pieces fill the buffer until a consumer drops them.
+    let s2 = small.clone();
+    let getter = std::thread::spawn(move || s2.get_timeout(WAIT));
     small.put(&vec![4; 10])?;
     check(
         getter.join().unwrap()? == vec![4; 10],
