@@ -38,8 +38,9 @@ pickle but is not one (with --json) is skipped with a note. The listener goes on
 
 Examples:
   MP_AUTHKEY=secret mp listen --address 127.0.0.1:6000 --json
-  mp listen --address /tmp/mp.sock --exec 'tr a-z A-Z'
   # Python: Client(('127.0.0.1', 6000), authkey=b'secret').send([2.25, None, 'junk'])
+  mp listen --address /tmp/mp.sock --exec 'sed -u s/^/got:/'
+  # then: echo hello | mp client --address /tmp/mp.sock   (prints got:hello)
 
 Exit codes: 0 after --once served its connection; 1 when --once's
 connection failed; 2 usage error (bad address, unreadable key file, refused
