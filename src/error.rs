@@ -129,6 +129,15 @@ pub enum Error {
     /// A listener or client address that cannot be used.
     #[error("bad address {0}")]
     BadAddress(String),
+    /// A listener's address is taken (a Unix socket path: by a live
+    /// listener, or by a file that is not a socket).
+    #[error("address {address} is already in use: {reason}")]
+    AddressInUse {
+        /// The address.
+        address: String,
+        /// What is there.
+        reason: String,
+    },
     /// The exit status of a child could not be learned.
     #[error("exit status of process {pid} is unknown: {reason}")]
     StatusLost {

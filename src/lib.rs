@@ -49,6 +49,7 @@
 pub mod command;
 pub mod connection;
 pub mod context;
+mod deadline;
 pub mod error;
 pub mod pickle;
 pub mod pool;
@@ -74,5 +75,6 @@ pub use process::{
 /// Internals exposed for `mp`'s own tests and diagnostics; not a stable API.
 #[doc(hidden)]
 pub mod internals {
+    pub use crate::deadline::{after, deadline, left};
     pub use crate::popen::forkserver::server_pid;
 }

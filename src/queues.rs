@@ -93,10 +93,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::connection::Codec;
+use crate::deadline::{self, left};
 use crate::error::{Error, Result};
 use crate::shared_memory::Region;
 use crate::synchronize::{
-    acquire_owned, left, my_pid, process_gone, release_owned, sleep_on, wake_sleepers, OWNER_CHECK,
+    acquire_owned, my_pid, process_gone, release_owned, sleep_on, wake_sleepers, OWNER_CHECK,
 };
 
 /// The buffer size of [`Queue::new`] and [`SimpleQueue::new`].
@@ -435,7 +436,7 @@ impl Ring {
                     out.clear();
                     continue;
                 }
-                let slice = Some(Instant::now() + OWNER_CHECK);
+                let slice = deadline::after(Some(OWNER_CHECK));
                 let t0 = Instant::now();
                 self.sleep(DATA_SEQ, DATA_SLEEPERS, seen, slice);
                 if t0.elapsed() >= OWNER_CHECK && process_gone(writer) {
@@ -458,7 +459,7 @@ thread_local! {
 
 fn deadline_of(block: bool, timeout: Option<Duration>) -> Option<Instant> {
     if block {
-        timeout.map(|t| Instant::now() + t)
+        deadline::after(timeout)
     } else {
         None
     }
@@ -755,7 +756,7 @@ impl<T> JoinableQueue<T> {
     /// Waits at most `timeout` until every item put has been marked done;
     /// true if they were.
     pub fn join_timeout(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline::after(timeout);
         loop {
             let n = self.unfinished().load(Ordering::SeqCst);
             if n == 0 {

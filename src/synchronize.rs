@@ -45,10 +45,11 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::{self, left};
 use crate::error::{Error, Result};
 use crate::shared_memory::Region;
 
@@ -138,11 +139,6 @@ pub(crate) fn wake_sleepers(word: &AtomicU32, sleepers: &AtomicU32, n: u32) {
     if sleepers.load(Ordering::SeqCst) > 0 {
         futex_wake(word, n);
     }
-}
-
-/// The time left until `deadline` (None: no deadline; zero: passed).
-pub(crate) fn left(deadline: Option<Instant>) -> Option<Duration> {
-    deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
 static PID: AtomicU32 = AtomicU32::new(0);
@@ -256,7 +252,7 @@ fn acquire_owned_as(
     if !block {
         return Ok(false);
     }
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = deadline::after(timeout);
     loop {
         let cur = w.load(Ordering::Relaxed);
         if cur == 0 {
@@ -538,7 +534,7 @@ impl Semaphore {
     /// Python's `acquire(block=True, timeout=None)`: true if acquired.
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
         let v = self.value_word();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline::after(timeout);
         loop {
             let cur = v.load(Ordering::SeqCst);
             if cur > 0 {
@@ -622,7 +618,7 @@ impl Event {
 
     /// Waits until it is set, at most `timeout`; returns whether it is set.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline::after(timeout);
         loop {
             if self.is_set() {
                 return true;
@@ -694,7 +690,7 @@ impl Condition {
             sleepers.fetch_sub(1, Ordering::SeqCst);
             return Err(e);
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline::after(timeout);
         let mut in_time = true;
         while seq.load(Ordering::SeqCst) == start {
             // In slices: a notify may have moved us onto the lock's futex
@@ -723,7 +719,7 @@ impl Condition {
         mut predicate: impl FnMut() -> bool,
         timeout: Option<Duration>,
     ) -> Result<bool> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline::after(timeout);
         loop {
             if predicate() {
                 return Ok(true);
@@ -824,7 +820,7 @@ impl Barrier {
             return Ok(0);
         }
         let index = self.parties - n;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline::after(timeout);
         waiting.fetch_add(1, Ordering::SeqCst);
         let r = loop {
             // abort() bumps the generation too (so no waiter sleeps through

@@ -199,7 +199,7 @@ fn worker_killed_mid_run_is_reported_and_the_run_finishes() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        text(&out.stderr).contains("worker lost"),
+        text(&out.stderr).contains("was killed by SIGKILL while running the task"),
         "{}",
         text(&out.stderr)
     );

@@ -31,6 +31,7 @@ fn main() {
         ("failing_initializer_does_not_hang", failing_initializer),
         ("imap_reads_input_lazily", imap_lazy),
         ("imap_next_timeout", imap_next_timeout),
+        ("huge_timeouts_mean_no_deadline", huge_timeouts),
         ("terminate_fails_pending_and_returns", terminate_pending),
         ("close_then_join", close_then_join),
         ("lazy_pool_starts_workers_as_work_needs_them", lazy_workers),
@@ -364,6 +365,45 @@ fn imap_next_timeout() -> TestResult {
     }
     check(it.next_timeout(None)? == Some(1000), "then the value")?;
     check(it.next_timeout(None)?.is_none(), "then the end")
+}
+
+/// AsyncResult's wait and get, IMapIterator's next_timeout and the pool's
+/// task_timeout given `Duration::MAX` (a deadline too far to represent:
+/// none): the right values, no panic on `Instant + Duration` (a panic in
+/// the pool's supervisor would leave the results unfinished: the waits
+/// here are bounded).
+fn huge_timeouts() -> TestResult {
+    const MAX: Option<Duration> = Some(Duration::MAX);
+    let bounded = Some(Duration::from_secs(60));
+    let mut failed = Vec::new();
+    let p = pool(1);
+    let mut r = p.apply_async(pow3, 2u64)?;
+    check(r.wait(bounded), "the task never finished")?;
+    if !r.wait(MAX) {
+        failed.push("AsyncResult::wait: false".to_string());
+    }
+    match r.get(MAX) {
+        Ok(8) => {}
+        other => failed.push(format!("AsyncResult::get: {other:?}")),
+    }
+    let mut it = p.imap(pow3, vec![3u64], 1);
+    match it.next_timeout(MAX) {
+        Ok(Some(27)) => {}
+        other => failed.push(format!("IMapIterator::next_timeout: {other:?}")),
+    }
+    match it.next_timeout(MAX) {
+        Ok(None) => {}
+        other => failed.push(format!("IMapIterator::next_timeout at the end: {other:?}")),
+    }
+    let p = Pool::builder()
+        .processes(1)
+        .task_timeout(Duration::MAX)
+        .build()?;
+    match p.map_async(pow3, vec![4u64, 5], Some(1))?.get(bounded) {
+        Ok(v) if v == vec![64, 125] => {}
+        other => failed.push(format!("PoolBuilder::task_timeout(MAX): {other:?}")),
+    }
+    check(failed.is_empty(), failed.join("\n"))
 }
 
 fn terminate_pending() -> TestResult {

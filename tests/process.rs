@@ -49,6 +49,7 @@ fn main() {
     let global: &[(&str, Global)] = &[
         ("set_start_method", set_start_method_rules),
         ("maxlength_refusal_from_child", maxlength_refusal_from_child),
+        ("join_with_a_huge_timeout", join_with_a_huge_timeout),
         (
             "forkserver_exits_with_its_owner",
             forkserver_exits_with_its_owner,
@@ -195,6 +196,20 @@ fn start_join_exitcode(m: StartMethod) -> TestResult {
         format!("no failure: {:?}", p.failure()),
     )?;
     check(p.start_method() == Some(m), "start method recorded")
+}
+
+/// `join(Some(Duration::MAX))` (a deadline too far to represent: none)
+/// waits for the child like `join(None)` instead of panicking on
+/// `Instant + Duration`, and returns its exit code.
+fn join_with_a_huge_timeout() -> TestResult {
+    let p = Process::new(noop, ());
+    p.start()?;
+    let code = p.join(Some(Duration::MAX))?;
+    check(code == Some(0), format!("join(MAX) gave {code:?}"))?;
+    check(
+        p.join(Some(Duration::MAX))? == Some(0),
+        "join(MAX) once more",
+    )
 }
 
 fn exit_with_code(m: StartMethod) -> TestResult {

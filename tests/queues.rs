@@ -26,6 +26,7 @@ fn main() {
         ("consumer_killed_mid_get_loses_nothing", consumer_killed),
         ("producer_killed_mid_item_is_dropped", producer_killed),
         ("simple_queue_and_task_done_errors", simple_and_errors),
+        ("huge_timeouts_mean_no_deadline", huge_timeouts),
     ];
     harness::run(per_method, "queues", global);
 }
@@ -275,12 +276,7 @@ fn semantics() -> TestResult {
     )?;
     check(small.get()? == vec![1; 3000], "first item whole")?;
     // A put of an item larger than the buffer that times out withdraws it;
-    // a consumer drops its pieces.
-    let s2 = small.clone();
-    let getter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        s2.get_timeout(WAIT)
-    });
+    // a consumer that comes afterwards drops its pieces.
     check(
         matches!(
             small.put_timeout(&vec![3; 20_000], Duration::from_millis(100)),
@@ -288,6 +284,9 @@ fn semantics() -> TestResult {
         ),
         "large put times out with no consumer",
     )?;
+    // The withdrawn pieces fill the buffer until a consumer drops them.
+    let s2 = small.clone();
+    let getter = std::thread::spawn(move || s2.get_timeout(WAIT));
     small.put(&vec![4; 10])?;
     check(
         getter.join().unwrap()? == vec![4; 10],
@@ -427,4 +426,62 @@ fn simple_and_errors() -> TestResult {
         "the failed put was not counted",
     )?;
     Ok(())
+}
+
+/// Every put, get and join given `Duration::MAX` (a deadline too far to
+/// represent: none) where it can return at once: it returns the right
+/// value instead of panicking on `Instant + Duration`. (SimpleQueue's
+/// put and get take no timeout.)
+fn huge_timeouts() -> TestResult {
+    const MAX: Duration = Duration::MAX;
+    let mut failed = Vec::new();
+    let mut case = |name: &str, ok: Result<bool, Error>| match ok {
+        Ok(true) => {}
+        Ok(false) => failed.push(format!("{name}: wrong result")),
+        Err(e) => failed.push(format!("{name}: {e}")),
+    };
+    let q: Queue<u32> = Queue::new(0)?;
+    case(
+        "Queue::put_with",
+        q.put_with(&1, true, Some(MAX)).map(|()| true),
+    );
+    case("Queue::put_timeout", q.put_timeout(&2, MAX).map(|()| true));
+    case(
+        "Queue::get_with",
+        q.get_with(true, Some(MAX)).map(|v| v == 1),
+    );
+    case("Queue::get_timeout", q.get_timeout(MAX).map(|v| v == 2));
+
+    let j: JoinableQueue<u32> = JoinableQueue::new(0)?;
+    case(
+        "JoinableQueue::join_timeout (nothing put)",
+        Ok(j.join_timeout(Some(MAX))),
+    );
+    case(
+        "JoinableQueue::put_with",
+        j.put_with(&3, true, Some(MAX)).map(|()| true),
+    );
+    case(
+        "JoinableQueue::put_timeout",
+        j.put_timeout(&4, MAX).map(|()| true),
+    );
+    case(
+        "JoinableQueue::get_with",
+        j.get_with(true, Some(MAX)).map(|v| v == 3),
+    );
+    case(
+        "JoinableQueue::get_timeout",
+        j.get_timeout(MAX).map(|v| v == 4),
+    );
+    j.task_done()?;
+    j.task_done()?;
+    case(
+        "JoinableQueue::join_timeout (all done)",
+        Ok(j.join_timeout(Some(MAX))),
+    );
+
+    let sq: SimpleQueue<u32> = SimpleQueue::new()?;
+    sq.put(&5)?;
+    case("SimpleQueue::get", sq.get().map(|v| v == 5));
+    check(failed.is_empty(), failed.join("\n"))
 }

@@ -34,6 +34,7 @@ fn main() {
             "barrier_timeout_breaks_it_and_reset_mends_it",
             barrier_breaks,
         ),
+        ("huge_timeouts_mean_no_deadline", huge_timeouts),
     ];
     harness::run(per_method, "sync", global);
 }
@@ -109,6 +110,12 @@ fn negate(a: Array<i32>) {
 }
 
 fn hold_forever((l, held): (Lock, Event)) {
+    let _g = l.lock().unwrap();
+    held.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+fn hold_rlock_forever((l, held): (RLock, Event)) {
     let _g = l.lock().unwrap();
     held.set();
     std::thread::sleep(Duration::from_secs(600));
@@ -356,4 +363,119 @@ fn pool_initializer_shared(m: StartMethod) -> TestResult {
         format!("one queue item per initializer: {pids:?}"),
     )?;
     Ok(())
+}
+
+/// Every blocking call given `Some(Duration::MAX)` (a deadline too far to
+/// represent: none) in a state where it returns at once, or soon: it
+/// returns the right value instead of panicking on `Instant + Duration`.
+/// Where the free path returns before any deadline is computed (a free
+/// lock), a second state goes through the wait: a dead holder, a waiter
+/// that another party releases.
+fn huge_timeouts() -> TestResult {
+    const MAX: Option<Duration> = Some(Duration::MAX);
+    let mut failed = Vec::new();
+    let mut case = |name: &str, r: Result<bool, String>| match r {
+        Ok(true) => {}
+        Ok(false) => failed.push(format!("{name}: wrong result")),
+        Err(e) => failed.push(format!("{name}: {e}")),
+    };
+    let s = |e: Error| e.to_string();
+
+    let l = Lock::new()?;
+    case("Lock::acquire (free)", l.acquire(true, MAX).map_err(s));
+    l.release()?;
+    let held = Event::new()?;
+    let p = Process::new(hold_forever, (l.clone(), held.clone()));
+    p.start()?;
+    check(
+        held.wait(Some(Duration::from_secs(30))),
+        "child never held the lock",
+    )?;
+    p.kill()?;
+    case(
+        "Lock::acquire (holder died)",
+        Ok(matches!(l.acquire(true, MAX), Err(Error::OwnerDied { .. }))),
+    );
+    l.release()?;
+    p.join(None)?;
+
+    let r = RLock::new()?;
+    case("RLock::acquire (free)", r.acquire(true, MAX).map_err(s));
+    case("RLock::acquire (again)", r.acquire(true, MAX).map_err(s));
+    r.release()?;
+    r.release()?;
+    let held = Event::new()?;
+    let p = Process::new(hold_rlock_forever, (r.clone(), held.clone()));
+    p.start()?;
+    check(
+        held.wait(Some(Duration::from_secs(30))),
+        "child never held the rlock",
+    )?;
+    p.kill()?;
+    case(
+        "RLock::acquire (holder died)",
+        Ok(matches!(r.acquire(true, MAX), Err(Error::OwnerDied { .. }))),
+    );
+    r.release()?;
+    p.join(None)?;
+
+    let sem = Semaphore::new(1)?;
+    case("Semaphore::acquire", sem.acquire(true, MAX).map_err(s));
+    let bounded = Semaphore::bounded(1)?;
+    case(
+        "BoundedSemaphore::acquire",
+        bounded.acquire(true, MAX).map_err(s),
+    );
+
+    let e = Event::new()?;
+    e.set();
+    case("Event::wait", Ok(e.wait(MAX)));
+
+    let c = Condition::new(None)?;
+    c.acquire(true, None)?;
+    case("Condition::wait_for", c.wait_for(|| true, MAX).map_err(s));
+    // wait: another thread notifies once it holds the lock, which it can
+    // only take after wait released it.
+    let c2 = c.clone();
+    let notifier = std::thread::spawn(move || -> Result<(), Error> {
+        c2.acquire(true, None)?;
+        c2.notify_all();
+        c2.release()
+    });
+    case("Condition::wait", c.wait(MAX).map_err(s));
+    c.release()?;
+    notifier
+        .join()
+        .map_err(|_| "the notifier panicked")?
+        .map_err(s)?;
+
+    // Barrier: the first party waits (its deadline is computed before it
+    // counts itself as waiting); the second arrives once it is counted.
+    let b = Barrier::new(2, None)?;
+    let b2 = b.clone();
+    let first = std::thread::spawn(move || b2.wait(MAX));
+    let t = Instant::now();
+    while b.n_waiting() < 1 {
+        check(
+            t.elapsed() < Duration::from_secs(30),
+            "the first party never waited",
+        )?;
+        std::thread::yield_now();
+    }
+    let mine = b.wait(MAX).map_err(s);
+    let theirs = first
+        .join()
+        .map_err(|_| "the first party panicked")?
+        .map_err(s);
+    case(
+        "Barrier::wait (both parties)",
+        Ok(matches!((mine, theirs), (Ok(a), Ok(b)) if a + b == 1)),
+    );
+    let one = Barrier::new(1, MAX)?;
+    case(
+        "Barrier::wait (default timeout)",
+        Ok(one.wait(None).map_err(s) == Ok(0)),
+    );
+
+    check(failed.is_empty(), failed.join("\n"))
 }

@@ -614,16 +614,33 @@ fn mp_listen_survives_hostile_input() {
             }
         }
         // A good client still gets through.
+        let mut listen = listen;
+        // Every line it prints, as it prints it: the good client's line is
+        // the sign that it got through.
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = std::io::BufReader::new(listen.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(stdout) {
+                if line.map(|l| tx.send(l)).is_err() {
+                    break;
+                }
+            }
+        });
         let a: Address = addr.parse().unwrap();
         let c = client(&a, key.map(str::as_bytes)).unwrap();
         c.send_bytes(b"\x80\x04\x8c\x02ok\x94.").unwrap();
         drop(c);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let mut listen = listen;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while !seen.iter().any(|l| l == "\"ok\"") {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(l) => seen.push(l),
+                Err(e) => panic!("the good client's message never printed ({e}): {seen:?}"),
+            }
+        }
         let _ = listen.kill();
-        let out = listen.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.lines().any(|l| l == "\"ok\""), "{text}");
+        let _ = listen.wait();
         assert!(!std::path::Path::new("pwned").exists(), "nothing executed");
     }
 }
@@ -878,4 +895,367 @@ with Listener(('127.0.0.1', 0), authkey=b'secret password') as listener:
         "[2.25,null,\"junk\",{\"$global\":\"builtins.float\"}]\nhello\n8\n[42, 1729, 0, 0, 0]\n"
     );
     assert!(child.wait().unwrap().success());
+}
+
+// ---- mp listen's socket file ----
+
+/// Waits (at most 20 s) until something accepts connections on the Unix
+/// socket `path`: true if it did.
+fn accepting(path: &std::path::Path) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(20) {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+/// SIGINT, SIGTERM or SIGHUP to `mp listen` on a Unix socket (with and
+/// without --exec) removes the socket file, as the end of --once does, so
+/// that the next start finds the address free.
+#[test]
+fn mp_listen_removes_its_socket_file_on_every_exit() {
+    for exec in [None, Some("cat")] {
+        for (sig, code) in [
+            (libc::SIGINT, 130),
+            (libc::SIGTERM, 143),
+            (libc::SIGHUP, 129),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let sock = dir.path().join("s.sock");
+            let mut args = vec!["--address", sock.to_str().unwrap()];
+            args.extend(exec.iter().flat_map(|c| ["--exec", c]));
+            let (mut listen, _) = start_listen(&args, None);
+            assert!(
+                accepting(&sock),
+                "mp listen never accepted ({sig}, {exec:?})"
+            );
+            // SAFETY: signals the child this test started.
+            unsafe { libc::kill(listen.id() as i32, sig) };
+            assert_eq!(listen.wait().unwrap().code(), Some(code), "{sig} {exec:?}");
+            assert!(
+                !sock.exists(),
+                "socket file left after signal {sig} ({exec:?})"
+            );
+        }
+    }
+    // The normal end: --once served its connection.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let (listen, _) = start_listen(&["--address", sock.to_str().unwrap(), "--once"], None);
+    client(&Address::Unix(sock.clone()), None)
+        .unwrap()
+        .send_bytes(b"bye")
+        .unwrap();
+    let out = listen.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bye\n");
+    assert!(!sock.exists(), "socket file left after --once");
+}
+
+/// A socket file left by a listener that is gone does not block a start;
+/// one that somebody listens on does, with an error naming the path (and
+/// the live listener's file stays); a path that is not a socket is refused
+/// and left alone.
+#[test]
+fn mp_listen_replaces_a_stale_socket_file_and_refuses_a_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists(), "the stale file is there");
+    let (mut first, _) = start_listen(&["--address", sock.to_str().unwrap()], None);
+    assert!(
+        accepting(&sock),
+        "mp listen did not start over a stale file"
+    );
+
+    let second = common::mp()
+        .args(["listen", "--address", sock.to_str().unwrap()])
+        .env_remove("MP_AUTHKEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already in use") && err.contains(sock.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(
+        sock.exists() && accepting(&sock),
+        "the first listener lost its file"
+    );
+    // SAFETY: signals the child this test started.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    assert_eq!(first.wait().unwrap().code(), Some(143));
+    assert!(!sock.exists());
+
+    let file = dir.path().join("not-a-socket");
+    std::fs::write(&file, b"keep me").unwrap();
+    let out = common::mp()
+        .args(["listen", "--address", file.to_str().unwrap()])
+        .env_remove("MP_AUTHKEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a socket"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+}
+
+/// A failed connect is reported once, naming the address (the cause used
+/// to be printed twice: in the library error's message and again as its
+/// source).
+#[test]
+fn mp_client_reports_a_connect_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nobody.sock");
+    // A port nobody listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (address, cause) in [
+        (
+            missing.to_str().unwrap().to_string(),
+            "No such file or directory",
+        ),
+        (format!("127.0.0.1:{port}"), "Connection refused"),
+    ] {
+        let out = common::mp()
+            .args(["client", "--address", &address])
+            .env_remove("MP_AUTHKEY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
+        assert_eq!(err.matches(address.as_str()).count(), 1, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+// ---- the examples in the help and the README, run as written ----
+
+/// The non-empty lines of `text` after the one starting with `from`
+/// (trimmed), up to the one starting with `to`.
+fn block(text: &str, from: &str, to: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with(from))
+        .skip(1)
+        .take_while(|l| !l.starts_with(to))
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The one command line (a comment line, for the Python one) of `lines`
+/// containing `part`.
+fn line_with<'a>(lines: &'a [String], part: &str) -> &'a str {
+    let python = part == "Client((";
+    let found: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(part) && l.starts_with('#') == python)
+        .collect();
+    assert_eq!(found.len(), 1, "one example with {part:?} in {lines:#?}");
+    found[0]
+}
+
+/// Runs `line` with sh, `mp` on the PATH, the example's socket path and
+/// TCP port replaced by this test's own (the only change: two tests must
+/// not share /tmp/mp.sock or port 6000).
+fn sh(line: &str, sock: &str, my_sock: &str, port: u16) -> Command {
+    let line = line
+        .replace(sock, my_sock)
+        .replace("127.0.0.1:6000", &format!("127.0.0.1:{port}"));
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_mp"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(line)
+        .env("PATH", path)
+        .env_remove("MP_AUTHKEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd
+}
+
+/// Starts a listener example and waits for its "listening on" line.
+fn start_example(
+    mut cmd: Command,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    let mut child = cmd.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.starts_with("mp listen: listening on "), "{line:?}");
+    std::thread::spawn(move || std::io::Read::read_to_end(&mut err, &mut Vec::new()));
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+fn stop_example(mut child: std::process::Child) {
+    // SAFETY: signals the process group this test started.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+    let _ = child.wait();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs the listen/client examples found in `lines` (which use the socket
+/// path `sock`): the JSON listener with the Python client line, the --exec
+/// listener with a Python client that waits for each reply (conn.poll(3),
+/// as people write it) and with the `echo hello | mp client` line, and the
+/// --request client against a Python Listener.
+fn run_examples(label: &str, lines: &[String], sock: &str) {
+    let Some(py) = python3() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let my_sock = dir.path().join("x.sock");
+    let my_sock = my_sock.to_str().unwrap();
+
+    // 1. The JSON listener, and the Python line that sends to it.
+    let port = free_port();
+    let (listen, mut out) = start_example(sh(
+        line_with(lines, "mp listen --address 127.0.0.1:6000 --json"),
+        sock,
+        my_sock,
+        port,
+    ));
+    let python_line = line_with(lines, "Client((");
+    let call = &python_line[python_line.find("Client((").unwrap()..];
+    let call = call.replace("6000", &port.to_string());
+    let script = format!("from multiprocessing.connection import Client\n{call}\n");
+    let sent = run_python(&py, &script, &[]).wait_with_output().unwrap();
+    assert!(
+        sent.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let mut got = String::new();
+    std::io::BufRead::read_line(&mut out, &mut got).unwrap();
+    assert_eq!(got, "[2.25,null,\"junk\"]\n", "{label}");
+    stop_example(listen);
+
+    // 2. The --exec listener: a Python client waiting for each reply, then
+    // the mp client line.
+    let (listen, _) = start_example(sh(line_with(lines, "--exec"), sock, my_sock, port));
+    let script = r#"
+import sys
+from multiprocessing.connection import Client
+c = Client(sys.argv[1])
+for w in (b'hello', b'world'):
+    c.send_bytes(w)
+    if not c.poll(3):
+        print('no reply within 3 s'); sys.exit(1)
+    print(c.recv_bytes().decode())
+"#;
+    let out = run_python(&py, script, &[my_sock])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "got:hello\ngot:world\n",
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client_line = line_with(lines, "echo hello | mp client");
+    let out = sh(client_line, sock, my_sock, port).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "got:hello\n",
+        "{label}"
+    );
+    stop_example(listen);
+
+    // 3. The --request client against a Python Listener that adds.
+    let server = r#"
+import sys
+from multiprocessing.connection import Listener
+with Listener(('127.0.0.1', int(sys.argv[1])), authkey=b'secret') as l:
+    print('ready', flush=True)
+    with l.accept() as c:
+        m = c.recv()
+        c.send({'op': m['op'], 'result': sum(m['args'])})
+"#;
+    let port = free_port();
+    let mut child = run_python(&py, server, &[&port.to_string()]);
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready, "ready\n", "{label}");
+    let out = sh(line_with(lines, "--request"), sock, my_sock, port)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"op\":\"add\",\"result\":3}\n",
+        "{label}"
+    );
+    assert!(child.wait().unwrap().success(), "{label}");
+}
+
+/// Every example of `mp listen --help` and `mp client --help`, run as
+/// written (a Python client waiting for replies included: an --exec
+/// command that buffers its output would never answer it).
+#[test]
+fn help_examples_work_as_written() {
+    let help = |sub: &str| {
+        let out = common::mp().args([sub, "--help"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listen = block(&help("listen"), "Examples:", "Exit codes");
+    let client = block(&help("client"), "Examples:", "Exit codes");
+    // Every example is one this test runs.
+    assert_eq!(listen.len(), 4, "{listen:#?}");
+    assert_eq!(client.len(), 2, "{client:#?}");
+    let mut lines = listen;
+    lines.extend(client);
+    run_examples("--help", &lines, "/tmp/mp.sock");
+}
+
+/// The README's listen/client examples, run as written.
+#[test]
+fn readme_listen_client_examples_work_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("### Messaging with Python").unwrap()..];
+    let lines = block(section, "```sh", "```");
+    let commands = lines.iter().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(
+        commands, 4,
+        "every command is one this test runs: {lines:#?}"
+    );
+    run_examples("README", &lines, "/tmp/upper.sock");
 }

@@ -45,7 +45,9 @@ pub struct ClientArgs {
 pub fn client_main(args: ClientArgs) -> Result<i32> {
     let key = authkey(&args.common.authkey_file)?;
     let addr = address(&args.common.address)?;
-    let mut conn = client(&addr, key.as_deref()).with_context(|| format!("{addr}"))?;
+    // mp::Error::Io shows its cause in its own message, so `{e}` (not the
+    // error chain, which would repeat the cause) says it once.
+    let mut conn = client(&addr, key.as_deref()).map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
     conn.set_max_message(Some(args.common.max_message));
     if args.request {
         let mut all = Vec::new();

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use mp::connection::Listener;
+use mp::connection::{Listener, SocketFile};
 use mp::{Connection, Error};
 
 use super::wire::{
@@ -38,8 +38,9 @@ pickle but is not one (with --json) is skipped with a note. The listener goes on
 
 Examples:
   MP_AUTHKEY=secret mp listen --address 127.0.0.1:6000 --json
-  mp listen --address /tmp/mp.sock --exec 'tr a-z A-Z'
   # Python: Client(('127.0.0.1', 6000), authkey=b'secret').send([2.25, None, 'junk'])
+  mp listen --address /tmp/mp.sock --exec 'sed -u s/^/got:/'
+  # then: echo hello | mp client --address /tmp/mp.sock   (prints got:hello)
 
 Exit codes: 0 after --once served its connection; 1 when --once's
 connection failed; 2 usage error (bad address, unreadable key file, refused
@@ -64,8 +65,14 @@ pub struct ListenArgs {
 /// The process groups of the running --exec commands.
 static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// The listener's Unix socket file, for the signal thread to remove: the
+/// process exits from there, and the listener is never dropped.
+static SOCKET_FILE: Mutex<Option<SocketFile>> = Mutex::new(None);
+
 /// On SIGINT, SIGTERM or SIGHUP: ends every --exec command's process group
-/// (SIGTERM, up to half a second, SIGKILL) and exits 128 + the signal.
+/// (SIGTERM, up to half a second, SIGKILL), removes the socket file, and
+/// exits 128 + the signal. Installed before the bind, so that no signal
+/// finds the file made and nobody to remove it.
 fn install_signal_thread() -> Result<()> {
     let mut signals =
         signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
@@ -81,15 +88,20 @@ fn install_signal_thread() -> Result<()> {
                 // SAFETY: signals a process group this process started.
                 unsafe { libc::kill(-g, libc::SIGTERM) };
             }
-            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+            let deadline = mp::internals::after(Some(std::time::Duration::from_millis(500)));
             // SAFETY: kill with signal 0 only checks that the group exists.
             let alive = |g: i32| unsafe { libc::kill(-g, 0) } == 0;
-            while groups.iter().any(|&g| alive(g)) && std::time::Instant::now() < deadline {
+            while groups.iter().any(|&g| alive(g))
+                && deadline.is_some_and(|d| std::time::Instant::now() < d)
+            {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             for &g in &groups {
                 // SAFETY: as above.
                 unsafe { libc::kill(-g, libc::SIGKILL) };
+            }
+            if let Some(file) = SOCKET_FILE.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                file.remove();
             }
             std::process::exit(128 + sig);
         })
@@ -108,11 +120,13 @@ pub fn listen(args: ListenArgs) -> Result<i32> {
              Unix socket"
         )));
     }
-    let mut listener = Listener::bind(&addr, key.as_deref())
-        .map_err(|e| Usage(format!("cannot listen on {addr}: {e}")))?;
-    if args.exec.is_some() {
-        install_signal_thread()?;
-    }
+    install_signal_thread()?;
+    let mut listener = Listener::bind(&addr, key.as_deref()).map_err(|e| match e {
+        Error::AddressInUse { .. } => Usage(format!("cannot listen: {e}")),
+        e => Usage(format!("cannot listen on {addr}: {e}")),
+    })?;
+    // On any other way out, dropping the listener removes the file.
+    *SOCKET_FILE.lock().unwrap_or_else(|e| e.into_inner()) = listener.socket_file().cloned();
     eprintln!("mp listen: listening on {}", listener.address());
     let args = std::sync::Arc::new(args);
     let mut n = 0u64;

@@ -293,7 +293,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
     let mut out = Sink::default();
     let mut err = Sink::default();
     let mut pipes: Vec<(OwnedFd, bool)> = vec![(child.stdout, true), (child.stderr, false)];
-    let deadline = task.timeout.map(|t| started + t);
+    let deadline = crate::deadline::deadline(started, task.timeout);
     let mut timed_out = false;
     let mut stopping_since: Option<Instant> = None;
     let mut exited = false;
@@ -322,7 +322,8 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         }
         let mut wait_for = deadline.map(|d| d.saturating_duration_since(now));
         if let Some(since) = stopping_since {
-            let left = (since + task.grace).saturating_duration_since(now);
+            let left = crate::deadline::deadline(since, Some(task.grace))
+                .map_or(Duration::MAX, |d| d.saturating_duration_since(now));
             wait_for = Some(wait_for.map_or(left, |w| w.min(left)));
         }
         if pipes.is_empty() {

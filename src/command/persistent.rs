@@ -264,12 +264,12 @@ pub(crate) fn on_worker_exit() {
 
 /// Waits up to `limit` for the command to exit.
 fn wait_exit(r: &mut Running, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
+    let deadline = crate::deadline::after(Some(limit));
     loop {
         if let Ok(Some(st)) = r.child.try_wait() {
             return Some(st);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = crate::deadline::left(deadline).unwrap_or(Duration::MAX);
         if left.is_zero() {
             return None;
         }
@@ -467,7 +467,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
             b
         };
         let want_write = write_pos < limit_bytes && r.stdin.is_some();
-        let deadline = cmd.timeout.map(|t| last_progress + t);
+        let deadline = crate::deadline::deadline(last_progress, cmd.timeout);
         let timeout = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());

@@ -30,15 +30,26 @@
 //! - Connections refuse messages over [`DEFAULT_MAX_MESSAGE`] (64 MiB;
 //!   CPython has no limit): [`Connection::set_max_message`] changes it.
 //! - A Unix socket's file is removed when its `Listener` is dropped (as
-//!   CPython does); a path starting with `@` is in Linux's abstract
-//!   namespace (no file).
+//!   CPython does on `close`), or earlier by [`SocketFile::remove`] (for a
+//!   process that exits from a signal handler's thread, where nothing is
+//!   dropped). A path starting with `@` is in Linux's abstract namespace
+//!   (no file).
+//! - Binding a path where a socket file is left from a listener that is
+//!   gone (a connect is refused) removes that stale file and binds; a
+//!   socket somebody listens on, or a file that is not a socket, gives
+//!   [`Error::AddressInUse`] and is left alone. (Telling a live socket
+//!   from a stale one takes a connect: the live listener sees one
+//!   connection that closes at once.)
 
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::{answer_challenge, deliver_challenge};
@@ -136,7 +147,88 @@ impl Address {
 
 enum Socket {
     Tcp(TcpListener),
-    Unix(UnixListener, Option<PathBuf>),
+    Unix(UnixListener, Option<SocketFile>),
+}
+
+/// The file of the Unix socket a [`Listener`] bound. The listener removes
+/// it when dropped; a clone of this handle can remove it sooner, from
+/// another thread: a signal-handling thread that exits the process, where
+/// the listener is never dropped.
+#[derive(Debug, Clone)]
+pub struct SocketFile(Arc<SocketFileInner>);
+
+#[derive(Debug)]
+struct SocketFileInner {
+    path: PathBuf,
+    /// Device and inode of the file bind created: a file that another
+    /// listener has since put at the same path is not ours to remove.
+    id: (u64, u64),
+    removed: AtomicBool,
+}
+
+impl SocketFile {
+    fn new(path: &Path) -> Result<SocketFile> {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("stat", e))?;
+        Ok(SocketFile(Arc::new(SocketFileInner {
+            path: path.to_path_buf(),
+            id: (meta.dev(), meta.ino()),
+            removed: AtomicBool::new(false),
+        })))
+    }
+
+    /// The socket file's path.
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    /// Removes the file, once, if it is still the one the listener bound.
+    /// The listener keeps accepting connections already queued, but no new
+    /// client can find it.
+    pub fn remove(&self) {
+        if self.0.removed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let ours =
+            std::fs::symlink_metadata(&self.0.path).is_ok_and(|m| (m.dev(), m.ino()) == self.0.id);
+        if ours {
+            let _ = std::fs::remove_file(&self.0.path);
+        }
+    }
+}
+
+/// Binds a Unix socket at `path` (a file, not the abstract namespace). A
+/// socket file nobody listens on any more (a connect is refused) is stale:
+/// it is removed and the bind tried again. Anything else already at the
+/// path is [`Error::AddressInUse`], and stays.
+fn bind_unix_file(path: &Path, addr: &UnixAddr) -> Result<UnixListener> {
+    let in_use = |reason: &str| Error::AddressInUse {
+        address: path.display().to_string(),
+        reason: reason.to_string(),
+    };
+    match UnixListener::bind_addr(addr) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+        r => return r.map_err(|e| Error::io("bind", e)),
+    }
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if !is_socket {
+        return Err(in_use(
+            "the path exists and is not a socket; it was left alone",
+        ));
+    }
+    match UnixStream::connect_addr(addr) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            // Left by a listener that is gone.
+            std::fs::remove_file(path).map_err(|e| Error::io("remove a stale socket file", e))?;
+            UnixListener::bind_addr(addr).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse => in_use("another listener took it just now"),
+                _ => Error::io("bind", e),
+            })
+        }
+        Ok(_) => Err(in_use("another process is listening on it")),
+        Err(e) => Err(in_use(&format!(
+            "a socket is there and a connect gave: {e}"
+        ))),
+    }
 }
 
 /// Python's `multiprocessing.connection.Listener`.
@@ -166,10 +258,15 @@ impl Listener {
                 )
             }
             Address::Unix(path) => {
-                let l = UnixListener::bind_addr(&Address::unix_addr(path)?)
-                    .map_err(|e| Error::io("bind", e))?;
-                let file = (!path.to_string_lossy().starts_with('@')).then(|| path.clone());
-                (Socket::Unix(l, file), address.clone())
+                let addr = Address::unix_addr(path)?;
+                if addr.as_pathname().is_some() {
+                    let l = bind_unix_file(path, &addr)?;
+                    let file = SocketFile::new(path)?;
+                    (Socket::Unix(l, Some(file)), address.clone())
+                } else {
+                    let l = UnixListener::bind_addr(&addr).map_err(|e| Error::io("bind", e))?;
+                    (Socket::Unix(l, None), address.clone())
+                }
             }
         };
         Ok(Listener {
@@ -183,6 +280,16 @@ impl Listener {
     /// The address it listens on (with the real port when bound to port 0).
     pub fn address(&self) -> &Address {
         &self.address
+    }
+
+    /// The file of its Unix socket (None for TCP and the abstract
+    /// namespace): clone it to remove the file from a thread that ends the
+    /// process without dropping the listener.
+    pub fn socket_file(&self) -> Option<&SocketFile> {
+        match &self.socket {
+            Socket::Unix(_, f) => f.as_ref(),
+            Socket::Tcp(_) => None,
+        }
     }
 
     /// The peer of the last accepted connection (Python's `last_accepted`;
@@ -232,8 +339,8 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let Socket::Unix(_, Some(path)) = &self.socket {
-            let _ = std::fs::remove_file(path);
+        if let Some(file) = self.socket_file() {
+            file.remove();
         }
     }
 }
@@ -409,5 +516,73 @@ mod tests {
         assert_eq!(t.join().unwrap(), (true, true));
         drop(l);
         assert!(!dir.path().join("s").exists(), "socket file removed");
+    }
+
+    #[test]
+    fn a_stale_socket_file_is_replaced_and_a_live_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let addr = Address::Unix(path.clone());
+        // A listener that went away without removing its file.
+        drop(UnixListener::bind(&path).unwrap());
+        assert!(path.exists(), "std leaves the file");
+        let l = Listener::bind(&addr, None).expect("a stale file does not block the bind");
+        // Somebody listens now: refused, naming the path, file kept.
+        match Listener::bind(&addr, None) {
+            Err(Error::AddressInUse { address, .. }) => {
+                assert_eq!(address, path.display().to_string())
+            }
+            other => panic!("expected AddressInUse, got {:?}", other.err()),
+        }
+        assert!(path.exists(), "the live listener's file stays");
+        let t = std::thread::spawn({
+            let addr = addr.clone();
+            move || {
+                client(&addr, None)
+                    .unwrap()
+                    .send_bytes(b"still here")
+                    .unwrap()
+            }
+        });
+        let mut l = l;
+        // The refused bind's probe connected and left at once.
+        assert!(matches!(
+            l.accept().unwrap().recv_bytes(None),
+            Err(Error::Eof)
+        ));
+        assert_eq!(l.accept().unwrap().recv_bytes(None).unwrap(), b"still here");
+        t.join().unwrap();
+        drop(l);
+        assert!(!path.exists(), "removed on drop");
+    }
+
+    #[test]
+    fn a_path_that_is_not_a_socket_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"data").unwrap();
+        assert!(matches!(
+            Listener::bind(&Address::Unix(path.clone()), None),
+            Err(Error::AddressInUse { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
+    }
+
+    #[test]
+    fn the_socket_file_goes_once_and_only_if_it_is_still_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let l = Listener::bind(&Address::Unix(path.clone()), None).unwrap();
+        let file = l.socket_file().unwrap().clone();
+        assert_eq!(file.path(), path);
+        file.remove();
+        assert!(!path.exists(), "removed by the handle");
+        // Another listener's file at the same path is not ours to remove.
+        let other = UnixListener::bind(&path).unwrap();
+        drop(l);
+        assert!(path.exists(), "the newer file stays");
+        drop(other);
+        let tcp = Listener::bind(&"127.0.0.1:0".parse().unwrap(), None).unwrap();
+        assert!(tcp.socket_file().is_none());
     }
 }

@@ -42,7 +42,7 @@ use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializ
 
 pub use codec::Codec;
 pub use frame::{decode_header, encode_header, HEADER_MAX};
-pub use listener::{client, Address, Listener, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
+pub use listener::{client, Address, Listener, SocketFile, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 pub use wait::{wait, Waitable};
 
 use crate::error::{Error, Result};
@@ -796,6 +796,28 @@ mod tests {
         assert!(b.poll(Some(Duration::ZERO)).unwrap());
         assert_eq!(b.recv_bytes(None).unwrap(), b"two");
         assert!(!b.poll(Some(Duration::from_millis(10))).unwrap());
+    }
+
+    /// A timeout too large to represent is no deadline: poll and wait
+    /// return what is ready instead of panicking on `Instant + Duration`.
+    #[test]
+    fn poll_and_wait_with_a_huge_timeout() {
+        let (a, b) = pipe(true).unwrap();
+        let (c, d) = pipe(true).unwrap();
+        a.send_bytes(b"one").unwrap();
+        assert!(b.poll(Some(Duration::MAX)).unwrap(), "Connection::poll");
+        c.send_bytes(b"two").unwrap();
+        assert_eq!(
+            crate::wait(&[&b, &d], Some(Duration::MAX)).unwrap(),
+            vec![0, 1],
+            "connection::wait"
+        );
+        assert_eq!(b.recv_bytes(None).unwrap(), b"one");
+        assert_eq!(
+            crate::wait(&[&b, &d], Some(Duration::MAX)).unwrap(),
+            vec![1],
+            "connection::wait after one was read"
+        );
     }
 
     #[test]

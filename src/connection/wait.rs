@@ -65,7 +65,7 @@ pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
     }
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = crate::deadline::after(timeout);
     loop {
         let ms: PollTimeout = match deadline {
             None => PollTimeout::NONE,

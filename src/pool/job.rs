@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::TaskError;
 use crate::connection::codec;
+use crate::deadline;
 use crate::error::{Error, Result};
 
 pub(crate) type ItemResult = std::result::Result<Vec<u8>, TaskError>;
@@ -252,7 +253,7 @@ impl<T> AsyncResult<T> {
     /// Waits until the result is ready, at most `timeout`; true if it is.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         self.job
-            .wait_until(timeout.map(|t| Instant::now() + t), None, complete_state)
+            .wait_until(deadline::after(timeout), None, complete_state)
             .1
     }
 
@@ -270,9 +271,9 @@ impl<T> AsyncResult<T> {
     /// failed gives [`Error::Task`]; a timeout gives [`Error::Timeout`]. The
     /// value can be taken once.
     pub fn get(&mut self, timeout: Option<Duration>) -> Result<T> {
-        let (mut st, ok) =
-            self.job
-                .wait_until(timeout.map(|t| Instant::now() + t), None, complete_state);
+        let (mut st, ok) = self
+            .job
+            .wait_until(deadline::after(timeout), None, complete_state);
         if !ok {
             return Err(Error::Timeout(timeout.unwrap_or_default()));
         }

@@ -66,6 +66,24 @@ use crate::connection::{codec, Codec, Connection};
 use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
 
+/// The message of [`TaskError::WorkerLost`]: how the worker ended, in
+/// words. `exitcode` is Python's `Process.exitcode`: negative for the
+/// signal that killed it, `None` when its status could not be learned.
+fn worker_lost(pid: i32, exitcode: Option<i32>) -> String {
+    let how = match exitcode {
+        Some(code) if code < 0 => {
+            let signal = code.checked_neg().unwrap_or(i32::MAX);
+            match nix::sys::signal::Signal::try_from(signal) {
+                Ok(name) => format!("was killed by {name}"),
+                Err(_) => format!("was killed by signal {signal}"),
+            }
+        }
+        Some(code) => format!("exited with status {code}"),
+        None => "died (its exit status is unknown)".to_string(),
+    };
+    format!("worker {pid} {how} while running the task")
+}
+
 /// Why a task did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -73,8 +91,10 @@ pub enum TaskError {
     /// The task function panicked (message and location).
     #[error("{0}")]
     Panicked(String),
-    /// The worker running the task died.
-    #[error("worker lost: pid {pid} exited with code {exitcode:?} while running the task")]
+    /// The worker running the task died: "worker 13826 was killed by
+    /// SIGKILL while running the task", "worker 13826 exited with status 3
+    /// while running the task".
+    #[error("{}", worker_lost(*pid, *exitcode))]
     WorkerLost {
         /// The worker's pid.
         pid: i32,
@@ -1140,7 +1160,7 @@ where
     /// `imap`: the next in order), then takes it and every other one that
     /// can follow it, under one lock.
     fn take_finished(&mut self, timeout: Option<Duration>) -> Result<()> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = crate::deadline::after(timeout);
         let next = self.taken_count;
         let ordered = self.ordered;
         let wanted = ordered.then_some(next);
@@ -1313,5 +1333,47 @@ where
     type Item = Result<R>;
     fn next(&mut self) -> Option<Result<R>> {
         self.next_timeout(None).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskError;
+
+    #[test]
+    fn worker_lost_says_how_the_worker_ended() {
+        let lost = |exitcode| {
+            TaskError::WorkerLost {
+                pid: 13826,
+                exitcode,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            lost(Some(-9)),
+            "worker 13826 was killed by SIGKILL while running the task"
+        );
+        assert_eq!(
+            lost(Some(-15)),
+            "worker 13826 was killed by SIGTERM while running the task"
+        );
+        assert_eq!(
+            lost(Some(3)),
+            "worker 13826 exited with status 3 while running the task"
+        );
+        assert_eq!(
+            lost(Some(0)),
+            "worker 13826 exited with status 0 while running the task"
+        );
+        assert_eq!(
+            lost(None),
+            "worker 13826 died (its exit status is unknown) while running the task"
+        );
+        // No such signal, and a code whose negation overflows: still words.
+        assert_eq!(
+            lost(Some(-200)),
+            "worker 13826 was killed by signal 200 while running the task"
+        );
+        assert!(lost(Some(i32::MIN)).starts_with("worker 13826 was killed by signal "));
     }
 }

@@ -21,6 +21,7 @@ use super::job::ChunkResults;
 use super::worker::{worker_main, FromWorker, WorkerArgs};
 use super::{Chunk, Shared, Slot, State, TaskError};
 use crate::connection::{encode_frame, wait, Codec, Connection, Waitable};
+use crate::deadline::deadline;
 use crate::error::Result;
 use crate::process::Process;
 
@@ -398,7 +399,7 @@ fn next_deadline(shared: &Shared) -> Option<Instant> {
         .filter(|s| !s.timed_out && !s.inflight.is_empty())
         .filter_map(|s| s.running_since)
         .min()
-        .map(|t| t + limit)
+        .and_then(|t| deadline(t, Some(limit)))
 }
 
 /// Handles the messages one read brought from slot `slot`'s worker, under
