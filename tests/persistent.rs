@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{map, spawn_map, text};
+use common::{map, show, signal, spawn_map, text, wait_for_file_lines};
 
 fn seq(a: u64, b: u64) -> String {
     (a..=b).map(|i| format!("{i}\n")).collect()
@@ -331,10 +331,11 @@ fn memory_stays_flat_on_a_large_input() {
         }
         (bytes, lines)
     });
-    let mut peak = 0;
+    let (mut peak, mut samples) = (0, 0);
     while child.try_wait().unwrap().is_none() {
         if let Some(k) = peak_rss_kib(pid) {
             peak = peak.max(k);
+            samples += 1;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -342,6 +343,12 @@ fn memory_stays_flat_on_a_large_input() {
     let (bytes, lines) = reader.join().unwrap();
     assert_eq!(lines, 400_000);
     assert_eq!(bytes, 80_000_000);
+    // VmHWM is the peak over the whole run, so one sample near the end
+    // suffices; but there must be one.
+    assert!(
+        samples > 0 && peak > 0,
+        "no RSS sample taken ({samples} samples)"
+    );
     // Generous: the input is 80 MB; mp keeps a few blocks of 512 KiB.
     assert!(peak < 60 * 1024, "peak RSS {peak} KiB");
 }
@@ -350,30 +357,58 @@ fn memory_stays_flat_on_a_large_input() {
 fn a_stuck_first_record_pauses_dispatch() {
     let dir = tempfile::tempdir().unwrap();
     let seen = dir.path().join("seen");
+    let release = dir.path().join("release");
+    // Record 1 is stuck until the test creates `release`.
     let cmd = format!(
-        "while read l; do echo $l >> {}; if [ $l = 1 ]; then sleep 3; fi; echo $l; done",
-        seen.display()
+        "while read l; do echo $l >> {seen}; if [ $l = 1 ]; then while [ ! -e {release} ]; do sleep 0.05; done; fi; echo $l; done",
+        seen = seen.display(),
+        release = release.display()
     );
     let mut child = spawn_map(&["--persistent", "-j2", "--chunksize", "1", "--", &cmd]);
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(seq(1, 200).as_bytes());
     });
-    std::thread::sleep(Duration::from_millis(1500));
-    let started = std::fs::read_to_string(&seen)
-        .unwrap_or_default()
-        .lines()
-        .count();
+    // Record 1 is stuck and the other worker has been handed records.
+    let busy = |lines: &[String]| lines.iter().any(|l| l == "1") && lines.len() >= 3;
+    let t = Instant::now();
+    let mut lines = Vec::new();
+    while t.elapsed() < Duration::from_secs(10) && !busy(&lines) {
+        std::thread::sleep(Duration::from_millis(20));
+        lines = read_lines(&seen);
+    }
+    if !busy(&lines) {
+        let _ = std::fs::write(&release, "");
+        let _ = child.kill();
+        panic!("record 1 and two others never started: {lines:?}");
+    }
+    // Without the pause the other worker runs through all 199 records in
+    // well under a second; give it that second to show it does not.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(1) && lines.len() <= 12 {
+        std::thread::sleep(Duration::from_millis(20));
+        lines = read_lines(&seen);
+    }
+    std::fs::write(&release, "").unwrap();
     // Window: 2 x 2 + 2 blocks of one record may wait for record 1, plus what
     // the workers hold.
     assert!(
-        started <= 12,
-        "{started} records started while record 1 was stuck"
+        lines.len() <= 12,
+        "{} records started while record 1 was stuck: {lines:?}",
+        lines.len()
     );
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(text(&out.stdout), seq(1, 200));
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 // ---- job control, both modes ----
@@ -580,10 +615,13 @@ fn interrupted_then_resumed(persistent: bool) {
         drop(stdin);
         child
     };
-    let child = run(&[]);
-    std::thread::sleep(Duration::from_millis(1300));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut child = run(&[]);
+    // Some records have finished, most have not.
+    if let Err(seen) = wait_for_file_lines(&ran, 4, Duration::from_secs(10)) {
+        let _ = child.kill();
+        panic!("four records never finished: {seen:?}");
+    }
+    signal(child.id() as i32, libc::SIGINT);
     let first = child.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(130), "{}", text(&first.stderr));
     let done_first = text(&first.stdout).lines().count();
