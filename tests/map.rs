@@ -2,14 +2,17 @@
 //! worker loss, signals, volume, torn output, placeholders, JSON, exit codes.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    gone_within, map, marker, mp, show, signal, spawn_map, text, wait_for_file_lines, Reaper,
+    b64decode, contains, gone_within, line_reader, map, map_bytes, marker, mp, parent_pid, show,
+    signal, spawn_map, text, wait_for_file_lines, wait_signal_ready, Reaper, Run, REPLACEMENT,
 };
 
 #[test]
@@ -532,4 +535,198 @@ fn commands_get_default_signals_the_environment_and_a_fresh_path_lookup() {
         "{}",
         text(&out.stderr)
     );
+}
+
+// ---- records are bytes ----
+
+fn os(b: &[u8]) -> &OsStr {
+    OsStr::from_bytes(b)
+}
+
+#[test]
+fn non_utf8_records_pass_through_exactly() {
+    let out = map_bytes(&["-0", "printf", "%s\\n"], b"caf\xe9.txt\0");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"caf\xe9.txt\n", "{}", show(&out));
+}
+
+#[test]
+fn placeholders_on_non_utf8_records() {
+    let out = map_bytes(
+        &[
+            "-0", "--", "printf", "%s\\n", "{}", "{.}", "{/}", "{//}", "{/.}",
+        ],
+        b"d\xff/x\xfe.tar.gz\0",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        out.stdout,
+        b"d\xff/x\xfe.tar.gz\nd\xff/x\xfe.tar\nx\xfe.tar.gz\nd\xff\nx\xfe.tar\n",
+        "{{}} {{.}} {{/}} {{//}} {{/.}}: {}",
+        show(&out)
+    );
+}
+
+#[test]
+fn non_utf8_command_argument_is_passed_exactly() {
+    let out = map_bytes(&[os(b"printf"), os(b"\xff%s\n")], b"a\n");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"\xffa\n", "{}", show(&out));
+}
+
+#[test]
+fn non_utf8_columns() {
+    let out = map_bytes(
+        &["--colsep", ",", "--", "printf", "[%s]", "{2}", "{1}"],
+        b"\xe9,b\n",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"[b][\xe9]", "{}", show(&out));
+}
+
+#[test]
+fn dry_run_prints_the_exact_bytes() {
+    let out = map_bytes(&["--dry-run", "echo"], b"caf\xe9\n");
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(contains(&out.stdout, b"caf\xe9"), "{}", show(&out));
+    assert!(!contains(&out.stdout, REPLACEMENT), "{}", show(&out));
+}
+
+#[test]
+fn a_file_with_a_non_utf8_name_is_found_and_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = OsStr::from_bytes(b"caf\xe9 \xff.txt");
+    std::fs::write(dir.path().join(name), "hello\n").unwrap();
+    let found = Command::new("find")
+        .arg(dir.path())
+        .args(["-type", "f", "-print0"])
+        .output()
+        .unwrap();
+    assert!(contains(&found.stdout, b"caf\xe9 \xff.txt\0"), "{found:?}");
+    let out = map_bytes(&["-0", "gzip"], &found.stdout);
+    assert!(out.status.success(), "{}", show(&out));
+    let gz = dir.path().join(OsStr::from_bytes(b"caf\xe9 \xff.txt.gz"));
+    let listing: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(gz.exists(), "no {gz:?} in {listing:?}; {}", show(&out));
+    assert!(!dir.path().join(name).exists(), "gzip left {name:?}");
+}
+
+#[test]
+fn joblog_and_resume_keep_non_utf8_records_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let (ran, ran2) = (dir.path().join("ran"), dir.path().join("ran2"));
+    let input = b"ok\xe9\nbad\xff\nok2\n";
+    // Fails for the record starting with "bad".
+    let cmd = format!(
+        "printf '%s\\n' \"$1\" >> {}; case \"$1\" in bad*) exit 1;; esac",
+        ran.display()
+    );
+    let logs = log.to_str().unwrap();
+    let out = map_bytes(
+        &["-j1", "--joblog", logs, "--", "sh", "-c", &cmd, "sh"],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(std::fs::read(&ran).unwrap(), input, "what the commands got");
+    let joblog = std::fs::read(&log).unwrap();
+    assert!(!contains(&joblog, REPLACEMENT), "{}", text(&joblog));
+    let row = joblog
+        .split(|&b| b == b'\n')
+        .find(|l| l.starts_with(b"2\t"))
+        .unwrap_or_else(|| panic!("no row for record 2: {}", text(&joblog)));
+    let command = row.split(|&b| b == b'\t').nth(8).unwrap_or_default();
+    assert!(
+        contains(command, b"bad\xff"),
+        "the joblog's command column: {:?}",
+        text(command)
+    );
+    // --resume-failed runs the failed record again, exactly, and nothing else.
+    let cmd2 = format!("printf '%s\\n' \"$1\" >> {}", ran2.display());
+    let out = map_bytes(
+        &[
+            "-j1",
+            "--joblog",
+            logs,
+            "--resume-failed",
+            "--",
+            "sh",
+            "-c",
+            &cmd2,
+            "sh",
+        ],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let rerun = std::fs::read(&ran2).unwrap_or_default();
+    assert_eq!(rerun, b"bad\xff\n", "rerun: {:?}", text(&rerun));
+}
+
+/// The bytes behind `field` of a --json row: `field_b64` decoded when
+/// present (then `field` must be the lossy text of those bytes), else
+/// `field` itself.
+fn json_bytes(row: &serde_json::Value, field: &str) -> Vec<u8> {
+    let lossy = row[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string: {row}"));
+    match row.get(format!("{field}_b64")) {
+        Some(b64) => {
+            let b64 = b64
+                .as_str()
+                .unwrap_or_else(|| panic!("{field}_b64 is not a string: {row}"));
+            let bytes =
+                b64decode(b64).unwrap_or_else(|| panic!("{field}_b64 is not padded base64: {row}"));
+            assert_eq!(lossy, text(&bytes), "{field} is the lossy text: {row}");
+            bytes
+        }
+        None => lossy.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn json_output_keeps_non_utf8_bytes_in_b64_fields() {
+    let out = map_bytes(
+        &[
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$1\"; printf '%s' \"$1\" >&2",
+            "sh",
+        ],
+        b"caf\xe9\nok\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let rows: Vec<serde_json::Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice(l).unwrap_or_else(|e| panic!("not JSON ({e}): {}", show(&out)))
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", show(&out));
+    let first = &rows[0];
+    for field in ["input", "stdout", "stderr"] {
+        assert!(
+            first.get(format!("{field}_b64")).is_some(),
+            "no {field}_b64: {first}"
+        );
+    }
+    assert_eq!(json_bytes(first, "input"), b"caf\xe9");
+    assert_eq!(json_bytes(first, "stdout"), b"caf\xe9\n");
+    assert_eq!(json_bytes(first, "stderr"), b"caf\xe9");
+    let second = &rows[1];
+    for field in ["input_b64", "stdout_b64", "stderr_b64"] {
+        assert!(
+            second.get(field).is_none(),
+            "valid UTF-8 has no {field}: {second}"
+        );
+    }
+    assert_eq!(second["input"], "ok");
+    assert_eq!(second["stdout"], "ok\n");
+    assert_eq!(second["stderr"], "ok");
 }
