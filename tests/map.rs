@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -729,4 +729,285 @@ fn json_output_keeps_non_utf8_bytes_in_b64_fields() {
     assert_eq!(second["input"], "ok");
     assert_eq!(second["stdout"], "ok\n");
     assert_eq!(second["stderr"], "ok");
+}
+
+// ---- signals at every moment ----
+
+const SIGNALS: [(i32, i32); 3] = [
+    (libc::SIGINT, 130),
+    (libc::SIGTERM, 143),
+    (libc::SIGHUP, 129),
+];
+
+/// Starts `mp map ARGS` in its own process group with stdin left open to
+/// the test (so the input is idle, not ended).
+fn spawn_open(args: &[String]) -> (std::process::ChildStdin, std::process::Child) {
+    let mut child = mp()
+        .arg("map")
+        .args(args)
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (stdin, child)
+}
+
+/// Sends `sig` to mp while its input is idle (`busy` false) or while a task
+/// or record runs (`busy` true); mp must exit 128+n within a second (3 s
+/// here), say so, and leave no process behind.
+fn interrupt(sig: i32, expect: i32, persistent: bool, busy: bool) {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("started");
+    let t = token.display();
+    let mut args: Vec<String> = Vec::new();
+    if persistent {
+        // One record is a whole block: it starts while the input stays open.
+        args.extend(["--persistent".into(), "--chunksize".into(), "1".into()]);
+    }
+    args.extend(["--".into(), "sh".into(), "-c".into()]);
+    args.push(match (persistent, busy) {
+        (false, false) => "echo \"$1\"".into(),
+        (false, true) => format!("echo started >> {t}; sleep {m}"),
+        (true, false) => "cat".into(),
+        (true, true) => {
+            format!("while read l; do echo started >> {t}; sleep {m}; echo $l; done")
+        }
+    });
+    // $0 of the shell: puts the marker in the command line of mp, its
+    // workers and the shell.
+    args.push(m.clone());
+    let what = format!("signal {sig}, persistent {persistent}, busy {busy}");
+    let (mut stdin, child) = spawn_open(&args);
+    let run = Run::new(child);
+    if busy {
+        stdin.write_all(b"1\n").unwrap();
+        if let Err(seen) = wait_for_file_lines(&token, 1, Duration::from_secs(10)) {
+            let f = run.finish(Duration::ZERO);
+            panic!("{what}: the task never started ({seen:?}): {}", f.show());
+        }
+    }
+    assert!(
+        wait_signal_ready(run.pid(), sig, Duration::from_secs(10)),
+        "{what}: mp never caught signal {sig}"
+    );
+    let t = Instant::now();
+    signal(run.pid() as i32, sig);
+    let f = run.finish(Duration::from_secs(10));
+    let took = t.elapsed();
+    drop(stdin);
+    assert_eq!(f.code(), Some(expect), "{what}: {}", f.show());
+    assert!(
+        took < Duration::from_secs(3),
+        "{what}: exit took {took:?}: {}",
+        f.show()
+    );
+    assert!(
+        text(&f.stderr).contains("interrupted"),
+        "{what}: {}",
+        f.show()
+    );
+    if let Err(left) = gone_within(&m, Duration::from_secs(5)) {
+        panic!("{what}: processes left behind: {left}");
+    }
+}
+
+#[test]
+fn a_signal_with_idle_input_ends_mp_at_once() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, false, false);
+    }
+}
+
+#[test]
+fn a_signal_while_a_task_runs_ends_it_and_mp() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, false, true);
+    }
+}
+
+#[test]
+fn a_signal_with_idle_input_ends_persistent_mp_at_once() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, true, false);
+    }
+}
+
+#[test]
+fn a_signal_while_a_record_is_processed_ends_persistent_mp() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, true, true);
+    }
+}
+
+#[test]
+fn results_are_written_before_the_input_ends() {
+    let (mut stdin, mut child) = spawn_open(&["echo".into()]);
+    let lines = line_reader(child.stdout.take().unwrap(), usize::MAX);
+    let run = Run::new(child);
+    stdin.write_all(b"a\n").unwrap();
+    let got = lines.recv_timeout(Duration::from_secs(10));
+    drop(stdin);
+    let f = run.finish(Duration::from_secs(10));
+    assert_eq!(
+        got.as_deref().ok(),
+        Some(&b"a\n"[..]),
+        "the result of record 1 while the input stays open: {}",
+        f.show()
+    );
+    assert_eq!(f.code(), Some(0), "{}", f.show());
+}
+
+// ---- no orphans when a worker dies ----
+
+/// SIGKILLs the worker running a task (or a persistent command that ignores
+/// SIGTERM): the task is reported lost, its command does not outlive it.
+fn worker_killed(persistent: bool) {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let p = pids.display();
+    let args: Vec<String> = if persistent {
+        vec![
+            "--persistent".into(),
+            "-j1".into(),
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("trap '' TERM; while read l; do echo $$ >> {p}; sleep {m}; echo $l; done"),
+        ]
+    } else {
+        vec![
+            "-j1".into(),
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("echo $$ >> {p}; sleep {m}"),
+        ]
+    };
+    let run = Run::map(&args, b"1\n");
+    let seen = match wait_for_file_lines(&pids, 1, Duration::from_secs(10)) {
+        Ok(seen) => seen,
+        Err(seen) => {
+            let f = run.finish(Duration::ZERO);
+            panic!("the task never started ({seen:?}): {}", f.show());
+        }
+    };
+    let sh: i32 = seen[0].trim().parse().unwrap();
+    let worker =
+        parent_pid(sh).unwrap_or_else(|| panic!("no /proc entry for the task's shell {sh}"));
+    assert_ne!(
+        worker,
+        run.pid() as i32,
+        "the task's parent is mp itself, not a worker"
+    );
+    signal(worker, libc::SIGKILL);
+    let f = run.finish(Duration::from_secs(10));
+    assert_eq!(f.code(), Some(1), "{}", f.show());
+    let err = text(&f.stderr);
+    assert!(
+        err.contains("lost") && err.contains("killed by SIGKILL"),
+        "{}",
+        f.show()
+    );
+    if let Err(left) = gone_within(&m, Duration::from_secs(5)) {
+        panic!("the lost task's processes outlived their worker: {left}");
+    }
+}
+
+#[test]
+fn a_killed_worker_takes_its_task_with_it() {
+    worker_killed(false);
+}
+
+#[test]
+fn a_killed_persistent_worker_takes_its_command_with_it() {
+    worker_killed(true);
+}
+
+// ---- a closed output pipe ----
+
+/// `seq 100000 | mp map ... | head -3`: mp ends as if killed by SIGPIPE
+/// (status 141), quietly, and leaves nothing behind.
+fn closed_output_pipe(persistent: bool) {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = Vec::new();
+    if persistent {
+        args.extend(["--persistent".into(), "--".into(), "sh".into(), "-c".into()]);
+        args.push("while read l; do echo \"$l\"; done".into());
+    } else {
+        args.extend(["--".into(), "sh".into(), "-c".into(), "echo \"$1\"".into()]);
+    }
+    args.push(m.clone());
+    let input: String = (1..=100_000).map(|i| format!("{i}\n")).collect();
+    let mut child = mp()
+        .arg("map")
+        .args(&args)
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    // Reads three lines, then closes the pipe.
+    let lines = line_reader(child.stdout.take().unwrap(), 3);
+    let run = Run::new(child);
+    let got: Vec<Vec<u8>> = (0..3)
+        .map_while(|_| lines.recv_timeout(Duration::from_secs(10)).ok())
+        .collect();
+    let f = run.finish(Duration::from_secs(10));
+    assert_eq!(
+        got,
+        [&b"1\n"[..], b"2\n", b"3\n"],
+        "first lines: {}",
+        f.show()
+    );
+    let sigpipe = f
+        .status
+        .is_some_and(|s| s.code() == Some(141) || s.signal() == Some(libc::SIGPIPE));
+    assert!(sigpipe, "status 141 (or killed by SIGPIPE): {}", f.show());
+    assert_eq!(text(&f.stderr), "", "{}", f.show());
+    if let Err(left) = gone_within(&m, Duration::from_secs(5)) {
+        panic!("processes left behind: {left}");
+    }
+}
+
+#[test]
+fn a_closed_output_pipe_ends_mp_quietly_with_141() {
+    closed_output_pipe(false);
+}
+
+#[test]
+fn a_closed_output_pipe_ends_persistent_mp_quietly_with_141() {
+    closed_output_pipe(true);
+}
+
+#[test]
+fn a_write_error_is_reported_with_exit_1() {
+    let mut child = mp()
+        .args(["map", "echo"])
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"x\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        !err.trim().is_empty() && !err.contains("panicked"),
+        "{}",
+        show(&out)
+    );
 }
