@@ -1011,3 +1011,130 @@ fn a_write_error_is_reported_with_exit_1() {
         show(&out)
     );
 }
+
+// ---- no panic on any argument ----
+
+#[test]
+fn a_huge_timeout_means_no_deadline() {
+    for huge in ["100000000000000000000", "18446744073709551616"] {
+        let out = map(&["--timeout", huge, "echo"], "x\n");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--timeout {huge}: {}",
+            show(&out)
+        );
+        assert_eq!(text(&out.stdout), "x\n", "--timeout {huge}: {}", show(&out));
+    }
+}
+
+#[test]
+fn zero_timeout_and_zero_maxtasksperchild_are_usage_errors() {
+    let out = map(&["--timeout", "0", "echo"], "x\n");
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(text(&out.stderr).contains("--timeout"), "{}", show(&out));
+    let out = map(&["--maxtasksperchild", "0", "echo"], "x\n");
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(!text(&out.stderr).contains("panicked"), "{}", show(&out));
+}
+
+#[test]
+fn bad_timeouts_are_usage_errors() {
+    for bad in [
+        &["--timeout", "abc"][..],
+        &["--timeout", "-1"],
+        &["--timeout=-1"],
+        &["--timeout", "nan"],
+        &["--timeout", "inf"],
+    ] {
+        let args: Vec<&str> = bad.iter().copied().chain(["echo"]).collect();
+        let out = map(&args, "x\n");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", show(&out));
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{bad:?}: {}",
+            show(&out)
+        );
+    }
+}
+
+#[test]
+fn odd_option_values_never_panic() {
+    let numbers = [
+        "0",
+        "-1",
+        "+0",
+        "",
+        "abc",
+        "1.5",
+        "0%",
+        "-0",
+        "4294967296",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "1000000%",
+    ];
+    let durations = [
+        "0",
+        "0ms",
+        "",
+        ".",
+        "1.5.5",
+        "1e309",
+        "99999999999999999999h",
+        "18446744073709551616ms",
+        "0.0000000001",
+        "1y",
+        "-0",
+        "NaN",
+        "ms",
+    ];
+    let halts = [
+        "",
+        ",",
+        "now,",
+        "soon,fail=",
+        "now,fail=0",
+        "now,fail=-1",
+        "soon,success=0",
+        "now,done=99999999999999999999",
+        "fail=1",
+        "soon,fail=1,extra",
+        "later",
+    ];
+    let delimiters = ["", "\\", "ab", "\\x", "\\0", "\\n", "é", "\\\\"];
+    let mut cases: Vec<Vec<&str>> = Vec::new();
+    for v in numbers {
+        for opt in ["-j", "--chunksize", "--retries"] {
+            cases.push(vec![opt, v]);
+        }
+    }
+    for v in durations {
+        cases.push(vec!["--timeout", v]);
+        cases.push(vec!["--grace", v]);
+    }
+    for v in halts {
+        cases.push(vec!["--halt", v]);
+    }
+    for v in delimiters {
+        cases.push(vec!["-d", v]);
+        cases.push(vec!["--colsep", v]);
+    }
+    // Every case runs, so one failure lists them all.
+    let mut bad = Vec::new();
+    for case in cases {
+        let mut args: Vec<&str> = case.clone();
+        args.extend(["--", "echo", "{}", "{1}"]);
+        let f = Run::map(&args, b"a,b\nc\n").finish(Duration::from_secs(20));
+        if text(&f.stderr).contains("panicked") || !matches!(f.code(), Some(0..=2)) {
+            bad.push(format!("{case:?}: {}", f.show()));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} cases panicked or exited other than 0, 1 or 2:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
