@@ -1138,3 +1138,158 @@ fn odd_option_values_never_panic() {
         bad.join("\n")
     );
 }
+
+// ---- GNU parallel's meanings ----
+
+#[test]
+fn backslash_t_means_tab_for_colsep_and_delimiter() {
+    let out = map(&["--colsep", "\\t", "echo", "{2}"], "a\tb\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "b\n", "{}", show(&out));
+    let out = map(&["-d", "\\t", "echo"], "a\tb\t");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "a\nb\n", "{}", show(&out));
+    let out = map(&["--colsep", "", "echo"], "a\n");
+    assert_eq!(out.status.code(), Some(2), "empty --colsep: {}", show(&out));
+}
+
+#[test]
+fn colsep_without_placeholders_passes_the_columns_as_arguments() {
+    let out = map(&["--colsep", ",", "printf", "[%s]"], "a,b\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "[a][b]", "{}", show(&out));
+    // Not trimmed.
+    let out = map(&["--colsep", ",", "printf", "[%s]"], " a , b \n");
+    assert_eq!(text(&out.stdout), "[ a ][ b ]", "{}", show(&out));
+}
+
+#[test]
+fn unknown_brace_expressions_stay_literal() {
+    let out = map(&["--", "sh", "-c", "echo ${#0}"], "abc\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "3\n", "{}", show(&out));
+    let out = map(&["echo", "{0}", "{..}", "{x}", "{}"], "r\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "{0} {..} {x} r\n", "{}", show(&out));
+}
+
+#[test]
+fn path_placeholders_at_the_edges() {
+    let dirs = map(&["--", "printf", "%s\\n", "{//}"], "/\na//b\nfile\n");
+    assert_eq!(text(&dirs.stdout), "/\na\n.\n", "{{//}}: {}", show(&dirs));
+    let noext = map(&["--", "printf", "%s\\n", "{.}"], ".hidden\n");
+    assert_eq!(text(&noext.stdout), ".hidden\n", "{{.}}: {}", show(&noext));
+    let base = map(&["--", "printf", "%s\\n", "{/}"], "dir/\n");
+    assert_eq!(text(&base.stdout), "dir\n", "{{/}}: {}", show(&base));
+}
+
+/// The distinct worker slots `--dry-run -j J` gives 200 records.
+fn slots(j: &str) -> Result<HashSet<u64>, String> {
+    let input: String = (1..=200).map(|i| format!("{i}\n")).collect();
+    let out = map(&["--dry-run", "-j", j, "echo", "{%}"], &input);
+    if out.status.code() != Some(0) {
+        return Err(show(&out));
+    }
+    text(&out.stdout)
+        .lines()
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .unwrap_or("")
+                .parse()
+                .map_err(|_| show(&out))
+        })
+        .collect()
+}
+
+#[test]
+fn processes_relative_to_the_cpus() {
+    let nproc: u64 = text(&Command::new("nproc").output().unwrap().stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    for (j, want) in [
+        ("3", 3),
+        ("+1", nproc + 1),
+        ("-1", (nproc - 1).max(1)),
+        ("50%", (nproc * 50 / 100).max(1)),
+        ("200%", 2 * nproc),
+    ] {
+        let got = slots(j).unwrap_or_else(|e| panic!("-j {j}: {e}"));
+        let want: HashSet<u64> = (1..=want).collect();
+        assert_eq!(got, want, "-j {j} with {nproc} CPUs");
+    }
+    for zero in [&["-j", "0"][..], &["-j0"]] {
+        let args: Vec<&str> = zero.iter().copied().chain(["echo"]).collect();
+        let out = map(&args, "x\n");
+        assert_eq!(out.status.code(), Some(2), "{zero:?}: {}", show(&out));
+        assert!(
+            !text(&out.stderr).contains("-- -"),
+            "{zero:?}: {}",
+            show(&out)
+        );
+    }
+}
+
+#[test]
+fn a_task_is_finished_when_its_command_exits() {
+    for extra in [&[][..], &["--timeout", "1"]] {
+        let m = marker();
+        let _reaper = Reaper(m.clone());
+        // The background sleep keeps the task's stdout open; it is the
+        // command's exit that ends the task.
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        args.push(format!("sleep {m} & echo hi"));
+        let t = Instant::now();
+        let f = Run::map(&args, b"x\n").finish(Duration::from_millis(2500));
+        assert!(
+            f.status.is_some(),
+            "{extra:?}: still running after {:?}: {}",
+            t.elapsed(),
+            f.show()
+        );
+        assert_eq!(f.code(), Some(0), "{extra:?}: {}", f.show());
+        assert!(text(&f.stdout).starts_with("hi"), "{extra:?}: {}", f.show());
+        assert!(
+            !text(&f.stderr).contains("timed out"),
+            "{extra:?}: {}",
+            f.show()
+        );
+        if let Err(left) = gone_within(&format!("sleep {m}"), Duration::from_secs(5)) {
+            panic!("{extra:?}: the background sleep was left running: {left}");
+        }
+    }
+}
+
+#[test]
+fn records_start_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("start");
+    let cmd = format!("echo {{#}} >> {}; sleep 0.5; echo {{#}}", log.display());
+    let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
+    let out = map(&["-j2", "--", "sh", "-c", &cmd], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let want: String = (1..=12).map(|i| format!("{i}\n")).collect();
+    assert_eq!(text(&out.stdout), want, "{}", show(&out));
+    let started: Vec<u64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let mut sorted = started.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        (1..=12).collect::<Vec<_>>(),
+        "start log {started:?}"
+    );
+    // Two workers may start adjacent records in either order, no more.
+    for (p, &m) in started.iter().enumerate() {
+        for earlier in 1..m.saturating_sub(1) {
+            assert!(
+                started[..p].contains(&earlier),
+                "task {m} started before task {earlier}: {started:?}"
+            );
+        }
+    }
+}
