@@ -1293,3 +1293,144 @@ fn records_start_in_input_order() {
         }
     }
 }
+
+// ---- cleanup and messages ----
+
+/// The entries of `tmp` whose names start with "mp-".
+fn spill_left(tmp: &std::path::Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.as_bytes().starts_with(b"mp-"))
+        .collect()
+}
+
+/// Starts `mp map ARGS` with TMPDIR=`tmp`, in its own process group.
+fn spawn_in_tmp(args: &[String], tmp: &std::path::Path, input: &[u8]) -> std::process::Child {
+    let mut child = mp()
+        .arg("map")
+        .args(args)
+        .env("TMPDIR", tmp)
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    child
+}
+
+/// Each task prints 2 MB, past what is kept in memory: its output goes to a
+/// spill file in TMPDIR. Whatever way mp ends, none is left there.
+#[test]
+fn spill_files_are_removed_on_every_exit_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("printed");
+    let tk = token.display();
+    let big = "head -c 2000000 /dev/zero";
+    let sh = |script: String, m: &str| -> Vec<String> {
+        vec!["--".into(), "sh".into(), "-c".into(), script, m.into()]
+    };
+    let check = |case: &str, m: &str, tmp: &std::path::Path, f: &common::Finished| {
+        assert!(f.status.is_some(), "{case}: mp did not end: {}", f.show());
+        if let Err(left) = gone_within(m, Duration::from_secs(5)) {
+            panic!("{case}: processes left behind: {left}");
+        }
+        let left = spill_left(tmp);
+        assert!(
+            left.is_empty(),
+            "{case}: left in TMPDIR: {left:?}; {}",
+            f.show()
+        );
+    };
+
+    // The normal end.
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = vec!["-j2".into()];
+    args.extend(sh(big.into(), &m));
+    let f = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n3\n")).finish(Duration::from_secs(30));
+    assert_eq!(f.code(), Some(0), "normal end: {}", f.show());
+    assert_eq!(f.stdout.len(), 6_000_000, "normal end");
+    check("normal end", &m, tmp.path(), &f);
+
+    // --halt now: record 3 fails once all three have printed; 1 and 2 are
+    // still running with their output in spill files.
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let script = format!(
+        "{big}; echo $1 >> {tk}; if [ $1 = 3 ]; then while [ $(wc -l < {tk}) -lt 3 ]; do sleep 0.05; done; exit 1; fi; sleep {m}"
+    );
+    let mut args: Vec<String> = vec![
+        "-j3".into(),
+        "--unordered".into(),
+        "--halt".into(),
+        "now,fail=1".into(),
+    ];
+    args.extend(sh(script, &m));
+    let f = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n3\n")).finish(Duration::from_secs(30));
+    assert_eq!(f.code(), Some(1), "--halt now: {}", f.show());
+    check("--halt now", &m, tmp.path(), &f);
+
+    // SIGINT while two tasks run with spilled output.
+    std::fs::remove_file(&token).unwrap();
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = vec!["-j2".into()];
+    args.extend(sh(format!("{big}; echo $1 >> {tk}; sleep {m}"), &m));
+    let run = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n"));
+    if let Err(seen) = wait_for_file_lines(&token, 2, Duration::from_secs(10)) {
+        let f = run.finish(Duration::ZERO);
+        panic!("SIGINT: two tasks never printed ({seen:?}): {}", f.show());
+    }
+    assert!(wait_signal_ready(
+        run.pid(),
+        libc::SIGINT,
+        Duration::from_secs(10)
+    ));
+    signal(run.pid() as i32, libc::SIGINT);
+    let f = run.finish(Duration::from_secs(10));
+    check("SIGINT", &m, tmp.path(), &f);
+
+    // A closed output pipe, with finished results waiting in spill files.
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = vec!["-j2".into()];
+    args.extend(sh(big.into(), &m));
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    let mut child = spawn_in_tmp(&args, tmp.path(), input.as_bytes());
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 100_000];
+        let _ = tx.send(std::io::Read::read_exact(&mut stdout, &mut buf).is_ok());
+        // The pipe closes here.
+    });
+    let run = Run::new(child);
+    let read = rx.recv_timeout(Duration::from_secs(20)) == Ok(true);
+    let f = run.finish(Duration::from_secs(20));
+    assert!(read, "closed pipe: no output to read: {}", f.show());
+    check("closed pipe", &m, tmp.path(), &f);
+}
+
+#[test]
+fn a_huge_failing_record_gives_a_short_message() {
+    // No COMMAND: the record is a 10 MB shell command line.
+    let mut input = b"exit 3 # ".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 10_000_000));
+    input.push(b'\n');
+    let out = map_bytes(&[] as &[&str], &input);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!out.stderr.is_empty(), "{}", show(&out));
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes on stderr: {}",
+        out.stderr.len(),
+        show(&out)
+    );
+}
