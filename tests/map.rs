@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    b64decode, contains, gone_within, line_reader, map, map_bytes, marker, mp, parent_pid, show,
-    signal, spawn_map, text, wait_for_file_lines, wait_signal_ready, Reaper, Run, REPLACEMENT,
+    contains, gone_within, json_bytes, json_rows, line_reader, map, map_bytes, marker, mp,
+    parent_pid, show, signal, spawn_map, text, wait_for_file_lines, wait_signal_ready, Reaper, Run,
+    REPLACEMENT,
 };
 
 #[test]
@@ -665,27 +666,6 @@ fn joblog_and_resume_keep_non_utf8_records_exact() {
     assert_eq!(rerun, b"bad\xff\n", "rerun: {:?}", text(&rerun));
 }
 
-/// The bytes behind `field` of a --json row: `field_b64` decoded when
-/// present (then `field` must be the lossy text of those bytes), else
-/// `field` itself.
-fn json_bytes(row: &serde_json::Value, field: &str) -> Vec<u8> {
-    let lossy = row[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} is not a string: {row}"));
-    match row.get(format!("{field}_b64")) {
-        Some(b64) => {
-            let b64 = b64
-                .as_str()
-                .unwrap_or_else(|| panic!("{field}_b64 is not a string: {row}"));
-            let bytes =
-                b64decode(b64).unwrap_or_else(|| panic!("{field}_b64 is not padded base64: {row}"));
-            assert_eq!(lossy, text(&bytes), "{field} is the lossy text: {row}");
-            bytes
-        }
-        None => lossy.as_bytes().to_vec(),
-    }
-}
-
 #[test]
 fn json_output_keeps_non_utf8_bytes_in_b64_fields() {
     let out = map_bytes(
@@ -700,14 +680,7 @@ fn json_output_keeps_non_utf8_bytes_in_b64_fields() {
         b"caf\xe9\nok\n",
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let rows: Vec<serde_json::Value> = out
-        .stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            serde_json::from_slice(l).unwrap_or_else(|e| panic!("not JSON ({e}): {}", show(&out)))
-        })
-        .collect();
+    let rows = json_rows(&out);
     assert_eq!(rows.len(), 2, "{}", show(&out));
     let first = &rows[0];
     for field in ["input", "stdout", "stderr"] {

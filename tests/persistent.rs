@@ -6,7 +6,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{map, show, signal, spawn_map, text, wait_for_file_lines};
+use common::{
+    b64decode, json_bytes, json_rows, map, map_bytes, show, signal, spawn_map, text,
+    wait_for_file_lines,
+};
 
 fn seq(a: u64, b: u64) -> String {
     (a..=b).map(|i| format!("{i}\n")).collect()
@@ -654,4 +657,91 @@ fn ctrl_c_then_resume_finishes_with_nothing_run_twice() {
 #[test]
 fn ctrl_c_then_resume_in_persistent_mode() {
     interrupted_then_resumed(true);
+}
+
+// ---- bytes and JSON ----
+
+#[test]
+fn json_output_keeps_non_utf8_inputs_and_replies() {
+    let out = map_bytes(&["--persistent", "--json", "--", "cat"], b"caf\xe9\nok\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 2, "{}", show(&out));
+    for field in ["input_b64", "reply_b64"] {
+        assert!(rows[0].get(field).is_some(), "no {field}: {}", rows[0]);
+        assert!(
+            rows[1].get(field).is_none(),
+            "valid UTF-8 has no {field}: {}",
+            rows[1]
+        );
+    }
+    assert_eq!(json_bytes(&rows[0], "input"), b"caf\xe9");
+    assert_eq!(json_bytes(&rows[0], "reply"), b"caf\xe9");
+    assert_eq!(rows[1]["input"], "ok");
+    assert_eq!(rows[1]["reply"], "ok");
+}
+
+#[test]
+fn json_frame_sends_record_b64_for_non_utf8_records() {
+    let dir = tempfile::tempdir().unwrap();
+    // Replies with what it received.
+    let w = script(
+        dir.path(),
+        "echo.py",
+        r#"
+import sys, json
+for line in sys.stdin:
+    m = json.loads(line)
+    print(json.dumps({"seq": m["seq"], "record": m["record"], "b64": m.get("record_b64")}), flush=True)
+"#,
+    );
+    let out = map_bytes(
+        &["--persistent", "--frame", "json", "--", "python3", &w],
+        b"caf\xe9\nok\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 2, "{}", show(&out));
+    assert_eq!(rows[0]["seq"], 1);
+    assert_eq!(rows[0]["record"], "caf\u{fffd}");
+    let b64 = rows[0]["b64"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no record_b64: {}", rows[0]));
+    assert_eq!(
+        b64decode(b64).as_deref(),
+        Some(&b"caf\xe9"[..]),
+        "record_b64 {b64:?}"
+    );
+    assert_eq!(rows[1]["record"], "ok");
+    assert!(
+        rows[1]["b64"].is_null(),
+        "valid UTF-8 has no record_b64: {}",
+        rows[1]
+    );
+}
+
+#[test]
+fn json_frame_replies_print_compact_and_strings_bare() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = script(
+        dir.path(),
+        "spaced.py",
+        r#"
+import sys, json
+for line in sys.stdin:
+    m = json.loads(line)
+    print('{"a": 1, "b": [1, 2]}' if m["record"] == "o" else json.dumps("s p"), flush=True)
+"#,
+    );
+    let out = map(
+        &["--persistent", "--frame", "json", "--", "python3", &w],
+        "o\ns\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"a\":1,\"b\":[1,2]}\ns p\n",
+        "{}",
+        show(&out)
+    );
 }

@@ -383,3 +383,34 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// The bytes UTF-8 uses for U+FFFD, the replacement character: a sign that
 /// bytes were decoded lossily on the way.
 pub const REPLACEMENT: &[u8] = b"\xef\xbf\xbd";
+
+/// The bytes behind `field` of a --json row: `field_b64` decoded when
+/// present (then `field` must be the lossy text of those bytes), else
+/// `field` itself.
+pub fn json_bytes(row: &serde_json::Value, field: &str) -> Vec<u8> {
+    let lossy = row[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string: {row}"));
+    match row.get(format!("{field}_b64")) {
+        Some(b64) => {
+            let bytes = b64
+                .as_str()
+                .and_then(b64decode)
+                .unwrap_or_else(|| panic!("{field}_b64 is not padded base64: {row}"));
+            assert_eq!(lossy, text(&bytes), "{field} is the lossy text: {row}");
+            bytes
+        }
+        None => lossy.as_bytes().to_vec(),
+    }
+}
+
+/// One JSON value per line of `out`'s stdout (each line must parse).
+pub fn json_rows(out: &Output) -> Vec<serde_json::Value> {
+    out.stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice(l).unwrap_or_else(|e| panic!("not JSON ({e}): {}", show(out)))
+        })
+        .collect()
+}
