@@ -1,5 +1,8 @@
 //! `mp map`, driven through the real binary: order, recycling, timeouts,
-//! worker loss, signals, volume, torn output, placeholders, JSON, exit codes.
+//! worker loss, signals, volume, torn output, placeholders, JSON, exit codes;
+//! and issue 14: records as bytes, signals at every moment (both modes), no
+//! orphans, closed output pipes, odd option values, GNU parallel's meanings,
+//! cleanup of spill files.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;

@@ -1,5 +1,7 @@
 //! `mp map --persistent` and the job-control options (`--retries`, `--halt`,
-//! `--joblog`, `--resume`), driven through the real binary.
+//! `--joblog`, `--resume`), driven through the real binary; non-UTF-8 records
+//! and replies in `--json` and `--frame json`. (Signals, worker loss and
+//! closed pipes in persistent mode are tested in map.rs, beside per-record mode.)
 
 use std::io::Write;
 use std::path::Path;

@@ -168,23 +168,20 @@ pub fn wait_for_file_lines(
     }
 }
 
-/// Waits until `pid` catches (or blocks, to wait for it) signal `sig`: after
-/// that, the signal reaches mp's handling instead of killing it outright.
+/// Waits until `pid` has a handler for signal `sig` (SigCgt in
+/// /proc/PID/status): after that, the signal reaches mp's handling instead
+/// of killing it outright. (SigBlk is no sign: a thread blocks every signal
+/// for a moment around fork.)
 pub fn wait_signal_ready(pid: u32, sig: i32, limit: Duration) -> bool {
     let bit = 1u64 << (sig - 1);
-    let field = |status: &str, name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .unwrap_or(0)
-    };
     wait_until(limit, || {
         let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
             return false;
         };
-        (field(&s, "SigCgt:") | field(&s, "SigBlk:")) & bit != 0
+        s.lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+            .is_some_and(|caught| caught & bit != 0)
     })
 }
 
