@@ -1301,46 +1301,53 @@ fn spawn_in_tmp(args: &[String], tmp: &std::path::Path, input: &[u8]) -> std::pr
     child
 }
 
-/// Each task prints 2 MB, past what is kept in memory: its output goes to a
-/// spill file in TMPDIR. Whatever way mp ends, none is left there.
-#[test]
-fn spill_files_are_removed_on_every_exit_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("printed");
-    let tk = token.display();
-    let big = "head -c 2000000 /dev/zero";
-    let sh = |script: String, m: &str| -> Vec<String> {
-        vec!["--".into(), "sh".into(), "-c".into(), script, m.into()]
-    };
-    let check = |case: &str, m: &str, tmp: &std::path::Path, f: &common::Finished| {
-        assert!(f.status.is_some(), "{case}: mp did not end: {}", f.show());
-        if let Err(left) = gone_within(m, Duration::from_secs(5)) {
-            panic!("{case}: processes left behind: {left}");
-        }
-        let left = spill_left(tmp);
-        assert!(
-            left.is_empty(),
-            "{case}: left in TMPDIR: {left:?}; {}",
-            f.show()
-        );
-    };
+// Each task prints 2 MB, past what is kept in memory: its output goes to a
+// spill file in TMPDIR. Whatever way mp ends, none is left there.
 
-    // The normal end.
+const BIG: &str = "head -c 2000000 /dev/zero";
+
+/// `-- sh -c SCRIPT MARKER`: the marker is $0, the record $1.
+fn sh_with_marker(script: String, m: &str) -> Vec<String> {
+    vec!["--".into(), "sh".into(), "-c".into(), script, m.into()]
+}
+
+/// mp ended, nothing with the marker is left, and no spill file either.
+fn no_spill_left(case: &str, m: &str, tmp: &std::path::Path, f: &common::Finished) {
+    assert!(f.status.is_some(), "{case}: mp did not end: {}", f.show());
+    if let Err(left) = gone_within(m, Duration::from_secs(5)) {
+        panic!("{case}: processes left behind: {left}");
+    }
+    let left = spill_left(tmp);
+    assert!(
+        left.is_empty(),
+        "{case}: left in TMPDIR: {left:?}; {}",
+        f.show()
+    );
+}
+
+#[test]
+fn spill_files_are_removed_at_the_normal_end() {
     let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
     let _reaper = Reaper(m.clone());
     let mut args: Vec<String> = vec!["-j2".into()];
-    args.extend(sh(big.into(), &m));
+    args.extend(sh_with_marker(BIG.into(), &m));
     let f = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n3\n")).finish(Duration::from_secs(30));
-    assert_eq!(f.code(), Some(0), "normal end: {}", f.show());
-    assert_eq!(f.stdout.len(), 6_000_000, "normal end");
-    check("normal end", &m, tmp.path(), &f);
+    assert_eq!(f.code(), Some(0), "{}", f.show());
+    assert_eq!(f.stdout.len(), 6_000_000);
+    no_spill_left("normal end", &m, tmp.path(), &f);
+}
 
-    // --halt now: record 3 fails once all three have printed; 1 and 2 are
-    // still running with their output in spill files.
+#[test]
+fn spill_files_are_removed_after_halt_now() {
+    // Record 3 fails once all three have printed; 1 and 2 are still
+    // running with their output in spill files.
+    let dir = tempfile::tempdir().unwrap();
+    let tk = dir.path().join("printed");
+    let tk = tk.display();
     let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
     let _reaper = Reaper(m.clone());
     let script = format!(
-        "{big}; echo $1 >> {tk}; if [ $1 = 3 ]; then while [ $(wc -l < {tk}) -lt 3 ]; do sleep 0.05; done; exit 1; fi; sleep {m}"
+        "{BIG}; echo $1 >> {tk}; if [ $1 = 3 ]; then while [ $(wc -l < {tk}) -lt 3 ]; do sleep 0.05; done; exit 1; fi; sleep {m}"
     );
     let mut args: Vec<String> = vec![
         "-j3".into(),
@@ -1348,50 +1355,62 @@ fn spill_files_are_removed_on_every_exit_path() {
         "--halt".into(),
         "now,fail=1".into(),
     ];
-    args.extend(sh(script, &m));
+    args.extend(sh_with_marker(script, &m));
     let f = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n3\n")).finish(Duration::from_secs(30));
-    assert_eq!(f.code(), Some(1), "--halt now: {}", f.show());
-    check("--halt now", &m, tmp.path(), &f);
+    assert_eq!(f.code(), Some(1), "{}", f.show());
+    no_spill_left("--halt now", &m, tmp.path(), &f);
+}
 
-    // SIGINT while two tasks run with spilled output.
-    std::fs::remove_file(&token).unwrap();
+#[test]
+fn spill_files_are_removed_after_sigint() {
+    // Two tasks run with their output spilled.
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("printed");
     let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
     let _reaper = Reaper(m.clone());
     let mut args: Vec<String> = vec!["-j2".into()];
-    args.extend(sh(format!("{big}; echo $1 >> {tk}; sleep {m}"), &m));
+    let script = format!("{BIG}; echo $1 >> {}; sleep {m}", token.display());
+    args.extend(sh_with_marker(script, &m));
     let run = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n"));
     if let Err(seen) = wait_for_file_lines(&token, 2, Duration::from_secs(10)) {
         let f = run.finish(Duration::ZERO);
-        panic!("SIGINT: two tasks never printed ({seen:?}): {}", f.show());
+        panic!("two tasks never printed ({seen:?}): {}", f.show());
     }
-    assert!(wait_signal_ready(
-        run.pid(),
-        libc::SIGINT,
-        Duration::from_secs(10)
-    ));
+    assert!(
+        wait_signal_ready(run.pid(), libc::SIGINT, Duration::from_secs(10)),
+        "mp never caught SIGINT"
+    );
     signal(run.pid() as i32, libc::SIGINT);
     let f = run.finish(Duration::from_secs(10));
-    check("SIGINT", &m, tmp.path(), &f);
+    no_spill_left("SIGINT", &m, tmp.path(), &f);
+}
 
-    // A closed output pipe, with finished results waiting in spill files.
+#[test]
+fn spill_files_are_removed_after_a_closed_output_pipe() {
     let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
     let _reaper = Reaper(m.clone());
     let mut args: Vec<String> = vec!["-j2".into()];
-    args.extend(sh(big.into(), &m));
+    args.extend(sh_with_marker(BIG.into(), &m));
     let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
     let mut child = spawn_in_tmp(&args, tmp.path(), input.as_bytes());
     let mut stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let spill_dir = tmp.path().to_path_buf();
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 100_000];
-        let _ = tx.send(std::io::Read::read_exact(&mut stdout, &mut buf).is_ok());
+        let read = std::io::Read::read_exact(&mut stdout, &mut buf).is_ok();
+        // While mp is blocked writing task 1, later tasks finish into spill
+        // files: close the pipe once two are there (today they are named
+        // files in TMPDIR; if they ever are not, this only costs 5 s).
+        common::wait_until(Duration::from_secs(5), || spill_left(&spill_dir).len() >= 2);
+        let _ = tx.send(read);
         // The pipe closes here.
     });
     let run = Run::new(child);
     let read = rx.recv_timeout(Duration::from_secs(20)) == Ok(true);
     let f = run.finish(Duration::from_secs(20));
-    assert!(read, "closed pipe: no output to read: {}", f.show());
-    check("closed pipe", &m, tmp.path(), &f);
+    assert!(read, "no output to read: {}", f.show());
+    no_spill_left("closed pipe", &m, tmp.path(), &f);
 }
 
 #[test]
