@@ -1,46 +1,23 @@
 //! `mp map`, driven through the real binary: order, recycling, timeouts,
-//! worker loss, signals, volume, torn output, placeholders, JSON, exit codes.
+//! worker loss, signals, volume, torn output, placeholders, JSON, exit codes;
+//! and issue 14: records as bytes, signals at every moment (both modes), no
+//! orphans, closed output pipes, odd option values, GNU parallel's meanings,
+//! cleanup of spill files.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::io::Write;
-use std::os::unix::process::CommandExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{map, mp, spawn_map, text};
-
-/// A number unique to this test run, to find our own processes with pgrep.
-fn marker() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("4{}.{:06}", std::process::id() % 10, nanos % 1_000_000)
-}
-
-fn survivors(pattern: &str) -> String {
-    let out = Command::new("pgrep")
-        .args(["-fa", pattern])
-        .output()
-        .unwrap();
-    text(&out.stdout)
-}
-
-fn wait_for_file_lines(path: &std::path::Path, n: usize, limit: Duration) -> Vec<String> {
-    let t = Instant::now();
-    loop {
-        let lines: Vec<String> = std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect();
-        if lines.len() >= n || t.elapsed() > limit {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{
+    contains, gone_within, json_bytes, json_rows, line_reader, map, map_bytes, marker, mp,
+    parent_pid, show, signal, spawn_map, text, wait_for_file_lines, wait_signal_ready, Reaper, Run,
+    REPLACEMENT,
+};
 
 #[test]
 fn output_in_input_order_despite_completion_order() {
@@ -150,6 +127,7 @@ fn chunksize_and_maxtasksperchild_recycle_workers() {
 #[test]
 fn timeout_kills_the_whole_process_group() {
     let m = marker();
+    let _reaper = Reaper(m.clone());
     let cmd = format!("sleep {m} & sleep {m}; wait");
     let t = Instant::now();
     let out = map(
@@ -172,19 +150,22 @@ fn timeout_kills_the_whole_process_group() {
         "{}",
         text(&out.stderr)
     );
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        survivors(&format!("sleep {m}")),
-        "",
-        "processes left behind"
-    );
+    if let Err(left) = gone_within(&format!("sleep {m}"), Duration::from_secs(5)) {
+        panic!("processes left behind: {left}");
+    }
 }
 
 #[test]
 fn worker_killed_mid_run_is_reported_and_the_run_finishes() {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");
-    let cmd = format!("echo $PPID >> {}; sleep 1; echo done {{}}", pids.display());
+    // Record 1 runs until its worker is killed; the others take a second.
+    let cmd = format!(
+        "echo {{}} $PPID >> {}; if [ {{}} = 1 ]; then sleep {m}; else sleep 1; fi; echo done {{}}",
+        pids.display()
+    );
     let mut child = spawn_map(&["-j", "2", "--", "sh", "-c", &cmd]);
     child
         .stdin
@@ -192,31 +173,52 @@ fn worker_killed_mid_run_is_reported_and_the_run_finishes() {
         .unwrap()
         .write_all(b"1\n2\n3\n4\n")
         .unwrap();
-    let seen = wait_for_file_lines(&pids, 1, Duration::from_secs(20));
-    let worker: i32 = seen[0].trim().parse().unwrap();
-    // SAFETY: killing the worker process of our own mp run.
-    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let worker = wait_until_some(Duration::from_secs(10), || {
+        std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("1 ")?.trim().parse::<i32>().ok())
+    });
+    let Some(worker) = worker else {
+        let _ = child.kill();
+        panic!(
+            "record 1 never started: {:?}",
+            std::fs::read_to_string(&pids)
+        );
+    };
+    signal(worker, libc::SIGKILL);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("was killed by SIGKILL while running the task"),
+        err.contains("lost: worker") && err.contains("was killed by SIGKILL while running the task"),
         "{}",
-        text(&out.stderr)
+        show(&out)
     );
     let done = text(&out.stdout)
         .lines()
         .filter(|l| l.starts_with("done"))
         .count();
-    assert_eq!(
-        done,
-        3,
-        "the other three tasks finished: {}",
-        text(&out.stdout)
-    );
+    assert_eq!(done, 3, "the other three tasks finished: {}", show(&out));
+    // The lost task's command went with its worker.
+    if let Err(left) = gone_within(&format!("sleep {m}"), Duration::from_secs(5)) {
+        panic!("the lost task's command is still running: {left}");
+    }
+}
+
+/// Polls `f` every 20 ms until it gives a value or `limit` passes.
+fn wait_until_some<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let mut got = None;
+    common::wait_until(limit, || {
+        got = f();
+        got.is_some()
+    });
+    got
 }
 
 fn signal_test(sig: i32, expect: i32) {
     let m = marker();
+    let _reaper = Reaper(m.clone());
     let dir = tempfile::tempdir().unwrap();
     let started = dir.path().join("started");
     let cmd = format!(
@@ -232,28 +234,31 @@ fn signal_test(sig: i32, expect: i32) {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(b"1\n2\n3\n").unwrap();
-    wait_for_file_lines(&started, 2, Duration::from_secs(20));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, sig) };
+    if let Err(seen) = wait_for_file_lines(&started, 2, Duration::from_secs(20)) {
+        let _ = child.kill();
+        panic!("two tasks never started: {seen:?}");
+    }
+    signal(child.id() as i32, sig);
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(expect));
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        survivors(&format!("sleep {m}")),
-        "",
-        "tasks survived signal {sig}"
-    );
+    assert_eq!(status.code(), Some(expect), "{status:?}");
+    if let Err(left) = gone_within(&format!("sleep {m}"), Duration::from_secs(5)) {
+        panic!("tasks survived signal {sig}: {left}");
+    }
     // mp's forkserver and workers stay in mp's process group: none may be left.
     // (Zombies do not count: this sandbox's init may not reap orphans.)
-    let group = Command::new("ps")
-        .args(["-o", "pid=,stat=,args=", "-g", &child.id().to_string()])
-        .output()
-        .unwrap();
-    let running: Vec<String> = text(&group.stdout)
-        .lines()
-        .filter(|l| !l.split_whitespace().nth(1).unwrap_or("Z").starts_with('Z'))
-        .map(String::from)
-        .collect();
+    let group_left = || -> Vec<String> {
+        let group = Command::new("ps")
+            .args(["-o", "pid=,stat=,args=", "-g", &child.id().to_string()])
+            .output()
+            .unwrap();
+        text(&group.stdout)
+            .lines()
+            .filter(|l| !l.split_whitespace().nth(1).unwrap_or("Z").starts_with('Z'))
+            .map(String::from)
+            .collect()
+    };
+    common::wait_until(Duration::from_secs(5), || group_left().is_empty());
+    let running = group_left();
     assert!(
         running.is_empty(),
         "mp processes left in its group after signal {sig}: {running:?}"
@@ -366,9 +371,8 @@ fn exit_codes_and_messages() {
         "{}",
         text(&out.stderr)
     );
-    let out = map(&["echo", "{..}"], "x\n");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown placeholder {..}"));
+    // Unknown brace expressions such as {..} stay literal (GNU parallel):
+    // see unknown_brace_expressions_stay_literal.
     let out = map(&["--timeout", "soon", "true"], "x\n");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("bad duration"));
@@ -534,5 +538,894 @@ fn commands_get_default_signals_the_environment_and_a_fresh_path_lookup() {
         text(&out.stderr).contains("no-such-program-here: No such file or directory"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+// ---- records are bytes ----
+
+fn os(b: &[u8]) -> &OsStr {
+    OsStr::from_bytes(b)
+}
+
+#[test]
+fn non_utf8_records_pass_through_exactly() {
+    let out = map_bytes(&["-0", "printf", "%s\\n"], b"caf\xe9.txt\0");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"caf\xe9.txt\n", "{}", show(&out));
+}
+
+#[test]
+fn placeholders_on_non_utf8_records() {
+    let out = map_bytes(
+        &[
+            "-0", "--", "printf", "%s\\n", "{}", "{.}", "{/}", "{//}", "{/.}",
+        ],
+        b"d\xff/x\xfe.tar.gz\0",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        out.stdout,
+        b"d\xff/x\xfe.tar.gz\nd\xff/x\xfe.tar\nx\xfe.tar.gz\nd\xff\nx\xfe.tar\n",
+        "{{}} {{.}} {{/}} {{//}} {{/.}}: {}",
+        show(&out)
+    );
+}
+
+#[test]
+fn non_utf8_command_argument_is_passed_exactly() {
+    let out = map_bytes(&[os(b"printf"), os(b"\xff%s\n")], b"a\n");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"\xffa\n", "{}", show(&out));
+}
+
+#[test]
+fn non_utf8_columns() {
+    let out = map_bytes(
+        &["--colsep", ",", "--", "printf", "[%s]", "{2}", "{1}"],
+        b"\xe9,b\n",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"[b][\xe9]", "{}", show(&out));
+}
+
+#[test]
+fn dry_run_prints_the_exact_bytes() {
+    let out = map_bytes(&["--dry-run", "echo"], b"caf\xe9\n");
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(contains(&out.stdout, b"caf\xe9"), "{}", show(&out));
+    assert!(!contains(&out.stdout, REPLACEMENT), "{}", show(&out));
+}
+
+#[test]
+fn a_file_with_a_non_utf8_name_is_found_and_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = OsStr::from_bytes(b"caf\xe9 \xff.txt");
+    std::fs::write(dir.path().join(name), "hello\n").unwrap();
+    let found = Command::new("find")
+        .arg(dir.path())
+        .args(["-type", "f", "-print0"])
+        .output()
+        .unwrap();
+    assert!(contains(&found.stdout, b"caf\xe9 \xff.txt\0"), "{found:?}");
+    let out = map_bytes(&["-0", "gzip"], &found.stdout);
+    assert!(out.status.success(), "{}", show(&out));
+    let gz = dir.path().join(OsStr::from_bytes(b"caf\xe9 \xff.txt.gz"));
+    let listing: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(gz.exists(), "no {gz:?} in {listing:?}; {}", show(&out));
+    assert!(!dir.path().join(name).exists(), "gzip left {name:?}");
+}
+
+#[test]
+fn joblog_and_resume_keep_non_utf8_records_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let (ran, ran2) = (dir.path().join("ran"), dir.path().join("ran2"));
+    let input = b"ok\xe9\nbad\xff\nok2\n";
+    // Fails for the record starting with "bad".
+    let cmd = format!(
+        "printf '%s\\n' \"$1\" >> {}; case \"$1\" in bad*) exit 1;; esac",
+        ran.display()
+    );
+    let logs = log.to_str().unwrap();
+    let out = map_bytes(
+        &["-j1", "--joblog", logs, "--", "sh", "-c", &cmd, "sh"],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(std::fs::read(&ran).unwrap(), input, "what the commands got");
+    let joblog = std::fs::read(&log).unwrap();
+    assert!(!contains(&joblog, REPLACEMENT), "{}", text(&joblog));
+    let row = joblog
+        .split(|&b| b == b'\n')
+        .find(|l| l.starts_with(b"2\t"))
+        .unwrap_or_else(|| panic!("no row for record 2: {}", text(&joblog)));
+    let command = row.split(|&b| b == b'\t').nth(8).unwrap_or_default();
+    assert!(
+        contains(command, b"bad\xff"),
+        "the joblog's command column: {:?}",
+        text(command)
+    );
+    // --resume-failed runs the failed record again, exactly, and nothing else.
+    let cmd2 = format!("printf '%s\\n' \"$1\" >> {}", ran2.display());
+    let out = map_bytes(
+        &[
+            "-j1",
+            "--joblog",
+            logs,
+            "--resume-failed",
+            "--",
+            "sh",
+            "-c",
+            &cmd2,
+            "sh",
+        ],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let rerun = std::fs::read(&ran2).unwrap_or_default();
+    assert_eq!(rerun, b"bad\xff\n", "rerun: {:?}", text(&rerun));
+}
+
+#[test]
+fn json_output_keeps_non_utf8_bytes_in_b64_fields() {
+    let out = map_bytes(
+        &[
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$1\"; printf '%s' \"$1\" >&2",
+            "sh",
+        ],
+        b"caf\xe9\nok\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 2, "{}", show(&out));
+    let first = &rows[0];
+    for field in ["input", "stdout", "stderr"] {
+        assert!(
+            first.get(format!("{field}_b64")).is_some(),
+            "no {field}_b64: {first}"
+        );
+    }
+    assert_eq!(json_bytes(first, "input"), b"caf\xe9");
+    assert_eq!(json_bytes(first, "stdout"), b"caf\xe9\n");
+    assert_eq!(json_bytes(first, "stderr"), b"caf\xe9");
+    let second = &rows[1];
+    for field in ["input_b64", "stdout_b64", "stderr_b64"] {
+        assert!(
+            second.get(field).is_none(),
+            "valid UTF-8 has no {field}: {second}"
+        );
+    }
+    assert_eq!(second["input"], "ok");
+    assert_eq!(second["stdout"], "ok\n");
+    assert_eq!(second["stderr"], "ok");
+}
+
+// ---- signals at every moment ----
+
+const SIGNALS: [(i32, i32); 3] = [
+    (libc::SIGINT, 130),
+    (libc::SIGTERM, 143),
+    (libc::SIGHUP, 129),
+];
+
+/// Starts `mp map ARGS` in its own process group with stdin left open to
+/// the test (so the input is idle, not ended).
+fn spawn_open(args: &[String]) -> (std::process::ChildStdin, std::process::Child) {
+    let mut child = mp()
+        .arg("map")
+        .args(args)
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (stdin, child)
+}
+
+/// Sends `sig` to mp while its input is idle (`busy` false) or while a task
+/// or record runs (`busy` true); mp must exit 128+n within a second (3 s
+/// here), say so, and leave no process behind.
+fn interrupt(sig: i32, expect: i32, persistent: bool, busy: bool) {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("started");
+    let t = token.display();
+    let mut args: Vec<String> = Vec::new();
+    if persistent {
+        // One record is a whole block: it starts while the input stays open.
+        args.extend(["--persistent".into(), "--chunksize".into(), "1".into()]);
+    }
+    args.extend(["--".into(), "sh".into(), "-c".into()]);
+    args.push(match (persistent, busy) {
+        (false, false) => "echo \"$1\"".into(),
+        (false, true) => format!("echo started >> {t}; sleep {m}"),
+        (true, false) => "cat".into(),
+        (true, true) => {
+            format!("while read l; do echo started >> {t}; sleep {m}; echo $l; done")
+        }
+    });
+    // $0 of the shell: puts the marker in the command line of mp, its
+    // workers and the shell.
+    args.push(m.clone());
+    let what = format!("signal {sig}, persistent {persistent}, busy {busy}");
+    let (mut stdin, child) = spawn_open(&args);
+    let run = Run::new(child);
+    if busy {
+        stdin.write_all(b"1\n").unwrap();
+        if let Err(seen) = wait_for_file_lines(&token, 1, Duration::from_secs(10)) {
+            let f = run.finish(Duration::ZERO);
+            panic!("{what}: the task never started ({seen:?}): {}", f.show());
+        }
+    }
+    assert!(
+        wait_signal_ready(run.pid(), sig, Duration::from_secs(10)),
+        "{what}: mp never caught signal {sig}"
+    );
+    let t = Instant::now();
+    signal(run.pid() as i32, sig);
+    let f = run.finish(Duration::from_secs(10));
+    let took = t.elapsed();
+    drop(stdin);
+    assert_eq!(f.code(), Some(expect), "{what}: {}", f.show());
+    assert!(
+        took < Duration::from_secs(3),
+        "{what}: exit took {took:?}: {}",
+        f.show()
+    );
+    assert!(
+        text(&f.stderr).contains("interrupted"),
+        "{what}: {}",
+        f.show()
+    );
+    if let Err(left) = gone_within(&m, Duration::from_secs(5)) {
+        panic!("{what}: processes left behind: {left}");
+    }
+}
+
+#[test]
+fn a_signal_with_idle_input_ends_mp_at_once() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, false, false);
+    }
+}
+
+#[test]
+fn a_signal_while_a_task_runs_ends_it_and_mp() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, false, true);
+    }
+}
+
+#[test]
+fn a_signal_with_idle_input_ends_persistent_mp_at_once() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, true, false);
+    }
+}
+
+#[test]
+fn a_signal_while_a_record_is_processed_ends_persistent_mp() {
+    for (sig, expect) in SIGNALS {
+        interrupt(sig, expect, true, true);
+    }
+}
+
+#[test]
+fn results_are_written_before_the_input_ends() {
+    let (mut stdin, mut child) = spawn_open(&["echo".into()]);
+    let lines = line_reader(child.stdout.take().unwrap(), usize::MAX);
+    let run = Run::new(child);
+    stdin.write_all(b"a\n").unwrap();
+    let got = lines.recv_timeout(Duration::from_secs(10));
+    drop(stdin);
+    let f = run.finish(Duration::from_secs(10));
+    assert_eq!(
+        got.as_deref().ok(),
+        Some(&b"a\n"[..]),
+        "the result of record 1 while the input stays open: {}",
+        f.show()
+    );
+    assert_eq!(f.code(), Some(0), "{}", f.show());
+}
+
+// ---- no orphans when a worker dies ----
+
+/// SIGKILLs the worker running a task (or a persistent command that ignores
+/// SIGTERM): the task is reported lost, its command does not outlive it.
+fn worker_killed(persistent: bool) {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let p = pids.display();
+    let args: Vec<String> = if persistent {
+        vec![
+            "--persistent".into(),
+            "-j1".into(),
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("trap '' TERM; while read l; do echo $$ >> {p}; sleep {m}; echo $l; done"),
+        ]
+    } else {
+        vec![
+            "-j1".into(),
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("echo $$ >> {p}; sleep {m}"),
+        ]
+    };
+    let run = Run::map(&args, b"1\n");
+    let seen = match wait_for_file_lines(&pids, 1, Duration::from_secs(10)) {
+        Ok(seen) => seen,
+        Err(seen) => {
+            let f = run.finish(Duration::ZERO);
+            panic!("the task never started ({seen:?}): {}", f.show());
+        }
+    };
+    let sh: i32 = seen[0].trim().parse().unwrap();
+    let worker =
+        parent_pid(sh).unwrap_or_else(|| panic!("no /proc entry for the task's shell {sh}"));
+    assert_ne!(
+        worker,
+        run.pid() as i32,
+        "the task's parent is mp itself, not a worker"
+    );
+    signal(worker, libc::SIGKILL);
+    let f = run.finish(Duration::from_secs(10));
+    assert_eq!(f.code(), Some(1), "{}", f.show());
+    let err = text(&f.stderr);
+    assert!(
+        err.contains("lost") && err.contains("killed by SIGKILL"),
+        "{}",
+        f.show()
+    );
+    if let Err(left) = gone_within(&m, Duration::from_secs(5)) {
+        panic!("the lost task's processes outlived their worker: {left}");
+    }
+}
+
+#[test]
+fn a_killed_worker_takes_its_task_with_it() {
+    worker_killed(false);
+}
+
+#[test]
+fn a_killed_persistent_worker_takes_its_command_with_it() {
+    worker_killed(true);
+}
+
+// ---- a closed output pipe ----
+
+/// `seq 100000 | mp map ... | head -3`: mp ends as if killed by SIGPIPE
+/// (status 141), quietly, and leaves nothing behind.
+fn closed_output_pipe(persistent: bool) {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = Vec::new();
+    if persistent {
+        args.extend(["--persistent".into(), "--".into(), "sh".into(), "-c".into()]);
+        args.push("while read l; do echo \"$l\"; done".into());
+    } else {
+        args.extend(["--".into(), "sh".into(), "-c".into(), "echo \"$1\"".into()]);
+    }
+    args.push(m.clone());
+    let input: String = (1..=100_000).map(|i| format!("{i}\n")).collect();
+    let mut child = mp()
+        .arg("map")
+        .args(&args)
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    // Reads three lines, then closes the pipe.
+    let lines = line_reader(child.stdout.take().unwrap(), 3);
+    let run = Run::new(child);
+    let got: Vec<Vec<u8>> = (0..3)
+        .map_while(|_| lines.recv_timeout(Duration::from_secs(10)).ok())
+        .collect();
+    let f = run.finish(Duration::from_secs(10));
+    assert_eq!(
+        got,
+        [&b"1\n"[..], b"2\n", b"3\n"],
+        "first lines: {}",
+        f.show()
+    );
+    let sigpipe = f
+        .status
+        .is_some_and(|s| s.code() == Some(141) || s.signal() == Some(libc::SIGPIPE));
+    assert!(sigpipe, "status 141 (or killed by SIGPIPE): {}", f.show());
+    assert_eq!(text(&f.stderr), "", "{}", f.show());
+    if let Err(left) = gone_within(&m, Duration::from_secs(5)) {
+        panic!("processes left behind: {left}");
+    }
+}
+
+#[test]
+fn a_closed_output_pipe_ends_mp_quietly_with_141() {
+    closed_output_pipe(false);
+}
+
+#[test]
+fn a_closed_output_pipe_ends_persistent_mp_quietly_with_141() {
+    closed_output_pipe(true);
+}
+
+#[test]
+fn a_write_error_is_reported_with_exit_1() {
+    let mut child = mp()
+        .args(["map", "echo"])
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"x\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        !err.trim().is_empty() && !err.contains("panicked"),
+        "{}",
+        show(&out)
+    );
+}
+
+// ---- no panic on any argument ----
+
+#[test]
+fn a_huge_timeout_means_no_deadline() {
+    for huge in ["100000000000000000000", "18446744073709551616"] {
+        let out = map(&["--timeout", huge, "echo"], "x\n");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--timeout {huge}: {}",
+            show(&out)
+        );
+        assert_eq!(text(&out.stdout), "x\n", "--timeout {huge}: {}", show(&out));
+    }
+}
+
+#[test]
+fn zero_timeout_and_zero_maxtasksperchild_are_usage_errors() {
+    let out = map(&["--timeout", "0", "echo"], "x\n");
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(text(&out.stderr).contains("--timeout"), "{}", show(&out));
+    let out = map(&["--maxtasksperchild", "0", "echo"], "x\n");
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(!text(&out.stderr).contains("panicked"), "{}", show(&out));
+}
+
+#[test]
+fn bad_timeouts_are_usage_errors() {
+    for bad in [
+        &["--timeout", "abc"][..],
+        &["--timeout", "-1"],
+        &["--timeout=-1"],
+        &["--timeout", "nan"],
+        &["--timeout", "inf"],
+    ] {
+        let args: Vec<&str> = bad.iter().copied().chain(["echo"]).collect();
+        let out = map(&args, "x\n");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", show(&out));
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{bad:?}: {}",
+            show(&out)
+        );
+    }
+}
+
+#[test]
+fn odd_option_values_never_panic() {
+    let numbers = [
+        "0",
+        "-1",
+        "+0",
+        "",
+        "abc",
+        "1.5",
+        "0%",
+        "-0",
+        "4294967296",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "1000000%",
+    ];
+    let durations = [
+        "0",
+        "0ms",
+        "",
+        ".",
+        "1.5.5",
+        "1e309",
+        "99999999999999999999h",
+        "18446744073709551616ms",
+        "0.0000000001",
+        "1y",
+        "-0",
+        "NaN",
+        "ms",
+    ];
+    let halts = [
+        "",
+        ",",
+        "now,",
+        "soon,fail=",
+        "now,fail=0",
+        "now,fail=-1",
+        "soon,success=0",
+        "now,done=99999999999999999999",
+        "fail=1",
+        "soon,fail=1,extra",
+        "later",
+    ];
+    let delimiters = ["", "\\", "ab", "\\x", "\\0", "\\n", "é", "\\\\"];
+    let mut cases: Vec<Vec<&str>> = Vec::new();
+    for v in numbers {
+        for opt in ["-j", "--chunksize", "--retries"] {
+            cases.push(vec![opt, v]);
+        }
+    }
+    for v in durations {
+        cases.push(vec!["--timeout", v]);
+        cases.push(vec!["--grace", v]);
+    }
+    for v in halts {
+        cases.push(vec!["--halt", v]);
+    }
+    for v in delimiters {
+        cases.push(vec!["-d", v]);
+        cases.push(vec!["--colsep", v]);
+    }
+    // Every case runs, so one failure lists them all.
+    let mut bad = Vec::new();
+    for case in cases {
+        let mut args: Vec<&str> = case.clone();
+        args.extend(["--", "echo", "{}", "{1}"]);
+        let f = Run::map(&args, b"a,b\nc\n").finish(Duration::from_secs(20));
+        if text(&f.stderr).contains("panicked") || !matches!(f.code(), Some(0..=2)) {
+            bad.push(format!("{case:?}: {}", f.show()));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} cases panicked or exited other than 0, 1 or 2:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+// ---- GNU parallel's meanings ----
+
+#[test]
+fn backslash_t_means_tab_for_colsep_and_delimiter() {
+    let out = map(&["--colsep", "\\t", "echo", "{2}"], "a\tb\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "b\n", "{}", show(&out));
+    let out = map(&["-d", "\\t", "echo"], "a\tb\t");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "a\nb\n", "{}", show(&out));
+    let out = map(&["--colsep", "", "echo"], "a\n");
+    assert_eq!(out.status.code(), Some(2), "empty --colsep: {}", show(&out));
+}
+
+#[test]
+fn colsep_without_placeholders_passes_the_columns_as_arguments() {
+    let out = map(&["--colsep", ",", "printf", "[%s]"], "a,b\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "[a][b]", "{}", show(&out));
+    // Not trimmed.
+    let out = map(&["--colsep", ",", "printf", "[%s]"], " a , b \n");
+    assert_eq!(text(&out.stdout), "[ a ][ b ]", "{}", show(&out));
+}
+
+#[test]
+fn unknown_brace_expressions_stay_literal() {
+    let out = map(&["--", "sh", "-c", "echo ${#0}"], "abc\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "3\n", "{}", show(&out));
+    let out = map(&["echo", "{0}", "{..}", "{x}", "{}"], "r\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "{0} {..} {x} r\n", "{}", show(&out));
+}
+
+#[test]
+fn path_placeholders_at_the_edges() {
+    let dirs = map(&["--", "printf", "%s\\n", "{//}"], "/\na//b\nfile\n");
+    assert_eq!(text(&dirs.stdout), "/\na\n.\n", "{{//}}: {}", show(&dirs));
+    let noext = map(&["--", "printf", "%s\\n", "{.}"], ".hidden\n");
+    assert_eq!(text(&noext.stdout), ".hidden\n", "{{.}}: {}", show(&noext));
+    let base = map(&["--", "printf", "%s\\n", "{/}"], "dir/\n");
+    assert_eq!(text(&base.stdout), "dir\n", "{{/}}: {}", show(&base));
+}
+
+/// The distinct worker slots `--dry-run -j J` gives 200 records.
+fn slots(j: &str) -> Result<HashSet<u64>, String> {
+    let input: String = (1..=200).map(|i| format!("{i}\n")).collect();
+    let out = map(&["--dry-run", "-j", j, "echo", "{%}"], &input);
+    if out.status.code() != Some(0) {
+        return Err(show(&out));
+    }
+    text(&out.stdout)
+        .lines()
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .unwrap_or("")
+                .parse()
+                .map_err(|_| show(&out))
+        })
+        .collect()
+}
+
+#[test]
+fn processes_relative_to_the_cpus() {
+    let nproc: u64 = text(&Command::new("nproc").output().unwrap().stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    for (j, want) in [
+        ("3", 3),
+        ("+1", nproc + 1),
+        ("-1", (nproc - 1).max(1)),
+        ("50%", (nproc * 50 / 100).max(1)),
+        ("200%", 2 * nproc),
+    ] {
+        let got = slots(j).unwrap_or_else(|e| panic!("-j {j}: {e}"));
+        let want: HashSet<u64> = (1..=want).collect();
+        assert_eq!(got, want, "-j {j} with {nproc} CPUs");
+    }
+    for zero in [&["-j", "0"][..], &["-j0"]] {
+        let args: Vec<&str> = zero.iter().copied().chain(["echo"]).collect();
+        let out = map(&args, "x\n");
+        assert_eq!(out.status.code(), Some(2), "{zero:?}: {}", show(&out));
+        assert!(
+            !text(&out.stderr).contains("-- -"),
+            "{zero:?}: {}",
+            show(&out)
+        );
+    }
+}
+
+#[test]
+fn a_task_is_finished_when_its_command_exits() {
+    for extra in [&[][..], &["--timeout", "1"]] {
+        let m = marker();
+        let _reaper = Reaper(m.clone());
+        // The background sleep keeps the task's stdout open; it is the
+        // command's exit that ends the task.
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        args.push(format!("sleep {m} & echo hi"));
+        let t = Instant::now();
+        let f = Run::map(&args, b"x\n").finish(Duration::from_millis(2500));
+        assert!(
+            f.status.is_some(),
+            "{extra:?}: still running after {:?}: {}",
+            t.elapsed(),
+            f.show()
+        );
+        assert_eq!(f.code(), Some(0), "{extra:?}: {}", f.show());
+        assert!(text(&f.stdout).starts_with("hi"), "{extra:?}: {}", f.show());
+        assert!(
+            !text(&f.stderr).contains("timed out"),
+            "{extra:?}: {}",
+            f.show()
+        );
+        if let Err(left) = gone_within(&format!("sleep {m}"), Duration::from_secs(5)) {
+            panic!("{extra:?}: the background sleep was left running: {left}");
+        }
+    }
+}
+
+#[test]
+fn records_start_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("start");
+    let cmd = format!("echo {{#}} >> {}; sleep 0.5; echo {{#}}", log.display());
+    let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
+    let out = map(&["-j2", "--", "sh", "-c", &cmd], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let want: String = (1..=12).map(|i| format!("{i}\n")).collect();
+    assert_eq!(text(&out.stdout), want, "{}", show(&out));
+    let started: Vec<u64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let mut sorted = started.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        (1..=12).collect::<Vec<_>>(),
+        "start log {started:?}"
+    );
+    // Two workers may start adjacent records in either order, no more.
+    for (p, &m) in started.iter().enumerate() {
+        for earlier in 1..m.saturating_sub(1) {
+            assert!(
+                started[..p].contains(&earlier),
+                "task {m} started before task {earlier}: {started:?}"
+            );
+        }
+    }
+}
+
+// ---- cleanup and messages ----
+
+/// The entries of `tmp` whose names start with "mp-".
+fn spill_left(tmp: &std::path::Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.as_bytes().starts_with(b"mp-"))
+        .collect()
+}
+
+/// Starts `mp map ARGS` with TMPDIR=`tmp`, in its own process group.
+fn spawn_in_tmp(args: &[String], tmp: &std::path::Path, input: &[u8]) -> std::process::Child {
+    let mut child = mp()
+        .arg("map")
+        .args(args)
+        .env("TMPDIR", tmp)
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    child
+}
+
+// Each task prints 2 MB, past what is kept in memory: its output goes to a
+// spill file in TMPDIR. Whatever way mp ends, none is left there.
+
+const BIG: &str = "head -c 2000000 /dev/zero";
+
+/// `-- sh -c SCRIPT MARKER`: the marker is $0, the record $1.
+fn sh_with_marker(script: String, m: &str) -> Vec<String> {
+    vec!["--".into(), "sh".into(), "-c".into(), script, m.into()]
+}
+
+/// mp ended, nothing with the marker is left, and no spill file either.
+fn no_spill_left(case: &str, m: &str, tmp: &std::path::Path, f: &common::Finished) {
+    assert!(f.status.is_some(), "{case}: mp did not end: {}", f.show());
+    if let Err(left) = gone_within(m, Duration::from_secs(5)) {
+        panic!("{case}: processes left behind: {left}");
+    }
+    let left = spill_left(tmp);
+    assert!(
+        left.is_empty(),
+        "{case}: left in TMPDIR: {left:?}; {}",
+        f.show()
+    );
+}
+
+#[test]
+fn spill_files_are_removed_at_the_normal_end() {
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = vec!["-j2".into()];
+    args.extend(sh_with_marker(BIG.into(), &m));
+    let f = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n3\n")).finish(Duration::from_secs(30));
+    assert_eq!(f.code(), Some(0), "{}", f.show());
+    assert_eq!(f.stdout.len(), 6_000_000);
+    no_spill_left("normal end", &m, tmp.path(), &f);
+}
+
+#[test]
+fn spill_files_are_removed_after_halt_now() {
+    // Record 3 fails once all three have printed; 1 and 2 are still
+    // running with their output in spill files.
+    let dir = tempfile::tempdir().unwrap();
+    let tk = dir.path().join("printed");
+    let tk = tk.display();
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let script = format!(
+        "{BIG}; echo $1 >> {tk}; if [ $1 = 3 ]; then while [ $(wc -l < {tk}) -lt 3 ]; do sleep 0.05; done; exit 1; fi; sleep {m}"
+    );
+    let mut args: Vec<String> = vec![
+        "-j3".into(),
+        "--unordered".into(),
+        "--halt".into(),
+        "now,fail=1".into(),
+    ];
+    args.extend(sh_with_marker(script, &m));
+    let f = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n3\n")).finish(Duration::from_secs(30));
+    assert_eq!(f.code(), Some(1), "{}", f.show());
+    no_spill_left("--halt now", &m, tmp.path(), &f);
+}
+
+#[test]
+fn spill_files_are_removed_after_sigint() {
+    // Two tasks run with their output spilled.
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("printed");
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = vec!["-j2".into()];
+    let script = format!("{BIG}; echo $1 >> {}; sleep {m}", token.display());
+    args.extend(sh_with_marker(script, &m));
+    let run = Run::new(spawn_in_tmp(&args, tmp.path(), b"1\n2\n"));
+    if let Err(seen) = wait_for_file_lines(&token, 2, Duration::from_secs(10)) {
+        let f = run.finish(Duration::ZERO);
+        panic!("two tasks never printed ({seen:?}): {}", f.show());
+    }
+    assert!(
+        wait_signal_ready(run.pid(), libc::SIGINT, Duration::from_secs(10)),
+        "mp never caught SIGINT"
+    );
+    signal(run.pid() as i32, libc::SIGINT);
+    let f = run.finish(Duration::from_secs(10));
+    no_spill_left("SIGINT", &m, tmp.path(), &f);
+}
+
+#[test]
+fn spill_files_are_removed_after_a_closed_output_pipe() {
+    let (m, tmp) = (marker(), tempfile::tempdir().unwrap());
+    let _reaper = Reaper(m.clone());
+    let mut args: Vec<String> = vec!["-j2".into()];
+    args.extend(sh_with_marker(BIG.into(), &m));
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    let mut child = spawn_in_tmp(&args, tmp.path(), input.as_bytes());
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spill_dir = tmp.path().to_path_buf();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 100_000];
+        let read = std::io::Read::read_exact(&mut stdout, &mut buf).is_ok();
+        // While mp is blocked writing task 1, later tasks finish into spill
+        // files: close the pipe once two are there (today they are named
+        // files in TMPDIR; if they ever are not, this only costs 5 s).
+        common::wait_until(Duration::from_secs(5), || spill_left(&spill_dir).len() >= 2);
+        let _ = tx.send(read);
+        // The pipe closes here.
+    });
+    let run = Run::new(child);
+    let read = rx.recv_timeout(Duration::from_secs(20)) == Ok(true);
+    let f = run.finish(Duration::from_secs(20));
+    assert!(read, "no output to read: {}", f.show());
+    no_spill_left("closed pipe", &m, tmp.path(), &f);
+}
+
+#[test]
+fn a_huge_failing_record_gives_a_short_message() {
+    // No COMMAND: the record is a 10 MB shell command line.
+    let mut input = b"exit 3 # ".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 10_000_000));
+    input.push(b'\n');
+    let out = map_bytes(&[] as &[&str], &input);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!out.stderr.is_empty(), "{}", show(&out));
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes on stderr: {}",
+        out.stderr.len(),
+        show(&out)
     );
 }

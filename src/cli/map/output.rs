@@ -126,10 +126,17 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
         }
         Err(e) => {
             let position = seq.map_or_else(|| "?".to_string(), |p| p.to_string());
+            let e = match e {
+                mp::Error::Task(t @ mp::pool::TaskError::WorkerLost { .. }) => {
+                    format!("lost: {t}")
+                }
+                mp::Error::Task(t) => t.to_string(),
+                e => e.to_string(),
+            };
             if o.json {
                 let mut obj = Map::new();
                 obj.insert("seq".into(), seq.map_or(Value::Null, |s| Value::from(s)));
-                obj.insert("error".into(), e.to_string().into());
+                obj.insert("error".into(), e.clone().into());
                 write_json_line(&mut o.stdout.lock(), obj)?;
             } else {
                 writeln!(o.stderr.lock(), "mp: task {position}: {e}")?;
