@@ -191,7 +191,8 @@ fn worker_killed_mid_run_is_reported_and_the_run_finishes() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let err = text(&out.stderr);
     assert!(
-        err.contains("lost: worker") && err.contains("was killed by SIGKILL while running the task"),
+        err.contains("lost: worker")
+            && err.contains("was killed by SIGKILL while running the task"),
         "{}",
         show(&out)
     );

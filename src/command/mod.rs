@@ -30,7 +30,7 @@ pub(crate) use persistent::on_worker_exit;
 pub use persistent::{
     count_newlines, run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure,
 };
-pub use reaper::reap_orphans;
+pub use reaper::{end_orphans, reap_orphans};
 
 /// Captured output beyond this many bytes is written to a temporary file.
 pub const SPILL_BYTES: usize = 1 << 20;

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 const SCAN_EVERY: Duration = Duration::from_millis(100);
 
 static STARTED: Once = Once::new();
+/// The grace period given to [`reap_orphans`] (nanoseconds; 0: not started).
+static GRACE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Makes this process the subreaper of everything started below it and
 /// starts the thread that ends orphaned process groups (SIGTERM, then
@@ -43,6 +45,8 @@ pub fn reap_orphans(grace: Duration) -> io::Result<()> {
             result = Err(io::Error::last_os_error());
             return;
         }
+        let ns = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX).max(1);
+        GRACE_NS.store(ns, std::sync::atomic::Ordering::SeqCst);
         result = std::thread::Builder::new()
             .name("mp-reaper".into())
             .spawn(move || reaper(grace))
@@ -52,44 +56,72 @@ pub fn reap_orphans(grace: Duration) -> io::Result<()> {
 }
 
 fn reaper(grace: Duration) {
-    // SAFETY: getpgrp has no preconditions.
-    let own_group = unsafe { libc::getpgrp() };
     // Process group -> when it was sent SIGTERM.
     let mut ending: HashMap<i32, Instant> = HashMap::new();
     loop {
-        let now = Instant::now();
-        let mut seen = Vec::new();
-        for pid in children() {
-            let Some((state, pgrp)) = stat(pid) else {
-                continue;
-            };
-            if pgrp == own_group || pgrp <= 0 {
-                continue;
-            }
-            if state == b'Z' {
-                // An orphan that has exited: reap it (only this pid, never
-                // a worker's status, which the pool waits for).
-                // SAFETY: waiting for one child of ours without blocking.
-                unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
-                // Others of its group may still run.
-            }
-            seen.push(pgrp);
-            match ending.get(&pgrp) {
-                None => {
-                    // SAFETY: signalling an orphaned process group.
-                    unsafe { libc::kill(-pgrp, libc::SIGTERM) };
-                    ending.insert(pgrp, now);
-                }
-                Some(&since) if now.duration_since(since) >= grace => {
-                    // SAFETY: as above.
-                    unsafe { libc::kill(-pgrp, libc::SIGKILL) };
-                }
-                Some(_) => {}
-            }
-        }
-        ending.retain(|g, _| seen.contains(g));
+        sweep(&mut ending, grace);
         std::thread::sleep(SCAN_EVERY);
     }
+}
+
+/// Before this process exits: ends every orphaned process group now
+/// (SIGTERM, SIGKILL after the grace period given to [`reap_orphans`])
+/// and waits until they are gone, so nothing outlives it. Does nothing
+/// unless [`reap_orphans`] was called.
+pub fn end_orphans() {
+    let ns = GRACE_NS.load(std::sync::atomic::Ordering::SeqCst);
+    if ns == 0 {
+        return;
+    }
+    let grace = Duration::from_nanos(ns);
+    let mut ending = HashMap::new();
+    // Past the grace, KILL; then a little longer for the kernel to reap.
+    let until = Instant::now()
+        .checked_add(grace.saturating_add(Duration::from_secs(1)))
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+    while sweep(&mut ending, grace) > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// One look at the children: orphaned groups get SIGTERM when first seen,
+/// SIGKILL once `grace` has passed; exited orphans are reaped. Returns how
+/// many orphans were seen.
+fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
+    // SAFETY: getpgrp has no preconditions.
+    let own_group = unsafe { libc::getpgrp() };
+    let now = Instant::now();
+    let mut seen = Vec::new();
+    for pid in children() {
+        let Some((state, pgrp)) = stat(pid) else {
+            continue;
+        };
+        if pgrp == own_group || pgrp <= 0 {
+            continue;
+        }
+        if state == b'Z' {
+            // An orphan that has exited: reap it (only this pid, never
+            // a worker's status, which the pool waits for).
+            // SAFETY: waiting for one child of ours without blocking.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+            // Others of its group may still run.
+        }
+        seen.push(pgrp);
+        match ending.get(&pgrp) {
+            None => {
+                // SAFETY: signalling an orphaned process group.
+                unsafe { libc::kill(-pgrp, libc::SIGTERM) };
+                ending.insert(pgrp, now);
+            }
+            Some(&since) if now.duration_since(since) >= grace => {
+                // SAFETY: as above.
+                unsafe { libc::kill(-pgrp, libc::SIGKILL) };
+            }
+            Some(_) => {}
+        }
+    }
+    ending.retain(|g, _| seen.contains(g));
+    seen.len()
 }
 
 /// The pids of this process's children (every thread's).

@@ -203,6 +203,10 @@ impl Jobs {
     }
 }
 
+/// The most workers `-j` may ask for (each is a process with its own
+/// sockets; far beyond what a machine runs at once).
+const MAX_WORKERS: usize = 65_536;
+
 fn parse_jobs(s: &str) -> std::result::Result<Jobs, String> {
     let bad = || {
         format!("{s:?}: give a number of workers N, or +N, -N or N% of the CPUs (e.g. -j 4, -j +1, -j 50%)")
@@ -218,6 +222,16 @@ fn parse_jobs(s: &str) -> std::result::Result<Jobs, String> {
     } else {
         Jobs::Exactly(num(t)?)
     };
+    if let Jobs::Exactly(n) | Jobs::More(n) = jobs {
+        if n > MAX_WORKERS {
+            return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
+        }
+    }
+    if let Jobs::Percent(p) = jobs {
+        if p > 100 * MAX_WORKERS {
+            return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
+        }
+    }
     if matches!(jobs, Jobs::Exactly(0) | Jobs::Percent(0)) {
         return Err(format!(
             "{s:?}: at least 1 worker is needed (GNU parallel's -j 0, \"as many as possible\", is not supported)"
@@ -456,6 +470,8 @@ pub fn run(args: MapArgs) -> Result<i32> {
         Err(e) if signals::is_broken_pipe(&e) => signals::exit(signals::BROKEN_PIPE_EXIT),
         r => {
             signals::clean_up();
+            // Nothing a task started outlives mp.
+            mp::command::end_orphans();
             r
         }
     }
@@ -499,7 +515,10 @@ fn run_inner(args: MapArgs) -> Result<i32> {
         None => Records::new(Box::new(std::io::stdin()), Some(0), delim),
     };
     let cpus = mp::process_cpu_count();
-    let processes = args.processes.map_or(cpus, |j| j.resolve(cpus)).max(1);
+    let processes = args
+        .processes
+        .map_or(cpus, |j| j.resolve(cpus))
+        .clamp(1, MAX_WORKERS);
     let done_before = match &args.joblog {
         Some(path) if args.resume || args.resume_failed => {
             DoneSet::load(path, args.resume_failed).map_err(|e| Usage(format!("{e:#}")))?
@@ -1097,6 +1116,7 @@ fn run_persistent(
                 tally.progress.update(d, fl, n);
             }
             Err(e) => {
+                let e = output::task_error(e);
                 tally
                     .progress
                     .suspend(|| writeln!(stderr.lock(), "mp: a block of records failed: {e}"))?;

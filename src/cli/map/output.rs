@@ -126,13 +126,7 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
         }
         Err(e) => {
             let position = seq.map_or_else(|| "?".to_string(), |p| p.to_string());
-            let e = match e {
-                mp::Error::Task(t @ mp::pool::TaskError::WorkerLost { .. }) => {
-                    format!("lost: {t}")
-                }
-                mp::Error::Task(t) => t.to_string(),
-                e => e.to_string(),
-            };
+            let e = task_error(e);
             if o.json {
                 let mut obj = Map::new();
                 obj.insert("seq".into(), seq.map_or(Value::Null, |s| Value::from(s)));
@@ -155,6 +149,15 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
             }
             Ok(false)
         }
+    }
+}
+
+/// Why a task (or a block of records) has no result, for a message.
+pub fn task_error(e: mp::Error) -> String {
+    match e {
+        mp::Error::Task(t @ mp::pool::TaskError::WorkerLost { .. }) => format!("lost: {t}"),
+        mp::Error::Task(t) => t.to_string(),
+        e => e.to_string(),
     }
 }
 

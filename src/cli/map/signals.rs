@@ -55,6 +55,7 @@ pub fn spill_dir() -> Result<PathBuf> {
 }
 
 /// Removes the spill directory (and anything a killed worker left in it).
+/// Call [`mp::command::end_orphans`] too on the way out.
 pub fn clean_up() {
     let dir = SPILL_DIR.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(dir) = dir {
@@ -71,6 +72,7 @@ pub fn exit(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     clean_up();
+    mp::command::end_orphans();
     std::process::exit(code)
 }
 
