@@ -1212,15 +1212,7 @@ where
     /// iterator yields nothing afterwards; tasks still running are not
     /// waited for. (Not in CPython.)
     pub fn drain_ready(&mut self) -> Vec<Result<R>> {
-        self.input = None;
-        if let Some(f) = &self.feeder {
-            // No submission follows this: the feeder checks `stop` under the lock.
-            let mut st = f.lock();
-            st.stop = true;
-            self.submitted = st.submitted;
-            drop(st);
-            f.cv.notify_all();
-        }
+        self.stop_input();
         let mut out: Vec<Result<R>> = self.ready.by_ref().map(Ok).collect();
         out.extend(self.buffer.drain(..));
         let mut chunks: Vec<ChunkResults> = self.taken.drain(..).collect();
@@ -1296,6 +1288,23 @@ where
 }
 
 impl<A, R, I> IMapIterator<'_, A, R, I> {
+    /// Reads no more input and submits nothing more; what was submitted
+    /// still runs and is yielded. When this returns, no submission of this
+    /// iterator is under way, so a [`Pool::cancel_pending`] after it
+    /// withdraws everything not yet handed to a worker. (Not in CPython.)
+    pub fn stop_input(&mut self) {
+        self.input = None;
+        if let Some(f) = &self.feeder {
+            // The feeder submits under this lock after checking `stop`.
+            let mut st = f.lock();
+            st.stop = true;
+            self.submitted = st.submitted;
+            drop(st);
+            f.cv.notify_all();
+        }
+        self.job.set_total(self.submitted);
+    }
+
     /// With [`Pool::imap_streaming`]: close the pool (as [`Pool::close`])
     /// as soon as the feeder has submitted the last chunk, so each worker
     /// exits once nothing is left for it, without waiting for the results

@@ -744,6 +744,7 @@ where
         handle(r, tally)?;
         if let Some(h) = tally.halt_now() {
             stop_input.store(true, Ordering::SeqCst);
+            results.stop_input();
             let withdrawn = pool.cancel_pending();
             tally.progress.suspend(|| {
                 eprintln!(
