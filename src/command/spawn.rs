@@ -300,11 +300,11 @@ fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::
     };
     let name = args[0].as_bytes();
     let mut extra = vec![
-        cstring(&format!("MP_SEQ={seq}"))?,
-        cstring(&format!("PARALLEL_SEQ={seq}"))?,
+        cstring(format!("MP_SEQ={seq}"))?,
+        cstring(format!("PARALLEL_SEQ={seq}"))?,
     ];
     if let Some(s) = slot {
-        extra.push(cstring(&format!("MP_SLOT={}", s + 1))?);
+        extra.push(cstring(format!("MP_SLOT={}", s + 1))?);
     }
     let mut envp: Vec<*mut libc::c_char> = l
         .env

@@ -129,7 +129,7 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
             let e = task_error(e);
             if o.json {
                 let mut obj = Map::new();
-                obj.insert("seq".into(), seq.map_or(Value::Null, |s| Value::from(s)));
+                obj.insert("seq".into(), seq.map_or(Value::Null, Value::from));
                 obj.insert("error".into(), e.clone().into());
                 write_json_line(&mut o.stdout.lock(), obj)?;
             } else {
