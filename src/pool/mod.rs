@@ -37,9 +37,12 @@
 //! - `imap`/`imap_unordered` read their input lazily, in the calling thread,
 //!   keeping at most a window of chunks in flight or waiting
 //!   ([`PoolBuilder::window`]): memory stays flat on an endless input, and work
-//!   proceeds while you consume results.
+//!   proceeds while you consume results. While the calling thread waits for
+//!   input, ready results wait too; [`Pool::imap_streaming`] reads the input
+//!   in a feeder thread instead (as CPython's pool does).
 //! - By default a worker is handed more chunks ahead when recent chunks ran
-//!   in microseconds ([`PoolBuilder::prefetch`]). Chunks queued behind one
+//!   in microseconds ([`PoolBuilder::prefetch`]); none before the first
+//!   results, nor while chunks take 25 ms or more, so chunks start in order. Chunks queued behind one
 //!   that runs for 10–20 ms are handed back to the pool for free workers, so
 //!   they wait that long at most.
 //! - Dropping a pool terminates its workers, as leaving CPython's `with Pool()` does.

@@ -31,6 +31,9 @@ pub fn unescape(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// How long [`Records::ready`] waits for more input (milliseconds).
+const READY_WAIT_MS: libc::c_int = 1;
+
 /// How reading the input ended, shared with the thread that reads it.
 #[derive(Clone, Default)]
 pub struct InputStatus(Arc<Mutex<Option<String>>>);
@@ -67,9 +70,10 @@ impl Records {
         }
     }
 
-    /// Whether more input is there now: buffered, or readable without
-    /// waiting (or at its end). A block of records is sent off rather
-    /// than held for input that has not come (`tail -f`).
+    /// Whether more input is there: buffered, or readable within
+    /// [`READY_WAIT_MS`] (or at its end). A block of records is sent off
+    /// rather than held for input that has not come (`tail -f`); the short
+    /// wait keeps blocks whole when a fast producer is just behind us.
     pub fn ready(&self) -> bool {
         if !self.reader.buffer().is_empty() {
             return true;
@@ -82,8 +86,8 @@ impl Records {
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one valid pollfd, no waiting.
-        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, READY_WAIT_MS) };
         n != 0
     }
 
