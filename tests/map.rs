@@ -1430,3 +1430,134 @@ fn a_huge_failing_record_gives_a_short_message() {
         show(&out)
     );
 }
+
+// ---- examples in --help and the README work as written ----
+
+/// A fresh directory with what the examples read: logs, a TSV, CSVs, a
+/// list of files, text files, a gzip file, a command file and a job script.
+fn example_fixtures() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, body: &str| std::fs::write(d.join(name), body).unwrap();
+    write("a.log", "one\n");
+    write("b.log", "two\n");
+    write("data.tsv", "x\ty\tz\n");
+    write("c.csv", "2\n1\n");
+    write("files.txt", "f1.txt\n");
+    write("f1.txt", "f1\n");
+    write("x.txt", "x\n");
+    write("commands.txt", "echo from-a-command-line\n");
+    write("job.sh", "#!/bin/sh\necho job $1\n");
+    std::fs::set_permissions(
+        d.join("job.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let gz = Command::new("gzip").arg("-k").arg(d.join("x.txt")).status();
+    assert!(gz.unwrap().success());
+    std::fs::rename(d.join("x.txt.gz"), d.join("y.gz")).unwrap();
+    dir
+}
+
+/// Runs one example line with `sh` in a fresh fixture directory, with this
+/// build's `mp` first on PATH; returns the directory and the output.
+fn run_example(line: &str) -> (tempfile::TempDir, std::process::Output) {
+    let dir = example_fixtures();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mp"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "example {line:?} failed: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (dir, out)
+}
+
+/// What each example must have done, by a word it contains.
+fn check_example(line: &str, dir: &std::path::Path, out: &std::process::Output) {
+    let stdout = text(&out.stdout);
+    let exists = |name: &str| assert!(dir.join(name).exists(), "{line:?}: no {name}");
+    if line.contains("'*.log'") {
+        exists("a.log.gz");
+        exists("b.log.gz");
+    } else if line.contains("sh -c 'echo $(( {} * {} ))'") {
+        assert_eq!(stdout.lines().count(), 100, "{line:?}");
+        assert_eq!(stdout.lines().nth(9), Some("100"), "{line:?}");
+    } else if line.contains("data.tsv") {
+        assert_eq!(stdout, "z x\n", "{line:?}");
+    } else if line.contains("*.csv") {
+        assert_eq!(
+            std::fs::read_to_string(dir.join("c.sorted")).unwrap(),
+            "1\n2\n"
+        );
+    } else if line.contains("--joblog") {
+        exists("f1.txt.gz");
+        exists("jobs.log");
+    } else if line.contains("*.txt") {
+        exists("x.txt.gz");
+        exists("f1.txt.gz");
+    } else if line.contains("gunzip") {
+        assert_eq!(std::fs::read_to_string(dir.join("y")).unwrap(), "x\n");
+    } else if line.contains("commands.txt") {
+        assert_eq!(stdout, "from-a-command-line\n", "{line:?}");
+    } else if line.contains("--json") {
+        let n = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["stdout"].as_str().is_some_and(|s| s.starts_with("job ")))
+            .count();
+        assert_eq!(n, 10, "{line:?}: {stdout}");
+    } else {
+        panic!("no check for the example {line:?}: add one");
+    }
+}
+
+#[test]
+fn help_examples_work_as_written() {
+    let help = text(&mp().args(["map", "--help"]).output().unwrap().stdout);
+    let examples: Vec<&str> = help
+        .lines()
+        .skip_while(|l| l.trim() != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    assert_eq!(examples.len(), 5, "{help}");
+    for line in examples {
+        let (dir, out) = run_example(line);
+        check_example(line, dir.path(), &out);
+    }
+}
+
+#[test]
+fn readme_map_examples_work_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let examples: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| *l != "## The command line")
+        .skip_while(|l| *l != "```sh")
+        .skip(1)
+        .take_while(|l| *l != "```")
+        .collect();
+    assert_eq!(examples.len(), 4, "{examples:?}");
+    for line in examples {
+        let (dir, out) = run_example(line);
+        check_example(line, dir.path(), &out);
+    }
+}

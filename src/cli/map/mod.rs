@@ -35,55 +35,56 @@ use input::{InputStatus, Records};
 use output::Out;
 use template::{Piece, Template};
 
-/// Run a command for every input record, in parallel.
-///
-/// Records are lines of stdin (or of --arg-file). COMMAND's arguments may
-/// hold placeholders, replaced per record as in GNU parallel:
-///   {}    the record            {.}   without its extension
-///   {/}   its basename          {//}  its directory
-///   {/.}  basename without ext  {#}   the record number (1, 2, ...)
-///   {%}   the worker slot (1..j)  {1} {2} ...  columns, with --colsep
-/// Without a placeholder the record is appended as the last argument. Without
-/// COMMAND each record is itself a shell command line. A COMMAND given as one
-/// argument with shell syntax (pipes, redirections, spaces) runs with sh -c,
-/// its placeholders shell-quoted; otherwise the command is executed directly.
-///
-/// Each task's stdout and stderr are written whole, never interleaved with
-/// another task's, in input order unless --unordered. Tasks see MP_SEQ (the
-/// record number) and MP_SLOT (the worker slot) in their environment.
-///
-/// With --persistent, each worker starts COMMAND once and writes records to
-/// its stdin; COMMAND answers exactly one reply per record on stdout (one
-/// line with --frame lines; one JSON value with --frame json, where records
-/// arrive as {"seq":N,"record":"..."}). Replies are printed in input order.
-/// A record without a reply (crash, --timeout) fails alone; the command is
-/// restarted and the later records go on. See the README for the protocol.
-///
-/// Long runs: --retries N, --halt soon|now[,fail|success|done=N],
-/// --joblog FILE (GNU parallel's format), --resume / --resume-failed.
-///
-/// Records and arguments are bytes: a file name that is not UTF-8 reaches
-/// the command exactly (with --json, see the README for how such bytes are
-/// carried). A task is over when its command exits; background processes it
-/// leaves behind are ended (TERM, then KILL after --grace).
-///
-/// Examples:
-///   find . -name '*.log' -print0 | mp map -0 gzip
-///   seq 100 | mp map -j 50% -- sh -c 'echo $(( {} * {} ))'
-///   cut -f1,3 data.tsv | mp map --colsep '\t' echo {2} {1}
-///   ls *.wav | mp map --timeout 1m ffmpeg -i {} {.}.mp3
-///   mp map --joblog jobs.log --resume -a urls.txt curl -sO
-///
-/// Exit codes: 0 every task succeeded; 1 at least one task failed (exited
-/// non-zero, was killed, timed out or could not start; the count is printed on
-/// stderr), or reading input or writing output failed; 2 usage error (a bad
-/// option, an --arg-file that cannot be opened); 141 stdout was closed (as
-/// in `| head`: mp stops quietly, like a program killed by SIGPIPE); 130
-/// after SIGINT; 143 after SIGTERM; 129 after SIGHUP. On a signal or a
-/// closed stdout, every running task's process group is ended (TERM, then
-/// KILL after --grace) and no process is left.
+/// The long help of `mp map` (shown after the options).
+const MAP_AFTER: &str = "Records are lines of stdin (or of --arg-file). COMMAND's arguments may
+hold placeholders, replaced per record as in GNU parallel:
+  {}    the record            {.}   without its extension
+  {/}   its basename          {//}  its directory
+  {/.}  basename without ext  {#}   the record number (1, 2, ...)
+  {%}   the worker slot (1..j)  {1} {2} ...  columns, with --colsep
+Without a placeholder the record is appended as the last argument. Without
+COMMAND each record is itself a shell command line. A COMMAND given as one
+argument with shell syntax (pipes, redirections, spaces) runs with sh -c,
+its placeholders shell-quoted; otherwise the command is executed directly.
+
+Each task's stdout and stderr are written whole, never interleaved with
+another task's, in input order unless --unordered. Tasks see MP_SEQ (the
+record number) and MP_SLOT (the worker slot) in their environment.
+
+With --persistent, each worker starts COMMAND once and writes records to
+its stdin; COMMAND answers exactly one reply per record on stdout (one
+line with --frame lines; one JSON value with --frame json, where records
+arrive as {\"seq\":N,\"record\":\"...\"}). Replies are printed in input order.
+A record without a reply (crash, --timeout) fails alone; the command is
+restarted and the later records go on. See the README for the protocol.
+
+Long runs: --retries N, --halt soon|now[,fail|success|done=N],
+--joblog FILE (GNU parallel's format), --resume / --resume-failed.
+
+Records and arguments are bytes: a file name that is not UTF-8 reaches
+the command exactly (with --json, see the README for how such bytes are
+carried). A task is over when its command exits; background processes it
+leaves behind are ended (TERM, then KILL after --grace).
+
+Examples:
+  find . -name '*.log' -print0 | mp map -0 gzip
+  seq 100 | mp map -j 50% -- sh -c 'echo $(( {} * {} ))'
+  cut -f1,3 data.tsv | mp map --colsep '\\t' echo {2} {1}
+  ls *.csv | mp map --timeout 1m sort -o {.}.sorted {}
+  mp map --joblog jobs.log --resume -a files.txt gzip -k
+
+Exit codes: 0 every task succeeded; 1 at least one task failed (exited
+non-zero, was killed, timed out or could not start; the count is printed on
+stderr), or reading input or writing output failed; 2 usage error (a bad
+option, an --arg-file that cannot be opened); 141 stdout was closed (as
+in `| head`: mp stops quietly, like a program killed by SIGPIPE); 130
+after SIGINT; 143 after SIGTERM; 129 after SIGHUP. On a signal or a
+closed stdout, every running task's process group is ended (TERM, then
+KILL after --grace) and no process is left.";
+
+/// Arguments of `mp map`.
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = MAP_AFTER)]
 pub struct MapArgs {
     /// Number of worker processes: N, or relative to the CPUs this process
     /// may use: +N (CPUs + N), -N (CPUs - N, at least 1), N% (N percent of
