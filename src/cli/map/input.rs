@@ -32,7 +32,7 @@ pub fn unescape(s: &[u8]) -> Vec<u8> {
 }
 
 /// How long [`Records::ready`] waits for more input (milliseconds).
-const READY_WAIT_MS: libc::c_int = 1;
+const READY_WAIT_MS: libc::c_int = 10;
 
 /// How reading the input ended, shared with the thread that reads it.
 #[derive(Clone, Default)]
