@@ -59,8 +59,9 @@ fn reaper(grace: Duration) {
     // Process group -> when it was sent SIGTERM.
     let mut ending: HashMap<i32, Instant> = HashMap::new();
     loop {
-        sweep(&mut ending, grace);
+        // Nothing is orphaned before the first tasks run.
         std::thread::sleep(SCAN_EVERY);
+        sweep(&mut ending, grace);
     }
 }
 
