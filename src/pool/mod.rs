@@ -1125,7 +1125,11 @@ where
                 if let Some(f) = &self.feeder {
                     let mut st = f.lock();
                     st.consumed = self.consumed;
-                    if st.waiting {
+                    // Wake the feeder only when it will refill (see `feed`),
+                    // not on every result.
+                    let used = st.submitted - st.consumed;
+                    let refill = used == 0 || self.window - used >= self.window.div_ceil(4);
+                    if st.waiting && refill {
                         drop(st);
                         f.cv.notify_one();
                     }
