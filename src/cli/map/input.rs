@@ -62,6 +62,15 @@ pub struct Records {
 impl Records {
     /// Reads `input` (buffered) whose descriptor is `fd`.
     pub fn new(input: Box<dyn Read + Send>, fd: Option<RawFd>, delim: u8) -> Records {
+        // A regular file never makes a read wait: no need to ask.
+        let fd = fd.filter(|&fd| {
+            // SAFETY: fstat fills a zeroed stat for a descriptor we read from.
+            let (r, st) = unsafe {
+                let mut st: libc::stat = std::mem::zeroed();
+                (libc::fstat(fd, &mut st), st)
+            };
+            r != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFREG
+        });
         Records {
             reader: BufReader::with_capacity(1 << 16, input),
             fd,
