@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -748,4 +749,93 @@ for line in sys.stdin:
         "{}",
         show(&out)
     );
+}
+
+/// The README's persistent-worker examples, run as written: the two
+/// `worker.py` files and the shell worker.
+#[test]
+fn readme_persistent_examples_work_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("### Persistent workers"))
+        .take_while(|l| !l.starts_with("### Long runs"))
+        .collect();
+    // Code blocks in order: (language, body).
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in section {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(lang)) => open = Some((lang.to_string(), String::new())),
+            (Some(_), Some(_)) => blocks.push(open.take().unwrap()),
+            (Some((_, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    let py = |frame: &str| {
+        blocks
+            .iter()
+            .find(|(l, b)| l == "python" && b.starts_with(&format!("# worker.py, --frame {frame}")))
+            .unwrap_or_else(|| panic!("no --frame {frame} worker.py in the README"))
+            .1
+            .clone()
+    };
+    let shell: Vec<&str> = blocks
+        .iter()
+        .filter(|(l, _)| l == "sh")
+        .flat_map(|(_, b)| b.lines())
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(shell.len(), 2, "{shell:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_mp")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |line: &str, worker: &str, input: &str| -> String {
+        std::fs::write(dir.path().join("worker.py"), worker).unwrap();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{line}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // `seq 100000 | mp map --persistent -j4 -- python3 worker.py`, as written.
+    assert!(
+        shell[0].starts_with("seq 100000 | mp map --persistent"),
+        "{}",
+        shell[0]
+    );
+    let out = run(shell[0], &py("lines"), "");
+    assert_eq!(out.lines().count(), 100_000);
+    assert_eq!(out.lines().nth(41), Some("42"));
+    // The same command line with the json worker and --frame json.
+    let json_line = shell[0]
+        .replace("seq 100000 |", "seq 3 |")
+        .replace("--persistent", "--persistent --frame json");
+    let out = run(&json_line, &py("json"), "");
+    assert_eq!(out, "record 1:\n1\nrecord 2:\n2\nrecord 3:\n3\n");
+    // The shell worker, fed on stdin.
+    let out = run(shell[1], "", "ab\nxyz\n");
+    assert_eq!(out, "2 ab\n3 xyz\n");
 }
