@@ -747,6 +747,13 @@ impl Pool {
     /// is still read only as far as the window allows. (CPython's `imap`
     /// reads its iterable this way; mp's [`imap`](Self::imap) reads it in
     /// the caller's thread, which needs no `Send` and no thread.)
+    ///
+    /// # Caveats
+    /// Dropping the iterator (or [`IMapIterator::stop_input`]) stops the
+    /// feeder before its next submission; a feeder blocked inside the input
+    /// iterator (a read from a pipe that stays idle) stays there until that
+    /// call returns, then ends. It holds the pool's shared state meanwhile,
+    /// not the `Pool` itself.
     pub fn imap_streaming<A, R, I>(
         &self,
         f: fn(A) -> R,
