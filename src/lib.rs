@@ -51,6 +51,7 @@ pub mod connection;
 pub mod context;
 mod deadline;
 pub mod error;
+pub mod managers;
 pub mod pickle;
 pub mod pool;
 mod popen;

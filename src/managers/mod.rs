@@ -1,0 +1,8 @@
+//! Managers (Python's `multiprocessing.managers`): a manager server that
+//! CPython clients cannot tell from CPython's own, and Rust proxies.
+//!
+//! Built so far: [`pyobj`], Python's rules for the values a manager holds
+//! (equality, hashing, `repr`, and an insertion-ordered dict with O(1)
+//! operations). The server, the proxies and `mp serve-manager` build on it.
+
+pub mod pyobj;
