@@ -1238,6 +1238,31 @@ fn a_task_is_finished_when_its_command_exits() {
     }
 }
 
+/// A helper the command double-forks (re-parented to mp's subreaper while
+/// the command still runs) must not get the running task killed; it is
+/// ended once the command is over.
+#[test]
+fn a_double_forked_helper_does_not_end_its_running_task() {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let cmd = format!("(sleep {m} &); sleep 1; echo done");
+    for extra in [&[][..], &["--persistent", "--chunksize", "1"]] {
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        if extra.is_empty() {
+            args.extend(["sh".into(), "-c".into(), cmd.clone()]);
+        } else {
+            let per = format!("while read l; do {cmd}; done");
+            args.extend(["sh".into(), "-c".into(), per]);
+        }
+        let f = Run::map(&args, b"x\n").finish(Duration::from_secs(10));
+        assert_eq!(f.code(), Some(0), "{extra:?}: {}", f.show());
+        assert_eq!(text(&f.stdout), "done\n", "{extra:?}: {}", f.show());
+        if let Err(left) = gone_within(&format!("sleep {m}"), Duration::from_secs(5)) {
+            panic!("{extra:?}: the helper outlived the run: {left}");
+        }
+    }
+}
+
 #[test]
 fn records_start_in_input_order() {
     let dir = tempfile::tempdir().unwrap();

@@ -36,7 +36,10 @@ static GRACE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// # Caveats
 /// Every child of this process outside its own process group is taken for
 /// an orphan and ended: do not use it in a program that starts long-lived
-/// process-group leaders of its own.
+/// process-group or session leaders of its own (the resource tracker of
+/// named [`SharedMemory`](crate::shared_memory) segments is one). A helper
+/// a running command double-forks is left alone while the command (its
+/// group's leader) runs.
 pub fn reap_orphans(grace: Duration) -> io::Result<()> {
     let mut result = Ok(());
     STARTED.call_once(|| {
@@ -76,9 +79,14 @@ pub fn end_orphans() {
     }
     let grace = Duration::from_nanos(ns);
     let mut ending = HashMap::new();
-    // Past the grace, KILL; then a little longer for the kernel to reap.
+    // A group seen late still gets its grace and then KILL; then a little
+    // longer for the kernel to reap.
     let until = Instant::now()
-        .checked_add(grace.saturating_add(Duration::from_secs(1)))
+        .checked_add(
+            grace
+                .saturating_mul(2)
+                .saturating_add(Duration::from_secs(2)),
+        )
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
     while sweep(&mut ending, grace) > 0 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(5));
@@ -97,7 +105,8 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
         let Some((state, pgrp)) = stat(pid) else {
             continue;
         };
-        if pgrp == own_group || pgrp <= 0 {
+        // Group 1 would make kill(-1) signal everything we may signal.
+        if pgrp == own_group || pgrp <= 1 {
             continue;
         }
         if state == b'Z' {
@@ -106,6 +115,12 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
             // SAFETY: waiting for one child of ours without blocking.
             unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
             // Others of its group may still run.
+        }
+        if pid != pgrp && leader_runs_elsewhere(pgrp) {
+            // A helper the command double-forked (`(x &)`): its command,
+            // the group's leader, still runs under its worker. The group
+            // is ended when the leader is gone, not before.
+            continue;
         }
         seen.push(pgrp);
         match ending.get(&pgrp) {
@@ -125,34 +140,61 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
     seen.len()
 }
 
-/// The pids of this process's children (every thread's).
+/// The pids of the main thread's children: orphans are re-parented to the
+/// subreaper's thread-group leader (while it lives), so this one file lists
+/// them all; children started by other threads (pool workers) are not
+/// orphans and need not be seen.
+///
+/// Kernels without `CONFIG_PROC_CHILDREN` have no such file: then every
+/// `/proc/PID/stat` is read for the processes whose parent we are.
 fn children() -> Vec<i32> {
-    let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(
-                list.split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok()),
-            );
-        }
+    let me = std::process::id() as i32;
+    let path = format!("/proc/self/task/{me}/children");
+    if let Ok(list) = std::fs::read_to_string(path) {
+        return list
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+            .collect();
     }
-    out
+    let Ok(all) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    all.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| stat_full(pid).is_some_and(|(_, ppid, _)| ppid == me))
+        .collect()
+}
+
+/// Whether the leader of group `pgrp` (the process whose pid is `pgrp`)
+/// is alive and not our child: a command still running under its worker.
+/// A leader re-parented to us means its worker died (end the group); a
+/// leader gone, or a zombie, means its command is over (end the leftovers).
+fn leader_runs_elsewhere(pgrp: i32) -> bool {
+    match stat_full(pgrp) {
+        // The same pid with another group would be a reused pid.
+        Some((state, ppid, group)) => {
+            state != b'Z' && group == pgrp && ppid != std::process::id() as i32
+        }
+        None => false,
+    }
 }
 
 /// A process's state letter and process group, from /proc/PID/stat.
 fn stat(pid: i32) -> Option<(u8, i32)> {
+    stat_full(pid).map(|(state, _, pgrp)| (state, pgrp))
+}
+
+/// A process's state letter, parent and process group, from /proc/PID/stat.
+fn stat_full(pid: i32) -> Option<(u8, i32, i32)> {
     let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) state ppid pgrp ...": comm may hold spaces and parens.
     let close = s.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&s[close + 1..]).ok()?;
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.bytes().next()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    Some((state, ppid, pgrp))
 }
 
 #[cfg(test)]
