@@ -1238,6 +1238,52 @@ fn a_task_is_finished_when_its_command_exits() {
     }
 }
 
+/// Whether some thread of `pid` is blocked writing to a pipe.
+fn blocked_in_pipe_write(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks
+        .flatten()
+        .any(|t| std::fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w.contains("pipe")))
+}
+
+/// A signal ends mp even while its main thread is stuck writing to a stdout
+/// nobody reads; a second signal ends it at once.
+#[test]
+fn a_signal_ends_mp_while_stdout_is_blocked() {
+    for (sig, expect) in SIGNALS {
+        let mut child = mp()
+            .args(["map", "--", "sh", "-c", "head -c 1000000 /dev/zero"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"a\n").unwrap();
+        let pid = child.id();
+        // Nobody reads stdout: the pipe fills and mp's write blocks.
+        let blocked = common::wait_until(Duration::from_secs(10), || blocked_in_pipe_write(pid));
+        assert!(blocked, "mp never blocked writing its output");
+        assert!(wait_signal_ready(pid, sig, Duration::from_secs(5)));
+        let t = Instant::now();
+        signal(pid as i32, sig);
+        let done = common::wait_until(Duration::from_secs(3), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !done {
+            let _ = child.kill();
+        }
+        let status = child.wait().unwrap();
+        assert!(
+            done,
+            "signal {sig}: mp still running {:?} later",
+            t.elapsed()
+        );
+        assert_eq!(status.code(), Some(expect), "signal {sig}");
+    }
+}
+
 /// A helper the command double-forks (re-parented to mp's subreaper while
 /// the command still runs) must not get the running task killed; it is
 /// ended once the command is over.

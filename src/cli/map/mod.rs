@@ -574,6 +574,8 @@ fn run_inner(args: MapArgs) -> Result<i32> {
         return input_result(&status, 0);
     }
 
+    // Signals first: from here on there is something to clean up.
+    signals::install()?;
     // Tasks are ended whole, even when their worker dies: orphans come to us.
     mp::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     let spill = signals::spill_dir()?;
@@ -679,10 +681,10 @@ fn pool_builder(args: &MapArgs, processes: usize) -> mp::pool::PoolBuilder {
         .lazy(true)
 }
 
-/// Starts the pool and the signal thread that stops it.
+/// Starts the pool and hands it to the signal thread.
 fn start_pool(builder: mp::pool::PoolBuilder) -> Result<Arc<mp::Pool>> {
     let pool = Arc::new(builder.build().context("cannot start the worker pool")?);
-    signals::install(&pool)?;
+    signals::set_pool(&pool);
     Ok(pool)
 }
 
@@ -1072,6 +1074,7 @@ fn run_persistent(
         held: None,
         eof: false,
     };
+    signals::install()?;
     // Commands are ended whole, even when their worker dies.
     mp::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     // One block running and one waiting per worker; the window bounds what

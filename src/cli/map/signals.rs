@@ -7,6 +7,7 @@
 //! |                               | what had finished; say it was interrupted     |       |
 //! | stdout closed (EPIPE)         | the same, quietly                             | 141   |
 //! | any other write or read error | the same, with the error                      | 1     |
+//! | a second signal meanwhile     | leave at once (workers still end their tasks) | 128+n |
 //!
 //! A signal is noticed at every moment: input is read by the pool's feeder
 //! thread, so the main thread is never stuck in a read, and it waits for
@@ -29,6 +30,8 @@ static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// The main thread has written out what had finished.
 static DRAINED: AtomicBool = AtomicBool::new(false);
 static SPILL_DIR: Mutex<Option<tempfile::TempDir>> = Mutex::new(None);
+/// The pool to stop on a signal, once there is one.
+static POOL: Mutex<Option<Arc<mp::Pool>>> = Mutex::new(None);
 
 /// How long the signal thread waits for the main thread to write out what
 /// had finished, once the tasks are stopped.
@@ -76,37 +79,82 @@ pub fn exit(code: i32) -> ! {
     std::process::exit(code)
 }
 
+/// Exits from the signal thread: no flush, since the main thread may hold
+/// stdout's lock, blocked writing to a pipe nobody reads (what it had
+/// written out is flushed already when it said it had drained).
+fn exit_on_signal(code: i32) -> ! {
+    clean_up();
+    mp::command::end_orphans();
+    std::process::exit(code)
+}
+
 fn signal_name(sig: i32) -> String {
     nix::sys::signal::Signal::try_from(sig)
         .map_or_else(|_| format!("signal {sig}"), |s| s.to_string())
 }
 
-/// Starts the thread that stops the run on SIGINT, SIGTERM or SIGHUP: it
-/// stops the pool (every running task's process group is ended), lets the
-/// main thread write out what had finished, and exits 128+signal.
-pub fn install(pool: &Arc<mp::Pool>) -> Result<()> {
-    let pool = pool.clone();
+/// Starts the thread that stops the run on SIGINT, SIGTERM or SIGHUP, before
+/// anything exists that would need cleaning up: it stops the pool (once
+/// [`set_pool`] gave it one: every running task's process group is ended),
+/// lets the main thread write out what had finished, and exits 128+signal.
+/// A second signal meanwhile exits at once (the workers still end their
+/// tasks' groups on their own).
+pub fn install() -> Result<()> {
     let mut signals =
         signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
             .context("cannot install signal handlers")?;
     std::thread::Builder::new()
         .name("mp-map-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                STOP_SIGNAL.store(sig, Ordering::SeqCst);
-                STOPPING.store(true, Ordering::SeqCst);
+            let Some(sig) = signals.forever().next() else {
+                return;
+            };
+            STOP_SIGNAL.store(sig, Ordering::SeqCst);
+            STOPPING.store(true, Ordering::SeqCst);
+            let pool = POOL.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let stopped = Arc::new(AtomicBool::new(pool.is_none()));
+            if let Some(pool) = pool {
+                let stopped = stopped.clone();
                 // Workers end their tasks' process groups (TERM, grace, KILL), then exit.
-                pool.terminate();
-                let deadline = Instant::now() + DRAIN_LIMIT;
-                while !DRAINED.load(Ordering::SeqCst) && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                eprintln!("mp map: interrupted by {}", signal_name(sig));
-                exit(128 + sig);
+                let _ = std::thread::Builder::new()
+                    .name("mp-map-stop".into())
+                    .spawn(move || {
+                        pool.terminate();
+                        stopped.store(true, Ordering::SeqCst);
+                    });
             }
+            let mut drain_deadline: Option<Instant> = None;
+            loop {
+                if let Some(again) = signals.pending().next() {
+                    eprintln!(
+                        "mp map: interrupted by {} again: leaving now",
+                        signal_name(again)
+                    );
+                    exit_on_signal(128 + sig);
+                }
+                if stopped.load(Ordering::SeqCst) {
+                    let deadline =
+                        *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
+                    if DRAINED.load(Ordering::SeqCst) || Instant::now() >= deadline {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            eprintln!("mp map: interrupted by {}", signal_name(sig));
+            exit_on_signal(128 + sig);
         })
         .context("cannot start the signal thread")?;
     Ok(())
+}
+
+/// Gives the signal thread the pool to stop. A signal that came while the
+/// pool was being built stops it now.
+pub fn set_pool(pool: &Arc<mp::Pool>) {
+    *POOL.lock().unwrap_or_else(|e| e.into_inner()) = Some(pool.clone());
+    if stopping() {
+        pool.terminate();
+    }
 }
 
 /// Called by the main thread once it has written out what had finished
