@@ -55,6 +55,18 @@ fn main() {
             "imap_runs_what_came_before_an_argument_that_cannot_be_sent",
             imap_encode_error,
         ),
+        (
+            "imap_streaming_yields_while_the_input_is_idle",
+            imap_streaming_idle_input,
+        ),
+        (
+            "imap_streaming_ends_with_an_error_when_the_input_panics",
+            imap_streaming_input_panics,
+        ),
+        (
+            "imap_streaming_stop_input_then_cancel_runs_nothing_more",
+            imap_streaming_stop_input,
+        ),
     ];
     harness::run(per_method, "pool", global);
 }
@@ -607,4 +619,98 @@ fn imap_blocking_input() -> TestResult {
 fn sleep_then_pid(ms: u64) -> u32 {
     std::thread::sleep(std::time::Duration::from_millis(ms));
     std::process::id()
+}
+
+/// `imap_streaming` reads the input on a feeder thread: a result comes out
+/// while the input has nothing more to give, in order, and the end of the
+/// input ends the iterator.
+fn imap_streaming_idle_input() -> TestResult {
+    let p = pool(2);
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let mut it = p.imap_streaming(pow3, rx.into_iter(), 1);
+    for i in 1..=3u64 {
+        tx.send(i)?;
+        // The input stays open and idle: the result must still come.
+        let got = it.next_timeout(Some(Duration::from_secs(20)))?;
+        check(got == Some(i * i * i), &format!("result {i}: {got:?}"))?;
+    }
+    match it.next_timeout(Some(Duration::from_millis(50))) {
+        Err(Error::Timeout(_)) => {}
+        other => return Err(format!("idle input: expected Timeout, got {other:?}").into()),
+    }
+    drop(tx);
+    check(
+        it.next_timeout(Some(Duration::from_secs(20)))?.is_none(),
+        "then the end",
+    )?;
+    let mut un = p.imap_unordered_streaming(pow3, 1..=50u64, 7);
+    let mut all: Vec<u64> = un.by_ref().collect::<Result<_, _>>()?;
+    all.sort_unstable();
+    check(
+        all == (1..=50u64).map(|i| i * i * i).collect::<Vec<_>>(),
+        "unordered: every result once",
+    )
+}
+
+/// A panic inside the input iterator (on the feeder thread) does not leave
+/// the consumer waiting for ever: what was submitted yields, then an error.
+fn imap_streaming_input_panics() -> TestResult {
+    let p = pool(1);
+    let input = (0..10u64).map(|i| {
+        if i == 5 {
+            panic!("input broke at 5 (expected by this test)");
+        }
+        i
+    });
+    let mut it = p.imap_streaming(pow3, input, 1);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let end = loop {
+        check(Instant::now() < deadline, "the iterator never ended")?;
+        match it.next_timeout(Some(Duration::from_secs(30))) {
+            Ok(Some(v)) => got.push(v),
+            Ok(None) => break "end",
+            Err(Error::ProcessState(m)) if m.contains("panicked") => break "error",
+            Err(e) => return Err(format!("unexpected {e:?}").into()),
+        }
+    };
+    check(end == "error", "the panic is reported")?;
+    // Items read before the panic but not yet submitted may be lost; none
+    // is wrong, and those submitted are in order.
+    check(
+        got.iter().enumerate().all(|(i, &v)| v == (i as u64).pow(3)) && got.len() <= 5,
+        &format!("results before the panic: {got:?}"),
+    )
+}
+
+/// `stop_input` ends feeding; `cancel_pending` then withdraws what waits, and
+/// the iterator ends after the results already on their way.
+fn imap_streaming_stop_input() -> TestResult {
+    let p = pool(1);
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let mut it = p.imap_streaming(sleep_ms, rx.into_iter(), 1);
+    tx.send(300)?;
+    for _ in 0..5 {
+        tx.send(1)?;
+    }
+    // The first result: the input has been read past it.
+    check(
+        it.next_timeout(Some(Duration::from_secs(20)))? == Some(300),
+        "first",
+    )?;
+    it.stop_input();
+    p.cancel_pending();
+    // Anything sent now is never read.
+    let _ = tx.send(2);
+    let mut rest = 0;
+    loop {
+        match it.next_timeout(Some(Duration::from_secs(20))) {
+            Ok(Some(_)) => rest += 1,
+            Ok(None) => break,
+            Err(Error::Task(TaskError::Cancelled)) => {}
+            Err(e) => return Err(format!("unexpected {e:?}").into()),
+        }
+        check(rest <= 5, "more results than records sent")?;
+    }
+    Ok(())
 }

@@ -204,7 +204,10 @@ impl PoolBuilder {
     ///
     /// The default adapts: 1, or as many chunks as the recent ones suggest
     /// take about half a millisecond (at most 256), so chunks of a few
-    /// microseconds stream without a round trip each. Setting it fixes it.
+    /// microseconds stream without a round trip each. Setting it fixes it,
+    /// with one exception either way: before the first results, and while
+    /// chunks take 25 ms or more on average, nothing is given ahead, so a
+    /// free worker always gets the next chunk and chunks start in order.
     pub fn prefetch(mut self, chunks: usize) -> Self {
         self.prefetch = Some(chunks);
         self
@@ -939,6 +942,12 @@ fn feed<A: Serialize, I: Iterator<Item = A>>(
     chunksize: usize,
     window: usize,
 ) {
+    // If the input iterator (or a Serialize impl) panics, the consumer must
+    // still learn that feeding is over, or it would wait for ever.
+    let guard = FeedGuard {
+        feeder: feeder.clone(),
+        job: job.clone(),
+    };
     let mut batch = Batch::default();
     let mut submitted = 0;
     // Submits the batch unless the consumer has stopped; false: stop feeding.
@@ -1002,6 +1011,7 @@ fn feed<A: Serialize, I: Iterator<Item = A>>(
             break;
         }
     }
+    std::mem::forget(guard);
     let close = {
         let mut st = feeder.lock();
         st.done = true;
@@ -1011,6 +1021,27 @@ fn feed<A: Serialize, I: Iterator<Item = A>>(
     if close {
         shared.lock().closed = true;
         shared.wake_supervisor();
+    }
+}
+
+/// Ends feeding when [`feed`] unwinds: what was submitted still yields its
+/// results, then the iterator returns the error.
+struct FeedGuard {
+    feeder: Arc<Feeder>,
+    job: Arc<Job>,
+}
+
+impl Drop for FeedGuard {
+    fn drop(&mut self) {
+        let total = {
+            let mut st = self.feeder.lock();
+            st.done = true;
+            st.error.get_or_insert_with(|| {
+                Error::ProcessState("the input iterator panicked in the feeder thread".into())
+            });
+            st.submitted
+        };
+        self.job.set_total(total);
     }
 }
 
