@@ -627,12 +627,12 @@ fn sleep_then_pid(ms: u64) -> u32 {
 fn imap_streaming_idle_input() -> TestResult {
     let p = pool(2);
     let (tx, rx) = std::sync::mpsc::channel::<u64>();
-    let mut it = p.imap_streaming(pow3, rx.into_iter(), 1);
+    let mut it = p.imap_streaming(pow3, rx, 1);
     for i in 1..=3u64 {
         tx.send(i)?;
         // The input stays open and idle: the result must still come.
         let got = it.next_timeout(Some(Duration::from_secs(20)))?;
-        check(got == Some(i * i * i), &format!("result {i}: {got:?}"))?;
+        check(got == Some(i * i * i), format!("result {i}: {got:?}"))?;
     }
     match it.next_timeout(Some(Duration::from_millis(50))) {
         Err(Error::Timeout(_)) => {}
@@ -656,11 +656,10 @@ fn imap_streaming_idle_input() -> TestResult {
 /// the consumer waiting for ever: what was submitted yields, then an error.
 fn imap_streaming_input_panics() -> TestResult {
     let p = pool(1);
-    let input = (0..10u64).map(|i| {
+    let input = (0..10u64).inspect(|&i| {
         if i == 5 {
             panic!("input broke at 5 (expected by this test)");
         }
-        i
     });
     let mut it = p.imap_streaming(pow3, input, 1);
     let mut got = Vec::new();
@@ -679,7 +678,7 @@ fn imap_streaming_input_panics() -> TestResult {
     // is wrong, and those submitted are in order.
     check(
         got.iter().enumerate().all(|(i, &v)| v == (i as u64).pow(3)) && got.len() <= 5,
-        &format!("results before the panic: {got:?}"),
+        format!("results before the panic: {got:?}"),
     )
 }
 
@@ -688,7 +687,7 @@ fn imap_streaming_input_panics() -> TestResult {
 fn imap_streaming_stop_input() -> TestResult {
     let p = pool(1);
     let (tx, rx) = std::sync::mpsc::channel::<u64>();
-    let mut it = p.imap_streaming(sleep_ms, rx.into_iter(), 1);
+    let mut it = p.imap_streaming(sleep_ms, rx, 1);
     tx.send(300)?;
     for _ in 0..5 {
         tx.send(1)?;
