@@ -95,3 +95,200 @@ fn repr_and_equality_match_cpython() {
     assert!(reprs >= 50 && pairs >= 15, "{reprs} reprs, {pairs} pairs");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+// ---- mp serve-manager against CPython clients ----
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+
+const KEY: &str = "mp-manager-test-key";
+
+fn python_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
+}
+
+/// The CPython interpreters to try as clients: python3, and 3.12/3.13 from
+/// pyenv where present.
+fn pythons() -> Vec<String> {
+    let mut out = vec!["python3".to_string()];
+    if let Ok(root) = Command::new("pyenv").arg("root").output() {
+        let root = String::from_utf8_lossy(&root.stdout).trim().to_string();
+        if let Ok(dir) = std::fs::read_dir(format!("{root}/versions")) {
+            let mut found: Vec<String> = dir
+                .flatten()
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with("3.12") || n.starts_with("3.13")
+                })
+                .map(|e| e.path().join("bin/python3").to_string_lossy().into_owned())
+                .filter(|p| std::path::Path::new(p).exists())
+                .collect();
+            found.sort();
+            out.extend(found);
+        }
+    }
+    out
+}
+
+/// A server process and the address it printed on its first line.
+struct Served {
+    child: Child,
+    address: String,
+    /// Ends by itself when its stdin closes (CPython's script).
+    graceful: bool,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // CPython's server script shuts its manager process down when its
+        // stdin closes; give it a moment, then kill whatever is left.
+        drop(self.child.stdin.take());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.graceful && std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.trim().to_string()
+}
+
+fn serve_mp(extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mp"))
+        .args(["serve-manager", "--address", "127.0.0.1:0"])
+        .args(extra)
+        .env("MP_AUTHKEY", KEY)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = first_line(&mut child);
+    assert!(address.starts_with("127.0.0.1:"), "mp printed {address:?}");
+    Served {
+        child,
+        address,
+        graceful: false,
+    }
+}
+
+fn serve_cpython() -> Served {
+    let mut child = Command::new("python3")
+        .arg(python_dir().join("manager_server.py"))
+        .env("MP_AUTHKEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = first_line(&mut child);
+    Served {
+        child,
+        address,
+        graceful: true,
+    }
+}
+
+/// Runs a client script; its output with object addresses masked.
+fn run_client(python: &str, script: &str, address: &str) -> String {
+    let out = Command::new(python)
+        .arg(python_dir().join(script))
+        .arg(address)
+        .env("MP_AUTHKEY", KEY)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{python} {script} against {address}:\n{text}"
+    );
+    let mut masked = String::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("0x") {
+        masked.push_str(&rest[..i]);
+        masked.push_str("0x?");
+        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    masked.push_str(rest);
+    masked
+}
+
+#[test]
+fn cpython_clients_see_the_same_as_against_cpythons_server() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let reference = {
+        let server = serve_cpython();
+        run_client("python3", "manager_client.py", &server.address)
+    };
+    assert!(reference.contains("joined"), "{reference}");
+    let server = serve_mp(&[]);
+    for python in pythons() {
+        let got = run_client(&python, "manager_client.py", &server.address);
+        assert_eq!(got, reference, "{python} against mp serve-manager");
+    }
+}
+
+/// The docs' "Using a remote manager" example, unchanged: mp serves the
+/// queue, one Python client puts, another gets.
+#[test]
+fn the_docs_remote_queue_example() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let server = serve_mp(&["--register", "get_queue=queue"]);
+    let (host, port) = server.address.rsplit_once(':').unwrap();
+    let client = |body: &str| {
+        let script = format!(
+            "from multiprocessing.managers import BaseManager\n\
+             class QueueManager(BaseManager): pass\n\
+             QueueManager.register('get_queue')\n\
+             m = QueueManager(address=('{host}', {port}), authkey=b'{KEY}')\n\
+             m.connect()\n\
+             queue = m.get_queue()\n{body}\n"
+        );
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    client("queue.put('hello')");
+    assert_eq!(client("print(queue.get(timeout=10))"), "hello\n");
+    // A wrong key: the server refuses that client and serves the next.
+    let bad = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "from multiprocessing.managers import BaseManager\n\
+             m = BaseManager(address=('{host}', {port}), authkey=b'wrong')\n\
+             m.connect()\n"
+        ))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("AuthenticationError"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    client("queue.put('again')");
+    assert_eq!(client("print(queue.get(timeout=10))"), "again\n");
+    let _ = std::io::stdout().flush();
+}

@@ -5,6 +5,7 @@ mod client;
 mod jobs;
 mod listen;
 mod map;
+mod serve_manager;
 mod wire;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,9 @@ enum Command {
     /// Send stdin lines as messages to a Listener (CPython's or mp listen)
     /// and print the replies (see mp client --help).
     Client(client::ClientArgs),
+    /// Serve shared objects to CPython's SyncManager/BaseManager clients (see
+    /// mp serve-manager --help).
+    ServeManager(serve_manager::ServeArgs),
 }
 
 /// Runs the CLI with the process arguments and returns the exit code.
@@ -69,6 +73,7 @@ where
         },
         Command::Listen(args) => finish("mp listen", listen::listen(args)),
         Command::Client(args) => finish("mp client", client::client_main(args)),
+        Command::ServeManager(args) => finish("mp serve-manager", serve_manager::serve(args)),
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());

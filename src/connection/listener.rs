@@ -302,6 +302,23 @@ impl Listener {
     /// (this side challenges first). A failed handshake is
     /// [`Error::Authentication`]; the listener can go on accepting.
     pub fn accept(&mut self) -> Result<Connection> {
+        let conn = self.accept_unauthenticated()?;
+        if let Some(key) = &self.authkey {
+            authenticate_peer(&conn, key)?;
+        }
+        Ok(conn)
+    }
+
+    /// The key this listener authenticates with, if any.
+    pub fn authkey(&self) -> Option<&[u8]> {
+        self.authkey.as_deref()
+    }
+
+    /// Waits for a connection and returns it before any handshake: the
+    /// caller runs [`authenticate_peer`] (with [`Listener::authkey`]) on
+    /// its own thread, so a peer that connects and says nothing holds up
+    /// only its own connection, not the next `accept`. (Not in CPython.)
+    pub fn accept_unauthenticated(&mut self) -> Result<Connection> {
         let (fd, peer): (OwnedFd, Address) = match &self.socket {
             Socket::Tcp(l) => {
                 let (s, a) = l.accept().map_err(|e| Error::io("accept", e))?;
@@ -327,14 +344,18 @@ impl Listener {
         let mut conn = Connection::from_fd(fd, true, true, true);
         conn.set_codec(super::Codec::Pickle);
         conn.set_max_message(Some(DEFAULT_MAX_MESSAGE));
-        if let Some(key) = &self.authkey {
-            with_timeout(&conn, || {
-                deliver_challenge(&conn, key)?;
-                answer_challenge(&conn, key)
-            })?;
-        }
         Ok(conn)
     }
+}
+
+/// The listening side's handshake on an accepted connection (this side
+/// challenges first, then answers), within [`HANDSHAKE_TIMEOUT`]: what
+/// [`Listener::accept`] runs when it has a key.
+pub fn authenticate_peer(conn: &Connection, key: &[u8]) -> Result<()> {
+    with_timeout(conn, || {
+        deliver_challenge(conn, key)?;
+        answer_challenge(conn, key)
+    })
 }
 
 impl Drop for Listener {

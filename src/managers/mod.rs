@@ -6,3 +6,4 @@
 //! operations). The server, the proxies and `mp serve-manager` build on it.
 
 pub mod pyobj;
+pub mod server;

@@ -419,6 +419,37 @@ fn repr_into(v: &Value, out: &mut String) {
             out.push_str(&format!("<class '{name}'>"));
         }
         Value::Global { module, name } => out.push_str(&format!("<class '{module}.{name}'>")),
+        Value::Object {
+            class,
+            state: Some(state),
+            ..
+        } if class.is_global("multiprocessing.managers", "Value") => {
+            // `Value(typecode, value)`, as managers.Value.__repr__ writes it.
+            out.push_str("Value(");
+            repr_into(state.get("_typecode").unwrap_or(&Value::None), out);
+            out.push_str(", ");
+            repr_into(state.get("_value").unwrap_or(&Value::None), out);
+            out.push(')');
+        }
+        Value::Object {
+            class,
+            state: Some(state),
+            ..
+        } if class.is_global("multiprocessing.managers", "Namespace") => {
+            // `Namespace(a=1, b=2)`: public names, sorted as text.
+            let mut parts: Vec<String> = match &**state {
+                Value::Dict(pairs) => pairs
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let name = k.as_str()?;
+                        (!name.starts_with('_')).then(|| format!("{name}={}", py_repr(v)))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            parts.sort();
+            out.push_str(&format!("Namespace({})", parts.join(", ")));
+        }
         Value::Reduce { .. } | Value::Object { .. } => match v.exception() {
             Some((_, name, args)) => {
                 out.push_str(name);
