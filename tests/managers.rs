@@ -292,3 +292,75 @@ fn the_docs_remote_queue_example() {
     assert_eq!(client("print(queue.get(timeout=10))"), "again\n");
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn locks_semaphores_and_events_behave_as_cpythons() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let reference = {
+        let server = serve_cpython();
+        run_client("python3", "manager_sync.py", &server.address)
+    };
+    assert!(reference.contains("RuntimeError"), "{reference}");
+    let server = serve_mp(&[]);
+    for python in pythons() {
+        let got = run_client(&python, "manager_sync.py", &server.address);
+        assert_eq!(got, reference, "{python} against mp serve-manager");
+    }
+}
+
+/// Beyond CPython: a lock held by a client that is SIGKILLed is released
+/// when its connection closes, and the next client gets it (CPython's
+/// server keeps it held for ever).
+#[test]
+fn a_lock_held_by_a_killed_client_is_released() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let server = serve_mp(&["--register", "mutex=lock"]);
+    let (host, port) = server.address.rsplit_once(':').unwrap();
+    let prelude = format!(
+        "from multiprocessing.managers import BaseManager\n\
+         import sys, time\n\
+         BaseManager.register('mutex')\n\
+         m = BaseManager(address=('{host}', {port}), authkey=b'{KEY}')\n\
+         m.connect()\n\
+         lock = m.mutex()\n"
+    );
+    let mut holder = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "{prelude}print(lock.acquire(), flush=True)\ntime.sleep(120)\n"
+        ))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(
+        first_line(&mut holder),
+        "True",
+        "the first client took the lock"
+    );
+    // While it lives, the lock is held.
+    let busy = Command::new("python3")
+        .arg("-c")
+        .arg(format!("{prelude}print(lock.acquire(True, 0.2))\n"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&busy.stdout), "False\n");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let after = Command::new("python3")
+        .arg("-c")
+        .arg(format!("{prelude}print(lock.acquire(True, 10))\n"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&after.stdout),
+        "True\n",
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+}

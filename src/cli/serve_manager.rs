@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use mp::connection::Listener;
 use mp::managers::server::{Kind, Server};
+use mp::pickle::Value;
 use mp::Error;
 
 use super::wire::{address, authkey, Usage, AUTHKEY_ENV};
@@ -18,9 +19,11 @@ The first line on stdout is the address the server listens on (with port 0,
 the port it picked), so a script can read it. A client's shutdown() or
 SIGINT/SIGTERM stops the server (the Unix socket file is removed).
 
-Serves so far the typeids dict, list, Namespace, Value, Queue and
-JoinableQueue (and dict iteration); other SyncManager typeids are refused
-with a RemoteError naming them.
+Serves so far the typeids dict, list, Namespace, Value, Queue,
+JoinableQueue, Lock, RLock, Semaphore, BoundedSemaphore and Event (and dict
+iteration); other SyncManager typeids are refused with a RemoteError naming
+them. Unlike CPython's server, a lock or semaphore held by a client whose
+connection closes (the client died) is released.
 
 Examples:
   MP_AUTHKEY=secret mp serve-manager --address 127.0.0.1:50000
@@ -50,32 +53,53 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     authkey_file: Option<PathBuf>,
     /// Serve NAME as a typeid bound to one shared object of TYPE (queue,
-    /// joinablequeue, dict, list, namespace): Python's
-    /// `register('NAME')` then `m.NAME()` returns it.
+    /// joinablequeue, dict, list, namespace, lock, rlock, semaphore[:N],
+    /// boundedsemaphore[:N], event): Python's `register('NAME')` then
+    /// `m.NAME()` returns it.
     #[arg(long = "register", value_name = "NAME=TYPE")]
     register: Vec<String>,
 }
 
-fn parse_register(spec: &str) -> Result<(String, Kind)> {
+fn parse_register(spec: &str) -> Result<(String, (Kind, Vec<Value>))> {
     let Some((name, ty)) = spec.split_once('=') else {
         bail!(Usage(format!("--register {spec:?}: expected NAME=TYPE")));
     };
+    let (ty, n) = match ty.split_once(':') {
+        Some((t, n)) => match n.parse::<i64>() {
+            Ok(n) if n >= 0 => (t, Some(n)),
+            _ => bail!(Usage(format!(
+                "--register {spec:?}: {n:?} is not a count (semaphore:N)"
+            ))),
+        },
+        None => (ty, None),
+    };
     let kind = match ty.to_ascii_lowercase().as_str() {
-        "queue" => Kind::Queue,
-        "joinablequeue" => Kind::Queue,
+        "queue" | "joinablequeue" => Kind::Queue,
         "dict" => Kind::Dict,
         "list" => Kind::List,
         "namespace" => Kind::Namespace,
+        "lock" => Kind::Lock,
+        "rlock" => Kind::RLock,
+        "semaphore" => Kind::Semaphore,
+        "boundedsemaphore" => Kind::BoundedSemaphore,
+        "event" => Kind::Event,
         other => bail!(Usage(format!(
-            "--register {spec:?}: unknown type {other:?} (queue, joinablequeue, dict, list, namespace)"
+            "--register {spec:?}: unknown type {other:?} (queue, joinablequeue, dict, list, \
+             namespace, lock, rlock, semaphore[:N], boundedsemaphore[:N], event)"
         ))),
     };
+    if n.is_some() && !matches!(kind, Kind::Semaphore | Kind::BoundedSemaphore) {
+        bail!(Usage(format!(
+            "--register {spec:?}: only semaphores take :N"
+        )));
+    }
     if name.is_empty() || name.starts_with('_') {
         bail!(Usage(format!(
             "--register {spec:?}: a name must not be empty or start with _"
         )));
     }
-    Ok((name.to_string(), kind))
+    let args = n.map(Value::Int).into_iter().collect();
+    Ok((name.to_string(), (kind, args)))
 }
 
 /// `mp serve-manager`.
@@ -89,7 +113,7 @@ pub fn serve(args: ServeArgs) -> Result<i32> {
              127.0.0.1 or a Unix socket"
         )));
     }
-    let registered: HashMap<String, Kind> = args
+    let registered: HashMap<String, (Kind, Vec<Value>)> = args
         .register
         .iter()
         .map(|s| parse_register(s))

@@ -37,6 +37,16 @@ pub enum Kind {
     Queue,
     /// An iterator over a snapshot (what `dict.__iter__` returns).
     Iterator,
+    /// `threading.Lock`.
+    Lock,
+    /// `threading.RLock`, owned by the connection (client thread) that took it.
+    RLock,
+    /// `threading.Semaphore`.
+    Semaphore,
+    /// `threading.BoundedSemaphore`.
+    BoundedSemaphore,
+    /// `threading.Event`.
+    Event,
 }
 
 impl Kind {
@@ -48,6 +58,11 @@ impl Kind {
             "Namespace" => Kind::Namespace,
             "Value" => Kind::Value,
             "Queue" | "JoinableQueue" => Kind::Queue,
+            "Lock" => Kind::Lock,
+            "RLock" => Kind::RLock,
+            "Semaphore" => Kind::Semaphore,
+            "BoundedSemaphore" => Kind::BoundedSemaphore,
+            "Event" => Kind::Event,
             _ => return None,
         })
     }
@@ -109,6 +124,10 @@ impl Kind {
                 "task_done",
             ],
             Kind::Iterator => &["__next__", "send", "throw", "close"],
+            Kind::Lock | Kind::RLock | Kind::Semaphore | Kind::BoundedSemaphore => {
+                &["acquire", "release"]
+            }
+            Kind::Event => &["is_set", "set", "clear", "wait"],
         }
     }
 }
@@ -128,6 +147,16 @@ enum State {
         unfinished: usize,
     },
     Iterator(std::vec::IntoIter<Value>),
+    /// Lock, RLock, Semaphore, BoundedSemaphore: `value` permits left
+    /// (a lock: 1 or 0), `held` the permits each connection took.
+    Permits {
+        value: usize,
+        bound: Option<usize>,
+        held: HashMap<u64, usize>,
+        /// RLock: the owning connection and its recursion count.
+        owner: Option<(u64, usize)>,
+    },
+    Event(bool),
 }
 
 /// A shared object: its state and the condition its blocking calls wait on.
@@ -161,8 +190,9 @@ enum Reply {
 /// The manager server.
 pub struct Server {
     objects: Mutex<HashMap<String, Entry>>,
-    /// Registered names: typeid -> the kind (one shared object per name).
-    registered: HashMap<String, Kind>,
+    /// Registered names: typeid -> the kind and its constructor arguments
+    /// (one shared object per name).
+    registered: HashMap<String, (Kind, Vec<Value>)>,
     /// A registered name's one object (ident, object): it outlives its
     /// last reference, as the object CPython's registered callable returns.
     shared_by_name: Mutex<HashMap<String, (String, Arc<Object>)>>,
@@ -182,7 +212,7 @@ fn tuple_args(v: &Value) -> &[Value] {
 impl Server {
     /// A server that will tell clients it lives at `address`, with the
     /// registered names (`--register get_queue=queue`).
-    pub fn new(address: Address, registered: HashMap<String, Kind>) -> Arc<Server> {
+    pub fn new(address: Address, registered: HashMap<String, (Kind, Vec<Value>)>) -> Arc<Server> {
         Arc::new(Server {
             objects: Mutex::new(HashMap::new()),
             registered,
@@ -334,7 +364,8 @@ impl Server {
             return Reply::Traceback("create: no typeid".into());
         };
         let ctor = &args[1..];
-        if let Some(&kind) = self.registered.get(typeid) {
+        if let Some((kind, ctor_args)) = self.registered.get(typeid) {
+            let kind = *kind;
             // A registered name: one shared object, created on first use.
             let mut names = self
                 .shared_by_name
@@ -350,7 +381,7 @@ impl Server {
                     });
                 return self.created(ident.clone(), kind);
             }
-            let state = match initial_state(kind, &[]) {
+            let state = match initial_state(kind, ctor_args) {
                 Ok(s) => s,
                 Err(r) => return r,
             };
@@ -449,6 +480,41 @@ impl Server {
     }
 
     fn serve_methods(&self, conn: &Connection) {
+        let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.serve_methods_as(conn, conn_id);
+        // Beyond CPython: what this connection (a client thread) held is
+        // released, so a client that died does not block the others.
+        self.release_held_by(conn_id);
+    }
+
+    fn release_held_by(&self, conn_id: u64) {
+        let objs: Vec<Arc<Object>> = self.objects().values().map(|e| e.obj.clone()).collect();
+        let named: Vec<Arc<Object>> = self
+            .shared_by_name
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|(_, o)| o.clone())
+            .collect();
+        for obj in objs.iter().chain(&named) {
+            let mut st = obj.lock();
+            if let State::Permits {
+                value, held, owner, ..
+            } = &mut *st
+            {
+                if let Some(n) = held.remove(&conn_id) {
+                    *value += n;
+                    if owner.is_some_and(|(o, _)| o == conn_id) {
+                        *owner = None;
+                    }
+                    drop(st);
+                    obj.changed.notify_all();
+                }
+            }
+        }
+    }
+
+    fn serve_methods_as(&self, conn: &Connection, conn_id: u64) {
         while let Ok(request) = conn.recv_value() {
             let Some([ident, method, args, kwds]) = request
                 .as_seq()
@@ -465,7 +531,7 @@ impl Server {
                     "Traceback (most recent call last):\nKeyError: {}\n",
                     py_repr(&Value::str(ident))
                 )),
-                Some(obj) => self.call(&obj, method, tuple_args(args), kwds),
+                Some(obj) => self.call(&obj, method, tuple_args(args), kwds, conn_id),
             };
             if !self.send_reply(conn, reply) {
                 return;
@@ -473,10 +539,20 @@ impl Server {
         }
     }
 
-    fn call(&self, obj: &Arc<Object>, method: &str, args: &[Value], kwds: &Value) -> Reply {
+    fn call(
+        &self,
+        obj: &Arc<Object>,
+        method: &str,
+        args: &[Value],
+        kwds: &Value,
+        conn_id: u64,
+    ) -> Reply {
         if !obj.kind.exposed().contains(&method) {
             return match method {
                 "#GETVALUE" => Reply::Return(snapshot(obj)),
+                "__str__" | "__repr__" if sync_repr(obj).is_some() => {
+                    Reply::Return(Value::str(sync_repr(obj).unwrap_or_default()))
+                }
                 "__str__" => Reply::Return(Value::str(py_str(&snapshot(obj)))),
                 "__repr__" => Reply::Return(Value::str(py_repr(&snapshot(obj)))),
                 _ => Reply::Traceback(format!(
@@ -500,6 +576,12 @@ impl Server {
         }
         if obj.kind == Kind::Queue {
             return queue_call(obj, method, args, kwds);
+        }
+        if matches!(
+            obj.kind,
+            Kind::Lock | Kind::RLock | Kind::Semaphore | Kind::BoundedSemaphore | Kind::Event
+        ) {
+            return sync_call(obj, method, args, kwds, conn_id);
         }
         let mut st = obj.lock();
         let r = object_call(&mut st, method, args, kwds);
@@ -542,6 +624,29 @@ fn initial_state(kind: Kind, args: &[Value]) -> std::result::Result<State, Reply
             unfinished: 0,
         },
         Kind::Iterator => State::Iterator(Vec::new().into_iter()),
+        Kind::Lock | Kind::RLock => State::Permits {
+            value: 1,
+            bound: None,
+            held: HashMap::new(),
+            owner: None,
+        },
+        Kind::Semaphore | Kind::BoundedSemaphore => {
+            let v = args.first().and_then(Value::as_i128).unwrap_or(1);
+            if v < 0 {
+                return Err(exc(
+                    "ValueError",
+                    vec![Value::str("semaphore initial value must be >= 0")],
+                ));
+            }
+            let v = usize::try_from(v).unwrap_or(usize::MAX);
+            State::Permits {
+                value: v,
+                bound: (kind == Kind::BoundedSemaphore).then_some(v),
+                held: HashMap::new(),
+                owner: None,
+            }
+        }
+        Kind::Event => State::Event(false),
     })
 }
 
@@ -613,6 +718,38 @@ fn pairs_from(v: &Value) -> std::result::Result<PyDict, Reply> {
     Ok(d)
 }
 
+/// `repr()` of a lock, semaphore or event, in CPython's forms (the address
+/// is a stand-in: each object's own, stable while it lives).
+fn sync_repr(obj: &Object) -> Option<String> {
+    let at = format!("0x{:x}", obj as *const Object as usize);
+    let st = obj.lock();
+    Some(match (&*st, obj.kind) {
+        (State::Permits { value, .. }, Kind::Lock) => format!(
+            "<{} _thread.lock object at {at}>",
+            if *value == 0 { "locked" } else { "unlocked" }
+        ),
+        (State::Permits { owner, .. }, Kind::RLock) => {
+            let (o, n) = owner.unwrap_or((0, 0));
+            format!(
+                "<{} _thread.RLock object owner={o} count={n} at {at}>",
+                if n == 0 { "unlocked" } else { "locked" }
+            )
+        }
+        (State::Permits { value, .. }, Kind::Semaphore) => {
+            format!("<threading.Semaphore at {at}: value={value}>")
+        }
+        (State::Permits { value, bound, .. }, Kind::BoundedSemaphore) => format!(
+            "<threading.BoundedSemaphore at {at}: value={value}/{}>",
+            bound.unwrap_or(0)
+        ),
+        (State::Event(flag), _) => format!(
+            "<threading.Event at {at}: {}>",
+            if *flag { "set" } else { "unset" }
+        ),
+        _ => return None,
+    })
+}
+
 /// The object's value, as `#GETVALUE` sends it.
 fn snapshot(obj: &Object) -> Value {
     match &*obj.lock() {
@@ -635,6 +772,8 @@ fn snapshot(obj: &Object) -> Value {
         },
         State::Queue { items, .. } => Value::List(items.iter().cloned().collect()),
         State::Iterator(it) => Value::List(it.as_slice().to_vec()),
+        State::Permits { value, .. } => Value::Int(*value as i64),
+        State::Event(flag) => Value::Bool(*flag),
     }
 }
 
@@ -845,7 +984,9 @@ fn object_call(st: &mut State, method: &str, args: &[Value], kwds: &Value) -> Re
             }
             _ => exc("StopIteration", vec![]),
         },
-        State::Queue { .. } => unreachable!("queues are served by queue_call"),
+        State::Queue { .. } | State::Permits { .. } | State::Event(_) => {
+            unreachable!("served by queue_call and sync_call")
+        }
     }
 }
 
@@ -1087,6 +1228,183 @@ fn sort_list(l: &mut [Value], reverse: bool) -> Reply {
             ))],
         ),
         None => Reply::Return(Value::None),
+    }
+}
+
+/// A `timeout` argument: `None` (or absent) waits for ever; a negative one
+/// is 0 (as `threading` treats it for acquire's non-blocking check).
+fn timeout_arg(v: Option<&Value>) -> Option<Duration> {
+    match v {
+        None | Some(Value::None) => None,
+        Some(Value::Float(f)) => {
+            Some(Duration::try_from_secs_f64(f.max(0.0)).unwrap_or(Duration::MAX))
+        }
+        Some(v) => Some(Duration::from_secs(
+            v.as_i128()
+                .map_or(0, |n| u64::try_from(n.max(0)).unwrap_or(u64::MAX)),
+        )),
+    }
+}
+
+/// Waits on `obj.changed` until `ready` gives a reply or the deadline
+/// passes (then `on_timeout`). Blocks this connection's thread only.
+fn wait_on(
+    obj: &Object,
+    timeout: Option<Duration>,
+    mut ready: impl FnMut(&mut State) -> Option<Reply>,
+    on_timeout: impl FnOnce() -> Reply,
+) -> Reply {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut st = obj.lock();
+    loop {
+        if let Some(r) = ready(&mut st) {
+            drop(st);
+            obj.changed.notify_all();
+            return r;
+        }
+        st = match (timeout, deadline) {
+            (None, _) | (Some(_), None) => obj.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+            (Some(_), Some(d)) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return on_timeout();
+                }
+                obj.changed
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+    }
+}
+
+/// Lock, RLock, Semaphore, BoundedSemaphore and Event methods.
+fn sync_call(obj: &Object, method: &str, args: &[Value], kwds: &Value, conn: u64) -> Reply {
+    let rlock = obj.kind == Kind::RLock;
+    match method {
+        "acquire" => {
+            let blocking = match arg(args, kwds, 0, "blocking") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::Int(n)) => *n != 0,
+                _ => true,
+            };
+            let timeout = if blocking {
+                timeout_arg(arg(args, kwds, 1, "timeout"))
+            } else {
+                Some(Duration::ZERO)
+            };
+            wait_on(
+                obj,
+                timeout,
+                |st| {
+                    let State::Permits {
+                        value, held, owner, ..
+                    } = st
+                    else {
+                        return Some(exc("TypeError", vec![Value::str("not a lock")]));
+                    };
+                    if rlock {
+                        if let Some((o, n)) = owner {
+                            if *o == conn {
+                                *n += 1;
+                                return Some(Reply::Return(Value::Bool(true)));
+                            }
+                        }
+                    }
+                    if *value == 0 {
+                        return None;
+                    }
+                    *value -= 1;
+                    *held.entry(conn).or_insert(0) += 1;
+                    if rlock {
+                        *owner = Some((conn, 1));
+                    }
+                    Some(Reply::Return(Value::Bool(true)))
+                },
+                || Reply::Return(Value::Bool(false)),
+            )
+        }
+        "release" => {
+            let mut st = obj.lock();
+            let State::Permits {
+                value,
+                bound,
+                held,
+                owner,
+            } = &mut *st
+            else {
+                return exc("TypeError", vec![Value::str("not a lock")]);
+            };
+            let reply = if rlock {
+                match owner {
+                    Some((o, n)) if *o == conn => {
+                        *n -= 1;
+                        if *n == 0 {
+                            *owner = None;
+                            *value += 1;
+                            held.remove(&conn);
+                        }
+                        Reply::Return(Value::None)
+                    }
+                    _ => exc(
+                        "RuntimeError",
+                        vec![Value::str("cannot release un-acquired lock")],
+                    ),
+                }
+            } else if obj.kind == Kind::Lock && *value > 0 {
+                exc("RuntimeError", vec![Value::str("release unlocked lock")])
+            } else if bound.is_some_and(|b| *value >= b) {
+                exc(
+                    "ValueError",
+                    vec![Value::str("Semaphore released too many times")],
+                )
+            } else {
+                *value += 1;
+                // Any connection may release; take the permit back from the
+                // one that holds it (this one, else any).
+                let from = if held.contains_key(&conn) {
+                    Some(conn)
+                } else {
+                    held.keys().next().copied()
+                };
+                if let Some(c) = from {
+                    if let Some(n) = held.get_mut(&c) {
+                        *n -= 1;
+                        if *n == 0 {
+                            held.remove(&c);
+                        }
+                    }
+                }
+                Reply::Return(Value::None)
+            };
+            drop(st);
+            obj.changed.notify_all();
+            reply
+        }
+        "is_set" => match &*obj.lock() {
+            State::Event(f) => Reply::Return(Value::Bool(*f)),
+            _ => exc("TypeError", vec![Value::str("not an event")]),
+        },
+        "set" | "clear" => {
+            if let State::Event(f) = &mut *obj.lock() {
+                *f = method == "set";
+            }
+            obj.changed.notify_all();
+            Reply::Return(Value::None)
+        }
+        "wait" => {
+            let timeout = timeout_arg(arg(args, kwds, 0, "timeout"));
+            wait_on(
+                obj,
+                timeout,
+                |st| match st {
+                    State::Event(true) => Some(Reply::Return(Value::Bool(true))),
+                    _ => None,
+                },
+                || Reply::Return(Value::Bool(false)),
+            )
+        }
+        _ => exc("AttributeError", vec![Value::str(method)]),
     }
 }
 
