@@ -364,3 +364,21 @@ fn a_lock_held_by_a_killed_client_is_released() {
         String::from_utf8_lossy(&after.stderr)
     );
 }
+
+#[test]
+fn conditions_and_barriers_behave_as_cpythons() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let reference = {
+        let server = serve_cpython();
+        run_client("python3", "manager_cond.py", &server.address)
+    };
+    assert!(reference.contains("aborted"), "{reference}");
+    let server = serve_mp(&[]);
+    for python in pythons() {
+        let got = run_client(&python, "manager_cond.py", &server.address);
+        assert_eq!(got, reference, "{python} against mp serve-manager");
+    }
+}

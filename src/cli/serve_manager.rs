@@ -20,9 +20,9 @@ the port it picked), so a script can read it. A client's shutdown() or
 SIGINT/SIGTERM stops the server (the Unix socket file is removed).
 
 Serves so far the typeids dict, list, Namespace, Value, Queue,
-JoinableQueue, Lock, RLock, Semaphore, BoundedSemaphore and Event (and dict
-iteration); other SyncManager typeids are refused with a RemoteError naming
-them. Unlike CPython's server, a lock or semaphore held by a client whose
+JoinableQueue, Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition and
+Barrier (and dict iteration); other SyncManager typeids (Array, Pool) are
+refused with a RemoteError naming them. Unlike CPython's server, a lock or semaphore held by a client whose
 connection closes (the client died) is released.
 
 Examples:
@@ -54,8 +54,8 @@ pub struct ServeArgs {
     authkey_file: Option<PathBuf>,
     /// Serve NAME as a typeid bound to one shared object of TYPE (queue,
     /// joinablequeue, dict, list, namespace, lock, rlock, semaphore[:N],
-    /// boundedsemaphore[:N], event): Python's `register('NAME')` then
-    /// `m.NAME()` returns it.
+    /// boundedsemaphore[:N], event, condition, barrier:N): Python's
+    /// `register('NAME')` then `m.NAME()` returns it.
     #[arg(long = "register", value_name = "NAME=TYPE")]
     register: Vec<String>,
 }
@@ -83,14 +83,26 @@ fn parse_register(spec: &str) -> Result<(String, (Kind, Vec<Value>))> {
         "semaphore" => Kind::Semaphore,
         "boundedsemaphore" => Kind::BoundedSemaphore,
         "event" => Kind::Event,
+        "condition" => Kind::Condition,
+        "barrier" => Kind::Barrier,
         other => bail!(Usage(format!(
             "--register {spec:?}: unknown type {other:?} (queue, joinablequeue, dict, list, \
-             namespace, lock, rlock, semaphore[:N], boundedsemaphore[:N], event)"
+             namespace, lock, rlock, semaphore[:N], boundedsemaphore[:N], event, condition, \
+             barrier:N)"
         ))),
     };
-    if n.is_some() && !matches!(kind, Kind::Semaphore | Kind::BoundedSemaphore) {
+    let takes_n = matches!(
+        kind,
+        Kind::Semaphore | Kind::BoundedSemaphore | Kind::Barrier
+    );
+    if n.is_some() && !takes_n {
         bail!(Usage(format!(
-            "--register {spec:?}: only semaphores take :N"
+            "--register {spec:?}: only semaphores and barriers take :N"
+        )));
+    }
+    if kind == Kind::Barrier && n.is_none_or(|n| n <= 0) {
+        bail!(Usage(format!(
+            "--register {spec:?}: a barrier needs its parties, barrier:N (N > 0)"
         )));
     }
     if name.is_empty() || name.starts_with('_') {

@@ -47,6 +47,10 @@ pub enum Kind {
     BoundedSemaphore,
     /// `threading.Event`.
     Event,
+    /// `threading.Condition` (its own RLock, owned by a connection).
+    Condition,
+    /// `threading.Barrier`.
+    Barrier,
 }
 
 impl Kind {
@@ -63,6 +67,8 @@ impl Kind {
             "Semaphore" => Kind::Semaphore,
             "BoundedSemaphore" => Kind::BoundedSemaphore,
             "Event" => Kind::Event,
+            "Condition" => Kind::Condition,
+            "Barrier" => Kind::Barrier,
             _ => return None,
         })
     }
@@ -128,6 +134,8 @@ impl Kind {
                 &["acquire", "release"]
             }
             Kind::Event => &["is_set", "set", "clear", "wait"],
+            Kind::Condition => &["acquire", "release", "wait", "notify", "notify_all"],
+            Kind::Barrier => &["__getattribute__", "wait", "abort", "reset"],
         }
     }
 }
@@ -157,6 +165,24 @@ enum State {
         owner: Option<(u64, usize)>,
     },
     Event(bool),
+    Condition {
+        /// The RLock: owning connection and recursion count.
+        owner: Option<(u64, usize)>,
+        /// Tickets of the waiters, oldest first, and those notified.
+        waiting: VecDeque<u64>,
+        notified: std::collections::HashSet<u64>,
+        next_ticket: u64,
+    },
+    Barrier {
+        parties: usize,
+        /// Threads waiting in the current round.
+        count: usize,
+        /// Bumped each time a round is released.
+        generation: u64,
+        /// Bumped by `reset`: that round's waiters get BrokenBarrierError.
+        resets: u64,
+        broken: bool,
+    },
 }
 
 /// A shared object: its state and the condition its blocking calls wait on.
@@ -498,18 +524,25 @@ impl Server {
             .collect();
         for obj in objs.iter().chain(&named) {
             let mut st = obj.lock();
-            if let State::Permits {
-                value, held, owner, ..
-            } = &mut *st
-            {
-                if let Some(n) = held.remove(&conn_id) {
-                    *value += n;
-                    if owner.is_some_and(|(o, _)| o == conn_id) {
-                        *owner = None;
+            match &mut *st {
+                State::Permits {
+                    value, held, owner, ..
+                } => {
+                    if let Some(n) = held.remove(&conn_id) {
+                        *value += n;
+                        if owner.is_some_and(|(o, _)| o == conn_id) {
+                            *owner = None;
+                        }
+                        drop(st);
+                        obj.changed.notify_all();
                     }
+                }
+                State::Condition { owner, .. } if owner.is_some_and(|(o, _)| o == conn_id) => {
+                    *owner = None;
                     drop(st);
                     obj.changed.notify_all();
                 }
+                _ => {}
             }
         }
     }
@@ -583,6 +616,12 @@ impl Server {
         ) {
             return sync_call(obj, method, args, kwds, conn_id);
         }
+        if obj.kind == Kind::Condition {
+            return condition_call(obj, method, args, kwds, conn_id);
+        }
+        if obj.kind == Kind::Barrier {
+            return barrier_call(obj, method, args, kwds);
+        }
         let mut st = obj.lock();
         let r = object_call(&mut st, method, args, kwds);
         drop(st);
@@ -647,6 +686,25 @@ fn initial_state(kind: Kind, args: &[Value]) -> std::result::Result<State, Reply
             }
         }
         Kind::Event => State::Event(false),
+        Kind::Condition => State::Condition {
+            owner: None,
+            waiting: VecDeque::new(),
+            notified: Default::default(),
+            next_ticket: 0,
+        },
+        Kind::Barrier => {
+            let parties = args.first().and_then(Value::as_i128).unwrap_or(0);
+            if parties < 1 {
+                return Err(exc("ValueError", vec![Value::str("parties must be > 0")]));
+            }
+            State::Barrier {
+                parties: usize::try_from(parties).unwrap_or(usize::MAX),
+                count: 0,
+                generation: 0,
+                resets: 0,
+                broken: false,
+            }
+        }
     })
 }
 
@@ -774,6 +832,8 @@ fn snapshot(obj: &Object) -> Value {
         State::Iterator(it) => Value::List(it.as_slice().to_vec()),
         State::Permits { value, .. } => Value::Int(*value as i64),
         State::Event(flag) => Value::Bool(*flag),
+        State::Condition { owner, .. } => Value::Bool(owner.is_some()),
+        State::Barrier { count, .. } => Value::Int(*count as i64),
     }
 }
 
@@ -984,7 +1044,11 @@ fn object_call(st: &mut State, method: &str, args: &[Value], kwds: &Value) -> Re
             }
             _ => exc("StopIteration", vec![]),
         },
-        State::Queue { .. } | State::Permits { .. } | State::Event(_) => {
+        State::Queue { .. }
+        | State::Permits { .. }
+        | State::Event(_)
+        | State::Condition { .. }
+        | State::Barrier { .. } => {
             unreachable!("served by queue_call and sync_call")
         }
     }
@@ -1267,6 +1331,8 @@ fn wait_on(
             (Some(_), Some(d)) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
+                    // `on_timeout` may take the lock itself.
+                    drop(st);
                     return on_timeout();
                 }
                 obj.changed
@@ -1403,6 +1469,261 @@ fn sync_call(obj: &Object, method: &str, args: &[Value], kwds: &Value, conn: u64
                 },
                 || Reply::Return(Value::Bool(false)),
             )
+        }
+        _ => exc("AttributeError", vec![Value::str(method)]),
+    }
+}
+
+/// Condition methods: its RLock belongs to the calling connection.
+fn condition_call(obj: &Object, method: &str, args: &[Value], kwds: &Value, conn: u64) -> Reply {
+    let owns =
+        |st: &State| matches!(st, State::Condition { owner: Some((o, _)), .. } if *o == conn);
+    match method {
+        "acquire" => {
+            let blocking = !matches!(
+                arg(args, kwds, 0, "blocking"),
+                Some(Value::Bool(false)) | Some(Value::Int(0))
+            );
+            let timeout = if blocking {
+                timeout_arg(arg(args, kwds, 1, "timeout"))
+            } else {
+                Some(Duration::ZERO)
+            };
+            wait_on(
+                obj,
+                timeout,
+                |st| {
+                    let State::Condition { owner, .. } = st else {
+                        return Some(exc("TypeError", vec![Value::str("not a condition")]));
+                    };
+                    match owner {
+                        Some((o, n)) if *o == conn => {
+                            *n += 1;
+                            Some(Reply::Return(Value::Bool(true)))
+                        }
+                        Some(_) => None,
+                        None => {
+                            *owner = Some((conn, 1));
+                            Some(Reply::Return(Value::Bool(true)))
+                        }
+                    }
+                },
+                || Reply::Return(Value::Bool(false)),
+            )
+        }
+        "release" => {
+            let mut st = obj.lock();
+            let State::Condition { owner, .. } = &mut *st else {
+                return exc("TypeError", vec![Value::str("not a condition")]);
+            };
+            let r = match owner {
+                Some((o, n)) if *o == conn => {
+                    *n -= 1;
+                    if *n == 0 {
+                        *owner = None;
+                    }
+                    Reply::Return(Value::None)
+                }
+                _ => exc(
+                    "RuntimeError",
+                    vec![Value::str("cannot release un-acquired lock")],
+                ),
+            };
+            drop(st);
+            obj.changed.notify_all();
+            r
+        }
+        "notify" | "notify_all" => {
+            let mut st = obj.lock();
+            if !owns(&st) {
+                return exc(
+                    "RuntimeError",
+                    vec![Value::str("cannot notify on un-acquired lock")],
+                );
+            }
+            let n = if method == "notify_all" {
+                usize::MAX
+            } else {
+                arg(args, kwds, 0, "n")
+                    .and_then(Value::as_i128)
+                    .map_or(1, |n| usize::try_from(n.max(0)).unwrap_or(usize::MAX))
+            };
+            if let State::Condition {
+                waiting, notified, ..
+            } = &mut *st
+            {
+                for _ in 0..n {
+                    let Some(t) = waiting.pop_front() else { break };
+                    notified.insert(t);
+                }
+            }
+            drop(st);
+            obj.changed.notify_all();
+            Reply::Return(Value::None)
+        }
+        "wait" => {
+            let timeout = timeout_arg(arg(args, kwds, 0, "timeout"));
+            let (ticket, saved) = {
+                let mut st = obj.lock();
+                let State::Condition {
+                    owner,
+                    waiting,
+                    next_ticket,
+                    ..
+                } = &mut *st
+                else {
+                    return exc("TypeError", vec![Value::str("not a condition")]);
+                };
+                let saved = match owner {
+                    Some((o, n)) if *o == conn => *n,
+                    _ => {
+                        return exc(
+                            "RuntimeError",
+                            vec![Value::str("cannot wait on un-acquired lock")],
+                        )
+                    }
+                };
+                *owner = None;
+                *next_ticket += 1;
+                waiting.push_back(*next_ticket);
+                (*next_ticket, saved)
+            };
+            obj.changed.notify_all();
+            // Wait to be notified (or time out), then take the lock back.
+            let got = wait_on(
+                obj,
+                timeout,
+                |st| match st {
+                    State::Condition { notified, .. } => notified
+                        .remove(&ticket)
+                        .then_some(Reply::Return(Value::Bool(true))),
+                    _ => None,
+                },
+                || Reply::Return(Value::Bool(false)),
+            );
+            if let State::Condition { waiting, .. } = &mut *obj.lock() {
+                waiting.retain(|t| *t != ticket);
+            }
+            let _ = wait_on(
+                obj,
+                None,
+                |st| match st {
+                    State::Condition { owner, .. } if owner.is_none() => {
+                        *owner = Some((conn, saved));
+                        Some(Reply::Return(Value::None))
+                    }
+                    _ => None,
+                },
+                || Reply::Return(Value::None),
+            );
+            got
+        }
+        _ => exc("AttributeError", vec![Value::str(method)]),
+    }
+}
+
+fn broken_barrier() -> Reply {
+    Reply::Error("threading", "BrokenBarrierError", vec![])
+}
+
+/// Barrier methods, and its `parties`, `n_waiting` and `broken` attributes.
+fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Value) -> Reply {
+    match method {
+        "__getattribute__" => {
+            let st = obj.lock();
+            let State::Barrier {
+                parties,
+                count,
+                broken,
+                ..
+            } = &*st
+            else {
+                return exc("TypeError", vec![Value::str("not a barrier")]);
+            };
+            match args.first().and_then(Value::as_str) {
+                Some("parties") => Reply::Return(Value::Int(*parties as i64)),
+                Some("n_waiting") => Reply::Return(Value::Int(*count as i64)),
+                Some("broken") => Reply::Return(Value::Bool(*broken)),
+                other => exc(
+                    "AttributeError",
+                    vec![Value::str(format!(
+                        "'Barrier' object has no attribute {}",
+                        py_repr(&Value::str(other.unwrap_or("")))
+                    ))],
+                ),
+            }
+        }
+        "wait" => {
+            let timeout = timeout_arg(arg(args, kwds, 0, "timeout"));
+            let (index, generation, resets) = {
+                let mut st = obj.lock();
+                let State::Barrier {
+                    parties,
+                    count,
+                    generation,
+                    resets,
+                    broken,
+                } = &mut *st
+                else {
+                    return exc("TypeError", vec![Value::str("not a barrier")]);
+                };
+                if *broken {
+                    return broken_barrier();
+                }
+                let index = *count;
+                *count += 1;
+                if *count == *parties {
+                    // The last one releases the round.
+                    *count = 0;
+                    *generation += 1;
+                    drop(st);
+                    obj.changed.notify_all();
+                    return Reply::Return(Value::Int(index as i64));
+                }
+                (index, *generation, *resets)
+            };
+            wait_on(
+                obj,
+                timeout,
+                |st| match st {
+                    State::Barrier { broken: true, .. } => Some(broken_barrier()),
+                    State::Barrier { resets: r, .. } if *r != resets => Some(broken_barrier()),
+                    State::Barrier { generation: g, .. } if *g != generation => {
+                        Some(Reply::Return(Value::Int(index as i64)))
+                    }
+                    _ => None,
+                },
+                || {
+                    // A timeout breaks the barrier for everyone.
+                    if let State::Barrier { broken, count, .. } = &mut *obj.lock() {
+                        *broken = true;
+                        *count = 0;
+                    }
+                    obj.changed.notify_all();
+                    broken_barrier()
+                },
+            )
+        }
+        "abort" | "reset" => {
+            if let State::Barrier {
+                broken,
+                count,
+                resets,
+                ..
+            } = &mut *obj.lock()
+            {
+                if method == "abort" {
+                    *broken = true;
+                } else {
+                    // This round's waiters get BrokenBarrierError; the
+                    // barrier is usable again at once.
+                    *resets += 1;
+                    *count = 0;
+                    *broken = false;
+                }
+            }
+            obj.changed.notify_all();
+            Reply::Return(Value::None)
         }
         _ => exc("AttributeError", vec![Value::str(method)]),
     }
