@@ -382,3 +382,93 @@ fn conditions_and_barriers_behave_as_cpythons() {
         assert_eq!(got, reference, "{python} against mp serve-manager");
     }
 }
+
+/// Garbage after the handshake, a frame that promises a gigabyte, a silent
+/// peer and a pickle that names `os.system`: each costs only its own
+/// connection, nothing is executed, and the server goes on serving.
+#[test]
+fn hostile_peers_cost_only_their_own_connection() {
+    use mp::connection::{client, Address};
+    let server = serve_mp(&[]);
+    let addr: Address = server.address.parse().unwrap();
+    let key = KEY.as_bytes();
+    // A peer that connects and says nothing.
+    let _silent = std::net::TcpStream::connect(&server.address).unwrap();
+    // Random bytes as a message.
+    let c = client(&addr, Some(key)).unwrap();
+    c.send_bytes(&[0x80, 0x04, 0xff, 0x00, 0x13, 0x37]).unwrap();
+    let _ = c.recv_bytes(None);
+    drop(c);
+    // A frame header that promises 1 GiB, then nothing.
+    let mut raw = std::net::TcpStream::connect(&server.address).unwrap();
+    raw.write_all(&0x4000_0000u32.to_be_bytes()).unwrap();
+    drop(raw);
+    // A pickle naming os.system: stored and returned as inert data.
+    let marker = std::env::temp_dir().join(format!("mp-pwned-{}", std::process::id()));
+    let hostile = Value::Reduce {
+        callable: Box::new(Value::global("os", "system")),
+        args: Box::new(Value::Tuple(vec![Value::str(format!(
+            "touch {}",
+            marker.display()
+        ))])),
+        state: None,
+    };
+    let req = |ident: Value, name: &str, args: Vec<Value>| {
+        Value::Tuple(vec![
+            ident,
+            Value::str(name),
+            Value::Tuple(args),
+            Value::Dict(vec![]),
+        ])
+    };
+    let c = client(&addr, Some(key)).unwrap();
+    c.send_value(&req(Value::None, "create", vec![Value::str("dict")]))
+        .unwrap();
+    let created = c.recv_value().unwrap();
+    let ident = created.as_seq().unwrap()[1].as_seq().unwrap()[0].clone();
+    let c = client(&addr, Some(key)).unwrap();
+    c.send_value(&req(
+        Value::None,
+        "accept_connection",
+        vec![Value::str("t")],
+    ))
+    .unwrap();
+    c.recv_value().unwrap();
+    c.send_value(&req(
+        ident.clone(),
+        "__setitem__",
+        vec![Value::str("k"), hostile.clone()],
+    ))
+    .unwrap();
+    c.recv_value().unwrap();
+    c.send_value(&req(ident, "__getitem__", vec![Value::str("k")]))
+        .unwrap();
+    let back = c.recv_value().unwrap();
+    assert_eq!(back.as_seq().unwrap()[1], hostile, "returned as it came");
+    assert!(!marker.exists(), "something ran os.system");
+    // An unknown server function and a method that is not exposed.
+    let c2 = client(&addr, Some(key)).unwrap();
+    c2.send_value(&req(Value::None, "__class__", vec![]))
+        .unwrap();
+    let r = c2.recv_value().unwrap();
+    assert_eq!(r.as_seq().unwrap()[0], Value::str("#TRACEBACK"));
+    // And everyone else is still served.
+    if Command::new("python3").arg("-V").output().is_ok() {
+        let (host, port) = server.address.rsplit_once(':').unwrap();
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "from multiprocessing.managers import SyncManager\n\
+                 m = SyncManager(('{host}', {port}), authkey=b'{KEY}'); m.connect()\n\
+                 d = m.dict(); d['a'] = 1; print(d['a'])\n"
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "1\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
