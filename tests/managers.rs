@@ -472,3 +472,100 @@ fn hostile_peers_cost_only_their_own_connection() {
         );
     }
 }
+
+/// One persistent connection's worth of method calls, spoken raw.
+struct Raw {
+    conn: mp::connection::Connection,
+}
+
+impl Raw {
+    fn request(ident: Value, name: &str, args: Vec<Value>) -> Value {
+        Value::Tuple(vec![
+            ident,
+            Value::str(name),
+            Value::Tuple(args),
+            Value::Dict(vec![]),
+        ])
+    }
+
+    /// `create(typeid)` on its own connection: the new object's id.
+    fn create(addr: &mp::connection::Address, typeid: &str) -> Value {
+        let c = mp::connection::client(addr, Some(KEY.as_bytes())).unwrap();
+        c.send_value(&Self::request(
+            Value::None,
+            "create",
+            vec![Value::str(typeid)],
+        ))
+        .unwrap();
+        let r = c.recv_value().unwrap();
+        r.as_seq().unwrap()[1].as_seq().unwrap()[0].clone()
+    }
+
+    fn connect(addr: &mp::connection::Address) -> Raw {
+        let conn = mp::connection::client(addr, Some(KEY.as_bytes())).unwrap();
+        conn.send_value(&Self::request(
+            Value::None,
+            "accept_connection",
+            vec![Value::str("MainProcess")],
+        ))
+        .unwrap();
+        conn.recv_value().unwrap();
+        Raw { conn }
+    }
+
+    fn call(&self, ident: &Value, method: &str, args: Vec<Value>) -> Value {
+        self.conn
+            .send_value(&Self::request(ident.clone(), method, args))
+            .unwrap();
+        let r = self.conn.recv_value().unwrap();
+        let r = r.as_seq().unwrap();
+        assert_eq!(r[0], Value::str("#RETURN"), "{method}: {:?}", r[1]);
+        r[1].clone()
+    }
+}
+
+/// 1,000 clients at once, each on its own connection, incrementing shared
+/// counters under a shared lock: blocking `acquire` blocks only its own
+/// connection, and every count is exact.
+#[test]
+fn a_thousand_concurrent_clients_keep_exact_counts() {
+    const CLIENTS: usize = 1000;
+    const OPS: usize = 10;
+    let server = serve_mp(&["--register", "counts=dict", "--register", "mutex=lock"]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let counts = Raw::create(&addr, "counts");
+    let mutex = Raw::create(&addr, "mutex");
+    let clients: Vec<Raw> = (0..CLIENTS).map(|_| Raw::connect(&addr)).collect();
+    let threads: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let (counts, mutex) = (counts.clone(), mutex.clone());
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let key = Value::Int((i % 7) as i64);
+                    for _ in 0..OPS {
+                        assert_eq!(raw.call(&mutex, "acquire", vec![]), Value::Bool(true));
+                        let n = raw.call(&counts, "get", vec![key.clone(), Value::Int(0)]);
+                        let n = n.as_i128().unwrap() as i64;
+                        raw.call(&counts, "__setitem__", vec![key.clone(), Value::Int(n + 1)]);
+                        raw.call(&mutex, "release", vec![]);
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let check = Raw::connect(&addr);
+    let mut total = 0;
+    for k in 0..7 {
+        let want = (0..CLIENTS).filter(|i| i % 7 == k).count() * OPS;
+        let got = check.call(&counts, "__getitem__", vec![Value::Int(k as i64)]);
+        assert_eq!(got, Value::Int(want as i64), "key {k}");
+        total += want;
+    }
+    assert_eq!(total, CLIENTS * OPS);
+}

@@ -416,6 +416,17 @@ impl Server {
             names.insert(typeid.to_string(), (ident.clone(), obj));
             return self.created(ident, kind);
         }
+        if matches!(typeid, "Pool" | "AsyncResult" | "Array") {
+            return Reply::Traceback(format!(
+                "Traceback (most recent call last):\nNotImplementedError: mp serve-manager does \
+                 not serve {typeid:?}{}\n",
+                if typeid == "Array" {
+                    " yet"
+                } else {
+                    ": it would run Python code in the server, which mp never does"
+                }
+            ));
+        }
         let Some(kind) = Kind::of_typeid(typeid) else {
             return Reply::Traceback(format!(
                 "Traceback (most recent call last):\nKeyError: {}\n",
