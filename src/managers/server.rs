@@ -1749,14 +1749,7 @@ fn queue_call(obj: &Object, method: &str, args: &[Value], kwds: &Value) -> Reply
         Some(_) => true,
         None => default,
     };
-    let timeout = |i: usize| match arg(args, kwds, i, "timeout") {
-        Some(Value::Float(f)) if *f >= 0.0 => Duration::try_from_secs_f64(*f).ok(),
-        Some(v) => v
-            .as_i128()
-            .and_then(|n| u64::try_from(n).ok())
-            .map(Duration::from_secs),
-        None => None,
-    };
+    let timeout = |i: usize| timeout_arg(arg(args, kwds, i, "timeout"));
     match method {
         "qsize" | "empty" | "full" => {
             let st = obj.lock();
@@ -1770,74 +1763,47 @@ fn queue_call(obj: &Object, method: &str, args: &[Value], kwds: &Value) -> Reply
             })
         }
         "put" | "put_nowait" => {
-            let item = args.first().cloned().unwrap_or(Value::None);
+            let mut item = Some(args.first().cloned().unwrap_or(Value::None));
             let block = method == "put" && flag(1, "block", true);
-            let deadline = timeout(2).and_then(|t| Instant::now().checked_add(t));
-            let mut st = obj.lock();
-            loop {
-                let State::Queue {
-                    items,
-                    maxsize,
-                    unfinished,
-                } = &mut *st
-                else {
-                    unreachable!()
-                };
-                if *maxsize == 0 || items.len() < *maxsize {
-                    items.push_back(item);
-                    *unfinished += 1;
-                    drop(st);
-                    obj.changed.notify_all();
-                    return Reply::Return(Value::None);
-                }
-                if !block {
-                    return Reply::Error("queue", "Full", vec![]);
-                }
-                st = match deadline {
-                    None => obj.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
-                    Some(d) => {
-                        let left = d.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            return Reply::Error("queue", "Full", vec![]);
-                        }
-                        obj.changed
-                            .wait_timeout(st, left)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0
+            let wait = if block {
+                timeout(2)
+            } else {
+                Some(Duration::ZERO)
+            };
+            wait_on(
+                obj,
+                wait,
+                |st| match st {
+                    State::Queue {
+                        items,
+                        maxsize,
+                        unfinished,
+                    } if *maxsize == 0 || items.len() < *maxsize => {
+                        items.push_back(item.take().unwrap_or(Value::None));
+                        *unfinished += 1;
+                        Some(Reply::Return(Value::None))
                     }
-                };
-            }
+                    _ => None,
+                },
+                || Reply::Error("queue", "Full", vec![]),
+            )
         }
         "get" | "get_nowait" => {
             let block = method == "get" && flag(0, "block", true);
-            let deadline = timeout(1).and_then(|t| Instant::now().checked_add(t));
-            let mut st = obj.lock();
-            loop {
-                let State::Queue { items, .. } = &mut *st else {
-                    unreachable!()
-                };
-                if let Some(v) = items.pop_front() {
-                    drop(st);
-                    obj.changed.notify_all();
-                    return Reply::Return(v);
-                }
-                if !block {
-                    return Reply::Error("_queue", "Empty", vec![]);
-                }
-                st = match deadline {
-                    None => obj.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
-                    Some(d) => {
-                        let left = d.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            return Reply::Error("_queue", "Empty", vec![]);
-                        }
-                        obj.changed
-                            .wait_timeout(st, left)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0
-                    }
-                };
-            }
+            let wait = if block {
+                timeout(1)
+            } else {
+                Some(Duration::ZERO)
+            };
+            wait_on(
+                obj,
+                wait,
+                |st| match st {
+                    State::Queue { items, .. } => items.pop_front().map(Reply::Return),
+                    _ => None,
+                },
+                || Reply::Error("_queue", "Empty", vec![]),
+            )
         }
         "task_done" => {
             let mut st = obj.lock();
@@ -1855,18 +1821,15 @@ fn queue_call(obj: &Object, method: &str, args: &[Value], kwds: &Value) -> Reply
             obj.changed.notify_all();
             Reply::Return(Value::None)
         }
-        "join" => {
-            let mut st = obj.lock();
-            loop {
-                let State::Queue { unfinished, .. } = &*st else {
-                    unreachable!()
-                };
-                if *unfinished == 0 {
-                    return Reply::Return(Value::None);
-                }
-                st = obj.changed.wait(st).unwrap_or_else(|e| e.into_inner());
-            }
-        }
+        "join" => wait_on(
+            obj,
+            None,
+            |st| match st {
+                State::Queue { unfinished: 0, .. } => Some(Reply::Return(Value::None)),
+                _ => None,
+            },
+            || Reply::Return(Value::None),
+        ),
         _ => exc("AttributeError", vec![Value::str(method)]),
     }
 }
