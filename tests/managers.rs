@@ -221,22 +221,39 @@ fn run_client(python: &str, script: &str, address: &str) -> String {
     masked
 }
 
-#[test]
-fn cpython_clients_see_the_same_as_against_cpythons_server() {
+/// Runs `script` against CPython's own server (python3) and against mp's
+/// with every client interpreter; the outputs must be the same. `marker`
+/// must be in the reference output (the script ran to its end).
+fn same_as_cpython(script: &str, marker: &str) {
     if Command::new("python3").arg("-V").output().is_err() {
         eprintln!("NOTICE: python3 not runnable; skipping");
         return;
     }
     let reference = {
         let server = serve_cpython();
-        run_client("python3", "manager_client.py", &server.address)
+        run_client("python3", script, &server.address)
     };
-    assert!(reference.contains("joined"), "{reference}");
+    assert!(reference.contains(marker), "{reference}");
     let server = serve_mp(&[]);
     for python in pythons() {
-        let got = run_client(&python, "manager_client.py", &server.address);
-        assert_eq!(got, reference, "{python} against mp serve-manager");
+        let got = run_client(&python, script, &server.address);
+        assert_eq!(got, reference, "{python} {script} against mp serve-manager");
     }
+}
+
+#[test]
+fn cpython_clients_see_the_same_as_against_cpythons_server() {
+    same_as_cpython("manager_client.py", "joined");
+}
+
+#[test]
+fn locks_semaphores_and_events_behave_as_cpythons() {
+    same_as_cpython("manager_sync.py", "RuntimeError");
+}
+
+#[test]
+fn conditions_and_barriers_behave_as_cpythons() {
+    same_as_cpython("manager_cond.py", "aborted");
 }
 
 /// The docs' "Using a remote manager" example, unchanged: mp serves the
@@ -293,24 +310,6 @@ fn the_docs_remote_queue_example() {
     let _ = std::io::stdout().flush();
 }
 
-#[test]
-fn locks_semaphores_and_events_behave_as_cpythons() {
-    if Command::new("python3").arg("-V").output().is_err() {
-        eprintln!("NOTICE: python3 not runnable; skipping");
-        return;
-    }
-    let reference = {
-        let server = serve_cpython();
-        run_client("python3", "manager_sync.py", &server.address)
-    };
-    assert!(reference.contains("RuntimeError"), "{reference}");
-    let server = serve_mp(&[]);
-    for python in pythons() {
-        let got = run_client(&python, "manager_sync.py", &server.address);
-        assert_eq!(got, reference, "{python} against mp serve-manager");
-    }
-}
-
 /// Beyond CPython: a lock held by a client that is SIGKILLed is released
 /// when its connection closes, and the next client gets it (CPython's
 /// server keeps it held for ever).
@@ -363,24 +362,6 @@ fn a_lock_held_by_a_killed_client_is_released() {
         "{}",
         String::from_utf8_lossy(&after.stderr)
     );
-}
-
-#[test]
-fn conditions_and_barriers_behave_as_cpythons() {
-    if Command::new("python3").arg("-V").output().is_err() {
-        eprintln!("NOTICE: python3 not runnable; skipping");
-        return;
-    }
-    let reference = {
-        let server = serve_cpython();
-        run_client("python3", "manager_cond.py", &server.address)
-    };
-    assert!(reference.contains("aborted"), "{reference}");
-    let server = serve_mp(&[]);
-    for python in pythons() {
-        let got = run_client(&python, "manager_cond.py", &server.address);
-        assert_eq!(got, reference, "{python} against mp serve-manager");
-    }
 }
 
 /// Garbage after the handshake, a frame that promises a gigabyte, a silent
