@@ -550,3 +550,82 @@ fn a_thousand_concurrent_clients_keep_exact_counts() {
     }
     assert_eq!(total, CLIENTS * OPS);
 }
+
+/// Every example in `mp serve-manager --help` works as written: each
+/// server line is started (on a free port instead of 50000) and the Python
+/// lines under it run against it.
+#[test]
+fn help_examples_work_as_written() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let help = Command::new(env!("CARGO_BIN_EXE_mp"))
+        .args(["serve-manager", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let lines: Vec<&str> = help
+        .lines()
+        .skip_while(|l| l.trim() != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    // (server line, python lines) pairs.
+    let mut examples: Vec<(String, Vec<String>)> = Vec::new();
+    for l in lines {
+        match l.strip_prefix("#") {
+            Some(py) if py.starts_with("   ") => {
+                examples.last_mut().unwrap().1.push(py[3..].to_string())
+            }
+            Some(_) => {}
+            None => examples.push((l.to_string(), Vec::new())),
+        }
+    }
+    assert_eq!(examples.len(), 2, "{help}");
+    for (server_line, python) in examples {
+        assert!(!python.is_empty(), "{server_line}: no Python lines");
+        let (env, rest) = server_line.split_once(' ').unwrap();
+        let (key_var, key) = env.split_once('=').unwrap();
+        assert_eq!(key_var, "MP_AUTHKEY", "{server_line}");
+        let args: Vec<&str> = rest
+            .split_whitespace()
+            .skip(1) // "mp"
+            .map(|a| {
+                if a == "127.0.0.1:50000" {
+                    "127.0.0.1:0"
+                } else {
+                    a
+                }
+            })
+            .collect();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mp"))
+            .args(&args)
+            .env("MP_AUTHKEY", key)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let address = first_line(&mut child);
+        let server = Served {
+            child,
+            address,
+            graceful: false,
+        };
+        let port = server.address.rsplit_once(':').unwrap().1;
+        let script = python.join("\n").replace("50000", port);
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{server_line}\n{script}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if script.contains("print(d.copy())") {
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "{'a': 1}\n");
+        }
+    }
+}

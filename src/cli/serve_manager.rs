@@ -31,8 +31,9 @@ Examples:
   #   from multiprocessing.managers import SyncManager
   #   m = SyncManager(('127.0.0.1', 50000), authkey=b'secret'); m.connect()
   #   d = m.dict(); d['a'] = 1; print(d.copy())
-  mp serve-manager --address 127.0.0.1:50000 --register get_queue=queue
+  MP_AUTHKEY=secret mp serve-manager --address 127.0.0.1:50000 --register get_queue=queue
   # Python (the docs' remote manager example, unchanged):
+  #   from multiprocessing.managers import BaseManager
   #   class QueueManager(BaseManager): pass
   #   QueueManager.register('get_queue')
   #   m = QueueManager(address=('127.0.0.1', 50000), authkey=b'secret')
