@@ -227,6 +227,16 @@ pub struct Server {
     stopping: AtomicBool,
 }
 
+/// A `#TRACEBACK` reply: Python's client raises `RemoteError` with this text.
+fn traceback(error: String) -> Reply {
+    Reply::Traceback(format!("Traceback (most recent call last):\n{error}\n"))
+}
+
+/// The traceback of an unknown typeid or object id.
+fn key_error_traceback(key: &str) -> Reply {
+    traceback(format!("KeyError: {}", py_repr(&Value::str(key))))
+}
+
 fn exc(name: &'static str, args: Vec<Value>) -> Reply {
     Reply::Error("builtins", name, args)
 }
@@ -361,9 +371,7 @@ impl Server {
                 self.serve_methods(&conn);
                 return;
             }
-            other => Reply::Traceback(format!(
-                "Traceback (most recent call last):\nAssertionError: {other:?} unrecognized\n"
-            )),
+            other => traceback(format!("AssertionError: {other:?} unrecognized")),
         };
         let _ = self.send_reply(&conn, reply);
     }
@@ -417,9 +425,9 @@ impl Server {
             return self.created(ident, kind);
         }
         if matches!(typeid, "Pool" | "AsyncResult" | "Array") {
-            return Reply::Traceback(format!(
-                "Traceback (most recent call last):\nNotImplementedError: mp serve-manager does \
-                 not serve {typeid:?}{}\n",
+            return traceback(format!(
+                "NotImplementedError: mp serve-manager does \
+                 not serve {typeid:?}{}",
                 if typeid == "Array" {
                     " yet"
                 } else {
@@ -428,10 +436,7 @@ impl Server {
             ));
         }
         let Some(kind) = Kind::of_typeid(typeid) else {
-            return Reply::Traceback(format!(
-                "Traceback (most recent call last):\nKeyError: {}\n",
-                py_repr(&Value::str(typeid))
-            ));
+            return key_error_traceback(typeid);
         };
         match initial_state(kind, ctor) {
             Ok(state) => {
@@ -456,10 +461,7 @@ impl Server {
                 e.refcount += 1;
                 Reply::Return(Value::None)
             }
-            None => Reply::Traceback(format!(
-                "Traceback (most recent call last):\nKeyError: {}\n",
-                py_repr(&Value::str(ident))
-            )),
+            None => key_error_traceback(ident),
         }
     }
 
@@ -469,10 +471,7 @@ impl Server {
         };
         let mut objs = self.objects();
         let Some(e) = objs.get_mut(ident) else {
-            return Reply::Traceback(format!(
-                "Traceback (most recent call last):\nKeyError: {}\n",
-                py_repr(&Value::str(ident))
-            ));
+            return key_error_traceback(ident);
         };
         e.refcount -= 1;
         if e.refcount == 0 {
@@ -571,10 +570,7 @@ impl Server {
             let method = method.as_str().unwrap_or("");
             let obj = self.objects().get(ident).map(|e| e.obj.clone());
             let reply = match obj {
-                None => Reply::Traceback(format!(
-                    "Traceback (most recent call last):\nKeyError: {}\n",
-                    py_repr(&Value::str(ident))
-                )),
+                None => key_error_traceback(ident),
                 Some(obj) => self.call(&obj, method, tuple_args(args), kwds, conn_id),
             };
             if !self.send_reply(conn, reply) {
@@ -599,8 +595,8 @@ impl Server {
                 }
                 "__str__" => Reply::Return(Value::str(py_str(&snapshot(obj)))),
                 "__repr__" => Reply::Return(Value::str(py_repr(&snapshot(obj)))),
-                _ => Reply::Traceback(format!(
-                    "Traceback (most recent call last):\nAttributeError: method {method:?} of {:?} object is not in exposed={:?}\n",
+                _ => traceback(format!(
+                    "AttributeError: method {method:?} of {:?} object is not in exposed={:?}",
                     obj.typeid,
                     obj.kind.exposed()
                 )),
