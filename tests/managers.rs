@@ -163,6 +163,22 @@ fn first_line(child: &mut Child) -> String {
     line.trim().to_string()
 }
 
+/// Runs `python3 -c script`; its stdout. Fails the test (with the
+/// script's stderr) if the script fails.
+fn python_ok(script: &str) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn serve_mp(extra: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mp"))
         .args(["serve-manager", "--address", "127.0.0.1:0"])
@@ -275,17 +291,7 @@ fn the_docs_remote_queue_example() {
              m.connect()\n\
              queue = m.get_queue()\n{body}\n"
         );
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        python_ok(&script)
     };
     client("queue.put('hello')");
     assert_eq!(client("print(queue.get(timeout=10))"), "hello\n");
@@ -343,25 +349,12 @@ fn a_lock_held_by_a_killed_client_is_released() {
         "the first client took the lock"
     );
     // While it lives, the lock is held.
-    let busy = Command::new("python3")
-        .arg("-c")
-        .arg(format!("{prelude}print(lock.acquire(True, 0.2))\n"))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&busy.stdout), "False\n");
+    let busy = python_ok(&format!("{prelude}print(lock.acquire(True, 0.2))\n"));
+    assert_eq!(busy, "False\n");
     holder.kill().unwrap();
     holder.wait().unwrap();
-    let after = Command::new("python3")
-        .arg("-c")
-        .arg(format!("{prelude}print(lock.acquire(True, 10))\n"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&after.stdout),
-        "True\n",
-        "{}",
-        String::from_utf8_lossy(&after.stderr)
-    );
+    let after = python_ok(&format!("{prelude}print(lock.acquire(True, 10))\n"));
+    assert_eq!(after, "True\n");
 }
 
 /// Garbage after the handshake, a frame that promises a gigabyte, a silent
@@ -436,21 +429,12 @@ fn hostile_peers_cost_only_their_own_connection() {
     // And everyone else is still served.
     if Command::new("python3").arg("-V").output().is_ok() {
         let (host, port) = server.address.rsplit_once(':').unwrap();
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(format!(
-                "from multiprocessing.managers import SyncManager\n\
-                 m = SyncManager(('{host}', {port}), authkey=b'{KEY}'); m.connect()\n\
-                 d = m.dict(); d['a'] = 1; print(d['a'])\n"
-            ))
-            .output()
-            .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "1\n",
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = python_ok(&format!(
+            "from multiprocessing.managers import SyncManager\n\
+             m = SyncManager(('{host}', {port}), authkey=b'{KEY}'); m.connect()\n\
+             d = m.dict(); d['a'] = 1; print(d['a'])\n"
+        ));
+        assert_eq!(out, "1\n");
     }
 }
 
@@ -614,18 +598,9 @@ fn help_examples_work_as_written() {
         };
         let port = server.address.rsplit_once(':').unwrap().1;
         let script = python.join("\n").replace("50000", port);
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{server_line}\n{script}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = python_ok(&script);
         if script.contains("print(d.copy())") {
-            assert_eq!(String::from_utf8_lossy(&out.stdout), "{'a': 1}\n");
+            assert_eq!(out, "{'a': 1}\n", "{server_line}");
         }
     }
 }
