@@ -1355,22 +1355,7 @@ fn spill_left(tmp: &std::path::Path) -> Vec<std::ffi::OsString> {
 
 /// Starts `mp map ARGS` with TMPDIR=`tmp`, in its own process group.
 fn spawn_in_tmp(args: &[String], tmp: &std::path::Path, input: &[u8]) -> std::process::Child {
-    let mut child = mp()
-        .arg("map")
-        .args(args)
-        .env("TMPDIR", tmp)
-        .process_group(0)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    child
+    common::spawn_map_in(args, input, &[("TMPDIR", tmp.as_os_str())])
 }
 
 // Each task prints 2 MB, past what is kept in memory: its output goes to a

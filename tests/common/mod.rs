@@ -25,6 +25,27 @@ pub fn spawn_map<S: AsRef<OsStr>>(args: &[S]) -> Child {
         .unwrap()
 }
 
+/// Starts `mp map ARGS` in its own process group, with `env` added to its
+/// environment and `input` written from a thread, then stdin closed.
+pub fn spawn_map_in<S: AsRef<OsStr>>(args: &[S], input: &[u8], env: &[(&str, &OsStr)]) -> Child {
+    let mut child = mp()
+        .arg("map")
+        .args(args)
+        .envs(env.iter().copied())
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    child
+}
+
 /// Runs `mp map ARGS` with `input` on stdin (written from a thread, so a
 /// large input cannot deadlock against unread output).
 pub fn map(args: &[&str], input: &str) -> Output {
@@ -288,21 +309,7 @@ impl Run {
     /// tests send reach mp only) with `input` written from a thread and
     /// stdin then closed.
     pub fn map<S: AsRef<OsStr>>(args: &[S], input: &[u8]) -> Run {
-        let mut child = mp()
-            .arg("map")
-            .args(args)
-            .process_group(0)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        Run::new(child)
+        Run::new(spawn_map_in(args, input, &[]))
     }
 
     pub fn pid(&self) -> u32 {
