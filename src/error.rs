@@ -138,6 +138,25 @@ pub enum Error {
         /// What is there.
         reason: String,
     },
+    /// A manager's object raised `KeyError(key)` (a missing dict key):
+    /// the key's Python `repr`.
+    #[error("KeyError: {0}")]
+    KeyError(String),
+    /// A manager's object raised another Python exception (`IndexError`,
+    /// `ValueError`, `TypeError`, `AttributeError`...), as CPython's proxy
+    /// would re-raise it: its name (`module.Name`, without `builtins.`) and
+    /// `str(exception)`.
+    #[error("{exception}: {message}")]
+    Python {
+        /// `IndexError`, or `module.Name` outside `builtins`.
+        exception: String,
+        /// What Python's `str()` of the exception says.
+        message: String,
+    },
+    /// The manager could not run the call (CPython's `RemoteError`: an
+    /// unknown object or method, a refused type): the server's traceback text.
+    #[error("the manager reported an error:\n{0}")]
+    Remote(String),
     /// The exit status of a child could not be learned.
     #[error("exit status of process {pid} is unknown: {reason}")]
     StatusLost {

@@ -80,6 +80,18 @@ pub(crate) fn import_fd(index: u32) -> Result<OwnedFd, String> {
     })
 }
 
+/// Whether this thread is encoding for another process of this program
+/// (a `Process` or pool argument): values that must not leave the program,
+/// such as a manager proxy's authkey, may go along.
+pub(crate) fn encoding_for_child() -> bool {
+    OUTGOING.with(|c| c.borrow().is_some())
+}
+
+/// Whether this thread is decoding what [`encoding_for_child`] encoded.
+pub(crate) fn decoding_from_parent() -> bool {
+    INCOMING.with(|c| c.borrow().is_some())
+}
+
 /// Runs `f` (which encodes something) with an outgoing table, and returns the
 /// descriptors it registered.
 pub(crate) fn collect_fds<R>(f: impl FnOnce() -> R) -> (R, Vec<OwnedFd>) {

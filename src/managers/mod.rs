@@ -5,5 +5,13 @@
 //! (equality, hashing, `repr`, and an insertion-ordered dict with O(1)
 //! operations). The server, the proxies and `mp serve-manager` build on it.
 
+mod client;
+mod proxies;
 pub mod pyobj;
 pub mod server;
+
+pub use client::{BaseProxy, Proxy, SyncManager, Token, TypedProxy};
+pub use proxies::{
+    ArrayProxy, BarrierProxy, ConditionProxy, DictProxy, EventProxy, IteratorProxy, ListProxy,
+    LockProxy, NamespaceProxy, ProxyGuard, QueueProxy, ValueProxy,
+};

@@ -288,9 +288,12 @@ impl<'de> de::Deserializer<'de> for Value {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, PickleError> {
+        if name == super::PROXY_NEWTYPE {
+            return visitor.visit_newtype_struct(super::proxy::proxy_fields(self)?);
+        }
         visitor.visit_newtype_struct(self)
     }
 

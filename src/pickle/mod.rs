@@ -118,6 +118,7 @@ mod de;
 mod decode;
 mod encode;
 mod json;
+mod proxy;
 mod ser;
 mod value;
 
@@ -127,6 +128,12 @@ pub use encode::dumps;
 pub use json::{from_json, to_json};
 pub use ser::to_value;
 pub use value::{PyStr, Value};
+
+/// The serde newtype-struct name under which a manager proxy
+/// ([`crate::managers::BaseProxy`]) travels: through [`to_value`] it becomes
+/// CPython's `RebuildProxy(...)` reduction and [`from_value`] reads one back;
+/// every other serde format sees a plain tuple.
+pub(crate) const PROXY_NEWTYPE: &str = "mp::managers::Proxy";
 
 /// Serialize a Rust value to a protocol-4 pickle (see [`to_value`] for the mapping).
 pub fn to_vec<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, PickleError> {

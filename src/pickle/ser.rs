@@ -129,10 +129,14 @@ impl ser::Serializer for ValueSerializer {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<Value, PickleError> {
-        value.serialize(self)
+        let v = value.serialize(self)?;
+        if name == super::PROXY_NEWTYPE {
+            return super::proxy::rebuild_proxy(v);
+        }
+        Ok(v)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,

@@ -1,0 +1,917 @@
+//! The client side of the manager protocol: [`SyncManager`] and [`BaseProxy`],
+//! speaking to `mp serve-manager` or to CPython's own manager server.
+//!
+//! The flows are CPython's (wire spec §3.6): each proxy owns one reference
+//! on the server (`create` gives it, `decref` on drop returns it); method
+//! calls go over one persistent `accept_connection` connection per thread and
+//! per manager, opened on first use and reopened after a fork; server
+//! functions (`create`, `incref`, `decref`, `shutdown`) use a short
+//! connection each.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::{DeserializeOwned, Deserializer, Visitor};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+use crate::connection::{client, Address, Connection};
+use crate::managers::pyobj::{py_repr, py_str};
+use crate::pickle::{self, Value};
+use crate::process::Process;
+use crate::{Error, Result};
+
+/// Where a manager listens and the key that opens it, shared by every
+/// proxy of that manager.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) address: Address,
+    pub(crate) authkey: Option<Arc<[u8]>>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key itself.
+        f.debug_struct("Endpoint")
+            .field("address", &self.address)
+            .field("authkey", &self.authkey.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+/// CPython's `multiprocessing.managers.Token`: which object, of which
+/// type, on which manager.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Token {
+    /// The typeid it was created with (`dict`, `Queue`, a registered name...).
+    pub typeid: String,
+    /// The manager's address, as this client reaches it.
+    pub address: Address,
+    /// The server's id for the object (opaque; CPython uses hex of `id(obj)`).
+    pub id: String,
+}
+
+fn request(
+    ident: Option<&str>,
+    method: &str,
+    args: Vec<Value>,
+    kwds: Vec<(Value, Value)>,
+) -> Value {
+    Value::Tuple(vec![
+        ident.map_or(Value::None, Value::str),
+        Value::str(method),
+        Value::Tuple(args),
+        Value::Dict(kwds),
+    ])
+}
+
+/// What a method call answered.
+enum Reply {
+    Value(Value),
+    /// `#PROXY`: the result is a new shared object (e.g. `iter(dict)`).
+    Proxy {
+        exposed: Vec<String>,
+        typeid: String,
+        id: String,
+    },
+}
+
+/// The name CPython's client raises for an exception global, without `builtins.`.
+fn exception_name(module: &str, name: &str) -> String {
+    if module == "builtins" {
+        name.to_string()
+    } else {
+        format!("{module}.{name}")
+    }
+}
+
+/// An `#ERROR` payload (the exception instance) as an [`Error`].
+fn python_error(exc: &Value) -> Error {
+    // Any `module.Name(*args)` reduction: an exception class we do not
+    // know by name is still reported by its name.
+    let Value::Reduce { callable, args, .. } = exc else {
+        return Error::Python {
+            exception: "unknown".into(),
+            message: py_repr(exc),
+        };
+    };
+    let (Value::Global { module, name }, Value::Tuple(args)) = (&**callable, &**args) else {
+        return Error::Python {
+            exception: "unknown".into(),
+            message: py_repr(exc),
+        };
+    };
+    let (module, name) = (module.as_str(), name.as_str());
+    match (module, name) {
+        ("_queue" | "queue", "Empty") => Error::Empty,
+        ("queue", "Full") => Error::Full,
+        ("queue", "ShutDown") => Error::QueueClosed,
+        ("threading", "BrokenBarrierError") => Error::BrokenBarrier,
+        ("builtins", "KeyError") if args.len() == 1 => Error::KeyError(py_repr(&args[0])),
+        _ => Error::Python {
+            exception: exception_name(module, name),
+            message: match args.as_slice() {
+                [] => String::new(),
+                [one] => py_str(one),
+                many => py_repr(&Value::Tuple(many.to_vec())),
+            },
+        },
+    }
+}
+
+fn parse_reply(reply: Value) -> Result<Reply> {
+    let bad = |what: &str| Error::Decode(format!("manager reply: {what}"));
+    let Value::Tuple(pair) = reply else {
+        return Err(bad("not a (kind, result) tuple"));
+    };
+    let [kind, result] = <[Value; 2]>::try_from(pair).map_err(|_| bad("not a pair"))?;
+    match kind.as_str() {
+        Some("#RETURN") => Ok(Reply::Value(result)),
+        Some("#ERROR") => Err(python_error(&result)),
+        Some("#TRACEBACK") => Err(Error::Remote(
+            result
+                .as_str()
+                .map_or_else(|| py_repr(&result), str::to_string),
+        )),
+        Some("#UNSERIALIZABLE") => Err(Error::Remote(format!(
+            "Unserializable message: {}",
+            result
+                .as_str()
+                .map_or_else(|| py_repr(&result), str::to_string)
+        ))),
+        Some("#PROXY") => {
+            let Value::Tuple(pair) = result else {
+                return Err(bad("#PROXY without (exposed, token)"));
+            };
+            let [exposed, token] =
+                <[Value; 2]>::try_from(pair).map_err(|_| bad("#PROXY without (exposed, token)"))?;
+            let exposed = exposed
+                .as_seq()
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect();
+            let Value::Object {
+                state: Some(state), ..
+            } = token
+            else {
+                return Err(bad("#PROXY without a Token"));
+            };
+            match state.as_seq() {
+                Some([typeid, _address, id]) => Ok(Reply::Proxy {
+                    exposed,
+                    typeid: typeid.as_str().unwrap_or_default().to_string(),
+                    id: id
+                        .as_str()
+                        .ok_or_else(|| bad("a Token id is not a str"))?
+                        .into(),
+                }),
+                _ => Err(bad("a Token has 3 fields")),
+            }
+        }
+        _ => Err(bad(&format!(
+            "unrecognized message type {}",
+            py_repr(&kind)
+        ))),
+    }
+}
+
+impl Endpoint {
+    fn connect(&self) -> Result<Connection> {
+        client(&self.address, self.authkey.as_deref())
+    }
+
+    /// A server function on a short connection of its own (§3.1): its
+    /// result, or [`Error::Remote`] with the server's traceback.
+    fn server_call(
+        &self,
+        func: &str,
+        args: Vec<Value>,
+        kwds: Vec<(Value, Value)>,
+    ) -> Result<Value> {
+        let conn = self.connect()?;
+        conn.send_value(&request(None, func, args, kwds))?;
+        match parse_reply(conn.recv_value()?)? {
+            Reply::Value(v) => Ok(v),
+            Reply::Proxy { .. } => Err(Error::Decode(format!(
+                "manager reply: {func} answered #PROXY"
+            ))),
+        }
+    }
+
+    fn incref(&self, id: &str) -> Result<()> {
+        self.server_call("incref", vec![Value::str(id)], vec![])
+            .map(drop)
+    }
+
+    fn decref(&self, id: &str) -> Result<()> {
+        self.server_call("decref", vec![Value::str(id)], vec![])
+            .map(drop)
+    }
+
+    /// `(id, method, args, kwds)` on this thread's persistent connection.
+    fn method_call(
+        &self,
+        id: &str,
+        method: &str,
+        args: Vec<Value>,
+        kwds: Vec<(Value, Value)>,
+    ) -> Result<Reply> {
+        let req = request(Some(id), method, args, kwds);
+        let raw = with_thread_connection(self, |conn| {
+            conn.send_value(&req)?;
+            conn.recv_value()
+        })?;
+        parse_reply(raw)
+    }
+}
+
+/// One persistent connection per (thread, manager), as CPython's
+/// `BaseProxy._tls`, with the pid that opened it: a forked child opens its own.
+struct ThreadConnection {
+    pid: u32,
+    conn: Connection,
+}
+
+thread_local! {
+    static CONNECTIONS: RefCell<HashMap<Address, ThreadConnection>> = RefCell::new(HashMap::new());
+    /// The manager whose reply is being decoded: a proxy inside the reply
+    /// (a nested proxy) belongs to it.
+    static DECODING_FOR: RefCell<Option<Endpoint>> = const { RefCell::new(None) };
+}
+
+fn thread_name() -> String {
+    let process = crate::process::current_process().name;
+    match std::thread::current().name() {
+        Some("main") | None => process,
+        Some(t) => format!("{process}|{t}"),
+    }
+}
+
+fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+    let pid = std::process::id();
+    let cached = CONNECTIONS.with(|c| c.borrow_mut().remove(&ep.address));
+    let conn = match cached {
+        Some(tc) if tc.pid == pid => tc.conn,
+        cached => {
+            if let Some(inherited) = cached {
+                // Inherited through fork: the socket is the parent's, and
+                // the child may already have closed its descriptor (and the
+                // number may be reused): never close it from here.
+                std::mem::forget(inherited.conn);
+            }
+            // A connection of our own.
+            let conn = ep.connect()?;
+            conn.send_value(&request(
+                None,
+                "accept_connection",
+                vec![Value::str(thread_name())],
+                vec![],
+            ))?;
+            match parse_reply(conn.recv_value()?)? {
+                Reply::Value(_) => conn,
+                Reply::Proxy { .. } => {
+                    return Err(Error::Decode(
+                        "manager reply: accept_connection answered #PROXY".into(),
+                    ))
+                }
+            }
+        }
+    };
+    let result = f(&conn);
+    // A connection that failed mid-call may be out of step: drop it; the
+    // next call opens a fresh one.
+    if !matches!(
+        result,
+        Err(Error::Io { .. }
+            | Error::Eof
+            | Error::Closed
+            | Error::Decode(_)
+            | Error::TooLong { .. })
+    ) {
+        CONNECTIONS.with(|c| {
+            c.borrow_mut()
+                .insert(ep.address.clone(), ThreadConnection { pid, conn })
+        });
+    }
+    result
+}
+
+/// Converts a reply value to `R`, letting proxies inside it attach to `ep`.
+fn decode<R: DeserializeOwned>(ep: &Endpoint, v: Value) -> Result<R> {
+    let previous = DECODING_FOR.with(|d| d.replace(Some(ep.clone())));
+    let r = pickle::from_value(normalise(v));
+    DECODING_FOR.with(|d| *d.borrow_mut() = previous);
+    r.map_err(|e| Error::Decode(e.to_string()))
+}
+
+/// CPython sends dict views as `list(...)` reductions and iterators as
+/// `iter(list)`: plain lists to a Rust caller.
+fn normalise(v: Value) -> Value {
+    match v {
+        Value::Reduce {
+            callable,
+            args,
+            state: None,
+        } if callable.is_global("builtins", "list") || callable.is_global("builtins", "iter") => {
+            match *args {
+                Value::Tuple(mut a) if a.len() == 1 => match a.pop() {
+                    Some(Value::List(items) | Value::Tuple(items)) => Value::List(items),
+                    Some(other) => other,
+                    None => Value::List(vec![]),
+                },
+                other => Value::Reduce {
+                    callable,
+                    args: Box::new(other),
+                    state: None,
+                },
+            }
+        }
+        other => other,
+    }
+}
+
+/// Rust arguments to the positional-argument list of a call: a tuple gives
+/// its items, `()` none, anything else is the one argument.
+pub(crate) fn args_of<A: Serialize + ?Sized>(args: &A) -> Result<Vec<Value>> {
+    match pickle::to_value(args).map_err(|e| Error::Encode(e.to_string()))? {
+        Value::Tuple(items) => Ok(items),
+        Value::None => Ok(vec![]),
+        one => Ok(vec![one]),
+    }
+}
+
+pub(crate) fn value_of<T: Serialize + ?Sized>(v: &T) -> Result<Value> {
+    pickle::to_value(v).map_err(|e| Error::Encode(e.to_string()))
+}
+
+/// A timeout as Python takes it: seconds as a float, `None` for no limit.
+pub(crate) fn timeout_value(t: Option<Duration>) -> Value {
+    t.map_or(Value::None, |d| Value::Float(d.as_secs_f64()))
+}
+
+/// The Python proxy class CPython's `SyncManager` uses for a typeid (what a
+/// proxy is rebuilt as when it travels inside a pickle).
+fn proxy_class(typeid: &str) -> &'static str {
+    match typeid {
+        "dict" => "DictProxy",
+        "list" => "ListProxy",
+        "set" => "SetProxy",
+        "Value" => "ValueProxy",
+        "Array" => "ArrayProxy",
+        "Namespace" => "NamespaceProxy",
+        "Event" => "EventProxy",
+        "Lock" | "RLock" | "Semaphore" | "BoundedSemaphore" => "AcquirerProxy",
+        "Condition" => "ConditionProxy",
+        "Barrier" => "BarrierProxy",
+        "Iterator" => "IteratorProxy",
+        _ => "AutoProxy",
+    }
+}
+
+/// A reference to an object held by a manager: CPython's `BaseProxy`.
+///
+/// It owns one reference on the server, returned when it is dropped (a
+/// `decref` on a short connection). The typed proxies ([`DictProxy`](super::DictProxy),
+/// [`QueueProxy`](super::QueueProxy)...) wrap one.
+///
+/// A proxy can travel:
+/// * as an argument of [`Process::new`] or a pool task (fork, spawn or
+///   forkserver): the child gets a working proxy (the authkey goes along, as
+///   CPython sends it when spawning; the reference is handed over to the child);
+/// * as an argument of another proxy's method (`list.append(&other)`): the
+///   manager stores a reference to the object itself (a nested proxy), as
+///   CPython does, and a proxy read back from it works here.
+pub struct BaseProxy {
+    token: Token,
+    endpoint: Endpoint,
+    /// The method names the server exposed (kept for `AutoProxy` pickles).
+    exposed: Option<Vec<String>>,
+}
+
+impl fmt::Debug for BaseProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<{} object, typeid {:?} at {} on {}>",
+            proxy_class(&self.token.typeid),
+            self.token.typeid,
+            self.token.id,
+            self.token.address
+        )
+    }
+}
+
+impl BaseProxy {
+    /// Adopts a reference the server has already counted for us.
+    fn adopt(
+        endpoint: &Endpoint,
+        typeid: String,
+        id: String,
+        exposed: Option<Vec<String>>,
+    ) -> BaseProxy {
+        BaseProxy {
+            token: Token {
+                typeid,
+                address: endpoint.address.clone(),
+                id,
+            },
+            endpoint: endpoint.clone(),
+            exposed,
+        }
+    }
+
+    /// The object's token.
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// Calls `method` on the object with positional `args` and keyword
+    /// `kwds` (Python's `proxy._callmethod(method, args, kwds)`), and
+    /// converts the result. A `#PROXY` result is refused here: use
+    /// [`call_proxy`](Self::call_proxy).
+    pub fn call_method<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        kwds: Vec<(Value, Value)>,
+    ) -> Result<R> {
+        match self
+            .endpoint
+            .method_call(&self.token.id, method, args, kwds)?
+        {
+            Reply::Value(v) => decode(&self.endpoint, v),
+            Reply::Proxy { typeid, id, .. } => {
+                // Do not leak the reference the server made for us.
+                let _ = self.endpoint.decref(&id);
+                Err(Error::Decode(format!(
+                    "{method} returned a shared {typeid} object (a proxy), not a value"
+                )))
+            }
+        }
+    }
+
+    /// Calls a method whose result is a new shared object (`dict.__iter__`
+    /// gives an `Iterator`): the proxy for it.
+    pub fn call_proxy(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        kwds: Vec<(Value, Value)>,
+    ) -> Result<BaseProxy> {
+        match self
+            .endpoint
+            .method_call(&self.token.id, method, args, kwds)?
+        {
+            Reply::Proxy {
+                exposed,
+                typeid,
+                id,
+            } => Ok(BaseProxy::adopt(&self.endpoint, typeid, id, Some(exposed))),
+            Reply::Value(v) => Err(Error::Decode(format!(
+                "{method} returned a value ({}), not a shared object",
+                v.kind()
+            ))),
+        }
+    }
+
+    /// Shorthand: positional arguments from a Rust tuple (see [`Proxy::call`]).
+    pub(crate) fn call<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: &A,
+    ) -> Result<R> {
+        self.call_method(method, args_of(args)?, vec![])
+    }
+
+    /// A copy of the object itself (Python's `proxy._getvalue()`).
+    pub fn get_value<R: DeserializeOwned>(&self) -> Result<R> {
+        self.call_method("#GETVALUE", vec![], vec![])
+    }
+
+    /// The object's `repr()`, computed by the manager (what `str(proxy)`
+    /// prints in Python).
+    pub fn repr(&self) -> Result<String> {
+        self.call_method("__repr__", vec![], vec![])
+    }
+
+    /// A second proxy for the same object, with its own reference.
+    pub fn try_clone(&self) -> Result<BaseProxy> {
+        self.endpoint.incref(&self.token.id)?;
+        Ok(BaseProxy {
+            token: self.token.clone(),
+            endpoint: self.endpoint.clone(),
+            exposed: self.exposed.clone(),
+        })
+    }
+}
+
+impl Drop for BaseProxy {
+    fn drop(&mut self) {
+        // Best effort, as CPython's finalizer: a manager that is gone has
+        // nothing left to count.
+        let _ = self.endpoint.decref(&self.token.id);
+    }
+}
+
+/// The fields a proxy travels as (see `pickle::proxy`).
+#[derive(Serialize, Deserialize)]
+struct ProxyFields(
+    String,
+    String,
+    String,
+    Option<u16>,
+    String,
+    Option<Vec<String>>,
+    Option<serde_bytes::ByteBuf>,
+);
+
+impl Serialize for BaseProxy {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let (place, port) = match &self.token.address {
+            Address::Tcp { host, port } => (host.clone(), Some(*port)),
+            Address::Unix(p) => (p.to_string_lossy().into_owned(), None),
+        };
+        let to_child = crate::reduction::encoding_for_child();
+        if to_child {
+            // The child adopts this reference; it must exist even if we
+            // drop ours before the child has started.
+            self.endpoint
+                .incref(&self.token.id)
+                .map_err(|e| S::Error::custom(format!("could not hand the proxy over: {e}")))?;
+        }
+        let fields = ProxyFields(
+            proxy_class(&self.token.typeid).to_string(),
+            self.token.typeid.clone(),
+            place,
+            port,
+            self.token.id.clone(),
+            (proxy_class(&self.token.typeid) == "AutoProxy")
+                .then(|| self.exposed.clone().unwrap_or_default()),
+            // The key goes only to a child process of this program, as
+            // CPython sends it only while spawning.
+            to_child
+                .then(|| {
+                    self.endpoint
+                        .authkey
+                        .as_ref()
+                        .map(|k| serde_bytes::ByteBuf::from(k.to_vec()))
+                })
+                .flatten(),
+        );
+        s.serialize_newtype_struct(crate::pickle::PROXY_NEWTYPE, &fields)
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseProxy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BaseProxy;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a manager proxy")
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<BaseProxy, D::Error> {
+                use serde::de::Error as _;
+                let ProxyFields(_class, typeid, place, port, id, exposed, authkey) =
+                    ProxyFields::deserialize(d)?;
+                let from_parent = crate::reduction::decoding_from_parent();
+                let endpoint = if from_parent {
+                    Endpoint {
+                        address: match port {
+                            Some(port) => Address::Tcp { host: place, port },
+                            None => Address::Unix(place.into()),
+                        },
+                        authkey: authkey.map(|k| Arc::from(k.into_vec())),
+                    }
+                } else {
+                    // A nested proxy in a manager's reply: it lives on
+                    // that manager, reached the way we reach it.
+                    DECODING_FOR.with(|c| c.borrow().clone()).ok_or_else(|| {
+                        D::Error::custom(
+                            "a manager proxy can only be decoded from its manager's reply \
+                             or as an argument of a child process",
+                        )
+                    })?
+                };
+                if !from_parent {
+                    // The reply's reference is the server's; take our own.
+                    endpoint.incref(&id).map_err(D::Error::custom)?;
+                }
+                Ok(BaseProxy::adopt(&endpoint, typeid, id, exposed))
+            }
+        }
+        d.deserialize_newtype_struct(crate::pickle::PROXY_NEWTYPE, V)
+    }
+}
+
+/// A typed view of a [`BaseProxy`]: every proxy type of this module.
+pub trait TypedProxy: Sized {
+    /// Wraps a proxy (the type is not checked here: a wrong one fails on
+    /// its first call with the server's error).
+    fn from_base(base: BaseProxy) -> Self;
+    /// The untyped proxy inside.
+    fn base(&self) -> &BaseProxy;
+}
+
+/// A proxy for any object, methods called by name: what Python's
+/// `AutoProxy` gives for a registered typeid (`register('get_queue')`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Proxy(BaseProxy);
+
+impl TypedProxy for Proxy {
+    fn from_base(base: BaseProxy) -> Self {
+        Proxy(base)
+    }
+    fn base(&self) -> &BaseProxy {
+        &self.0
+    }
+}
+
+impl Proxy {
+    /// Calls `method` with positional arguments given as a Rust tuple
+    /// (`()` for none, `(x,)` for one; a value that is not a tuple is
+    /// the one argument) and converts the result.
+    ///
+    /// ```no_run
+    /// # fn main() -> mp::Result<()> {
+    /// let m = mp::managers::SyncManager::connect(&"127.0.0.1:50000".parse()?, Some(b"abracadabra"))?;
+    /// let q: mp::managers::Proxy = m.get("get_queue")?;
+    /// q.call::<_, ()>("put", &("hello",))?;
+    /// let size: i64 = q.call("qsize", &())?;
+    /// # let _ = size; Ok(()) }
+    /// ```
+    pub fn call<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: &A,
+    ) -> Result<R> {
+        self.0.call(method, args)
+    }
+
+    /// Calls `method` with keyword arguments too (`kwds` is a serde map or
+    /// struct with `str` keys, e.g. a `HashMap<&str, f64>`).
+    pub fn call_with<A: Serialize + ?Sized, K: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: &A,
+        kwds: &K,
+    ) -> Result<R> {
+        let kwds = match value_of(kwds)? {
+            Value::Dict(pairs) => pairs,
+            Value::None => vec![],
+            other => {
+                return Err(Error::Encode(format!(
+                    "keyword arguments must be a map, not a {}",
+                    other.kind()
+                )))
+            }
+        };
+        self.0.call_method(method, args_of(args)?, kwds)
+    }
+
+    /// The method names the manager exposes for this object.
+    pub fn exposed(&self) -> &[String] {
+        self.0.exposed.as_deref().unwrap_or(&[])
+    }
+}
+
+impl std::ops::Deref for Proxy {
+    type Target = BaseProxy;
+    fn deref(&self) -> &BaseProxy {
+        &self.0
+    }
+}
+
+/// A manager: Python's `SyncManager`, connected to a running server (mp's
+/// or CPython's), or started here in a child process as `Manager()` does.
+///
+/// ```no_run
+/// # fn main() -> mp::Result<()> {
+/// mp::freeze_support();
+/// let manager = mp::managers::SyncManager::start()?;
+/// let d = manager.dict::<String, i64>()?;
+/// d.set(&"a".to_string(), &1)?;
+/// assert_eq!(d.get(&"a".to_string())?, Some(1));
+/// # Ok(()) }
+/// ```
+pub struct SyncManager {
+    endpoint: Endpoint,
+    /// The server process, when [`start`](Self::start) made it.
+    server: Option<Process>,
+}
+
+impl fmt::Debug for SyncManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncManager")
+            .field("address", &self.endpoint.address)
+            .field("server_pid", &self.server.as_ref().and_then(Process::pid))
+            .finish()
+    }
+}
+
+/// The body of a manager server process started by [`SyncManager::start`]:
+/// bind, report the bound address (or the error) on `ready`, serve.
+fn serve_in_child((address, authkey, ready): (String, serde_bytes::ByteBuf, Connection)) {
+    let started = address
+        .parse::<Address>()
+        .and_then(|a| crate::connection::Listener::bind(&a, Some(&authkey)));
+    match started {
+        Ok(listener) => {
+            let bound = listener.address().clone();
+            if ready
+                .send(&Ok::<String, String>(bound.to_string()))
+                .is_err()
+            {
+                return;
+            }
+            drop(ready);
+            let server = super::server::Server::new(bound, HashMap::new());
+            let _ = server.serve_forever(listener);
+        }
+        Err(e) => {
+            let _ = ready.send(&Err::<String, String>(e.to_string()));
+        }
+    }
+}
+
+/// How long [`SyncManager::shutdown`] waits for a server it started to exit.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+impl SyncManager {
+    /// Connects to a running manager (`mp serve-manager` or CPython's
+    /// `BaseManager.get_server().serve_forever()`), checking it answers (the
+    /// `dummy` call of Python's `connect()`).
+    pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<SyncManager> {
+        let endpoint = Endpoint {
+            address: address.clone(),
+            authkey: authkey.map(Arc::from),
+        };
+        endpoint.server_call("dummy", vec![], vec![])?;
+        Ok(SyncManager {
+            endpoint,
+            server: None,
+        })
+    }
+
+    /// Starts a manager server in a child process (Python's `Manager()`),
+    /// on a private abstract Unix socket with a random 32-byte key. It is
+    /// shut down when this `SyncManager` is dropped, and dies with this
+    /// process. Call [`crate::freeze_support`] first in `main`, as for any
+    /// [`Process`].
+    pub fn start() -> Result<SyncManager> {
+        let random = |buf: &mut [u8]| {
+            getrandom::getrandom(buf)
+                .map_err(|e| Error::io("getrandom", std::io::Error::other(e.to_string())))
+        };
+        let mut key = [0u8; 32];
+        random(&mut key)?;
+        let mut name = [0u8; 8];
+        random(&mut name)?;
+        let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        let address: Address = format!("@mp-manager-{}-{hex}", std::process::id()).parse()?;
+        Self::start_at(&address, &key)
+    }
+
+    /// [`start`](Self::start) on a chosen address (`127.0.0.1:0` picks a
+    /// port; [`address`](Self::address) tells which) and key.
+    pub fn start_at(address: &Address, authkey: &[u8]) -> Result<SyncManager> {
+        let (ours, theirs) = crate::pipe(true)?;
+        let process = Process::new(
+            serve_in_child,
+            (
+                address.to_string(),
+                serde_bytes::ByteBuf::from(authkey.to_vec()),
+                theirs,
+            ),
+        )
+        .with_name("SyncManager-server");
+        process.start()?;
+        let reported: std::result::Result<String, String> = match ours.recv() {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = process.kill();
+                let _ = process.join(Some(SHUTDOWN_GRACE));
+                return Err(Error::ProcessState(format!(
+                    "the manager server process did not start: {e}"
+                )));
+            }
+        };
+        let bound = match reported {
+            Ok(a) => a.parse::<Address>()?,
+            Err(e) => {
+                let _ = process.join(Some(SHUTDOWN_GRACE));
+                return Err(Error::ProcessState(format!(
+                    "the manager server could not listen on {address}: {e}"
+                )));
+            }
+        };
+        Ok(SyncManager {
+            endpoint: Endpoint {
+                address: bound,
+                authkey: Some(Arc::from(authkey)),
+            },
+            server: Some(process),
+        })
+    }
+
+    /// Where the manager listens.
+    pub fn address(&self) -> &Address {
+        &self.endpoint.address
+    }
+
+    /// Stops the server (Python's `manager.shutdown()`): every client of it
+    /// loses its objects. For a server this `SyncManager` started, waits for
+    /// its process to exit (killing it after 5 s).
+    pub fn shutdown(&mut self) -> Result<()> {
+        let asked = self.endpoint.server_call("shutdown", vec![], vec![]);
+        if let Some(process) = self.server.take() {
+            if process.join(Some(SHUTDOWN_GRACE))?.is_none() {
+                process.kill()?;
+                process.join(None)?;
+            }
+        }
+        asked.map(drop)
+    }
+
+    /// How many objects the server holds references for (Python's
+    /// `manager._number_of_objects()`).
+    pub fn number_of_objects(&self) -> Result<usize> {
+        let n = self
+            .endpoint
+            .server_call("number_of_objects", vec![], vec![])?;
+        pickle::from_value(n).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// The server's description of its objects and their reference counts
+    /// (Python's `manager._debug_info()`).
+    pub fn debug_info(&self) -> Result<String> {
+        let text = self.endpoint.server_call("debug_info", vec![], vec![])?;
+        pickle::from_value(text).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// `create(typeid, *args, **kwds)`: a new object on the server and the
+    /// proxy that owns its one reference.
+    pub fn create(
+        &self,
+        typeid: &str,
+        args: Vec<Value>,
+        kwds: Vec<(Value, Value)>,
+    ) -> Result<BaseProxy> {
+        let mut all = Vec::with_capacity(args.len() + 1);
+        all.push(Value::str(typeid));
+        all.extend(args);
+        let reply = self.endpoint.server_call("create", all, kwds)?;
+        let (id, exposed) = match reply.as_seq() {
+            Some([Value::Str(id), exposed]) => (
+                id.to_string_lossy().into_owned(),
+                exposed
+                    .as_seq()
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|m| m.as_str().map(str::to_string))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => {
+                return Err(Error::Decode(format!(
+                    "manager reply: create answered {}, not (id, exposed)",
+                    py_repr(&reply)
+                )))
+            }
+        };
+        Ok(BaseProxy::adopt(
+            &self.endpoint,
+            typeid.to_string(),
+            id,
+            Some(exposed),
+        ))
+    }
+
+    /// An object of a registered typeid (`mp serve-manager --register
+    /// jobs=queue`, or Python's `register('get_queue', callable=...)`), as
+    /// any proxy type: [`Proxy`] to call methods by name, or a typed one
+    /// (`m.get::<QueueProxy<String>>("jobs")`).
+    pub fn get<P: TypedProxy>(&self, typeid: &str) -> Result<P> {
+        self.create(typeid, vec![], vec![]).map(P::from_base)
+    }
+
+    pub(crate) fn typed<P: TypedProxy>(&self, typeid: &str, args: Vec<Value>) -> Result<P> {
+        self.create(typeid, args, vec![]).map(P::from_base)
+    }
+}
+
+impl Drop for SyncManager {
+    fn drop(&mut self) {
+        if self.server.is_some() {
+            let _ = self.shutdown();
+        }
+    }
+}
