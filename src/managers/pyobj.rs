@@ -14,6 +14,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
+use super::proxyref::proxy_ref;
 use crate::pickle::Value;
 
 /// A value that cannot be a dict key (Python's `TypeError: unhashable type`).
@@ -93,6 +94,13 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
                 name: n2,
             },
         ) => module == m2 && name == n2,
+        // A proxy is a new object each time one arrives, and proxies
+        // compare by identity: never equal to anything that travelled.
+        (Value::Reduce { .. }, Value::Reduce { .. })
+            if proxy_ref(a).is_some() || proxy_ref(b).is_some() =>
+        {
+            false
+        }
         (Value::Reduce { .. }, Value::Reduce { .. })
         | (Value::Object { .. }, Value::Object { .. }) => struct_eq(a, b),
         _ => false,
@@ -450,6 +458,20 @@ fn repr_into(v: &Value, out: &mut String) {
             parts.sort();
             out.push_str(&format!("Namespace({})", parts.join(", ")));
         }
+        Value::Reduce { .. } if proxy_ref(v).is_some() => {
+            if let Some(p) = proxy_ref(v) {
+                // BaseProxy.__repr__; the address is the proxy's in CPython's
+                // server, here the id it names.
+                let at = if !p.id.is_empty() && p.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    p.id.to_ascii_lowercase()
+                } else {
+                    "0".to_string()
+                };
+                out.push_str(&format!("<{} object, typeid ", p.class_name()));
+                repr_into(&Value::str(p.typeid), out);
+                out.push_str(&format!(" at 0x{at}>"));
+            }
+        }
         Value::Reduce { .. } | Value::Object { .. } => match v.exception() {
             Some((_, name, args)) => {
                 out.push_str(name);
@@ -470,6 +492,141 @@ fn repr_into(v: &Value, out: &mut String) {
                     _ => out.push_str("<object>"),
                 }
             }
+        },
+    }
+}
+
+/// An exception one of these rules raises: its builtin class name
+/// (`TypeError`, `ValueError`...) and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PyError {
+    /// The exception class, in `builtins`.
+    pub name: &'static str,
+    /// Its message (the one argument).
+    pub message: String,
+}
+
+impl PyError {
+    /// `name(message)`.
+    pub fn new(name: &'static str, message: impl Into<String>) -> PyError {
+        PyError {
+            name,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Unhashable> for PyError {
+    fn from(e: Unhashable) -> PyError {
+        PyError::new("TypeError", e.to_string())
+    }
+}
+
+/// `type(v).__name__` for a value that travelled: `'int'`, `'NoneType'`,
+/// the class of an inert object (`'complex'`, `'array'`, `'ListProxy'`),
+/// `'type'` for a class.
+pub fn py_type_name(v: &Value) -> String {
+    let simple = match v {
+        Value::None => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::BigInt(_) => "int",
+        Value::Float(_) => "float",
+        Value::Str(_) => "str",
+        Value::Bytes(_) => "bytes",
+        Value::ByteArray(_) => "bytearray",
+        Value::Tuple(_) => "tuple",
+        Value::List(_) => "list",
+        Value::Dict(_) => "dict",
+        Value::Set(_) => "set",
+        Value::FrozenSet(_) => "frozenset",
+        Value::Global { .. } => "type",
+        Value::Reduce { callable: c, .. } | Value::Object { class: c, .. } => {
+            if let Some(p) = proxy_ref(v) {
+                return p.class_name();
+            }
+            return match &**c {
+                Value::Global { name, .. } => name.rsplit('.').next().unwrap_or(name).to_string(),
+                _ => "object".to_string(),
+            };
+        }
+    };
+    simple.to_string()
+}
+
+/// A one-character `str` for a code point (lone surrogates included, as
+/// Python's `str` allows).
+pub fn str_from_code_point(cp: u32) -> Option<Value> {
+    let bytes = match char::from_u32(cp) {
+        Some(c) => c.to_string().into_bytes(),
+        // A lone surrogate, in pickle's `surrogatepass` UTF-8.
+        None if (0xd800..0xe000).contains(&cp) => vec![
+            0xe0 | (cp >> 12) as u8,
+            0x80 | ((cp >> 6) & 0x3f) as u8,
+            0x80 | (cp & 0x3f) as u8,
+        ],
+        None => return None,
+    };
+    crate::pickle::PyStr::from_surrogatepass(bytes)
+        .ok()
+        .map(Value::Str)
+}
+
+/// The most items [`iter_items`] makes from a `range` (Python would build
+/// them lazily; a manager stores them).
+const MAX_RANGE_ITEMS: i128 = 1 << 26;
+
+/// What `list(v)` gives for a value that arrived by value: the items of a
+/// list, tuple, set or frozenset, a dict's keys, a str's characters, the
+/// ints of bytes, a `range`'s numbers, an `array`'s items; else the
+/// `TypeError` Python raises (`'int' object is not iterable`).
+pub fn iter_items(v: &Value) -> Result<Vec<Value>, PyError> {
+    match v {
+        Value::List(x) | Value::Tuple(x) | Value::Set(x) | Value::FrozenSet(x) => Ok(x.clone()),
+        Value::Dict(pairs) => Ok(pairs.iter().map(|(k, _)| k.clone()).collect()),
+        Value::Str(s) => Ok(s.code_points().filter_map(str_from_code_point).collect()),
+        Value::Bytes(b) | Value::ByteArray(b) => {
+            Ok(b.iter().map(|&x| Value::Int(i64::from(x))).collect())
+        }
+        Value::Reduce { callable, args, .. } if callable.is_global("builtins", "range") => {
+            let a: Vec<i128> = args
+                .as_seq()
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(Value::as_i128)
+                .collect();
+            let (start, stop, step) = match a.as_slice() {
+                [stop] => (0, *stop, 1),
+                [start, stop] => (*start, *stop, 1),
+                [start, stop, step] if *step != 0 => (*start, *stop, *step),
+                [_, _, _] => {
+                    return Err(PyError::new("ValueError", "range() arg 3 must not be zero"))
+                }
+                _ => {
+                    return Err(PyError::new(
+                        "TypeError",
+                        "range expected integer arguments",
+                    ))
+                }
+            };
+            let n = if step > 0 {
+                (stop.saturating_sub(start).saturating_add(step - 1)) / step
+            } else {
+                (start.saturating_sub(stop).saturating_sub(step + 1)) / -step
+            };
+            if n > MAX_RANGE_ITEMS {
+                return Err(PyError::new("MemoryError", ""));
+            }
+            Ok((0..n.max(0))
+                .map(|i| Value::from_i128(start + i * step))
+                .collect())
+        }
+        _ => match super::array::TypedArray::from_value(v) {
+            Some(Ok(a)) => Ok(a.items()),
+            Some(Err(e)) => Err(e),
+            None => Err(PyError::new(
+                "TypeError",
+                format!("'{}' object is not iterable", py_type_name(v)),
+            )),
         },
     }
 }
@@ -545,6 +702,10 @@ impl PyDict {
         }
         let removed = self.entries[i].take();
         self.len -= 1;
+        // Holes at the end go at once, so popping from the end stays O(1).
+        while matches!(self.entries.last(), Some(None)) {
+            self.entries.pop();
+        }
         if self.entries.len() > 32 && self.len < self.entries.len() / 2 {
             self.compact();
         }
@@ -592,6 +753,87 @@ impl PyDict {
             d.insert(k, v)?;
         }
         Ok(d)
+    }
+}
+
+/// A Python `set`: members compared and hashed by [`py_eq`] /
+/// [`py_hash`], O(1) add, remove and membership. Iteration is in insertion
+/// order (CPython's is hash order, which nothing on the wire keeps: a set
+/// is rebuilt by whoever unpickles it).
+#[derive(Debug, Clone, Default)]
+pub struct PySet(PyDict);
+
+/// A `set` argument looked up in a set is its `frozenset` (as CPython does
+/// for `in`, `remove` and `discard`).
+fn member_form(v: &Value) -> std::borrow::Cow<'_, Value> {
+    match v {
+        Value::Set(items) => std::borrow::Cow::Owned(Value::FrozenSet(items.clone())),
+        v => std::borrow::Cow::Borrowed(v),
+    }
+}
+
+impl PySet {
+    /// An empty set.
+    pub fn new() -> PySet {
+        PySet::default()
+    }
+
+    /// A set of these members (duplicates collapse).
+    pub fn from_items(items: impl IntoIterator<Item = Value>) -> Result<PySet, Unhashable> {
+        let mut s = PySet::new();
+        for i in items {
+            s.insert(i)?;
+        }
+        Ok(s)
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it has no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `v in s`.
+    pub fn contains(&self, v: &Value) -> Result<bool, Unhashable> {
+        Ok(self.0.get(&member_form(v))?.is_some())
+    }
+
+    /// `s.add(v)`; whether it was new.
+    pub fn insert(&mut self, v: Value) -> Result<bool, Unhashable> {
+        if self.0.get(&v)?.is_some() {
+            return Ok(false);
+        }
+        self.0.insert(v, Value::None)?;
+        Ok(true)
+    }
+
+    /// `s.discard(v)`; whether it was there.
+    pub fn remove(&mut self, v: &Value) -> Result<bool, Unhashable> {
+        Ok(self.0.remove(&member_form(v))?.is_some())
+    }
+
+    /// `s.pop()`: some member (here the last added), if any.
+    pub fn pop(&mut self) -> Option<Value> {
+        self.0.pop_last().map(|(k, _)| k)
+    }
+
+    /// Removes every member.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The members, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &Value> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// As a [`Value::Set`].
+    pub fn to_value(&self) -> Value {
+        Value::Set(self.iter().cloned().collect())
     }
 }
 
