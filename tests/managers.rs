@@ -479,14 +479,69 @@ impl Raw {
     }
 
     fn call(&self, ident: &Value, method: &str, args: Vec<Value>) -> Value {
+        let (kind, result) = self.reply(ident, method, args);
+        assert_eq!(kind, "#RETURN", "{method}: {result:?}");
+        result
+    }
+
+    /// A method call's reply: its kind (`#RETURN`, `#TRACEBACK`...) and result.
+    fn reply(&self, ident: &Value, method: &str, args: Vec<Value>) -> (String, Value) {
         self.conn
             .send_value(&Self::request(ident.clone(), method, args))
             .unwrap();
-        let r = self.conn.recv_value().unwrap();
-        let r = r.as_seq().unwrap();
-        assert_eq!(r[0], Value::str("#RETURN"), "{method}: {:?}", r[1]);
-        r[1].clone()
+        split_reply(self.conn.recv_value().unwrap())
     }
+
+    /// A server-level function on its own connection, as Python's client
+    /// sends `incref`/`decref`: the reply's kind and result.
+    fn server(addr: &mp::connection::Address, name: &str, args: Vec<Value>) -> (String, Value) {
+        let c = mp::connection::client(addr, Some(KEY.as_bytes())).unwrap();
+        c.send_value(&Self::request(Value::None, name, args))
+            .unwrap();
+        split_reply(c.recv_value().unwrap())
+    }
+}
+
+fn split_reply(r: Value) -> (String, Value) {
+    let r = r.as_seq().unwrap();
+    (r[0].as_str().unwrap().to_string(), r[1].clone())
+}
+
+/// A proxy as a Python client pickles one into a request:
+/// `RebuildProxy(ListProxy, Token(typeid, (host, port), id), 'pickle', {})`.
+fn proxy_arg(typeid: &str, address: &str, id: &Value) -> Value {
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let g = |name: &str| Value::global("multiprocessing.managers", name);
+    Value::Reduce {
+        callable: Box::new(g("RebuildProxy")),
+        args: Box::new(Value::Tuple(vec![
+            g("ListProxy"),
+            Value::Object {
+                class: Box::new(g("Token")),
+                args: Box::new(Value::Tuple(vec![])),
+                kwargs: None,
+                state: Some(Box::new(Value::Tuple(vec![
+                    Value::str(typeid),
+                    Value::Tuple(vec![Value::str(host), Value::Int(port.parse().unwrap())]),
+                    id.clone(),
+                ]))),
+            },
+            Value::str("pickle"),
+            Value::Dict(vec![]),
+        ])),
+        state: None,
+    }
+}
+
+/// The id a proxy value names.
+fn proxy_id(v: &Value) -> Value {
+    let Value::Reduce { args, .. } = v else {
+        panic!("not a proxy: {v:?}")
+    };
+    let Value::Object { state: Some(s), .. } = &args.as_seq().unwrap()[1] else {
+        panic!("no token in {v:?}")
+    };
+    s.as_seq().unwrap()[2].clone()
 }
 
 /// 1,000 clients at once, each on its own connection, incrementing shared
@@ -603,4 +658,211 @@ fn help_examples_work_as_written() {
             assert_eq!(out, "{'a': 1}\n", "{server_line}");
         }
     }
+}
+
+#[test]
+fn every_typeid_and_method_behaves_as_cpythons() {
+    same_as_cpython("manager_types.py", "all typeids done");
+}
+
+#[test]
+fn nested_proxies_behave_as_cpythons() {
+    same_as_cpython("manager_nested.py", "nested done");
+}
+
+/// The docs' manager examples (a child process changing a dict and a list,
+/// Namespace, a list proxy), by address.
+#[test]
+fn the_docs_manager_examples() {
+    same_as_cpython("manager_docs.py", "docs done");
+}
+
+/// Python 3.14's additions, called as a 3.14 proxy calls them, answer what
+/// the same operations give on local Python objects (computed by python3).
+#[test]
+fn python_314_additions_answer_as_python_does() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let want = run_client("python3", "manager_py314.py", "local");
+    assert!(want.contains("py314 done"), "{want}");
+    assert!(
+        want.contains("NotImplemented") && want.contains("KeyError"),
+        "{want}"
+    );
+    let server = serve_mp(&[]);
+    for python in pythons() {
+        let got = run_client(&python, "manager_py314.py", &server.address);
+        assert_eq!(got, want, "{python} against mp serve-manager");
+    }
+}
+
+/// A proxy stored in a container keeps its object alive after the client's
+/// own reference goes; taken out again, it lives until the client's next
+/// request on that connection (time to rebuild and incref it), then goes;
+/// a container that goes releases what it held. Tokens naming another
+/// server are stored as data; a token naming an object this server does not
+/// have is CPython's KeyError.
+#[test]
+fn a_stored_proxy_keeps_its_object_alive_until_it_is_let_go() {
+    let server = serve_mp(&[]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let alive = |id: &Value| {
+        let (kind, _) = Raw::server(&addr, "incref", vec![id.clone()]);
+        if kind == "#RETURN" {
+            assert_eq!(Raw::server(&addr, "decref", vec![id.clone()]).0, "#RETURN");
+        }
+        kind == "#RETURN"
+    };
+    let count = || Raw::server(&addr, "number_of_objects", vec![]).1;
+    let a = Raw::create(&addr, "list");
+    let b = Raw::create(&addr, "list");
+    let conn = Raw::connect(&addr);
+    conn.call(&a, "append", vec![proxy_arg("list", &server.address, &b)]);
+    // The client's last reference to b goes; a still holds it.
+    assert_eq!(Raw::server(&addr, "decref", vec![b.clone()]).0, "#RETURN");
+    assert_eq!(count(), Value::Int(1), "only a has a client reference");
+    assert!(alive(&b), "a keeps b alive");
+    conn.call(&b, "append", vec![Value::str("hello")]);
+    let repr = conn.call(&a, "__repr__", vec![]);
+    assert!(
+        repr.as_str()
+            .unwrap()
+            .starts_with("[<ListProxy object, typeid 'list' at 0x"),
+        "{repr:?}"
+    );
+    // Out of the container, in a reply: alive until this connection's
+    // next request.
+    let popped = conn.call(&a, "pop", vec![]);
+    assert_eq!(proxy_id(&popped), b);
+    assert!(alive(&b), "the reply keeps b alive for the client's incref");
+    assert_eq!(conn.call(&a, "__len__", vec![]), Value::Int(0));
+    assert!(!alive(&b), "b went once nothing referred to it");
+    // A container that goes releases what it held, however deep.
+    let c = Raw::create(&addr, "list");
+    let d = Raw::create(&addr, "dict");
+    let nested = Value::List(vec![Value::Dict(vec![(
+        Value::str("deep"),
+        proxy_arg("list", &server.address, &c),
+    )])]);
+    conn.call(&d, "__setitem__", vec![Value::str("k"), nested]);
+    assert_eq!(Raw::server(&addr, "decref", vec![c.clone()]).0, "#RETURN");
+    assert!(alive(&c));
+    assert_eq!(Raw::server(&addr, "decref", vec![d.clone()]).0, "#RETURN");
+    assert!(!alive(&d) && !alive(&c), "d and what it held are gone");
+    // Another server's token: kept and returned as it came.
+    let foreign = proxy_arg("list", "10.9.8.7:1", &Value::str("7fdeadbeef"));
+    conn.call(&a, "append", vec![foreign.clone()]);
+    assert_eq!(conn.call(&a, "__getitem__", vec![Value::Int(0)]), foreign);
+    // This server's address, an id it does not have.
+    let ghost = proxy_arg("list", &server.address, &Value::str("7f0000000bad"));
+    let (kind, text) = conn.reply(&a, "append", vec![ghost]);
+    assert_eq!(kind, "#TRACEBACK");
+    assert!(
+        text.as_str().unwrap().contains("KeyError: '7f0000000bad'"),
+        "{text:?}"
+    );
+    assert_eq!(conn.call(&a, "__len__", vec![]), Value::Int(1));
+}
+
+/// The object caps: going over is a clear RemoteError for the request that
+/// would have gone over, the server goes on serving (that client and
+/// others), and releasing objects makes room again.
+#[test]
+fn object_caps_are_clear_errors_and_the_server_goes_on() {
+    let server = serve_mp(&["--max-objects", "8", "--max-objects-per-connection", "3"]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let d = Raw::create(&addr, "dict");
+    let conn = Raw::connect(&addr);
+    conn.call(&d, "__setitem__", vec![Value::str("k"), Value::Int(1)]);
+    // Iterators this connection creates count against it.
+    let iterator = |raw: &Raw| {
+        let (kind, result) = raw.reply(&d, "__iter__", vec![]);
+        match kind.as_str() {
+            "#PROXY" => Ok(proxy_token_id(&result)),
+            _ => Err(result.as_str().unwrap().to_string()),
+        }
+    };
+    let mine: Vec<Value> = (0..3).map(|_| iterator(&conn).unwrap()).collect();
+    let refused = iterator(&conn).unwrap_err();
+    assert!(
+        refused.contains("--max-objects-per-connection 3") && refused.contains("MemoryError"),
+        "{refused}"
+    );
+    // The same connection is still served; another connection has its own count.
+    assert_eq!(conn.call(&d, "__len__", vec![]), Value::Int(1));
+    let other = Raw::connect(&addr);
+    let theirs = iterator(&other).unwrap();
+    assert_eq!(other.call(&theirs, "__next__", vec![]), Value::str("k"));
+    // Released, one makes room again.
+    assert_eq!(
+        Raw::server(&addr, "decref", vec![mine[0].clone()]).0,
+        "#RETURN"
+    );
+    let again = iterator(&conn).unwrap();
+    // Alive now: d, 3 of conn's iterators, 1 of other's. The total cap
+    // (8) leaves room for 3 more.
+    let mut made = Vec::new();
+    let refused = loop {
+        let c = mp::connection::client(&addr, Some(KEY.as_bytes())).unwrap();
+        c.send_value(&Raw::request(
+            Value::None,
+            "create",
+            vec![Value::str("list")],
+        ))
+        .unwrap();
+        let (kind, result) = split_reply(c.recv_value().unwrap());
+        if kind != "#RETURN" {
+            assert_eq!(kind, "#TRACEBACK");
+            break result.as_str().unwrap().to_string();
+        }
+        made.push(result.as_seq().unwrap()[0].clone());
+        assert!(made.len() <= 3, "the cap let more than 8 objects live");
+    };
+    assert_eq!(made.len(), 3);
+    assert!(refused.contains("--max-objects 8"), "{refused}");
+    assert_eq!(other.call(&again, "__next__", vec![]), Value::str("k"));
+    assert_eq!(
+        Raw::server(&addr, "decref", vec![made[0].clone()]).0,
+        "#RETURN"
+    );
+    Raw::create(&addr, "list");
+}
+
+/// The id in a `#PROXY` reply's token.
+fn proxy_token_id(result: &Value) -> Value {
+    let Value::Object { state: Some(s), .. } = &result.as_seq().unwrap()[1] else {
+        panic!("no token in {result:?}")
+    };
+    s.as_seq().unwrap()[2].clone()
+}
+
+/// A request over --max-message: that client gets a RemoteError naming the
+/// limit, and is served again on a new connection (another thread), as is
+/// everyone else.
+#[test]
+fn an_oversize_request_is_refused_on_its_connection_only() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let server = serve_mp(&["--max-message", "4096"]);
+    let (host, port) = server.address.rsplit_once(':').unwrap();
+    let prelude = format!(
+        "import threading\n\
+         from multiprocessing.managers import SyncManager, RemoteError\n\
+         m = SyncManager(('{host}', {port}), authkey=b'{KEY}'); m.connect()\n"
+    );
+    let out = python_ok(&format!(
+        "{prelude}d = m.dict()\n\
+         try:\n    d['k'] = 'x' * 10000\n    print('accepted')\n\
+         except RemoteError as e:\n    print('refused', '--max-message' in str(e), '10' in str(e))\n\
+         out = []\n\
+         t = threading.Thread(target=lambda: out.append((d.get('k', 'absent'), d.__setitem__('k', 'small'), d['k'])))\n\
+         t.start(); t.join(); print(out)\n"
+    ));
+    assert_eq!(out, "refused True True\n[('absent', None, 'small')]\n");
+    let out = python_ok(&format!("{prelude}l = m.list([1]); print(l[0])\n"));
+    assert_eq!(out, "1\n");
 }
