@@ -866,3 +866,189 @@ fn an_oversize_request_is_refused_on_its_connection_only() {
     let out = python_ok(&format!("{prelude}l = m.list([1]); print(l[0])\n"));
     assert_eq!(out, "1\n");
 }
+
+/// Random requests answered without a socket (`Server::answer_detached`,
+/// what the fuzz target drives; fuzzing itself needs nightly): real method
+/// names of every non-blocking kind with arguments that go where Python's
+/// would not (slices with huge bounds, arrays of every typecode, proxies,
+/// nested containers), and random bytes. The server never panics and every
+/// reply decodes.
+#[test]
+fn random_requests_never_panic_the_server() {
+    use mp::managers::server::{Server, ServerLimits};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let address: mp::connection::Address = "127.0.0.1:1".parse().unwrap();
+    let limits = ServerLimits {
+        max_objects: 5_000,
+        max_objects_per_connection: 500,
+        max_message: 1 << 20,
+    };
+    let server = Server::with_limits(address, std::collections::HashMap::new(), limits);
+    let request = |ident: Value, method: &str, args: Vec<Value>| {
+        mp::pickle::dumps(&Raw::request(ident, method, args))
+    };
+    let answer =
+        |bytes: &[u8]| split_reply(mp::pickle::loads(&server.answer_detached(bytes)).unwrap());
+    let kinds: Vec<Vec<Value>> = vec![
+        vec![
+            Value::str("dict"),
+            Value::Dict(vec![(Value::Int(1), Value::str("a"))]),
+        ],
+        vec![
+            Value::str("list"),
+            Value::List((0..5).map(Value::Int).collect()),
+        ],
+        vec![
+            Value::str("set"),
+            Value::List((0..5).map(Value::Int).collect()),
+        ],
+        vec![Value::str("Namespace")],
+        vec![Value::str("Value"), Value::str("i"), Value::Int(1)],
+        vec![
+            Value::str("Array"),
+            Value::str("h"),
+            Value::List((0..5).map(Value::Int).collect()),
+        ],
+    ];
+    let methods = [
+        "__getitem__",
+        "__setitem__",
+        "__delitem__",
+        "__contains__",
+        "__len__",
+        "__iter__",
+        "__reversed__",
+        "__add__",
+        "__mul__",
+        "__rmul__",
+        "__imul__",
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "remove",
+        "index",
+        "count",
+        "sort",
+        "reverse",
+        "clear",
+        "copy",
+        "get",
+        "items",
+        "keys",
+        "values",
+        "update",
+        "setdefault",
+        "popitem",
+        "fromkeys",
+        "__or__",
+        "__ror__",
+        "__ior__",
+        "add",
+        "discard",
+        "union",
+        "intersection",
+        "difference",
+        "symmetric_difference",
+        "symmetric_difference_update",
+        "intersection_update",
+        "difference_update",
+        "issubset",
+        "issuperset",
+        "isdisjoint",
+        "__and__",
+        "__rand__",
+        "__xor__",
+        "__sub__",
+        "__rsub__",
+        "__iand__",
+        "__isub__",
+        "__ixor__",
+        "__le__",
+        "__lt__",
+        "__ge__",
+        "__gt__",
+        "__class_getitem__",
+        "__getattribute__",
+        "__setattr__",
+        "__delattr__",
+        "set",
+        "#GETVALUE",
+        "__repr__",
+        "__str__",
+        "nonesuch",
+    ];
+    let big = prop_oneof![
+        any::<i64>().prop_map(Value::Int),
+        any::<i128>().prop_map(Value::from_i128),
+        (-3i64..8).prop_map(Value::Int),
+    ];
+    let opt = prop_oneof![Just(Value::None), big.clone()];
+    let leaf = prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        big.clone(),
+        any::<f64>().prop_map(Value::Float),
+        "[a-c]{0,3}".prop_map(Value::str),
+        proptest::collection::vec(any::<u8>(), 0..9).prop_map(Value::Bytes),
+        (opt.clone(), opt.clone(), opt).prop_map(|(a, b, c)| Value::Reduce {
+            callable: Box::new(Value::global("builtins", "slice")),
+            args: Box::new(Value::Tuple(vec![a, b, c])),
+            state: None,
+        }),
+        (big.clone(), big).prop_map(|(a, b)| Value::Reduce {
+            callable: Box::new(Value::global("builtins", "range")),
+            args: Box::new(Value::Tuple(vec![a, b])),
+            state: None,
+        }),
+        (
+            "[bBuwhHiIlLqQfdx]",
+            proptest::collection::vec(any::<u8>(), 0..17)
+        )
+            .prop_map(|(code, bytes)| Value::Reduce {
+                callable: Box::new(Value::global("array", "array")),
+                args: Box::new(Value::Tuple(vec![Value::str(code), Value::Bytes(bytes)])),
+                state: None,
+            }),
+        "7f[0-9a-f]{0,3}".prop_map(|id| proxy_arg("list", "127.0.0.1:1", &Value::str(id))),
+    ];
+    let value = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Tuple),
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Set),
+            proptest::collection::vec((inner.clone(), inner), 0..3).prop_map(Value::Dict),
+        ]
+    });
+    let case = (
+        0..kinds.len(),
+        0..methods.len(),
+        proptest::collection::vec(value, 0..4),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 3000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&case, |(kind, method, args, noise)| {
+        let (k, created) = answer(&request(Value::None, "create", kinds[kind].clone()));
+        prop_assert_eq!(k, "#RETURN");
+        let ident = created.as_seq().unwrap()[0].clone();
+        let (k, _) = answer(&request(ident.clone(), methods[method], args.clone()));
+        prop_assert!(k.starts_with('#'));
+        // The same call as a server-level function, and random bytes.
+        answer(&request(Value::None, methods[method], args));
+        answer(&noise);
+        let (k, _) = answer(&request(Value::None, "decref", vec![ident]));
+        prop_assert_eq!(k, "#RETURN");
+        Ok(())
+    });
+    result.unwrap();
+    // What the requests created and let go is gone (iterators that were
+    // never decref'ed stay: a client still "holds" them).
+    let (_, n) = answer(&request(Value::None, "number_of_objects", vec![]));
+    assert!(n.as_i128().unwrap() <= 500, "{n:?} objects left");
+}

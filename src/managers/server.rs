@@ -458,19 +458,24 @@ impl Server {
     }
 
     fn send_reply(&self, conn: &Connection, reply: Reply) -> bool {
-        match reply {
-            Reply::Return(v) => Self::send(conn, "#RETURN", v),
+        conn.send_value(&self.reply_value(reply)).is_ok()
+    }
+
+    /// The `(kind, result)` tuple a reply is sent as.
+    fn reply_value(&self, reply: Reply) -> Value {
+        let (kind, result) = match reply {
+            Reply::Return(v) => ("#RETURN", v),
             Reply::Error(module, name, args) => {
-                Self::send(conn, "#ERROR", Value::new_exception(module, name, args))
+                ("#ERROR", Value::new_exception(module, name, args))
             }
-            Reply::Traceback(text) => Self::send(conn, "#TRACEBACK", Value::str(text)),
-            Reply::Unserializable(text) => Self::send(conn, "#UNSERIALIZABLE", Value::str(text)),
-            Reply::Proxy(typeid, kind, ident) => Self::send(
-                conn,
+            Reply::Traceback(text) => ("#TRACEBACK", Value::str(text)),
+            Reply::Unserializable(text) => ("#UNSERIALIZABLE", Value::str(text)),
+            Reply::Proxy(typeid, kind, ident) => (
                 "#PROXY",
                 Value::Tuple(vec![kind.exposed_value(), self.token(&typeid, ident)]),
             ),
-        }
+        };
+        Value::Tuple(vec![Value::str(kind), result])
     }
 
     /// `multiprocessing.managers.Token(typeid, address, id)` as CPython pickles it.
@@ -511,16 +516,7 @@ impl Server {
                 return;
             }
         };
-        let reply = match req.method.as_str() {
-            "dummy" => Reply::Return(Value::None),
-            "create" => self.create(req, &session),
-            "incref" => self.incref(&req.args),
-            "decref" => self.decref(&req.args),
-            "get_methods" => self.get_methods(&req.args),
-            "debug_info" => Reply::Return(Value::str(self.debug_info())),
-            "number_of_objects" => Reply::Return(Value::Int(
-                self.objects().values().filter(|e| e.refcount > 0).count() as i64,
-            )),
+        match req.method.as_str() {
             "shutdown" => {
                 self.stopping.store(true, Ordering::SeqCst);
                 // CPython answers twice (§3.3).
@@ -528,15 +524,32 @@ impl Server {
                 let _ = Self::send(&conn, "#RETURN", Value::None);
                 // Wake the accept loop so it sees `stopping`.
                 let _ = crate::connection::client(&self.address, None);
-                return;
             }
             "accept_connection" => {
-                if !Self::send(&conn, "#RETURN", Value::None) {
-                    return;
+                if Self::send(&conn, "#RETURN", Value::None) {
+                    self.serve_methods(&conn, &mut session);
                 }
-                self.serve_methods(&conn, &mut session);
-                return;
             }
+            _ => {
+                let reply = self.server_function(req, &session);
+                let _ = self.send_reply(&conn, reply);
+            }
+        }
+    }
+
+    /// A server-level function but `shutdown` and `accept_connection`
+    /// (which act on the connection itself).
+    fn server_function(&self, req: Request, session: &Session) -> Reply {
+        let reply = match req.method.as_str() {
+            "dummy" => Reply::Return(Value::None),
+            "create" => self.create(req, session),
+            "incref" => self.incref(&req.args),
+            "decref" => self.decref(&req.args),
+            "get_methods" => self.get_methods(&req.args),
+            "debug_info" => Reply::Return(Value::str(self.debug_info())),
+            "number_of_objects" => Reply::Return(Value::Int(
+                self.objects().values().filter(|e| e.refcount > 0).count() as i64,
+            )),
             other => traceback(format!(
                 "AssertionError: {} unrecognized",
                 py_repr(&Value::str(other))
@@ -544,11 +557,56 @@ impl Server {
         };
         // Server-level functions answer #RETURN or #TRACEBACK only (§3.2):
         // their exceptions are formatted, not pickled.
-        let reply = match reply {
+        match reply {
             Reply::Error(module, name, args) => traceback(exception_line(module, name, &args)),
             r => r,
+        }
+    }
+
+    /// Answers one request without a connection, as the fuzz target
+    /// (`fuzz/fuzz_targets/manager_request.rs`) and the tests drive the
+    /// server: the pickled reply to `request`, a server-level function (but
+    /// `shutdown` and `accept_connection`) or a method call. Calls that can
+    /// block (on a Queue, lock, Event, Condition or Barrier) are refused,
+    /// and so is anything that would wait for a next request: references
+    /// kept for the reply are released before this returns.
+    #[doc(hidden)]
+    pub fn answer_detached(&self, request: &[u8]) -> Vec<u8> {
+        let mut session = Session {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            holds: Vec::new(),
         };
-        let _ = self.send_reply(&conn, reply);
+        let reply = match decode_request(request) {
+            Err(e) => traceback(e),
+            Ok(req) => match req.method.as_str() {
+                "shutdown" | "accept_connection" => {
+                    traceback("RuntimeError: not served without a connection")
+                }
+                "dummy" | "create" | "incref" | "decref" | "get_methods" | "debug_info"
+                | "number_of_objects" => self.server_function(req, &session),
+                _ => {
+                    let kind = req
+                        .ident
+                        .as_str()
+                        .and_then(|i| self.objects().get(i).map(|e| e.obj.kind));
+                    match kind {
+                        Some(
+                            Kind::Queue
+                            | Kind::Lock
+                            | Kind::RLock
+                            | Kind::Semaphore
+                            | Kind::BoundedSemaphore
+                            | Kind::Event
+                            | Kind::Condition
+                            | Kind::Barrier,
+                        ) => traceback("RuntimeError: may block: not served without a connection"),
+                        _ => self.method_call(req, &mut session),
+                    }
+                }
+            },
+        };
+        self.release(std::mem::take(&mut session.holds));
+        crate::pickle::dumps(&self.reply_value(reply))
     }
 
     fn new_ident(&self) -> String {
