@@ -984,6 +984,13 @@ fn random_requests_never_panic_the_server() {
         any::<i64>().prop_map(Value::Int),
         any::<i128>().prop_map(Value::from_i128),
         (-3i64..8).prop_map(Value::Int),
+        prop_oneof![
+            Just(i128::MAX),
+            Just(i128::MIN),
+            Just(i128::MAX / 2),
+            Just(i128::MIN + 1)
+        ]
+        .prop_map(Value::from_i128),
     ];
     let opt = prop_oneof![Just(Value::None), big.clone()];
     let leaf = prop_oneof![
@@ -1051,4 +1058,58 @@ fn random_requests_never_panic_the_server() {
     // never decref'ed stay: a client still "holds" them).
     let (_, n) = answer(&request(Value::None, "number_of_objects", vec![]));
     assert!(n.as_i128().unwrap() <= 500, "{n:?} objects left");
+}
+
+/// Numbers at the edges: slices whose step overflows an i128, a range
+/// spanning all of i128, a semaphore released past usize::MAX. Answers,
+/// not panics.
+#[test]
+fn extreme_numbers_are_answered() {
+    let server = serve_mp(&[]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let l = Raw::create(&addr, "list");
+    let conn = Raw::connect(&addr);
+    let slice = |a: i128, b: i128, c: i128| Value::Reduce {
+        callable: Box::new(Value::global("builtins", "slice")),
+        args: Box::new(Value::Tuple(vec![
+            Value::from_i128(a),
+            Value::from_i128(b),
+            Value::from_i128(c),
+        ])),
+        state: None,
+    };
+    conn.call(
+        &l,
+        "extend",
+        vec![Value::List((0..5).map(Value::Int).collect())],
+    );
+    let got = conn.call(&l, "__getitem__", vec![slice(1, 5, i128::MAX)]);
+    assert_eq!(got, Value::List(vec![Value::Int(1)]));
+    let got = conn.call(&l, "__getitem__", vec![slice(3, -9, i128::MIN)]);
+    assert_eq!(got, Value::List(vec![Value::Int(3)]));
+    let range = Value::Reduce {
+        callable: Box::new(Value::global("builtins", "range")),
+        args: Box::new(Value::Tuple(vec![
+            Value::from_i128(i128::MIN + 1),
+            Value::from_i128(i128::MAX),
+            Value::from_i128(1 << 126),
+        ])),
+        state: None,
+    };
+    conn.call(&l, "extend", vec![range]);
+    assert_eq!(conn.call(&l, "__len__", vec![]), Value::Int(9));
+    let c = mp::connection::client(&addr, Some(KEY.as_bytes())).unwrap();
+    c.send_value(&Raw::request(
+        Value::None,
+        "create",
+        vec![Value::str("Semaphore"), Value::from_i128(1 << 100)],
+    ))
+    .unwrap();
+    let (_, created) = split_reply(c.recv_value().unwrap());
+    let sem = created.as_seq().unwrap()[0].clone();
+    conn.call(&sem, "release", vec![]);
+    assert_eq!(
+        conn.call(&sem, "acquire", vec![Value::Bool(false)]),
+        Value::Bool(true)
+    );
 }

@@ -8,7 +8,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::array::TypedArray;
-use super::pyobj::{iter_items, py_eq, py_repr, py_type_name, PyDict, PyError, PySet, Unhashable};
+use super::pyobj::{
+    iter_items, py_eq, py_repr, py_type_name, PyDict, PyError, PySet, Unhashable,
+    MAX_EXPANDED_ITEMS,
+};
 use super::server::Kind;
 use crate::pickle::Value;
 
@@ -667,7 +670,11 @@ fn slice_of(v: &Value, len: usize) -> Option<Result<Slice, Reply>> {
     let mut i = start;
     while (step > 0 && i < stop) || (step < 0 && i > stop) {
         positions.push(i as usize);
-        i += step;
+        // A step beyond the length (even i128::MAX) ends the slice.
+        match i.checked_add(step) {
+            Some(next) => i = next,
+            None => break,
+        }
     }
     Some(Ok(Slice {
         positions,
@@ -1057,7 +1064,7 @@ fn list_call(l: &mut Vec<Value>, method: &str, args: &[Value], kwds: &Value) -> 
                 return not_int(a0.unwrap_or(&Value::None));
             };
             let n = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
-            if l.len().saturating_mul(n) > 1 << 26 {
+            if l.len().saturating_mul(n) > MAX_EXPANDED_ITEMS {
                 return exc("MemoryError", vec![]);
             }
             let repeated: Vec<Value> = l.iter().cloned().cycle().take(l.len() * n).collect();
@@ -1646,7 +1653,7 @@ pub(super) fn sync_call(
                         *n -= 1;
                         if *n == 0 {
                             *owner = None;
-                            *value += 1;
+                            *value = value.saturating_add(1);
                             held.remove(&conn);
                         }
                         Reply::Return(Value::None)
@@ -1664,7 +1671,7 @@ pub(super) fn sync_call(
                     vec![Value::str("Semaphore released too many times")],
                 )
             } else {
-                *value += 1;
+                *value = value.saturating_add(1);
                 // Any connection may release; take the permit back from the
                 // one that holds it (this one, else any).
                 let from = if held.contains_key(&conn) {

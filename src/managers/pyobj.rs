@@ -190,6 +190,13 @@ fn hash_into(v: &Value, h: &mut DefaultHasher) -> Result<(), Unhashable> {
             (7u8, items.len(), sum).hash(h);
         }
         Value::Global { module, name } => (8u8, module, name).hash(h),
+        // A proxy hashes by identity in Python: by what it names here (it
+        // is equal to nothing anyway).
+        Value::Reduce { .. } if proxy_ref(v).is_some() => {
+            if let Some(p) = proxy_ref(v) {
+                (11u8, p.typeid, p.id).hash(h);
+            }
+        }
         Value::Reduce {
             callable,
             args,
@@ -571,9 +578,12 @@ pub fn str_from_code_point(cp: u32) -> Option<Value> {
         .map(Value::Str)
 }
 
-/// The most items [`iter_items`] makes from a `range` (Python would build
-/// them lazily; a manager stores them).
-const MAX_RANGE_ITEMS: i128 = 1 << 26;
+/// The most items one request may make out of a few bytes: a `range`'s
+/// numbers ([`iter_items`]), a list multiplied (`l * n`). Python builds
+/// what is asked; a server that stores it for others would let a 60-byte
+/// request take gigabytes, so beyond this it is a `MemoryError`. (A
+/// request that carries its items is bounded by the request size cap.)
+pub const MAX_EXPANDED_ITEMS: usize = 1 << 20;
 
 /// What `list(v)` gives for a value that arrived by value: the items of a
 /// list, tuple, set or frozenset, a dict's keys, a str's characters, the
@@ -608,17 +618,25 @@ pub fn iter_items(v: &Value) -> Result<Vec<Value>, PyError> {
                     ))
                 }
             };
-            let n = if step > 0 {
-                (stop.saturating_sub(start).saturating_add(step - 1)) / step
+            // len(range) without overflow, whatever the bounds.
+            let n: u128 = if (step > 0 && start < stop) || (step < 0 && start > stop) {
+                (start.abs_diff(stop) - 1) / step.unsigned_abs() + 1
             } else {
-                (start.saturating_sub(stop).saturating_sub(step + 1)) / -step
+                0
             };
-            if n > MAX_RANGE_ITEMS {
+            if n > MAX_EXPANDED_ITEMS as u128 {
                 return Err(PyError::new("MemoryError", ""));
             }
-            Ok((0..n.max(0))
-                .map(|i| Value::from_i128(start + i * step))
-                .collect())
+            let mut items = Vec::with_capacity(n as usize);
+            let mut x = start;
+            for i in 0..n {
+                items.push(Value::from_i128(x));
+                if i + 1 < n {
+                    // In range: between start and stop.
+                    x = x.saturating_add(step);
+                }
+            }
+            Ok(items)
         }
         _ => match super::array::TypedArray::from_value(v) {
             Some(Ok(a)) => Ok(a.items()),
@@ -638,8 +656,47 @@ pub struct PyDict {
     /// Entries in insertion order; a deleted one leaves `None` until compaction.
     entries: Vec<Option<(Value, Value)>>,
     /// Hash -> positions in `entries` of the keys with that hash.
-    index: HashMap<u64, Vec<usize>>,
+    index: HashMap<u64, Positions>,
     len: usize,
+}
+
+/// The positions of the keys with one hash: nearly always one, kept
+/// without an allocation of its own.
+#[derive(Debug, Clone)]
+enum Positions {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Positions {
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Positions::One(i) => std::slice::from_ref(i),
+            Positions::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, i: usize) {
+        match self {
+            Positions::One(j) => *self = Positions::Many(vec![*j, i]),
+            Positions::Many(v) => v.push(i),
+        }
+    }
+
+    /// Removes `i`; whether none are left.
+    fn remove(&mut self, i: usize) -> bool {
+        match self {
+            Positions::One(j) => *j == i,
+            Positions::Many(v) => {
+                v.retain(|&j| j != i);
+                let empty = v.is_empty();
+                if let [only] = v[..] {
+                    *self = Positions::One(only);
+                }
+                empty
+            }
+        }
+    }
 }
 
 impl PyDict {
@@ -661,6 +718,7 @@ impl PyDict {
     fn find(&self, hash: u64, key: &Value) -> Option<usize> {
         self.index
             .get(&hash)?
+            .as_slice()
             .iter()
             .copied()
             .find(|&i| self.entries[i].as_ref().is_some_and(|(k, _)| py_eq(k, key)))
@@ -682,7 +740,7 @@ impl PyDict {
             let slot = self.entries[i].as_mut().expect("found entries are live");
             return Ok(Some(std::mem::replace(&mut slot.1, value)));
         }
-        self.index.entry(hash).or_default().push(self.entries.len());
+        self.index_add(hash, self.entries.len());
         self.entries.push(Some((key, value)));
         self.len += 1;
         Ok(None)
@@ -694,11 +752,22 @@ impl PyDict {
         let Some(i) = self.find(hash, key) else {
             return Ok(None);
         };
-        if let Some(list) = self.index.get_mut(&hash) {
-            list.retain(|&j| j != i);
-            if list.is_empty() {
-                self.index.remove(&hash);
+        Ok(self.remove_at(hash, i))
+    }
+
+    fn index_add(&mut self, hash: u64, i: usize) {
+        match self.index.get_mut(&hash) {
+            Some(p) => p.push(i),
+            None => {
+                self.index.insert(hash, Positions::One(i));
             }
+        }
+    }
+
+    /// Removes the entry at `i`, whose key hashes to `hash`.
+    fn remove_at(&mut self, hash: u64, i: usize) -> Option<(Value, Value)> {
+        if self.index.get_mut(&hash).is_some_and(|p| p.remove(i)) {
+            self.index.remove(&hash);
         }
         let removed = self.entries[i].take();
         self.len -= 1;
@@ -709,14 +778,15 @@ impl PyDict {
         if self.entries.len() > 32 && self.len < self.entries.len() / 2 {
             self.compact();
         }
-        Ok(removed)
+        removed
     }
 
-    /// `d.popitem()`: the last inserted (key, value).
+    /// `d.popitem()`: the last inserted (key, value), by position (a key
+    /// equal to nothing, such as a proxy, goes too).
     pub fn pop_last(&mut self) -> Option<(Value, Value)> {
         let i = self.entries.iter().rposition(Option::is_some)?;
-        let key = self.entries[i].as_ref().map(|(k, _)| k.clone())?;
-        self.remove(&key).ok().flatten()
+        let hash = self.entries[i].as_ref().map(|(k, _)| py_hash(k))?.ok()?;
+        self.remove_at(hash, i)
     }
 
     /// Removes every key.
@@ -730,7 +800,7 @@ impl PyDict {
         self.index.clear();
         for (i, (k, _)) in live.iter().enumerate() {
             if let Ok(h) = py_hash(k) {
-                self.index.entry(h).or_default().push(i);
+                self.index_add(h, i);
             }
         }
         self.entries = live.into_iter().map(Some).collect();
@@ -946,5 +1016,45 @@ mod tests {
         assert_eq!(d.iter().next().unwrap().0, &Value::Int(99_990));
         assert_eq!(d.pop_last().unwrap().0, Value::Int(99_999));
         assert!(d.insert(Value::List(vec![]), Value::None).is_err());
+    }
+
+    /// Keys equal to nothing (NaN, proxies: a new object each time they
+    /// arrive) share a hash: each insert adds one, lookups miss, and
+    /// `popitem` still takes them, last first.
+    #[test]
+    fn keys_equal_to_nothing() {
+        let mut d = PyDict::new();
+        let proxy = crate::managers::proxyref::rebuild_proxy(
+            "ListProxy",
+            "list",
+            Value::str("/tmp/s"),
+            "7f01",
+        );
+        for (i, k) in [
+            Value::Float(f64::NAN),
+            Value::Float(f64::NAN),
+            proxy.clone(),
+            proxy,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(d.insert(k.clone(), Value::Int(i as i64)).unwrap(), None);
+            assert_eq!(d.get(&k).unwrap(), None);
+        }
+        d.insert(Value::Int(7), Value::None).unwrap();
+        assert_eq!(d.len(), 5);
+        assert_eq!(d.remove(&Value::Int(7)).unwrap().unwrap().0, Value::Int(7));
+        for want in (0..4).rev() {
+            assert_eq!(d.pop_last().unwrap().1, Value::Int(want));
+        }
+        assert!(d.is_empty() && d.pop_last().is_none());
+        let mut s = PySet::from_items([Value::Int(1), Value::Float(1.0), Value::str("a")]).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s.contains(&Value::Bool(true)).unwrap());
+        assert!(s.remove(&Value::str("a")).unwrap());
+        assert!(!s.remove(&Value::str("a")).unwrap());
+        assert_eq!(s.pop(), Some(Value::Int(1)));
+        assert!(s.is_empty());
     }
 }

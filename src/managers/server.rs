@@ -860,7 +860,7 @@ impl Server {
                     value, held, owner, ..
                 } => {
                     if let Some(n) = held.remove(&conn_id) {
-                        *value += n;
+                        *value = value.saturating_add(n);
                         if owner.is_some_and(|(o, _)| o == conn_id) {
                             *owner = None;
                         }

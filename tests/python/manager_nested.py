@@ -76,6 +76,14 @@ try:
 except TypeError as err:
     print('TypeError', err)
 
+# As a dict key: hashable, but equal only to itself, and each arrives anew.
+keys = m.dict()
+keys[c] = 1
+print(len(keys), c in keys, keys.get(c))
+keys[c] = 2
+print(len(keys), sorted(keys.values()), str(keys).count('ListProxy'))
+print(keys.popitem()[1], len(keys))
+
 # Removing it from its container: the proxy that comes back still works.
 popped = a.pop(0)
 print(popped, a)
