@@ -479,14 +479,69 @@ impl Raw {
     }
 
     fn call(&self, ident: &Value, method: &str, args: Vec<Value>) -> Value {
+        let (kind, result) = self.reply(ident, method, args);
+        assert_eq!(kind, "#RETURN", "{method}: {result:?}");
+        result
+    }
+
+    /// A method call's reply: its kind (`#RETURN`, `#TRACEBACK`...) and result.
+    fn reply(&self, ident: &Value, method: &str, args: Vec<Value>) -> (String, Value) {
         self.conn
             .send_value(&Self::request(ident.clone(), method, args))
             .unwrap();
-        let r = self.conn.recv_value().unwrap();
-        let r = r.as_seq().unwrap();
-        assert_eq!(r[0], Value::str("#RETURN"), "{method}: {:?}", r[1]);
-        r[1].clone()
+        split_reply(self.conn.recv_value().unwrap())
     }
+
+    /// A server-level function on its own connection, as Python's client
+    /// sends `incref`/`decref`: the reply's kind and result.
+    fn server(addr: &mp::connection::Address, name: &str, args: Vec<Value>) -> (String, Value) {
+        let c = mp::connection::client(addr, Some(KEY.as_bytes())).unwrap();
+        c.send_value(&Self::request(Value::None, name, args))
+            .unwrap();
+        split_reply(c.recv_value().unwrap())
+    }
+}
+
+fn split_reply(r: Value) -> (String, Value) {
+    let r = r.as_seq().unwrap();
+    (r[0].as_str().unwrap().to_string(), r[1].clone())
+}
+
+/// A proxy as a Python client pickles one into a request:
+/// `RebuildProxy(ListProxy, Token(typeid, (host, port), id), 'pickle', {})`.
+fn proxy_arg(typeid: &str, address: &str, id: &Value) -> Value {
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let g = |name: &str| Value::global("multiprocessing.managers", name);
+    Value::Reduce {
+        callable: Box::new(g("RebuildProxy")),
+        args: Box::new(Value::Tuple(vec![
+            g("ListProxy"),
+            Value::Object {
+                class: Box::new(g("Token")),
+                args: Box::new(Value::Tuple(vec![])),
+                kwargs: None,
+                state: Some(Box::new(Value::Tuple(vec![
+                    Value::str(typeid),
+                    Value::Tuple(vec![Value::str(host), Value::Int(port.parse().unwrap())]),
+                    id.clone(),
+                ]))),
+            },
+            Value::str("pickle"),
+            Value::Dict(vec![]),
+        ])),
+        state: None,
+    }
+}
+
+/// The id a proxy value names.
+fn proxy_id(v: &Value) -> Value {
+    let Value::Reduce { args, .. } = v else {
+        panic!("not a proxy: {v:?}")
+    };
+    let Value::Object { state: Some(s), .. } = &args.as_seq().unwrap()[1] else {
+        panic!("no token in {v:?}")
+    };
+    s.as_seq().unwrap()[2].clone()
 }
 
 /// 1,000 clients at once, each on its own connection, incrementing shared
@@ -603,4 +658,458 @@ fn help_examples_work_as_written() {
             assert_eq!(out, "{'a': 1}\n", "{server_line}");
         }
     }
+}
+
+#[test]
+fn every_typeid_and_method_behaves_as_cpythons() {
+    same_as_cpython("manager_types.py", "all typeids done");
+}
+
+#[test]
+fn nested_proxies_behave_as_cpythons() {
+    same_as_cpython("manager_nested.py", "nested done");
+}
+
+/// The docs' manager examples (a child process changing a dict and a list,
+/// Namespace, a list proxy), by address.
+#[test]
+fn the_docs_manager_examples() {
+    same_as_cpython("manager_docs.py", "docs done");
+}
+
+/// Python 3.14's additions, called as a 3.14 proxy calls them, answer what
+/// the same operations give on local Python objects (computed by python3).
+#[test]
+fn python_314_additions_answer_as_python_does() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let want = run_client("python3", "manager_py314.py", "local");
+    assert!(want.contains("py314 done"), "{want}");
+    assert!(
+        want.contains("NotImplemented") && want.contains("KeyError"),
+        "{want}"
+    );
+    let server = serve_mp(&[]);
+    for python in pythons() {
+        let got = run_client(&python, "manager_py314.py", &server.address);
+        assert_eq!(got, want, "{python} against mp serve-manager");
+    }
+}
+
+/// A proxy stored in a container keeps its object alive after the client's
+/// own reference goes; taken out again, it lives until the client's next
+/// request on that connection (time to rebuild and incref it), then goes;
+/// a container that goes releases what it held. Tokens naming another
+/// server are stored as data; a token naming an object this server does not
+/// have is CPython's KeyError.
+#[test]
+fn a_stored_proxy_keeps_its_object_alive_until_it_is_let_go() {
+    let server = serve_mp(&[]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let alive = |id: &Value| {
+        let (kind, _) = Raw::server(&addr, "incref", vec![id.clone()]);
+        if kind == "#RETURN" {
+            assert_eq!(Raw::server(&addr, "decref", vec![id.clone()]).0, "#RETURN");
+        }
+        kind == "#RETURN"
+    };
+    let count = || Raw::server(&addr, "number_of_objects", vec![]).1;
+    let a = Raw::create(&addr, "list");
+    let b = Raw::create(&addr, "list");
+    let conn = Raw::connect(&addr);
+    conn.call(&a, "append", vec![proxy_arg("list", &server.address, &b)]);
+    // The client's last reference to b goes; a still holds it.
+    assert_eq!(Raw::server(&addr, "decref", vec![b.clone()]).0, "#RETURN");
+    assert_eq!(count(), Value::Int(1), "only a has a client reference");
+    assert!(alive(&b), "a keeps b alive");
+    conn.call(&b, "append", vec![Value::str("hello")]);
+    let repr = conn.call(&a, "__repr__", vec![]);
+    assert!(
+        repr.as_str()
+            .unwrap()
+            .starts_with("[<ListProxy object, typeid 'list' at 0x"),
+        "{repr:?}"
+    );
+    // Out of the container, in a reply: alive until this connection's
+    // next request.
+    let popped = conn.call(&a, "pop", vec![]);
+    assert_eq!(proxy_id(&popped), b);
+    assert!(alive(&b), "the reply keeps b alive for the client's incref");
+    assert_eq!(conn.call(&a, "__len__", vec![]), Value::Int(0));
+    assert!(!alive(&b), "b went once nothing referred to it");
+    // A container that goes releases what it held, however deep.
+    let c = Raw::create(&addr, "list");
+    let d = Raw::create(&addr, "dict");
+    let nested = Value::List(vec![Value::Dict(vec![(
+        Value::str("deep"),
+        proxy_arg("list", &server.address, &c),
+    )])]);
+    conn.call(&d, "__setitem__", vec![Value::str("k"), nested]);
+    assert_eq!(Raw::server(&addr, "decref", vec![c.clone()]).0, "#RETURN");
+    assert!(alive(&c));
+    assert_eq!(Raw::server(&addr, "decref", vec![d.clone()]).0, "#RETURN");
+    assert!(!alive(&d) && !alive(&c), "d and what it held are gone");
+    // Another server's token: kept and returned as it came.
+    let foreign = proxy_arg("list", "10.9.8.7:1", &Value::str("7fdeadbeef"));
+    conn.call(&a, "append", vec![foreign.clone()]);
+    assert_eq!(conn.call(&a, "__getitem__", vec![Value::Int(0)]), foreign);
+    // This server's address, an id it does not have.
+    let ghost = proxy_arg("list", &server.address, &Value::str("7f0000000bad"));
+    let (kind, text) = conn.reply(&a, "append", vec![ghost]);
+    assert_eq!(kind, "#TRACEBACK");
+    assert!(
+        text.as_str().unwrap().contains("KeyError: '7f0000000bad'"),
+        "{text:?}"
+    );
+    assert_eq!(conn.call(&a, "__len__", vec![]), Value::Int(1));
+}
+
+/// The object caps: going over is a clear RemoteError for the request that
+/// would have gone over, the server goes on serving (that client and
+/// others), and releasing objects makes room again.
+#[test]
+fn object_caps_are_clear_errors_and_the_server_goes_on() {
+    let server = serve_mp(&["--max-objects", "8", "--max-objects-per-connection", "3"]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let d = Raw::create(&addr, "dict");
+    let conn = Raw::connect(&addr);
+    conn.call(&d, "__setitem__", vec![Value::str("k"), Value::Int(1)]);
+    // Iterators this connection creates count against it.
+    let iterator = |raw: &Raw| {
+        let (kind, result) = raw.reply(&d, "__iter__", vec![]);
+        match kind.as_str() {
+            "#PROXY" => Ok(proxy_token_id(&result)),
+            _ => Err(result.as_str().unwrap().to_string()),
+        }
+    };
+    let mine: Vec<Value> = (0..3).map(|_| iterator(&conn).unwrap()).collect();
+    let refused = iterator(&conn).unwrap_err();
+    assert!(
+        refused.contains("--max-objects-per-connection 3") && refused.contains("MemoryError"),
+        "{refused}"
+    );
+    // The same connection is still served; another connection has its own count.
+    assert_eq!(conn.call(&d, "__len__", vec![]), Value::Int(1));
+    let other = Raw::connect(&addr);
+    let theirs = iterator(&other).unwrap();
+    assert_eq!(other.call(&theirs, "__next__", vec![]), Value::str("k"));
+    // Released, one makes room again.
+    assert_eq!(
+        Raw::server(&addr, "decref", vec![mine[0].clone()]).0,
+        "#RETURN"
+    );
+    let again = iterator(&conn).unwrap();
+    // Alive now: d, 3 of conn's iterators, 1 of other's. The total cap
+    // (8) leaves room for 3 more.
+    let mut made = Vec::new();
+    let refused = loop {
+        let c = mp::connection::client(&addr, Some(KEY.as_bytes())).unwrap();
+        c.send_value(&Raw::request(
+            Value::None,
+            "create",
+            vec![Value::str("list")],
+        ))
+        .unwrap();
+        let (kind, result) = split_reply(c.recv_value().unwrap());
+        if kind != "#RETURN" {
+            assert_eq!(kind, "#TRACEBACK");
+            break result.as_str().unwrap().to_string();
+        }
+        made.push(result.as_seq().unwrap()[0].clone());
+        assert!(made.len() <= 3, "the cap let more than 8 objects live");
+    };
+    assert_eq!(made.len(), 3);
+    assert!(refused.contains("--max-objects 8"), "{refused}");
+    assert_eq!(other.call(&again, "__next__", vec![]), Value::str("k"));
+    assert_eq!(
+        Raw::server(&addr, "decref", vec![made[0].clone()]).0,
+        "#RETURN"
+    );
+    Raw::create(&addr, "list");
+}
+
+/// The id in a `#PROXY` reply's token.
+fn proxy_token_id(result: &Value) -> Value {
+    let Value::Object { state: Some(s), .. } = &result.as_seq().unwrap()[1] else {
+        panic!("no token in {result:?}")
+    };
+    s.as_seq().unwrap()[2].clone()
+}
+
+/// A request over --max-message: that client gets a RemoteError naming the
+/// limit, and is served again on a new connection (another thread), as is
+/// everyone else.
+#[test]
+fn an_oversize_request_is_refused_on_its_connection_only() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("NOTICE: python3 not runnable; skipping");
+        return;
+    }
+    let server = serve_mp(&["--max-message", "4096"]);
+    let (host, port) = server.address.rsplit_once(':').unwrap();
+    let prelude = format!(
+        "import threading\n\
+         from multiprocessing.managers import SyncManager, RemoteError\n\
+         m = SyncManager(('{host}', {port}), authkey=b'{KEY}'); m.connect()\n"
+    );
+    let out = python_ok(&format!(
+        "{prelude}d = m.dict()\n\
+         try:\n    d['k'] = 'x' * 10000\n    print('accepted')\n\
+         except RemoteError as e:\n    print('refused', '--max-message' in str(e), '10' in str(e))\n\
+         out = []\n\
+         t = threading.Thread(target=lambda: out.append((d.get('k', 'absent'), d.__setitem__('k', 'small'), d['k'])))\n\
+         t.start(); t.join(); print(out)\n"
+    ));
+    assert_eq!(out, "refused True True\n[('absent', None, 'small')]\n");
+    let out = python_ok(&format!("{prelude}l = m.list([1]); print(l[0])\n"));
+    assert_eq!(out, "1\n");
+}
+
+/// Random requests answered without a socket (`Server::answer_detached`,
+/// what the fuzz target drives; fuzzing itself needs nightly): real method
+/// names of every non-blocking kind with arguments that go where Python's
+/// would not (slices with huge bounds, arrays of every typecode, proxies,
+/// nested containers), and random bytes. The server never panics and every
+/// reply decodes.
+#[test]
+fn random_requests_never_panic_the_server() {
+    use mp::managers::server::{Server, ServerLimits};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let address: mp::connection::Address = "127.0.0.1:1".parse().unwrap();
+    let limits = ServerLimits {
+        max_objects: 5_000,
+        max_objects_per_connection: 500,
+        max_message: 1 << 20,
+    };
+    let server = Server::with_limits(address, std::collections::HashMap::new(), limits);
+    let request = |ident: Value, method: &str, args: Vec<Value>| {
+        mp::pickle::dumps(&Raw::request(ident, method, args))
+    };
+    let answer =
+        |bytes: &[u8]| split_reply(mp::pickle::loads(&server.answer_detached(bytes)).unwrap());
+    let kinds: Vec<Vec<Value>> = vec![
+        vec![
+            Value::str("dict"),
+            Value::Dict(vec![(Value::Int(1), Value::str("a"))]),
+        ],
+        vec![
+            Value::str("list"),
+            Value::List((0..5).map(Value::Int).collect()),
+        ],
+        vec![
+            Value::str("set"),
+            Value::List((0..5).map(Value::Int).collect()),
+        ],
+        vec![Value::str("Namespace")],
+        vec![Value::str("Value"), Value::str("i"), Value::Int(1)],
+        vec![
+            Value::str("Array"),
+            Value::str("h"),
+            Value::List((0..5).map(Value::Int).collect()),
+        ],
+    ];
+    let methods = [
+        "__getitem__",
+        "__setitem__",
+        "__delitem__",
+        "__contains__",
+        "__len__",
+        "__iter__",
+        "__reversed__",
+        "__add__",
+        "__mul__",
+        "__rmul__",
+        "__imul__",
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "remove",
+        "index",
+        "count",
+        "sort",
+        "reverse",
+        "clear",
+        "copy",
+        "get",
+        "items",
+        "keys",
+        "values",
+        "update",
+        "setdefault",
+        "popitem",
+        "fromkeys",
+        "__or__",
+        "__ror__",
+        "__ior__",
+        "add",
+        "discard",
+        "union",
+        "intersection",
+        "difference",
+        "symmetric_difference",
+        "symmetric_difference_update",
+        "intersection_update",
+        "difference_update",
+        "issubset",
+        "issuperset",
+        "isdisjoint",
+        "__and__",
+        "__rand__",
+        "__xor__",
+        "__sub__",
+        "__rsub__",
+        "__iand__",
+        "__isub__",
+        "__ixor__",
+        "__le__",
+        "__lt__",
+        "__ge__",
+        "__gt__",
+        "__class_getitem__",
+        "__getattribute__",
+        "__setattr__",
+        "__delattr__",
+        "set",
+        "#GETVALUE",
+        "__repr__",
+        "__str__",
+        "nonesuch",
+    ];
+    let big = prop_oneof![
+        any::<i64>().prop_map(Value::Int),
+        any::<i128>().prop_map(Value::from_i128),
+        (-3i64..8).prop_map(Value::Int),
+        prop_oneof![
+            Just(i128::MAX),
+            Just(i128::MIN),
+            Just(i128::MAX / 2),
+            Just(i128::MIN + 1)
+        ]
+        .prop_map(Value::from_i128),
+    ];
+    let opt = prop_oneof![Just(Value::None), big.clone()];
+    let leaf = prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        big.clone(),
+        any::<f64>().prop_map(Value::Float),
+        "[a-c]{0,3}".prop_map(Value::str),
+        proptest::collection::vec(any::<u8>(), 0..9).prop_map(Value::Bytes),
+        (opt.clone(), opt.clone(), opt).prop_map(|(a, b, c)| Value::Reduce {
+            callable: Box::new(Value::global("builtins", "slice")),
+            args: Box::new(Value::Tuple(vec![a, b, c])),
+            state: None,
+        }),
+        (big.clone(), big).prop_map(|(a, b)| Value::Reduce {
+            callable: Box::new(Value::global("builtins", "range")),
+            args: Box::new(Value::Tuple(vec![a, b])),
+            state: None,
+        }),
+        (
+            "[bBuwhHiIlLqQfdx]",
+            proptest::collection::vec(any::<u8>(), 0..17)
+        )
+            .prop_map(|(code, bytes)| Value::Reduce {
+                callable: Box::new(Value::global("array", "array")),
+                args: Box::new(Value::Tuple(vec![Value::str(code), Value::Bytes(bytes)])),
+                state: None,
+            }),
+        "7f[0-9a-f]{0,3}".prop_map(|id| proxy_arg("list", "127.0.0.1:1", &Value::str(id))),
+    ];
+    let value = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Tuple),
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Set),
+            proptest::collection::vec((inner.clone(), inner), 0..3).prop_map(Value::Dict),
+        ]
+    });
+    let case = (
+        0..kinds.len(),
+        0..methods.len(),
+        proptest::collection::vec(value, 0..4),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 3000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&case, |(kind, method, args, noise)| {
+        let (k, created) = answer(&request(Value::None, "create", kinds[kind].clone()));
+        prop_assert_eq!(k, "#RETURN");
+        let ident = created.as_seq().unwrap()[0].clone();
+        let (k, _) = answer(&request(ident.clone(), methods[method], args.clone()));
+        prop_assert!(k.starts_with('#'));
+        // The same call as a server-level function, and random bytes.
+        answer(&request(Value::None, methods[method], args));
+        answer(&noise);
+        let (k, _) = answer(&request(Value::None, "decref", vec![ident]));
+        prop_assert_eq!(k, "#RETURN");
+        Ok(())
+    });
+    result.unwrap();
+    // What the requests created and let go is gone (iterators that were
+    // never decref'ed stay: a client still "holds" them).
+    let (_, n) = answer(&request(Value::None, "number_of_objects", vec![]));
+    assert!(n.as_i128().unwrap() <= 500, "{n:?} objects left");
+}
+
+/// Numbers at the edges: slices whose step overflows an i128, a range
+/// spanning all of i128, a semaphore released past usize::MAX. Answers,
+/// not panics.
+#[test]
+fn extreme_numbers_are_answered() {
+    let server = serve_mp(&[]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let l = Raw::create(&addr, "list");
+    let conn = Raw::connect(&addr);
+    let slice = |a: i128, b: i128, c: i128| Value::Reduce {
+        callable: Box::new(Value::global("builtins", "slice")),
+        args: Box::new(Value::Tuple(vec![
+            Value::from_i128(a),
+            Value::from_i128(b),
+            Value::from_i128(c),
+        ])),
+        state: None,
+    };
+    conn.call(
+        &l,
+        "extend",
+        vec![Value::List((0..5).map(Value::Int).collect())],
+    );
+    let got = conn.call(&l, "__getitem__", vec![slice(1, 5, i128::MAX)]);
+    assert_eq!(got, Value::List(vec![Value::Int(1)]));
+    let got = conn.call(&l, "__getitem__", vec![slice(3, -9, i128::MIN)]);
+    assert_eq!(got, Value::List(vec![Value::Int(3)]));
+    let range = Value::Reduce {
+        callable: Box::new(Value::global("builtins", "range")),
+        args: Box::new(Value::Tuple(vec![
+            Value::from_i128(i128::MIN + 1),
+            Value::from_i128(i128::MAX),
+            Value::from_i128(1 << 126),
+        ])),
+        state: None,
+    };
+    conn.call(&l, "extend", vec![range]);
+    assert_eq!(conn.call(&l, "__len__", vec![]), Value::Int(9));
+    let c = mp::connection::client(&addr, Some(KEY.as_bytes())).unwrap();
+    c.send_value(&Raw::request(
+        Value::None,
+        "create",
+        vec![Value::str("Semaphore"), Value::from_i128(1 << 100)],
+    ))
+    .unwrap();
+    let (_, created) = split_reply(c.recv_value().unwrap());
+    let sem = created.as_seq().unwrap()[0].clone();
+    conn.call(&sem, "release", vec![]);
+    assert_eq!(
+        conn.call(&sem, "acquire", vec![Value::Bool(false)]),
+        Value::Bool(true)
+    );
 }

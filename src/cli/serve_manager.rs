@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 use mp::connection::Listener;
-use mp::managers::server::{Kind, Server};
+use mp::managers::server::{Kind, Server, ServerLimits};
 use mp::pickle::Value;
 use mp::Error;
 
@@ -19,11 +19,19 @@ The first line on stdout is the address the server listens on (with port 0,
 the port it picked), so a script can read it. A client's shutdown() or
 SIGINT/SIGTERM stops the server (the Unix socket file is removed).
 
-Serves so far the typeids dict, list, Namespace, Value, Queue,
-JoinableQueue, Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition and
-Barrier (and dict iteration); other SyncManager typeids (Array, Pool) are
-refused with a RemoteError naming them. Unlike CPython's server, a lock or semaphore held by a client whose
-connection closes (the client died) is released.
+Serves every SyncManager typeid (dict, list, Namespace, Value, Array, Queue,
+JoinableQueue, Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition,
+Barrier, dict iteration) and Python 3.14's additions (set, list clear/copy,
+dict |/fromkeys/reversed, locked()), to clients of every Python version; Pool
+and AsyncResult would run Python code in the server and are refused with a
+RemoteError that says so. A proxy stored in a shared object (a list of
+lists) keeps its object alive while it is stored.
+
+Unlike CPython's server: a lock or semaphore held by a client whose
+connection closes (the client died) is released; the number of objects and
+the size of a request are limited (--max-objects,
+--max-objects-per-connection, --max-message), and going over is a
+RemoteError for that client only.
 
 Examples:
   MP_AUTHKEY=secret mp serve-manager --address 127.0.0.1:50000
@@ -54,11 +62,30 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     authkey_file: Option<PathBuf>,
     /// Serve NAME as a typeid bound to one shared object of TYPE (queue,
-    /// joinablequeue, dict, list, namespace, lock, rlock, semaphore[:N],
+    /// joinablequeue, dict, list, set, namespace, lock, rlock, semaphore[:N],
     /// boundedsemaphore[:N], event, condition, barrier:N): Python's
     /// `register('NAME')` then `m.NAME()` returns it.
     #[arg(long = "register", value_name = "NAME=TYPE")]
     register: Vec<String>,
+    /// Refuse to create an object while N are alive (created and not yet
+    /// released by their last decref); the client gets a RemoteError that
+    /// says so.
+    #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_objects as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_objects: u64,
+    /// Refuse to create an object for a connection whose requests created
+    /// N that are still alive (a Python client opens a connection per
+    /// create, so this bounds what one client thread's calls create, such
+    /// as dict iterators).
+    #[arg(long, value_name = "N",
+          default_value_t = ServerLimits::default().max_objects_per_connection as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_objects_per_connection: u64,
+    /// Refuse a request longer than BYTES: the client gets a RemoteError
+    /// that says so and its connection is closed.
+    #[arg(long, value_name = "BYTES", default_value_t = ServerLimits::default().max_message as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_message: u64,
 }
 
 fn parse_register(spec: &str) -> Result<(String, (Kind, Vec<Value>))> {
@@ -78,6 +105,7 @@ fn parse_register(spec: &str) -> Result<(String, (Kind, Vec<Value>))> {
         "queue" | "joinablequeue" => Kind::Queue,
         "dict" => Kind::Dict,
         "list" => Kind::List,
+        "set" => Kind::Set,
         "namespace" => Kind::Namespace,
         "lock" => Kind::Lock,
         "rlock" => Kind::RLock,
@@ -88,7 +116,7 @@ fn parse_register(spec: &str) -> Result<(String, (Kind, Vec<Value>))> {
         "barrier" => Kind::Barrier,
         other => bail!(Usage(format!(
             "--register {spec:?}: unknown type {other:?} (queue, joinablequeue, dict, list, \
-             namespace, lock, rlock, semaphore[:N], boundedsemaphore[:N], event, condition, \
+             set, namespace, lock, rlock, semaphore[:N], boundedsemaphore[:N], event, condition, \
              barrier:N)"
         ))),
     };
@@ -152,7 +180,13 @@ pub fn serve(args: ServeArgs) -> Result<i32> {
     println!("{bound}");
     use std::io::Write;
     std::io::stdout().flush()?;
-    let server = Server::new(bound, registered);
+    let limits = ServerLimits {
+        max_objects: usize::try_from(args.max_objects).unwrap_or(usize::MAX),
+        max_objects_per_connection: usize::try_from(args.max_objects_per_connection)
+            .unwrap_or(usize::MAX),
+        max_message: usize::try_from(args.max_message).unwrap_or(usize::MAX),
+    };
+    let server = Server::with_limits(bound, registered, limits);
     server.serve_forever(listener)?;
     Ok(0)
 }

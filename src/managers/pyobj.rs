@@ -14,6 +14,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
+use super::proxyref::proxy_ref;
 use crate::pickle::Value;
 
 /// A value that cannot be a dict key (Python's `TypeError: unhashable type`).
@@ -93,6 +94,13 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
                 name: n2,
             },
         ) => module == m2 && name == n2,
+        // A proxy is a new object each time one arrives, and proxies
+        // compare by identity: never equal to anything that travelled.
+        (Value::Reduce { .. }, Value::Reduce { .. })
+            if proxy_ref(a).is_some() || proxy_ref(b).is_some() =>
+        {
+            false
+        }
         (Value::Reduce { .. }, Value::Reduce { .. })
         | (Value::Object { .. }, Value::Object { .. }) => struct_eq(a, b),
         _ => false,
@@ -182,6 +190,13 @@ fn hash_into(v: &Value, h: &mut DefaultHasher) -> Result<(), Unhashable> {
             (7u8, items.len(), sum).hash(h);
         }
         Value::Global { module, name } => (8u8, module, name).hash(h),
+        // A proxy hashes by identity in Python: by what it names here (it
+        // is equal to nothing anyway).
+        Value::Reduce { .. } if proxy_ref(v).is_some() => {
+            if let Some(p) = proxy_ref(v) {
+                (11u8, p.typeid, p.id).hash(h);
+            }
+        }
         Value::Reduce {
             callable,
             args,
@@ -450,6 +465,20 @@ fn repr_into(v: &Value, out: &mut String) {
             parts.sort();
             out.push_str(&format!("Namespace({})", parts.join(", ")));
         }
+        Value::Reduce { .. } if proxy_ref(v).is_some() => {
+            if let Some(p) = proxy_ref(v) {
+                // BaseProxy.__repr__; the address is the proxy's in CPython's
+                // server, here the id it names.
+                let at = if !p.id.is_empty() && p.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    p.id.to_ascii_lowercase()
+                } else {
+                    "0".to_string()
+                };
+                out.push_str(&format!("<{} object, typeid ", p.class_name()));
+                repr_into(&Value::str(p.typeid), out);
+                out.push_str(&format!(" at 0x{at}>"));
+            }
+        }
         Value::Reduce { .. } | Value::Object { .. } => match v.exception() {
             Some((_, name, args)) => {
                 out.push_str(name);
@@ -474,6 +503,152 @@ fn repr_into(v: &Value, out: &mut String) {
     }
 }
 
+/// An exception one of these rules raises: its builtin class name
+/// (`TypeError`, `ValueError`...) and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PyError {
+    /// The exception class, in `builtins`.
+    pub name: &'static str,
+    /// Its message (the one argument).
+    pub message: String,
+}
+
+impl PyError {
+    /// `name(message)`.
+    pub fn new(name: &'static str, message: impl Into<String>) -> PyError {
+        PyError {
+            name,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Unhashable> for PyError {
+    fn from(e: Unhashable) -> PyError {
+        PyError::new("TypeError", e.to_string())
+    }
+}
+
+/// `type(v).__name__` for a value that travelled: `'int'`, `'NoneType'`,
+/// the class of an inert object (`'complex'`, `'array'`, `'ListProxy'`),
+/// `'type'` for a class.
+pub fn py_type_name(v: &Value) -> String {
+    let simple = match v {
+        Value::None => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::BigInt(_) => "int",
+        Value::Float(_) => "float",
+        Value::Str(_) => "str",
+        Value::Bytes(_) => "bytes",
+        Value::ByteArray(_) => "bytearray",
+        Value::Tuple(_) => "tuple",
+        Value::List(_) => "list",
+        Value::Dict(_) => "dict",
+        Value::Set(_) => "set",
+        Value::FrozenSet(_) => "frozenset",
+        Value::Global { .. } => "type",
+        Value::Reduce { callable: c, .. } | Value::Object { class: c, .. } => {
+            if let Some(p) = proxy_ref(v) {
+                return p.class_name();
+            }
+            return match &**c {
+                Value::Global { name, .. } => name.rsplit('.').next().unwrap_or(name).to_string(),
+                _ => "object".to_string(),
+            };
+        }
+    };
+    simple.to_string()
+}
+
+/// A one-character `str` for a code point (lone surrogates included, as
+/// Python's `str` allows).
+pub fn str_from_code_point(cp: u32) -> Option<Value> {
+    let bytes = match char::from_u32(cp) {
+        Some(c) => c.to_string().into_bytes(),
+        // A lone surrogate, in pickle's `surrogatepass` UTF-8.
+        None if (0xd800..0xe000).contains(&cp) => vec![
+            0xe0 | (cp >> 12) as u8,
+            0x80 | ((cp >> 6) & 0x3f) as u8,
+            0x80 | (cp & 0x3f) as u8,
+        ],
+        None => return None,
+    };
+    crate::pickle::PyStr::from_surrogatepass(bytes)
+        .ok()
+        .map(Value::Str)
+}
+
+/// The most items one request may make out of a few bytes: a `range`'s
+/// numbers ([`iter_items`]), a list multiplied (`l * n`). Python builds
+/// what is asked; a server that stores it for others would let a 60-byte
+/// request take gigabytes, so beyond this it is a `MemoryError`. (A
+/// request that carries its items is bounded by the request size cap.)
+pub const MAX_EXPANDED_ITEMS: usize = 1 << 20;
+
+/// What `list(v)` gives for a value that arrived by value: the items of a
+/// list, tuple, set or frozenset, a dict's keys, a str's characters, the
+/// ints of bytes, a `range`'s numbers, an `array`'s items; else the
+/// `TypeError` Python raises (`'int' object is not iterable`).
+pub fn iter_items(v: &Value) -> Result<Vec<Value>, PyError> {
+    match v {
+        Value::List(x) | Value::Tuple(x) | Value::Set(x) | Value::FrozenSet(x) => Ok(x.clone()),
+        Value::Dict(pairs) => Ok(pairs.iter().map(|(k, _)| k.clone()).collect()),
+        Value::Str(s) => Ok(s.code_points().filter_map(str_from_code_point).collect()),
+        Value::Bytes(b) | Value::ByteArray(b) => {
+            Ok(b.iter().map(|&x| Value::Int(i64::from(x))).collect())
+        }
+        Value::Reduce { callable, args, .. } if callable.is_global("builtins", "range") => {
+            let a: Vec<i128> = args
+                .as_seq()
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(Value::as_i128)
+                .collect();
+            let (start, stop, step) = match a.as_slice() {
+                [stop] => (0, *stop, 1),
+                [start, stop] => (*start, *stop, 1),
+                [start, stop, step] if *step != 0 => (*start, *stop, *step),
+                [_, _, _] => {
+                    return Err(PyError::new("ValueError", "range() arg 3 must not be zero"))
+                }
+                _ => {
+                    return Err(PyError::new(
+                        "TypeError",
+                        "range expected integer arguments",
+                    ))
+                }
+            };
+            // len(range) without overflow, whatever the bounds.
+            let n: u128 = if (step > 0 && start < stop) || (step < 0 && start > stop) {
+                (start.abs_diff(stop) - 1) / step.unsigned_abs() + 1
+            } else {
+                0
+            };
+            if n > MAX_EXPANDED_ITEMS as u128 {
+                return Err(PyError::new("MemoryError", ""));
+            }
+            let mut items = Vec::with_capacity(n as usize);
+            let mut x = start;
+            for i in 0..n {
+                items.push(Value::from_i128(x));
+                if i + 1 < n {
+                    // In range: between start and stop.
+                    x = x.saturating_add(step);
+                }
+            }
+            Ok(items)
+        }
+        _ => match super::array::TypedArray::from_value(v) {
+            Some(Ok(a)) => Ok(a.items()),
+            Some(Err(e)) => Err(e),
+            None => Err(PyError::new(
+                "TypeError",
+                format!("'{}' object is not iterable", py_type_name(v)),
+            )),
+        },
+    }
+}
+
 /// A Python `dict`: insertion-ordered, keys compared and hashed by
 /// [`py_eq`] / [`py_hash`], O(1) get, set and delete however large it grows.
 #[derive(Debug, Clone, Default)]
@@ -481,8 +656,47 @@ pub struct PyDict {
     /// Entries in insertion order; a deleted one leaves `None` until compaction.
     entries: Vec<Option<(Value, Value)>>,
     /// Hash -> positions in `entries` of the keys with that hash.
-    index: HashMap<u64, Vec<usize>>,
+    index: HashMap<u64, Positions>,
     len: usize,
+}
+
+/// The positions of the keys with one hash: nearly always one, kept
+/// without an allocation of its own.
+#[derive(Debug, Clone)]
+enum Positions {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Positions {
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Positions::One(i) => std::slice::from_ref(i),
+            Positions::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, i: usize) {
+        match self {
+            Positions::One(j) => *self = Positions::Many(vec![*j, i]),
+            Positions::Many(v) => v.push(i),
+        }
+    }
+
+    /// Removes `i`; whether none are left.
+    fn remove(&mut self, i: usize) -> bool {
+        match self {
+            Positions::One(j) => *j == i,
+            Positions::Many(v) => {
+                v.retain(|&j| j != i);
+                let empty = v.is_empty();
+                if let [only] = v[..] {
+                    *self = Positions::One(only);
+                }
+                empty
+            }
+        }
+    }
 }
 
 impl PyDict {
@@ -504,6 +718,7 @@ impl PyDict {
     fn find(&self, hash: u64, key: &Value) -> Option<usize> {
         self.index
             .get(&hash)?
+            .as_slice()
             .iter()
             .copied()
             .find(|&i| self.entries[i].as_ref().is_some_and(|(k, _)| py_eq(k, key)))
@@ -525,7 +740,7 @@ impl PyDict {
             let slot = self.entries[i].as_mut().expect("found entries are live");
             return Ok(Some(std::mem::replace(&mut slot.1, value)));
         }
-        self.index.entry(hash).or_default().push(self.entries.len());
+        self.index_add(hash, self.entries.len());
         self.entries.push(Some((key, value)));
         self.len += 1;
         Ok(None)
@@ -537,25 +752,41 @@ impl PyDict {
         let Some(i) = self.find(hash, key) else {
             return Ok(None);
         };
-        if let Some(list) = self.index.get_mut(&hash) {
-            list.retain(|&j| j != i);
-            if list.is_empty() {
-                self.index.remove(&hash);
+        Ok(self.remove_at(hash, i))
+    }
+
+    fn index_add(&mut self, hash: u64, i: usize) {
+        match self.index.get_mut(&hash) {
+            Some(p) => p.push(i),
+            None => {
+                self.index.insert(hash, Positions::One(i));
             }
+        }
+    }
+
+    /// Removes the entry at `i`, whose key hashes to `hash`.
+    fn remove_at(&mut self, hash: u64, i: usize) -> Option<(Value, Value)> {
+        if self.index.get_mut(&hash).is_some_and(|p| p.remove(i)) {
+            self.index.remove(&hash);
         }
         let removed = self.entries[i].take();
         self.len -= 1;
+        // Holes at the end go at once, so popping from the end stays O(1).
+        while matches!(self.entries.last(), Some(None)) {
+            self.entries.pop();
+        }
         if self.entries.len() > 32 && self.len < self.entries.len() / 2 {
             self.compact();
         }
-        Ok(removed)
+        removed
     }
 
-    /// `d.popitem()`: the last inserted (key, value).
+    /// `d.popitem()`: the last inserted (key, value), by position (a key
+    /// equal to nothing, such as a proxy, goes too).
     pub fn pop_last(&mut self) -> Option<(Value, Value)> {
         let i = self.entries.iter().rposition(Option::is_some)?;
-        let key = self.entries[i].as_ref().map(|(k, _)| k.clone())?;
-        self.remove(&key).ok().flatten()
+        let hash = self.entries[i].as_ref().map(|(k, _)| py_hash(k))?.ok()?;
+        self.remove_at(hash, i)
     }
 
     /// Removes every key.
@@ -569,7 +800,7 @@ impl PyDict {
         self.index.clear();
         for (i, (k, _)) in live.iter().enumerate() {
             if let Ok(h) = py_hash(k) {
-                self.index.entry(h).or_default().push(i);
+                self.index_add(h, i);
             }
         }
         self.entries = live.into_iter().map(Some).collect();
@@ -592,6 +823,87 @@ impl PyDict {
             d.insert(k, v)?;
         }
         Ok(d)
+    }
+}
+
+/// A Python `set`: members compared and hashed by [`py_eq`] /
+/// [`py_hash`], O(1) add, remove and membership. Iteration is in insertion
+/// order (CPython's is hash order, which nothing on the wire keeps: a set
+/// is rebuilt by whoever unpickles it).
+#[derive(Debug, Clone, Default)]
+pub struct PySet(PyDict);
+
+/// A `set` argument looked up in a set is its `frozenset` (as CPython does
+/// for `in`, `remove` and `discard`).
+fn member_form(v: &Value) -> std::borrow::Cow<'_, Value> {
+    match v {
+        Value::Set(items) => std::borrow::Cow::Owned(Value::FrozenSet(items.clone())),
+        v => std::borrow::Cow::Borrowed(v),
+    }
+}
+
+impl PySet {
+    /// An empty set.
+    pub fn new() -> PySet {
+        PySet::default()
+    }
+
+    /// A set of these members (duplicates collapse).
+    pub fn from_items(items: impl IntoIterator<Item = Value>) -> Result<PySet, Unhashable> {
+        let mut s = PySet::new();
+        for i in items {
+            s.insert(i)?;
+        }
+        Ok(s)
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it has no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `v in s`.
+    pub fn contains(&self, v: &Value) -> Result<bool, Unhashable> {
+        Ok(self.0.get(&member_form(v))?.is_some())
+    }
+
+    /// `s.add(v)`; whether it was new.
+    pub fn insert(&mut self, v: Value) -> Result<bool, Unhashable> {
+        if self.0.get(&v)?.is_some() {
+            return Ok(false);
+        }
+        self.0.insert(v, Value::None)?;
+        Ok(true)
+    }
+
+    /// `s.discard(v)`; whether it was there.
+    pub fn remove(&mut self, v: &Value) -> Result<bool, Unhashable> {
+        Ok(self.0.remove(&member_form(v))?.is_some())
+    }
+
+    /// `s.pop()`: some member (here the last added), if any.
+    pub fn pop(&mut self) -> Option<Value> {
+        self.0.pop_last().map(|(k, _)| k)
+    }
+
+    /// Removes every member.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The members, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &Value> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// As a [`Value::Set`].
+    pub fn to_value(&self) -> Value {
+        Value::Set(self.iter().cloned().collect())
     }
 }
 
@@ -704,5 +1016,45 @@ mod tests {
         assert_eq!(d.iter().next().unwrap().0, &Value::Int(99_990));
         assert_eq!(d.pop_last().unwrap().0, Value::Int(99_999));
         assert!(d.insert(Value::List(vec![]), Value::None).is_err());
+    }
+
+    /// Keys equal to nothing (NaN, proxies: a new object each time they
+    /// arrive) share a hash: each insert adds one, lookups miss, and
+    /// `popitem` still takes them, last first.
+    #[test]
+    fn keys_equal_to_nothing() {
+        let mut d = PyDict::new();
+        let proxy = crate::managers::proxyref::rebuild_proxy(
+            "ListProxy",
+            "list",
+            Value::str("/tmp/s"),
+            "7f01",
+        );
+        for (i, k) in [
+            Value::Float(f64::NAN),
+            Value::Float(f64::NAN),
+            proxy.clone(),
+            proxy,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(d.insert(k.clone(), Value::Int(i as i64)).unwrap(), None);
+            assert_eq!(d.get(&k).unwrap(), None);
+        }
+        d.insert(Value::Int(7), Value::None).unwrap();
+        assert_eq!(d.len(), 5);
+        assert_eq!(d.remove(&Value::Int(7)).unwrap().unwrap().0, Value::Int(7));
+        for want in (0..4).rev() {
+            assert_eq!(d.pop_last().unwrap().1, Value::Int(want));
+        }
+        assert!(d.is_empty() && d.pop_last().is_none());
+        let mut s = PySet::from_items([Value::Int(1), Value::Float(1.0), Value::str("a")]).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s.contains(&Value::Bool(true)).unwrap());
+        assert!(s.remove(&Value::str("a")).unwrap());
+        assert!(!s.remove(&Value::str("a")).unwrap());
+        assert_eq!(s.pop(), Some(Value::Int(1)));
+        assert!(s.is_empty());
     }
 }

@@ -8,18 +8,49 @@
 //! `incref`, `decref`, `get_methods`, `debug_info`, `number_of_objects`,
 //! `shutdown`) or `accept_connection` and then method calls until EOF.
 //!
-//! Typeids served so far: `dict`, `list`, `Namespace`, `Value`, `Queue`,
-//! `JoinableQueue` and `Iterator` (dict iteration), and registered names
-//! bound to one shared object of such a type.
+//! Typeids served: every SyncManager typeid but `Pool` and `AsyncResult`
+//! (they would run Python code in the server), with 3.14's additions
+//! (`set`, list `clear`/`copy`, dict `|`, `fromkeys`, `reversed`, and
+//! `locked` on the locks), and registered names bound to one shared object
+//! of such a type. The objects and their methods are in `objects.rs`.
+//!
+//! # Proxies inside shared objects
+//!
+//! A proxy a client sends as a value (`a.append(b)` where `b` is a proxy)
+//! arrives as `RebuildProxy(func, Token, serializer, kwds)`. When its token
+//! names one of this server's objects, the container keeps a reference to
+//! that object (it lives while referenced: CPython's server keeps such
+//! objects for ever), and returning it to a client sends the same pickle
+//! back, which the client rebuilds into a proxy (and increfs). Until the
+//! client's next request on that connection, the server keeps a reference
+//! for the reply, so the object cannot go between the reply and the
+//! client's incref. Tokens of other servers stay inert data.
+//!
+//! References are counted per object: `refcount` (the clients', what
+//! `incref`/`decref` change and `number_of_objects` counts) and `internal`
+//! (containers holding it, replies in flight, requests using it). An object
+//! goes when both are 0, and what it held is released with it. A cycle of
+//! containers holding each other is never released (CPython releases no
+//! contained object at all).
 
-use std::collections::{HashMap, VecDeque};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::pyobj::{py_eq, py_repr, py_str, PyDict};
-use crate::connection::{authenticate_peer, Address, Connection, Listener};
-use crate::error::Result;
+use super::objects::{
+    attribute_traceback, barrier_call, condition_call, exception_line, initial_state, object_call,
+    object_repr, queue_call, sync_call, traceback, unpicklable_lock, value_of, Object, Reply,
+    State,
+};
+use super::proxyref::{for_each_proxy, normalize_proxies, ProxyRef};
+use super::pyobj::py_repr;
+use super::request::{decode_request, Request};
+use crate::connection::{
+    authenticate_peer, Address, Connection, Listener, Waitable, DEFAULT_MAX_MESSAGE,
+};
+use crate::error::{Error, Result};
 use crate::pickle::Value;
 
 /// The kinds of object the server can hold.
@@ -29,10 +60,14 @@ pub enum Kind {
     Dict,
     /// Python's `list`.
     List,
+    /// Python's `set` (the `set` typeid of Python 3.14).
+    Set,
     /// `multiprocessing.managers.Namespace`.
     Namespace,
     /// `multiprocessing.managers.Value` (typecode, value).
     Value,
+    /// `array.array` (the `Array` typeid).
+    Array,
     /// `queue.Queue` (also what `JoinableQueue` is on the server).
     Queue,
     /// An iterator over a snapshot (what `dict.__iter__` returns).
@@ -59,8 +94,10 @@ impl Kind {
         Some(match typeid {
             "dict" => Kind::Dict,
             "list" => Kind::List,
+            "set" => Kind::Set,
             "Namespace" => Kind::Namespace,
             "Value" => Kind::Value,
+            "Array" => Kind::Array,
             "Queue" | "JoinableQueue" => Kind::Queue,
             "Lock" => Kind::Lock,
             "RLock" => Kind::RLock,
@@ -73,7 +110,8 @@ impl Kind {
         })
     }
 
-    /// The exposed methods CPython 3.11–3.13 lists for it (§3.10).
+    /// The exposed methods CPython 3.11–3.13 lists for it (§3.10; `set`:
+    /// 3.14's), as `create` and `get_methods` send them.
     fn exposed(self) -> &'static [&'static str] {
         match self {
             Kind::Dict => &[
@@ -116,8 +154,48 @@ impl Kind {
                 "sort",
                 "__imul__",
             ],
+            Kind::Set => &[
+                "__and__",
+                "__class_getitem__",
+                "__contains__",
+                "__iand__",
+                "__ior__",
+                "__isub__",
+                "__iter__",
+                "__ixor__",
+                "__len__",
+                "__or__",
+                "__rand__",
+                "__ror__",
+                "__rsub__",
+                "__rxor__",
+                "__sub__",
+                "__xor__",
+                "__ge__",
+                "__gt__",
+                "__le__",
+                "__lt__",
+                "add",
+                "clear",
+                "copy",
+                "difference",
+                "difference_update",
+                "discard",
+                "intersection",
+                "intersection_update",
+                "isdisjoint",
+                "issubset",
+                "issuperset",
+                "pop",
+                "remove",
+                "symmetric_difference",
+                "symmetric_difference_update",
+                "union",
+                "update",
+            ],
             Kind::Namespace => &["__getattribute__", "__setattr__", "__delattr__"],
             Kind::Value => &["get", "set"],
+            Kind::Array => &["__len__", "__getitem__", "__setitem__"],
             Kind::Queue => &[
                 "empty",
                 "full",
@@ -138,79 +216,85 @@ impl Kind {
             Kind::Barrier => &["__getattribute__", "wait", "abort", "reset"],
         }
     }
+
+    /// What Python 3.14's typed proxies add to [`exposed`](Self::exposed):
+    /// they call it whatever list the server sent, so every client gets it.
+    fn added_in_314(self) -> &'static [&'static str] {
+        match self {
+            Kind::List => &["clear", "copy"],
+            Kind::Dict => &["__ior__", "__or__", "__reversed__", "__ror__", "fromkeys"],
+            Kind::Lock
+            | Kind::RLock
+            | Kind::Semaphore
+            | Kind::BoundedSemaphore
+            | Kind::Condition => &["locked"],
+            _ => &[],
+        }
+    }
+
+    /// Whether a client may call `method` on it.
+    fn accepts(self, method: &str) -> bool {
+        self.exposed().contains(&method) || self.added_in_314().contains(&method)
+    }
+
+    /// `repr(type(obj))` in CPython's server, for its error messages.
+    fn python_class(self) -> &'static str {
+        match self {
+            Kind::Dict => "<class 'dict'>",
+            Kind::List => "<class 'list'>",
+            Kind::Set => "<class 'set'>",
+            Kind::Namespace => "<class 'multiprocessing.managers.Namespace'>",
+            Kind::Value => "<class 'multiprocessing.managers.Value'>",
+            Kind::Array => "<class 'array.array'>",
+            Kind::Queue => "<class 'queue.Queue'>",
+            Kind::Iterator => "<class 'dict_keyiterator'>",
+            Kind::Lock => "<class '_thread.lock'>",
+            Kind::RLock => "<class '_thread.RLock'>",
+            Kind::Semaphore => "<class 'threading.Semaphore'>",
+            Kind::BoundedSemaphore => "<class 'threading.BoundedSemaphore'>",
+            Kind::Event => "<class 'threading.Event'>",
+            Kind::Condition => "<class 'threading.Condition'>",
+            Kind::Barrier => "<class 'threading.Barrier'>",
+        }
+    }
+
+    fn exposed_value(self) -> Value {
+        Value::Tuple(self.exposed().iter().map(|m| Value::str(*m)).collect())
+    }
 }
 
-/// An object's state.
-enum State {
-    Dict(PyDict),
-    List(Vec<Value>),
-    Namespace(PyDict),
-    Value {
-        typecode: Value,
-        value: Value,
-    },
-    Queue {
-        items: VecDeque<Value>,
-        maxsize: usize,
-        unfinished: usize,
-    },
-    Iterator(std::vec::IntoIter<Value>),
-    /// Lock, RLock, Semaphore, BoundedSemaphore: `value` permits left
-    /// (a lock: 1 or 0), `held` the permits each connection took.
-    Permits {
-        value: usize,
-        bound: Option<usize>,
-        held: HashMap<u64, usize>,
-        /// RLock: the owning connection and its recursion count.
-        owner: Option<(u64, usize)>,
-    },
-    Event(bool),
-    Condition {
-        /// The RLock: owning connection and recursion count.
-        owner: Option<(u64, usize)>,
-        /// Tickets of the waiters, oldest first, and those notified.
-        waiting: VecDeque<u64>,
-        notified: std::collections::HashSet<u64>,
-        next_ticket: u64,
-    },
-    Barrier {
-        parties: usize,
-        /// Threads waiting in the current round.
-        count: usize,
-        /// Bumped each time a round is released.
-        generation: u64,
-        /// Bumped by `reset`: that round's waiters get BrokenBarrierError.
-        resets: u64,
-        broken: bool,
-    },
+/// What a server refuses beyond a size, so that one client cannot take
+/// all its memory. CPython's server has none of these limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Most objects alive at once (created and not yet released).
+    pub max_objects: usize,
+    /// Most objects alive at once that one connection's requests created
+    /// (a Python client opens a connection per `create`, so this bounds
+    /// what one client thread's method calls create: dict iterators).
+    pub max_objects_per_connection: usize,
+    /// Largest request accepted, in bytes (the frame length).
+    pub max_message: usize,
 }
 
-/// A shared object: its state and the condition its blocking calls wait on.
-struct Object {
-    typeid: String,
-    kind: Kind,
-    state: Mutex<State>,
-    changed: Condvar,
-}
-
-impl Object {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+impl Default for ServerLimits {
+    /// 1,000,000 objects, 100,000 per connection, 64 MiB requests.
+    fn default() -> ServerLimits {
+        ServerLimits {
+            max_objects: 1_000_000,
+            max_objects_per_connection: 100_000,
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
     }
 }
 
 struct Entry {
     obj: Arc<Object>,
+    /// The clients' references (`incref`/`decref`).
     refcount: usize,
-}
-
-/// What a request produced, as the reply kinds of §3.2.
-enum Reply {
-    Return(Value),
-    /// An exception instance (`module`, `name`, args).
-    Error(&'static str, &'static str, Vec<Value>),
-    Traceback(String),
-    Proxy(String, Kind, Value),
+    /// The server's own: containers holding it, replies in flight,
+    /// requests that name it.
+    internal: usize,
 }
 
 /// The manager server.
@@ -223,13 +307,12 @@ pub struct Server {
     /// last reference, as the object CPython's registered callable returns.
     shared_by_name: Mutex<HashMap<String, (String, Arc<Object>)>>,
     next_id: AtomicU64,
+    next_conn: AtomicU64,
     address: Address,
     stopping: AtomicBool,
-}
-
-/// A `#TRACEBACK` reply: Python's client raises `RemoteError` with this text.
-fn traceback(error: String) -> Reply {
-    Reply::Traceback(format!("Traceback (most recent call last):\n{error}\n"))
+    limits: ServerLimits,
+    /// Objects alive per creating connection (for the per-connection cap).
+    per_conn: Mutex<HashMap<u64, usize>>,
 }
 
 /// The traceback of an unknown typeid or object id.
@@ -237,30 +320,108 @@ fn key_error_traceback(key: &str) -> Reply {
     traceback(format!("KeyError: {}", py_repr(&Value::str(key))))
 }
 
-fn exc(name: &'static str, args: Vec<Value>) -> Reply {
-    Reply::Error("builtins", name, args)
+/// A connection being served: its id (owner of the locks it takes) and
+/// the references kept for its last reply.
+struct Session {
+    id: u64,
+    holds: Vec<String>,
 }
 
-fn tuple_args(v: &Value) -> &[Value] {
-    v.as_seq().unwrap_or(&[])
+/// One method call's proxy references: the objects its arguments name
+/// (pinned while it runs), the references its reply carries out, and the
+/// ones the object no longer holds (released after the call).
+struct CallRefs {
+    pinned: HashSet<String>,
+    holds: RefCell<Vec<String>>,
+    drops: RefCell<Vec<String>>,
 }
+
+impl CallRefs {
+    fn new(pinned: HashSet<String>) -> CallRefs {
+        CallRefs {
+            pinned,
+            holds: RefCell::new(Vec::new()),
+            drops: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+/// How many times each id in `candidates` is named by a proxy in `values`.
+fn count_refs<'a>(
+    values: impl IntoIterator<Item = &'a Value>,
+    candidates: &HashSet<String>,
+) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for v in values {
+        for_each_proxy(v, &mut |p| {
+            if candidates.contains(p.id) {
+                *out.entry(p.id.to_string()).or_insert(0) += 1;
+            }
+        });
+    }
+    out
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_unspecified(host: &str) -> bool {
+    host.is_empty()
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
+}
+
+/// A start for object ids that differs between servers, so a token of
+/// another mp server is not taken for one of this server's (ids keep
+/// CPython's `7f…` look).
+fn random_id_base() -> u64 {
+    let mut b = [0u8; 4];
+    let r = getrandom::getrandom(&mut b).map_or(0, |_| u64::from(u32::from_le_bytes(b)));
+    0x7f00_0000_0000 + ((r & 0x00ff_ffff) << 12)
+}
+
+/// The creator recorded for a registered name's object (not counted
+/// against any connection).
+const NAMED: u64 = u64::MAX;
 
 impl Server {
     /// A server that will tell clients it lives at `address`, with the
-    /// registered names (`--register get_queue=queue`).
+    /// registered names (`--register get_queue=queue`) and the default
+    /// [`ServerLimits`].
     pub fn new(address: Address, registered: HashMap<String, (Kind, Vec<Value>)>) -> Arc<Server> {
+        Server::with_limits(address, registered, ServerLimits::default())
+    }
+
+    /// [`Server::new`] with these limits.
+    pub fn with_limits(
+        address: Address,
+        registered: HashMap<String, (Kind, Vec<Value>)>,
+        limits: ServerLimits,
+    ) -> Arc<Server> {
         Arc::new(Server {
             objects: Mutex::new(HashMap::new()),
             registered,
             shared_by_name: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(0x7f00_0000_0000),
+            next_id: AtomicU64::new(random_id_base()),
+            next_conn: AtomicU64::new(1),
             address,
             stopping: AtomicBool::new(false),
+            limits,
+            per_conn: Mutex::new(HashMap::new()),
         })
     }
 
     fn objects(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn per_conn(&self) -> MutexGuard<'_, HashMap<u64, usize>> {
+        self.per_conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Serves connections until a client calls `shutdown`.
@@ -297,21 +458,24 @@ impl Server {
     }
 
     fn send_reply(&self, conn: &Connection, reply: Reply) -> bool {
-        match reply {
-            Reply::Return(v) => Self::send(conn, "#RETURN", v),
+        conn.send_value(&self.reply_value(reply)).is_ok()
+    }
+
+    /// The `(kind, result)` tuple a reply is sent as.
+    fn reply_value(&self, reply: Reply) -> Value {
+        let (kind, result) = match reply {
+            Reply::Return(v) => ("#RETURN", v),
             Reply::Error(module, name, args) => {
-                Self::send(conn, "#ERROR", Value::new_exception(module, name, args))
+                ("#ERROR", Value::new_exception(module, name, args))
             }
-            Reply::Traceback(text) => Self::send(conn, "#TRACEBACK", Value::str(text)),
-            Reply::Proxy(typeid, kind, ident) => {
-                let exposed = Value::Tuple(kind.exposed().iter().map(|m| Value::str(*m)).collect());
-                Self::send(
-                    conn,
-                    "#PROXY",
-                    Value::Tuple(vec![exposed, self.token(&typeid, ident)]),
-                )
-            }
-        }
+            Reply::Traceback(text) => ("#TRACEBACK", Value::str(text)),
+            Reply::Unserializable(text) => ("#UNSERIALIZABLE", Value::str(text)),
+            Reply::Proxy(typeid, kind, ident) => (
+                "#PROXY",
+                Value::Tuple(vec![kind.exposed_value(), self.token(&typeid, ident)]),
+            ),
+        };
+        Value::Tuple(vec![Value::str(kind), result])
     }
 
     /// `multiprocessing.managers.Token(typeid, address, id)` as CPython pickles it.
@@ -334,27 +498,25 @@ impl Server {
         }
     }
 
-    fn handle(self: Arc<Server>, conn: Connection) {
-        let Ok(request) = conn.recv_value() else {
-            return;
+    fn handle(self: Arc<Server>, mut conn: Connection) {
+        conn.set_max_message(Some(self.limits.max_message));
+        let mut session = Session {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            holds: Vec::new(),
         };
-        let Some([_, name, args, _kwds]) = request
-            .as_seq()
-            .and_then(|s| <&[Value; 4]>::try_from(s).ok())
-        else {
-            let _ = Self::send(&conn, "#TRACEBACK", Value::str("malformed request"));
-            return;
+        let bytes = match conn.recv_bytes(None) {
+            Ok(b) => b,
+            Err(Error::TooLong { len, max }) => return refuse_oversize(&conn, len, max),
+            Err(_) => return,
         };
-        let name = name.as_str().unwrap_or("").to_string();
-        let args = tuple_args(args);
-        let reply = match name.as_str() {
-            "dummy" => Reply::Return(Value::None),
-            "create" => self.create(args),
-            "incref" => self.incref(args),
-            "decref" => self.decref(args),
-            "get_methods" => self.get_methods(args),
-            "debug_info" => Reply::Return(Value::str(self.debug_info())),
-            "number_of_objects" => Reply::Return(Value::Int(self.objects().len() as i64)),
+        let req = match decode_request(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.send_reply(&conn, traceback(e));
+                return;
+            }
+        };
+        match req.method.as_str() {
             "shutdown" => {
                 self.stopping.store(true, Ordering::SeqCst);
                 // CPython answers twice (§3.3).
@@ -362,42 +524,152 @@ impl Server {
                 let _ = Self::send(&conn, "#RETURN", Value::None);
                 // Wake the accept loop so it sees `stopping`.
                 let _ = crate::connection::client(&self.address, None);
-                return;
             }
             "accept_connection" => {
-                if !Self::send(&conn, "#RETURN", Value::None) {
-                    return;
+                if Self::send(&conn, "#RETURN", Value::None) {
+                    self.serve_methods(&conn, &mut session);
                 }
-                self.serve_methods(&conn);
-                return;
             }
-            other => traceback(format!("AssertionError: {other:?} unrecognized")),
+            _ => {
+                let reply = self.server_function(req, &session);
+                let _ = self.send_reply(&conn, reply);
+            }
+        }
+    }
+
+    /// A server-level function but `shutdown` and `accept_connection`
+    /// (which act on the connection itself).
+    fn server_function(&self, req: Request, session: &Session) -> Reply {
+        let reply = match req.method.as_str() {
+            "dummy" => Reply::Return(Value::None),
+            "create" => self.create(req, session),
+            "incref" => self.incref(&req.args),
+            "decref" => self.decref(&req.args),
+            "get_methods" => self.get_methods(&req.args),
+            "debug_info" => Reply::Return(Value::str(self.debug_info())),
+            "number_of_objects" => Reply::Return(Value::Int(
+                self.objects().values().filter(|e| e.refcount > 0).count() as i64,
+            )),
+            other => traceback(format!(
+                "AssertionError: {} unrecognized",
+                py_repr(&Value::str(other))
+            )),
         };
-        let _ = self.send_reply(&conn, reply);
+        // Server-level functions answer #RETURN or #TRACEBACK only (§3.2):
+        // their exceptions are formatted, not pickled.
+        match reply {
+            Reply::Error(module, name, args) => traceback(exception_line(module, name, &args)),
+            r => r,
+        }
+    }
+
+    /// Answers one request without a connection, as the fuzz target
+    /// (`fuzz/fuzz_targets/manager_request.rs`) and the tests drive the
+    /// server: the pickled reply to `request`, a server-level function (but
+    /// `shutdown` and `accept_connection`) or a method call. Calls that can
+    /// block (on a Queue, lock, Event, Condition or Barrier) are refused,
+    /// and so is anything that would wait for a next request: references
+    /// kept for the reply are released before this returns.
+    #[doc(hidden)]
+    pub fn answer_detached(&self, request: &[u8]) -> Vec<u8> {
+        let mut session = Session {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            holds: Vec::new(),
+        };
+        let reply = match decode_request(request) {
+            Err(e) => traceback(e),
+            Ok(req) => match req.method.as_str() {
+                "shutdown" | "accept_connection" => {
+                    traceback("RuntimeError: not served without a connection")
+                }
+                "dummy" | "create" | "incref" | "decref" | "get_methods" | "debug_info"
+                | "number_of_objects" => self.server_function(req, &session),
+                _ => {
+                    let kind = req
+                        .ident
+                        .as_str()
+                        .and_then(|i| self.objects().get(i).map(|e| e.obj.kind));
+                    match kind {
+                        Some(
+                            Kind::Queue
+                            | Kind::Lock
+                            | Kind::RLock
+                            | Kind::Semaphore
+                            | Kind::BoundedSemaphore
+                            | Kind::Event
+                            | Kind::Condition
+                            | Kind::Barrier,
+                        ) => traceback("RuntimeError: may block: not served without a connection"),
+                        _ => self.method_call(req, &mut session),
+                    }
+                }
+            },
+        };
+        self.release(std::mem::take(&mut session.holds));
+        crate::pickle::dumps(&self.reply_value(reply))
     }
 
     fn new_ident(&self) -> String {
         format!("{:x}", self.next_id.fetch_add(0x20, Ordering::Relaxed))
     }
 
-    fn register(&self, typeid: &str, kind: Kind, state: State) -> String {
+    /// A new object with refcount 1, within the limits; `creator` is the
+    /// connection whose request made it (or [`NAMED`]).
+    fn register(
+        &self,
+        typeid: &str,
+        kind: Kind,
+        state: State,
+        creator: u64,
+    ) -> std::result::Result<(String, Arc<Object>), Reply> {
         let ident = self.new_ident();
-        let obj = Arc::new(Object {
-            typeid: typeid.to_string(),
-            kind,
-            state: Mutex::new(state),
-            changed: Condvar::new(),
-        });
-        self.objects()
-            .insert(ident.clone(), Entry { obj, refcount: 1 });
-        ident
+        let obj = Arc::new(Object::new(typeid, kind, state, creator, creator == NAMED));
+        let mut objs = self.objects();
+        let max = self.limits.max_objects;
+        if objs.len() >= max {
+            return Err(traceback(format!(
+                "MemoryError: mp serve-manager holds {} objects, its limit \
+                 (--max-objects {max}): release some (a proxy's last reference going \
+                 releases its object) or start the server with a higher --max-objects",
+                objs.len()
+            )));
+        }
+        if creator != NAMED {
+            let max = self.limits.max_objects_per_connection;
+            let mut per = self.per_conn();
+            let n = per.entry(creator).or_insert(0);
+            if *n >= max {
+                return Err(traceback(format!(
+                    "MemoryError: this connection created {n} objects that are still alive, \
+                     mp serve-manager's limit per connection (--max-objects-per-connection \
+                     {max}): release some first"
+                )));
+            }
+            *n += 1;
+        }
+        objs.insert(
+            ident.clone(),
+            Entry {
+                obj: obj.clone(),
+                refcount: 1,
+                internal: 0,
+            },
+        );
+        Ok((ident, obj))
     }
 
-    fn create(&self, args: &[Value]) -> Reply {
-        let Some(typeid) = args.first().and_then(Value::as_str) else {
-            return Reply::Traceback("create: no typeid".into());
+    fn create(&self, req: Request, session: &Session) -> Reply {
+        let mut kwds = req.kwds_value();
+        let mut args = req.args;
+        if args.is_empty() {
+            return traceback(
+                "TypeError: Server.create() missing 1 required positional argument: 'typeid'",
+            );
+        }
+        let typeid_value = args.remove(0);
+        let Some(typeid) = typeid_value.as_str() else {
+            return traceback(format!("KeyError: {}", py_repr(&typeid_value)));
         };
-        let ctor = &args[1..];
         if let Some((kind, ctor_args)) = self.registered.get(typeid) {
             let kind = *kind;
             // A registered name: one shared object, created on first use.
@@ -412,51 +684,69 @@ impl Server {
                     .or_insert_with(|| Entry {
                         obj: obj.clone(),
                         refcount: 1,
+                        internal: 0,
                     });
                 return self.created(ident.clone(), kind);
             }
-            let state = match initial_state(kind, ctor_args) {
+            let state = match initial_state(kind, ctor_args, &Value::Dict(vec![])) {
                 Ok(s) => s,
                 Err(r) => return r,
             };
-            let ident = self.register(typeid, kind, state);
-            let obj = self.objects()[&ident].obj.clone();
-            names.insert(typeid.to_string(), (ident.clone(), obj));
-            return self.created(ident, kind);
-        }
-        if matches!(typeid, "Pool" | "AsyncResult" | "Array") {
-            return traceback(format!(
-                "NotImplementedError: mp serve-manager does \
-                 not serve {typeid:?}{}",
-                if typeid == "Array" {
-                    " yet"
-                } else {
-                    ": it would run Python code in the server, which mp never does"
+            return match self.register(typeid, kind, state, NAMED) {
+                Ok((ident, obj)) => {
+                    names.insert(typeid.to_string(), (ident.clone(), obj));
+                    self.created(ident, kind)
                 }
+                Err(r) => r,
+            };
+        }
+        if matches!(typeid, "Pool" | "AsyncResult") {
+            return traceback(format!(
+                "NotImplementedError: mp serve-manager does not serve {typeid:?}: it would \
+                 run Python code in the server, which mp never does"
             ));
         }
         let Some(kind) = Kind::of_typeid(typeid) else {
             return key_error_traceback(typeid);
         };
-        match initial_state(kind, ctor) {
-            Ok(state) => {
-                let ident = self.register(typeid, kind, state);
+        let pinned = {
+            let mut values: Vec<&mut Value> = args.iter_mut().collect();
+            values.push(&mut kwds);
+            match self.pin_proxies(&mut values) {
+                Ok(p) => p,
+                Err(r) => return r,
+            }
+        };
+        let refs = CallRefs::new(pinned);
+        let reply = match initial_state(kind, &args, &kwds)
+            .and_then(|state| self.register(typeid, kind, state, session.id))
+        {
+            Ok((ident, obj)) => {
+                // The new object keeps what it was made with.
+                let st = obj.lock();
+                self.settle(&obj, &st, &refs, &[]);
+                drop(st);
                 self.created(ident, kind)
             }
             Err(r) => r,
-        }
+        };
+        self.finish(refs);
+        reply
     }
 
     fn created(&self, ident: String, kind: Kind) -> Reply {
-        let exposed = Value::Tuple(kind.exposed().iter().map(|m| Value::str(*m)).collect());
-        Reply::Return(Value::Tuple(vec![Value::str(ident), exposed]))
+        Reply::Return(Value::Tuple(vec![Value::str(ident), kind.exposed_value()]))
     }
 
     fn incref(&self, args: &[Value]) -> Reply {
         let Some(ident) = args.first().and_then(Value::as_str) else {
-            return Reply::Traceback("incref: no id".into());
+            return traceback(
+                "TypeError: incref() missing 1 required positional argument: 'ident'",
+            );
         };
         match self.objects().get_mut(ident) {
+            // Also revives an object only containers held (CPython's
+            // `id_to_local_proxy_obj`): a client rebuilt a proxy to it.
             Some(e) => {
                 e.refcount += 1;
                 Reply::Return(Value::None)
@@ -467,16 +757,27 @@ impl Server {
 
     fn decref(&self, args: &[Value]) -> Reply {
         let Some(ident) = args.first().and_then(Value::as_str) else {
-            return Reply::Traceback("decref: no id".into());
+            return traceback(
+                "TypeError: decref() missing 1 required positional argument: 'ident'",
+            );
         };
-        let mut objs = self.objects();
-        let Some(e) = objs.get_mut(ident) else {
-            return key_error_traceback(ident);
+        let gone = {
+            let mut objs = self.objects();
+            let Some(e) = objs.get_mut(ident) else {
+                return key_error_traceback(ident);
+            };
+            if e.refcount == 0 {
+                // Held only by containers: CPython skips the decref too.
+                return Reply::Return(Value::None);
+            }
+            e.refcount -= 1;
+            if e.refcount + e.internal > 0 {
+                return Reply::Return(Value::None);
+            }
+            self.remove_entry(&mut objs, ident)
         };
-        e.refcount -= 1;
-        if e.refcount == 0 {
-            // A registered name's object stays in `shared_by_name`.
-            objs.remove(ident);
+        if let Some(obj) = gone {
+            self.release(self.drop_object(&obj));
         }
         Reply::Return(Value::None)
     }
@@ -493,34 +794,54 @@ impl Server {
         };
         let objs = self.objects();
         match ident.and_then(|i| objs.get(&i).map(|e| e.obj.kind)) {
-            Some(kind) => Reply::Return(Value::Tuple(
-                kind.exposed().iter().map(|m| Value::str(*m)).collect(),
-            )),
-            None => Reply::Traceback("get_methods: unknown token".into()),
+            Some(kind) => Reply::Return(kind.exposed_value()),
+            None => traceback("KeyError: get_methods: unknown token"),
         }
     }
 
     fn debug_info(&self) -> String {
-        let objs = self.objects();
-        let mut idents: Vec<&String> = objs.keys().collect();
-        idents.sort();
-        idents
-            .into_iter()
-            .map(|i| {
-                let e = &objs[i];
-                let text: String = py_str(&snapshot(&e.obj)).chars().take(75).collect();
-                format!("  {i}:       refcount={}\n    {text}", e.refcount)
+        let mut live: Vec<(String, usize, Arc<Object>)> = self
+            .objects()
+            .iter()
+            .filter(|(_, e)| e.refcount > 0)
+            .map(|(i, e)| (i.clone(), e.refcount, e.obj.clone()))
+            .collect();
+        live.sort_by(|a, b| a.0.cmp(&b.0));
+        // Rendered without the table's lock (each object takes its own).
+        live.into_iter()
+            .map(|(i, n, obj)| {
+                let text: String = object_repr(&obj).chars().take(75).collect();
+                format!("  {i}:       refcount={n}\n    {text}")
             })
             .collect::<Vec<_>>()
             .join("\n")
     }
 
-    fn serve_methods(&self, conn: &Connection) {
-        let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.serve_methods_as(conn, conn_id);
+    fn serve_methods(&self, conn: &Connection, session: &mut Session) {
+        loop {
+            let bytes = match conn.recv_bytes(None) {
+                Ok(b) => b,
+                Err(Error::TooLong { len, max }) => {
+                    refuse_oversize(conn, len, max);
+                    break;
+                }
+                Err(_) => break,
+            };
+            // The client has rebuilt (and incref'ed) what the last reply
+            // carried before it could send this.
+            self.release(std::mem::take(&mut session.holds));
+            let reply = match decode_request(&bytes) {
+                Ok(req) => self.method_call(req, session),
+                Err(e) => traceback(e),
+            };
+            if !self.send_reply(conn, reply) {
+                break;
+            }
+        }
+        self.release(std::mem::take(&mut session.holds));
         // Beyond CPython: what this connection (a client thread) held is
         // released, so a client that died does not block the others.
-        self.release_held_by(conn_id);
+        self.release_held_by(session.id);
     }
 
     fn release_held_by(&self, conn_id: u64) {
@@ -539,7 +860,7 @@ impl Server {
                     value, held, owner, ..
                 } => {
                     if let Some(n) = held.remove(&conn_id) {
-                        *value += n;
+                        *value = value.saturating_add(n);
                         if owner.is_some_and(|(o, _)| o == conn_id) {
                             *owner = None;
                         }
@@ -557,26 +878,39 @@ impl Server {
         }
     }
 
-    fn serve_methods_as(&self, conn: &Connection, conn_id: u64) {
-        while let Ok(request) = conn.recv_value() {
-            let Some([ident, method, args, kwds]) = request
-                .as_seq()
-                .and_then(|s| <&[Value; 4]>::try_from(s).ok())
-            else {
-                let _ = Self::send(conn, "#TRACEBACK", Value::str("malformed request"));
-                continue;
-            };
-            let ident = ident.as_str().unwrap_or("");
-            let method = method.as_str().unwrap_or("");
-            let obj = self.objects().get(ident).map(|e| e.obj.clone());
-            let reply = match obj {
-                None => key_error_traceback(ident),
-                Some(obj) => self.call(&obj, method, tuple_args(args), kwds, conn_id),
-            };
-            if !self.send_reply(conn, reply) {
-                return;
+    fn method_call(&self, req: Request, session: &mut Session) -> Reply {
+        let mut kwds = req.kwds_value();
+        let Request {
+            ident,
+            method,
+            mut args,
+            ..
+        } = req;
+        let Some(ident) = ident.as_str() else {
+            return traceback(format!("KeyError: {}", py_repr(&ident)));
+        };
+        let Some(obj) = self.objects().get(ident).map(|e| e.obj.clone()) else {
+            return key_error_traceback(ident);
+        };
+        let pinned = {
+            let mut values: Vec<&mut Value> = args.iter_mut().collect();
+            values.push(&mut kwds);
+            match self.pin_proxies(&mut values) {
+                Ok(p) => p,
+                Err(r) => return r,
             }
-        }
+        };
+        let refs = CallRefs::new(pinned);
+        let reply = self.call(&obj, &method, &args, &kwds, &refs, session.id);
+        session.holds.append(&mut refs.holds.borrow_mut());
+        self.finish(refs);
+        reply
+    }
+
+    /// After a request: drops what the object let go, and the pins.
+    fn finish(&self, refs: CallRefs) {
+        self.release(refs.drops.into_inner());
+        self.release(refs.pinned.into_iter().collect());
     }
 
     fn call(
@@ -585,1247 +919,333 @@ impl Server {
         method: &str,
         args: &[Value],
         kwds: &Value,
+        refs: &CallRefs,
         conn_id: u64,
     ) -> Reply {
-        if !obj.kind.exposed().contains(&method) {
+        let settle = |st: &State, reply: &Reply| {
+            let out = self.settle(obj, st, refs, &reply.values());
+            refs.holds.borrow_mut().extend(out);
+        };
+        if !obj.kind.accepts(method) {
             return match method {
-                "#GETVALUE" => Reply::Return(snapshot(obj)),
-                "__str__" | "__repr__" if sync_repr(obj).is_some() => {
-                    Reply::Return(Value::str(sync_repr(obj).unwrap_or_default()))
+                "#GETVALUE" => {
+                    let st = obj.lock();
+                    match value_of(&st) {
+                        Some(v) => {
+                            let r = Reply::Return(v);
+                            settle(&st, &r);
+                            r
+                        }
+                        None => Reply::Unserializable(format!(
+                            "Traceback (most recent call last):\n  \
+                             File \"mp serve-manager\", in serve_client\n\
+                             TypeError: cannot pickle '{}' object\n",
+                            unpicklable_lock(obj.kind)
+                        )),
+                    }
                 }
-                "__str__" => Reply::Return(Value::str(py_str(&snapshot(obj)))),
-                "__repr__" => Reply::Return(Value::str(py_repr(&snapshot(obj)))),
-                _ => traceback(format!(
-                    "AttributeError: method {method:?} of {:?} object is not in exposed={:?}",
-                    obj.typeid,
-                    obj.kind.exposed()
-                )),
+                "__str__" | "__repr__" => Reply::Return(Value::str(object_repr(obj))),
+                _ => attribute_traceback(
+                    &format!(
+                        "method {} of {} object is not in exposed={}",
+                        py_repr(&Value::str(method)),
+                        obj.kind.python_class(),
+                        py_repr(&obj.kind.exposed_value())
+                    ),
+                    method,
+                ),
             };
         }
-        if obj.kind == Kind::Dict && method == "__iter__" {
-            let keys = match &*obj.lock() {
-                State::Dict(d) => d.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
-                _ => Vec::new(),
-            };
-            let ident = self.register(
-                "Iterator",
-                Kind::Iterator,
-                State::Iterator(keys.into_iter()),
-            );
-            return Reply::Proxy("Iterator".into(), Kind::Iterator, Value::str(ident));
-        }
-        if obj.kind == Kind::Queue {
-            return queue_call(obj, method, args, kwds);
-        }
-        if matches!(
-            obj.kind,
-            Kind::Lock | Kind::RLock | Kind::Semaphore | Kind::BoundedSemaphore | Kind::Event
-        ) {
-            return sync_call(obj, method, args, kwds, conn_id);
-        }
-        if obj.kind == Kind::Condition {
-            return condition_call(obj, method, args, kwds, conn_id);
-        }
-        if obj.kind == Kind::Barrier {
-            return barrier_call(obj, method, args, kwds);
-        }
-        let mut st = obj.lock();
-        let r = object_call(&mut st, method, args, kwds);
-        drop(st);
-        obj.changed.notify_all();
-        r
-    }
-}
-
-/// A keyword argument by name, or the positional at `i`.
-fn arg<'a>(args: &'a [Value], kwds: &'a Value, i: usize, name: &str) -> Option<&'a Value> {
-    args.get(i).or_else(|| kwds.get(name))
-}
-
-fn initial_state(kind: Kind, args: &[Value]) -> std::result::Result<State, Reply> {
-    Ok(match kind {
-        Kind::Dict => match args.first() {
-            None => State::Dict(PyDict::new()),
-            Some(Value::Dict(pairs)) => State::Dict(
-                PyDict::from_pairs(pairs.clone())
-                    .map_err(|e| exc("TypeError", vec![Value::str(e.to_string())]))?,
-            ),
-            Some(other) => State::Dict(pairs_from(other)?),
-        },
-        Kind::List => State::List(match args.first() {
-            None => Vec::new(),
-            Some(v) => iterable_items(v)?,
-        }),
-        Kind::Namespace => State::Namespace(PyDict::new()),
-        Kind::Value => State::Value {
-            typecode: args.first().cloned().unwrap_or(Value::None),
-            value: args.get(1).cloned().unwrap_or(Value::None),
-        },
-        Kind::Queue => State::Queue {
-            items: VecDeque::new(),
-            maxsize: args
-                .first()
-                .and_then(Value::as_i128)
-                .map_or(0, |m| m.max(0) as usize),
-            unfinished: 0,
-        },
-        Kind::Iterator => State::Iterator(Vec::new().into_iter()),
-        Kind::Lock | Kind::RLock => State::Permits {
-            value: 1,
-            bound: None,
-            held: HashMap::new(),
-            owner: None,
-        },
-        Kind::Semaphore | Kind::BoundedSemaphore => {
-            let v = args.first().and_then(Value::as_i128).unwrap_or(1);
-            if v < 0 {
-                return Err(exc(
-                    "ValueError",
-                    vec![Value::str("semaphore initial value must be >= 0")],
-                ));
+        match obj.kind {
+            Kind::Dict if method == "__iter__" => self.dict_iter(obj, refs, conn_id),
+            Kind::Queue => queue_call(obj, method, args, kwds, &settle),
+            Kind::Lock | Kind::RLock | Kind::Semaphore | Kind::BoundedSemaphore | Kind::Event => {
+                sync_call(obj, method, args, kwds, conn_id)
             }
-            let v = usize::try_from(v).unwrap_or(usize::MAX);
-            State::Permits {
-                value: v,
-                bound: (kind == Kind::BoundedSemaphore).then_some(v),
-                held: HashMap::new(),
-                owner: None,
-            }
-        }
-        Kind::Event => State::Event(false),
-        Kind::Condition => State::Condition {
-            owner: None,
-            waiting: VecDeque::new(),
-            notified: Default::default(),
-            next_ticket: 0,
-        },
-        Kind::Barrier => {
-            let parties = args.first().and_then(Value::as_i128).unwrap_or(0);
-            if parties < 1 {
-                return Err(exc("ValueError", vec![Value::str("parties must be > 0")]));
-            }
-            State::Barrier {
-                parties: usize::try_from(parties).unwrap_or(usize::MAX),
-                count: 0,
-                generation: 0,
-                resets: 0,
-                broken: false,
-            }
-        }
-    })
-}
-
-/// The items of an iterable that arrived by value: a list, tuple, set,
-/// frozenset, dict (its keys) or `range`; a `TypeError` for anything else.
-fn iterable_items(v: &Value) -> std::result::Result<Vec<Value>, Reply> {
-    match v {
-        Value::List(x) | Value::Tuple(x) | Value::Set(x) | Value::FrozenSet(x) => Ok(x.clone()),
-        Value::Dict(pairs) => Ok(pairs.iter().map(|(k, _)| k.clone()).collect()),
-        Value::Reduce { callable, args, .. } if callable.is_global("builtins", "range") => {
-            let a: Vec<i128> = args
-                .as_seq()
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(Value::as_i128)
-                .collect();
-            let (start, stop, step) = match a.as_slice() {
-                [stop] => (0, *stop, 1),
-                [start, stop] => (*start, *stop, 1),
-                [start, stop, step] if *step != 0 => (*start, *stop, *step),
-                _ => {
-                    return Err(exc(
-                        "ValueError",
-                        vec![Value::str("range() arg 3 must not be zero")],
-                    ))
-                }
-            };
-            let n = if step > 0 {
-                (stop - start + step - 1) / step
-            } else {
-                (start - stop - step - 1) / -step
-            };
-            if n > 1 << 26 {
-                return Err(exc("MemoryError", vec![]));
-            }
-            Ok((0..n.max(0))
-                .map(|i| Value::from_i128(start + i * step))
-                .collect())
-        }
-        other => Err(exc(
-            "TypeError",
-            vec![Value::str(format!(
-                "'{}' object is not iterable",
-                other.kind()
-            ))],
-        )),
-    }
-}
-
-/// A dict from a sequence of pairs (`dict([(k, v), ...])`).
-fn pairs_from(v: &Value) -> std::result::Result<PyDict, Reply> {
-    let mut d = PyDict::new();
-    for p in v.as_seq().unwrap_or(&[]) {
-        match p.as_seq() {
-            Some([k, val]) => {
-                d.insert(k.clone(), val.clone())
-                    .map_err(|e| exc("TypeError", vec![Value::str(e.to_string())]))?;
-            }
+            Kind::Condition => condition_call(obj, method, args, kwds, conn_id),
+            Kind::Barrier => barrier_call(obj, method, args, kwds),
             _ => {
-                return Err(exc(
-                    "TypeError",
-                    vec![Value::str(
-                        "cannot convert dictionary update sequence element to a sequence",
-                    )],
-                ))
-            }
-        }
-    }
-    Ok(d)
-}
-
-/// `repr()` of a lock, semaphore or event, in CPython's forms (the address
-/// is a stand-in: each object's own, stable while it lives).
-fn sync_repr(obj: &Object) -> Option<String> {
-    let at = format!("0x{:x}", obj as *const Object as usize);
-    let st = obj.lock();
-    Some(match (&*st, obj.kind) {
-        (State::Permits { value, .. }, Kind::Lock) => format!(
-            "<{} _thread.lock object at {at}>",
-            if *value == 0 { "locked" } else { "unlocked" }
-        ),
-        (State::Permits { owner, .. }, Kind::RLock) => {
-            let (o, n) = owner.unwrap_or((0, 0));
-            format!(
-                "<{} _thread.RLock object owner={o} count={n} at {at}>",
-                if n == 0 { "unlocked" } else { "locked" }
-            )
-        }
-        (State::Permits { value, .. }, Kind::Semaphore) => {
-            format!("<threading.Semaphore at {at}: value={value}>")
-        }
-        (State::Permits { value, bound, .. }, Kind::BoundedSemaphore) => format!(
-            "<threading.BoundedSemaphore at {at}: value={value}/{}>",
-            bound.unwrap_or(0)
-        ),
-        (State::Event(flag), _) => format!(
-            "<threading.Event at {at}: {}>",
-            if *flag { "set" } else { "unset" }
-        ),
-        _ => return None,
-    })
-}
-
-/// The object's value, as `#GETVALUE` sends it.
-fn snapshot(obj: &Object) -> Value {
-    match &*obj.lock() {
-        State::Dict(d) => d.to_value(),
-        State::List(l) => Value::List(l.clone()),
-        State::Namespace(d) => Value::Object {
-            class: Box::new(Value::global("multiprocessing.managers", "Namespace")),
-            args: Box::new(Value::Tuple(vec![])),
-            kwargs: None,
-            state: Some(Box::new(d.to_value())),
-        },
-        State::Value { typecode, value } => Value::Object {
-            class: Box::new(Value::global("multiprocessing.managers", "Value")),
-            args: Box::new(Value::Tuple(vec![])),
-            kwargs: None,
-            state: Some(Box::new(Value::Dict(vec![
-                (Value::str("_typecode"), typecode.clone()),
-                (Value::str("_value"), value.clone()),
-            ]))),
-        },
-        State::Queue { items, .. } => Value::List(items.iter().cloned().collect()),
-        State::Iterator(it) => Value::List(it.as_slice().to_vec()),
-        State::Permits { value, .. } => Value::Int(*value as i64),
-        State::Event(flag) => Value::Bool(*flag),
-        State::Condition { owner, .. } => Value::Bool(owner.is_some()),
-        State::Barrier { count, .. } => Value::Int(*count as i64),
-    }
-}
-
-fn unhashable(e: super::pyobj::Unhashable) -> Reply {
-    exc("TypeError", vec![Value::str(e.to_string())])
-}
-
-/// Python's index into a sequence of `len`: negative from the end.
-fn index(i: &Value, len: usize) -> Option<usize> {
-    let i = i.as_i128()?;
-    let i = if i < 0 { i + len as i128 } else { i };
-    (0..len as i128).contains(&i).then_some(i as usize)
-}
-
-/// A pickled `slice(start, stop, step)`: its `(start, stop, step)`.
-fn slice_parts(v: &Value) -> Option<[Option<i128>; 3]> {
-    let Value::Reduce { callable, args, .. } = v else {
-        return None;
-    };
-    if !callable.is_global("builtins", "slice") {
-        return None;
-    }
-    let a = args.as_seq()?;
-    let part = |i: usize| a.get(i).and_then(Value::as_i128);
-    Some(match a.len() {
-        1 => [None, part(0), None],
-        _ => [part(0), part(1), part(2)],
-    })
-}
-
-/// Python's `slice.indices(len)` then `range(...)`: the positions a slice
-/// selects; `None` if `v` is not a slice, an error for a zero step.
-fn slice_positions(v: &Value, len: usize) -> Option<std::result::Result<Vec<usize>, Reply>> {
-    let [start, stop, step] = slice_parts(v)?;
-    let step = step.unwrap_or(1);
-    if step == 0 {
-        return Some(Err(exc(
-            "ValueError",
-            vec![Value::str("slice step cannot be zero")],
-        )));
-    }
-    let len = len as i128;
-    let clamp = |x: Option<i128>, lo: i128, hi: i128, default: i128| match x {
-        None => default,
-        Some(x) if x < 0 => (x + len).max(lo),
-        Some(x) => x.min(hi),
-    };
-    let (start, stop) = if step > 0 {
-        (clamp(start, 0, len, 0), clamp(stop, 0, len, len))
-    } else {
-        (
-            clamp(start, -1, len - 1, len - 1),
-            clamp(stop, -1, len - 1, -1),
-        )
-    };
-    let mut out = Vec::new();
-    let mut i = start;
-    while (step > 0 && i < stop) || (step < 0 && i > stop) {
-        out.push(i as usize);
-        i += step;
-    }
-    Some(Ok(out))
-}
-
-/// Where an empty slice starts (for insertion by slice assignment).
-fn slice_start(v: &Value, len: usize) -> usize {
-    match slice_parts(v) {
-        Some([Some(s), _, _]) => {
-            let len = len as i128;
-            (if s < 0 { (s + len).max(0) } else { s.min(len) }) as usize
-        }
-        _ => 0,
-    }
-}
-
-fn object_call(st: &mut State, method: &str, args: &[Value], kwds: &Value) -> Reply {
-    let a0 = args.first();
-    match st {
-        State::Dict(d) => match method {
-            "__getitem__" => match d.get(a0.unwrap_or(&Value::None)) {
-                Ok(Some(v)) => Reply::Return(v.clone()),
-                Ok(None) => exc("KeyError", vec![a0.cloned().unwrap_or(Value::None)]),
-                Err(e) => unhashable(e),
-            },
-            "__setitem__" => match (args.first(), args.get(1)) {
-                (Some(k), Some(v)) => match d.insert(k.clone(), v.clone()) {
-                    Ok(_) => Reply::Return(Value::None),
-                    Err(e) => unhashable(e),
-                },
-                _ => exc("TypeError", vec![Value::str("expected 2 arguments")]),
-            },
-            "__delitem__" => match d.remove(a0.unwrap_or(&Value::None)) {
-                Ok(Some(_)) => Reply::Return(Value::None),
-                Ok(None) => exc("KeyError", vec![a0.cloned().unwrap_or(Value::None)]),
-                Err(e) => unhashable(e),
-            },
-            "__contains__" => match d.get(a0.unwrap_or(&Value::None)) {
-                Ok(v) => Reply::Return(Value::Bool(v.is_some())),
-                Err(e) => unhashable(e),
-            },
-            "__len__" => Reply::Return(Value::Int(d.len() as i64)),
-            "get" => match d.get(a0.unwrap_or(&Value::None)) {
-                Ok(Some(v)) => Reply::Return(v.clone()),
-                Ok(None) => Reply::Return(args.get(1).cloned().unwrap_or(Value::None)),
-                Err(e) => unhashable(e),
-            },
-            "keys" => Reply::Return(Value::List(d.iter().map(|(k, _)| k.clone()).collect())),
-            "values" => Reply::Return(Value::List(d.iter().map(|(_, v)| v.clone()).collect())),
-            "items" => Reply::Return(Value::List(
-                d.iter()
-                    .map(|(k, v)| Value::Tuple(vec![k.clone(), v.clone()]))
-                    .collect(),
-            )),
-            "copy" => Reply::Return(d.to_value()),
-            "clear" => {
-                d.clear();
-                Reply::Return(Value::None)
-            }
-            "pop" => match d.remove(a0.unwrap_or(&Value::None)) {
-                Ok(Some((_, v))) => Reply::Return(v),
-                Ok(None) => match args.get(1) {
-                    Some(default) => Reply::Return(default.clone()),
-                    None => exc("KeyError", vec![a0.cloned().unwrap_or(Value::None)]),
-                },
-                Err(e) => unhashable(e),
-            },
-            "popitem" => match d.pop_last() {
-                Some((k, v)) => Reply::Return(Value::Tuple(vec![k, v])),
-                None => exc(
-                    "KeyError",
-                    vec![Value::str("popitem(): dictionary is empty")],
-                ),
-            },
-            "setdefault" => {
-                let key = a0.cloned().unwrap_or(Value::None);
-                match d.get(&key) {
-                    Ok(Some(v)) => Reply::Return(v.clone()),
-                    Ok(None) => {
-                        let v = args.get(1).cloned().unwrap_or(Value::None);
-                        let _ = d.insert(key, v.clone());
-                        Reply::Return(v)
-                    }
-                    Err(e) => unhashable(e),
-                }
-            }
-            "update" => {
-                let mut pairs: Vec<(Value, Value)> = match a0 {
-                    None => Vec::new(),
-                    Some(Value::Dict(p)) => p.clone(),
-                    Some(other) => match pairs_from(other) {
-                        Ok(d2) => d2.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                        Err(r) => return r,
-                    },
-                };
-                if let Value::Dict(kw) = kwds {
-                    pairs.extend(kw.iter().cloned());
-                }
-                for (k, v) in pairs {
-                    if let Err(e) = d.insert(k, v) {
-                        return unhashable(e);
-                    }
-                }
-                Reply::Return(Value::None)
-            }
-            _ => exc("AttributeError", vec![Value::str(method)]),
-        },
-        State::List(l) => list_call(l, method, args, kwds),
-        State::Namespace(d) => {
-            let name = a0.cloned().unwrap_or(Value::None);
-            match method {
-                "__getattribute__" => match d.get(&name) {
-                    Ok(Some(v)) => Reply::Return(v.clone()),
-                    _ => exc(
-                        "AttributeError",
-                        vec![Value::str(format!(
-                            "'Namespace' object has no attribute {}",
-                            py_repr(&name)
-                        ))],
-                    ),
-                },
-                "__setattr__" => {
-                    let _ = d.insert(name, args.get(1).cloned().unwrap_or(Value::None));
-                    Reply::Return(Value::None)
-                }
-                "__delattr__" => match d.remove(&name) {
-                    Ok(Some(_)) => Reply::Return(Value::None),
-                    _ => exc("AttributeError", vec![name]),
-                },
-                _ => exc("AttributeError", vec![Value::str(method)]),
-            }
-        }
-        State::Value { value, .. } => match method {
-            "get" => Reply::Return(value.clone()),
-            "set" => {
-                *value = a0.cloned().unwrap_or(Value::None);
-                Reply::Return(Value::None)
-            }
-            _ => exc("AttributeError", vec![Value::str(method)]),
-        },
-        State::Iterator(it) => match method {
-            "__next__" => match it.next() {
-                Some(v) => Reply::Return(v),
-                None => exc("StopIteration", vec![]),
-            },
-            "close" => {
-                *it = Vec::new().into_iter();
-                Reply::Return(Value::None)
-            }
-            _ => exc("StopIteration", vec![]),
-        },
-        State::Queue { .. }
-        | State::Permits { .. }
-        | State::Event(_)
-        | State::Condition { .. }
-        | State::Barrier { .. } => {
-            unreachable!("served by queue_call and sync_call")
-        }
-    }
-}
-
-fn list_call(l: &mut Vec<Value>, method: &str, args: &[Value], kwds: &Value) -> Reply {
-    let a0 = args.first();
-    let index_error = |what: &str| {
-        exc(
-            "IndexError",
-            vec![Value::str(format!("list {what} out of range"))],
-        )
-    };
-    if let Some(sl) = a0.and_then(|v| slice_positions(v, l.len())) {
-        let sl = match sl {
-            Ok(sl) => sl,
-            Err(r) => return r,
-        };
-        return match method {
-            "__getitem__" => Reply::Return(Value::List(sl.iter().map(|&i| l[i].clone()).collect())),
-            "__delitem__" => {
-                let mut drop: Vec<usize> = sl;
-                drop.sort_unstable();
-                for i in drop.into_iter().rev() {
-                    l.remove(i);
-                }
-                Reply::Return(Value::None)
-            }
-            "__setitem__" => {
-                let new = args.get(1).and_then(Value::as_seq).unwrap_or(&[]).to_vec();
-                let contiguous = sl.windows(2).all(|w| w[1] == w[0] + 1);
-                if contiguous {
-                    let start = match (sl.first(), a0) {
-                        (Some(&s), _) => s,
-                        // An empty slice inserts at its start.
-                        (None, Some(v)) => slice_start(v, l.len()),
-                        (None, None) => 0,
-                    };
-                    l.splice(start..start + sl.len(), new);
-                    Reply::Return(Value::None)
-                } else if new.len() == sl.len() {
-                    for (i, v) in sl.into_iter().zip(new) {
-                        l[i] = v;
-                    }
-                    Reply::Return(Value::None)
-                } else {
-                    exc(
-                        "ValueError",
-                        vec![Value::str(format!(
-                            "attempt to assign sequence of size {} to extended slice of size {}",
-                            new.len(),
-                            sl.len()
-                        ))],
-                    )
-                }
-            }
-            _ => exc(
-                "TypeError",
-                vec![Value::str("slice indices are not allowed here")],
-            ),
-        };
-    }
-    match method {
-        "__len__" => Reply::Return(Value::Int(l.len() as i64)),
-        "__getitem__" => match a0.and_then(|i| index(i, l.len())) {
-            Some(i) => Reply::Return(l[i].clone()),
-            None => index_error("index"),
-        },
-        "__setitem__" => match a0.and_then(|i| index(i, l.len())) {
-            Some(i) => {
-                l[i] = args.get(1).cloned().unwrap_or(Value::None);
-                Reply::Return(Value::None)
-            }
-            None => index_error("assignment index"),
-        },
-        "__delitem__" => match a0.and_then(|i| index(i, l.len())) {
-            Some(i) => {
-                l.remove(i);
-                Reply::Return(Value::None)
-            }
-            None => index_error("assignment index"),
-        },
-        "__contains__" => Reply::Return(Value::Bool(
-            a0.is_some_and(|x| l.iter().any(|v| py_eq(v, x))),
-        )),
-        "append" => {
-            l.push(a0.cloned().unwrap_or(Value::None));
-            Reply::Return(Value::None)
-        }
-        "extend" => match iterable_items(a0.unwrap_or(&Value::None)) {
-            Ok(items) => {
-                l.extend(items);
-                Reply::Return(Value::None)
-            }
-            Err(r) => r,
-        },
-        "insert" => {
-            let len = l.len() as i128;
-            let at = a0.and_then(Value::as_i128).unwrap_or(0);
-            let at = if at < 0 {
-                (at + len).max(0)
-            } else {
-                at.min(len)
-            } as usize;
-            l.insert(at, args.get(1).cloned().unwrap_or(Value::None));
-            Reply::Return(Value::None)
-        }
-        "pop" => {
-            if l.is_empty() {
-                return exc("IndexError", vec![Value::str("pop from empty list")]);
-            }
-            let at = match a0 {
-                None => Some(l.len() - 1),
-                Some(i) => index(i, l.len()),
-            };
-            match at {
-                Some(i) => Reply::Return(l.remove(i)),
-                None => exc("IndexError", vec![Value::str("pop index out of range")]),
-            }
-        }
-        "count" => Reply::Return(Value::Int(
-            a0.map_or(0, |x| l.iter().filter(|v| py_eq(v, x)).count()) as i64,
-        )),
-        "index" => match a0.and_then(|x| l.iter().position(|v| py_eq(v, x))) {
-            Some(i) => Reply::Return(Value::Int(i as i64)),
-            None => exc(
-                "ValueError",
-                vec![Value::str(format!(
-                    "{} is not in list",
-                    py_repr(a0.unwrap_or(&Value::None))
-                ))],
-            ),
-        },
-        "remove" => match a0.and_then(|x| l.iter().position(|v| py_eq(v, x))) {
-            Some(i) => {
-                l.remove(i);
-                Reply::Return(Value::None)
-            }
-            None => exc(
-                "ValueError",
-                vec![Value::str("list.remove(x): x not in list")],
-            ),
-        },
-        "reverse" => {
-            l.reverse();
-            Reply::Return(Value::None)
-        }
-        "__add__" => match a0 {
-            Some(Value::List(other)) => {
-                Reply::Return(Value::List(l.iter().chain(other).cloned().collect()))
-            }
-            Some(other) => exc(
-                "TypeError",
-                vec![Value::str(format!(
-                    "can only concatenate list (not \"{}\") to list",
-                    other.kind()
-                ))],
-            ),
-            None => exc("TypeError", vec![Value::str("expected 1 argument")]),
-        },
-        "__mul__" | "__rmul__" | "__imul__" => {
-            let Some(n) = a0.and_then(Value::as_i128) else {
-                return exc(
-                    "TypeError",
-                    vec![Value::str("can't multiply sequence by non-int")],
-                );
-            };
-            let n = usize::try_from(n.max(0)).unwrap_or(0);
-            if l.len().saturating_mul(n) > 1 << 26 {
-                return exc("MemoryError", vec![]);
-            }
-            let repeated: Vec<Value> = l.iter().cloned().cycle().take(l.len() * n).collect();
-            if method == "__imul__" {
-                *l = repeated;
-                Reply::Return(Value::List(l.clone()))
-            } else {
-                Reply::Return(Value::List(repeated))
-            }
-        }
-        "__reversed__" => exc(
-            "TypeError",
-            vec![Value::str("cannot pickle 'list_reverseiterator' object")],
-        ),
-        "sort" => {
-            if kwds.get("key").is_some_and(|k| *k != Value::None) {
-                return exc(
-                    "TypeError",
-                    vec![Value::str("mp's manager server cannot call a key function")],
-                );
-            }
-            let reverse = matches!(kwds.get("reverse"), Some(Value::Bool(true)));
-            sort_list(l, reverse)
-        }
-        _ => exc("AttributeError", vec![Value::str(method)]),
-    }
-}
-
-/// `list.sort()` for the orderings Python has among wire values: numbers
-/// with numbers, str with str, bytes with bytes; anything else is the
-/// `TypeError` CPython raises for mixed types.
-fn sort_list(l: &mut [Value], reverse: bool) -> Reply {
-    use std::cmp::Ordering as O;
-    fn key(v: &Value) -> Option<(u8, f64, &[u8])> {
-        Some(match v {
-            Value::Bool(b) => (0, f64::from(u8::from(*b)), &[]),
-            Value::Int(i) => (0, *i as f64, &[]),
-            Value::Float(f) => (0, *f, &[]),
-            Value::Str(s) => (1, 0.0, s.as_bytes()),
-            Value::Bytes(b) => (2, 0.0, b),
-            _ => return None,
-        })
-    }
-    let mut failed: Option<(String, String)> = None;
-    l.sort_by(|a, b| match (key(a), key(b)) {
-        (Some((ka, fa, ba)), Some((kb, fb, bb))) if ka == kb => {
-            let o = if ka == 0 {
-                // Exact for ints beyond f64 precision too.
-                match (a.as_i128(), b.as_i128()) {
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    _ => fa.partial_cmp(&fb).unwrap_or(O::Equal),
-                }
-            } else {
-                ba.cmp(bb)
-            };
-            if reverse {
-                o.reverse()
-            } else {
-                o
-            }
-        }
-        _ => {
-            failed.get_or_insert((a.kind().to_string(), b.kind().to_string()));
-            O::Equal
-        }
-    });
-    match failed {
-        Some((a, b)) => exc(
-            "TypeError",
-            vec![Value::str(format!(
-                "'<' not supported between instances of '{a}' and '{b}'"
-            ))],
-        ),
-        None => Reply::Return(Value::None),
-    }
-}
-
-/// A `timeout` argument: `None` (or absent) waits for ever; a negative one
-/// is 0 (as `threading` treats it for acquire's non-blocking check).
-fn timeout_arg(v: Option<&Value>) -> Option<Duration> {
-    match v {
-        None | Some(Value::None) => None,
-        Some(Value::Float(f)) => {
-            Some(Duration::try_from_secs_f64(f.max(0.0)).unwrap_or(Duration::MAX))
-        }
-        Some(v) => Some(Duration::from_secs(
-            v.as_i128()
-                .map_or(0, |n| u64::try_from(n.max(0)).unwrap_or(u64::MAX)),
-        )),
-    }
-}
-
-/// Waits on `obj.changed` until `ready` gives a reply or the deadline
-/// passes (then `on_timeout`). Blocks this connection's thread only.
-fn wait_on(
-    obj: &Object,
-    timeout: Option<Duration>,
-    mut ready: impl FnMut(&mut State) -> Option<Reply>,
-    on_timeout: impl FnOnce() -> Reply,
-) -> Reply {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let mut st = obj.lock();
-    loop {
-        if let Some(r) = ready(&mut st) {
-            drop(st);
-            obj.changed.notify_all();
-            return r;
-        }
-        st = match (timeout, deadline) {
-            (None, _) | (Some(_), None) => obj.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
-            (Some(_), Some(d)) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    // `on_timeout` may take the lock itself.
-                    drop(st);
-                    return on_timeout();
-                }
-                obj.changed
-                    .wait_timeout(st, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-        };
-    }
-}
-
-/// Lock, RLock, Semaphore, BoundedSemaphore and Event methods.
-fn sync_call(obj: &Object, method: &str, args: &[Value], kwds: &Value, conn: u64) -> Reply {
-    let rlock = obj.kind == Kind::RLock;
-    match method {
-        "acquire" => {
-            let blocking = match arg(args, kwds, 0, "blocking") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::Int(n)) => *n != 0,
-                _ => true,
-            };
-            let timeout = if blocking {
-                timeout_arg(arg(args, kwds, 1, "timeout"))
-            } else {
-                Some(Duration::ZERO)
-            };
-            wait_on(
-                obj,
-                timeout,
-                |st| {
-                    let State::Permits {
-                        value, held, owner, ..
-                    } = st
-                    else {
-                        return Some(exc("TypeError", vec![Value::str("not a lock")]));
-                    };
-                    if rlock {
-                        if let Some((o, n)) = owner {
-                            if *o == conn {
-                                *n += 1;
-                                return Some(Reply::Return(Value::Bool(true)));
-                            }
-                        }
-                    }
-                    if *value == 0 {
-                        return None;
-                    }
-                    *value -= 1;
-                    *held.entry(conn).or_insert(0) += 1;
-                    if rlock {
-                        *owner = Some((conn, 1));
-                    }
-                    Some(Reply::Return(Value::Bool(true)))
-                },
-                || Reply::Return(Value::Bool(false)),
-            )
-        }
-        "release" => {
-            let mut st = obj.lock();
-            let State::Permits {
-                value,
-                bound,
-                held,
-                owner,
-            } = &mut *st
-            else {
-                return exc("TypeError", vec![Value::str("not a lock")]);
-            };
-            let reply = if rlock {
-                match owner {
-                    Some((o, n)) if *o == conn => {
-                        *n -= 1;
-                        if *n == 0 {
-                            *owner = None;
-                            *value += 1;
-                            held.remove(&conn);
-                        }
-                        Reply::Return(Value::None)
-                    }
-                    _ => exc(
-                        "RuntimeError",
-                        vec![Value::str("cannot release un-acquired lock")],
-                    ),
-                }
-            } else if obj.kind == Kind::Lock && *value > 0 {
-                exc("RuntimeError", vec![Value::str("release unlocked lock")])
-            } else if bound.is_some_and(|b| *value >= b) {
-                exc(
-                    "ValueError",
-                    vec![Value::str("Semaphore released too many times")],
-                )
-            } else {
-                *value += 1;
-                // Any connection may release; take the permit back from the
-                // one that holds it (this one, else any).
-                let from = if held.contains_key(&conn) {
-                    Some(conn)
-                } else {
-                    held.keys().next().copied()
-                };
-                if let Some(c) = from {
-                    if let Some(n) = held.get_mut(&c) {
-                        *n -= 1;
-                        if *n == 0 {
-                            held.remove(&c);
-                        }
-                    }
-                }
-                Reply::Return(Value::None)
-            };
-            drop(st);
-            obj.changed.notify_all();
-            reply
-        }
-        "is_set" => match &*obj.lock() {
-            State::Event(f) => Reply::Return(Value::Bool(*f)),
-            _ => exc("TypeError", vec![Value::str("not an event")]),
-        },
-        "set" | "clear" => {
-            if let State::Event(f) = &mut *obj.lock() {
-                *f = method == "set";
-            }
-            obj.changed.notify_all();
-            Reply::Return(Value::None)
-        }
-        "wait" => {
-            let timeout = timeout_arg(arg(args, kwds, 0, "timeout"));
-            wait_on(
-                obj,
-                timeout,
-                |st| match st {
-                    State::Event(true) => Some(Reply::Return(Value::Bool(true))),
-                    _ => None,
-                },
-                || Reply::Return(Value::Bool(false)),
-            )
-        }
-        _ => exc("AttributeError", vec![Value::str(method)]),
-    }
-}
-
-/// Condition methods: its RLock belongs to the calling connection.
-fn condition_call(obj: &Object, method: &str, args: &[Value], kwds: &Value, conn: u64) -> Reply {
-    let owns =
-        |st: &State| matches!(st, State::Condition { owner: Some((o, _)), .. } if *o == conn);
-    match method {
-        "acquire" => {
-            let blocking = !matches!(
-                arg(args, kwds, 0, "blocking"),
-                Some(Value::Bool(false)) | Some(Value::Int(0))
-            );
-            let timeout = if blocking {
-                timeout_arg(arg(args, kwds, 1, "timeout"))
-            } else {
-                Some(Duration::ZERO)
-            };
-            wait_on(
-                obj,
-                timeout,
-                |st| {
-                    let State::Condition { owner, .. } = st else {
-                        return Some(exc("TypeError", vec![Value::str("not a condition")]));
-                    };
-                    match owner {
-                        Some((o, n)) if *o == conn => {
-                            *n += 1;
-                            Some(Reply::Return(Value::Bool(true)))
-                        }
-                        Some(_) => None,
-                        None => {
-                            *owner = Some((conn, 1));
-                            Some(Reply::Return(Value::Bool(true)))
-                        }
-                    }
-                },
-                || Reply::Return(Value::Bool(false)),
-            )
-        }
-        "release" => {
-            let mut st = obj.lock();
-            let State::Condition { owner, .. } = &mut *st else {
-                return exc("TypeError", vec![Value::str("not a condition")]);
-            };
-            let r = match owner {
-                Some((o, n)) if *o == conn => {
-                    *n -= 1;
-                    if *n == 0 {
-                        *owner = None;
-                    }
-                    Reply::Return(Value::None)
-                }
-                _ => exc(
-                    "RuntimeError",
-                    vec![Value::str("cannot release un-acquired lock")],
-                ),
-            };
-            drop(st);
-            obj.changed.notify_all();
-            r
-        }
-        "notify" | "notify_all" => {
-            let mut st = obj.lock();
-            if !owns(&st) {
-                return exc(
-                    "RuntimeError",
-                    vec![Value::str("cannot notify on un-acquired lock")],
-                );
-            }
-            let n = if method == "notify_all" {
-                usize::MAX
-            } else {
-                arg(args, kwds, 0, "n")
-                    .and_then(Value::as_i128)
-                    .map_or(1, |n| usize::try_from(n.max(0)).unwrap_or(usize::MAX))
-            };
-            if let State::Condition {
-                waiting, notified, ..
-            } = &mut *st
-            {
-                for _ in 0..n {
-                    let Some(t) = waiting.pop_front() else { break };
-                    notified.insert(t);
-                }
-            }
-            drop(st);
-            obj.changed.notify_all();
-            Reply::Return(Value::None)
-        }
-        "wait" => {
-            let timeout = timeout_arg(arg(args, kwds, 0, "timeout"));
-            let (ticket, saved) = {
                 let mut st = obj.lock();
-                let State::Condition {
-                    owner,
-                    waiting,
-                    next_ticket,
-                    ..
-                } = &mut *st
-                else {
-                    return exc("TypeError", vec![Value::str("not a condition")]);
-                };
-                let saved = match owner {
-                    Some((o, n)) if *o == conn => *n,
-                    _ => {
-                        return exc(
-                            "RuntimeError",
-                            vec![Value::str("cannot wait on un-acquired lock")],
-                        )
-                    }
-                };
-                *owner = None;
-                *next_ticket += 1;
-                waiting.push_back(*next_ticket);
-                (*next_ticket, saved)
-            };
-            obj.changed.notify_all();
-            // Wait to be notified (or time out), then take the lock back.
-            let got = wait_on(
-                obj,
-                timeout,
-                |st| match st {
-                    State::Condition { notified, .. } => notified
-                        .remove(&ticket)
-                        .then_some(Reply::Return(Value::Bool(true))),
-                    _ => None,
-                },
-                || Reply::Return(Value::Bool(false)),
-            );
-            if let State::Condition { waiting, .. } = &mut *obj.lock() {
-                waiting.retain(|t| *t != ticket);
+                let r = object_call(&mut st, method, args, kwds);
+                settle(&st, &r);
+                drop(st);
+                obj.changed.notify_all();
+                r
             }
-            let _ = wait_on(
-                obj,
-                None,
-                |st| match st {
-                    State::Condition { owner, .. } if owner.is_none() => {
-                        *owner = Some((conn, saved));
-                        Some(Reply::Return(Value::None))
-                    }
-                    _ => None,
-                },
-                || Reply::Return(Value::None),
-            );
-            got
         }
-        _ => exc("AttributeError", vec![Value::str(method)]),
     }
-}
 
-fn broken_barrier() -> Reply {
-    Reply::Error("threading", "BrokenBarrierError", vec![])
-}
+    /// `iter(dict)`: a new Iterator object over a snapshot of the keys
+    /// (CPython's `method_to_typeid` makes it a proxy, `#PROXY`).
+    fn dict_iter(&self, obj: &Arc<Object>, refs: &CallRefs, conn_id: u64) -> Reply {
+        let st = obj.lock();
+        let keys = match &*st {
+            State::Dict(d) => d.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        // Keys that are proxies: the iterator takes references to them
+        // while the dict still holds them.
+        let taken = self.settle(obj, &st, refs, &keys.iter().collect::<Vec<_>>());
+        drop(st);
+        match self.register(
+            "Iterator",
+            Kind::Iterator,
+            State::Iterator(keys.into_iter()),
+            conn_id,
+        ) {
+            Ok((ident, it)) => {
+                let mut held = it.held();
+                for id in taken {
+                    *held.refs.entry(id).or_insert(0) += 1;
+                }
+                Reply::Proxy("Iterator".into(), Kind::Iterator, Value::str(ident))
+            }
+            Err(r) => {
+                refs.drops.borrow_mut().extend(taken);
+                r
+            }
+        }
+    }
 
-/// Barrier methods, and its `parties`, `n_waiting` and `broken` attributes.
-fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Value) -> Reply {
-    match method {
-        "__getattribute__" => {
-            let st = obj.lock();
-            let State::Barrier {
-                parties,
-                count,
-                broken,
-                ..
-            } = &*st
-            else {
-                return exc("TypeError", vec![Value::str("not a barrier")]);
-            };
-            match args.first().and_then(Value::as_str) {
-                Some("parties") => Reply::Return(Value::Int(*parties as i64)),
-                Some("n_waiting") => Reply::Return(Value::Int(*count as i64)),
-                Some("broken") => Reply::Return(Value::Bool(*broken)),
-                other => exc(
-                    "AttributeError",
-                    vec![Value::str(format!(
-                        "'Barrier' object has no attribute {}",
-                        py_repr(&Value::str(other.unwrap_or("")))
-                    ))],
+    // ---- references to own objects held inside values ----
+
+    /// Whether a proxy's token names this server: `(address matches, same
+    /// port)`. The address matches when it is this server's (a loopback
+    /// name for a loopback server, any host for one on 0.0.0.0).
+    fn own_address(&self, p: &ProxyRef<'_>) -> (bool, bool) {
+        match (&self.address, p.address) {
+            (Address::Unix(path), Value::Str(s)) => (*s == *path.to_string_lossy(), false),
+            (Address::Tcp { host, port }, _) => match p.tcp_address() {
+                Some((h, pt)) if pt == i128::from(*port) => (
+                    h == host || (is_loopback(h) && is_loopback(host)) || is_unspecified(host),
+                    true,
                 ),
-            }
+                _ => (false, false),
+            },
+            _ => (false, false),
         }
-        "wait" => {
-            let timeout = timeout_arg(arg(args, kwds, 0, "timeout"));
-            let (index, generation, resets) = {
-                let mut st = obj.lock();
-                let State::Barrier {
-                    parties,
-                    count,
-                    generation,
-                    resets,
-                    broken,
-                } = &mut *st
-                else {
-                    return exc("TypeError", vec![Value::str("not a barrier")]);
+    }
+
+    /// Finds the proxies in a request's values that name this server's
+    /// objects, takes a reference to each (so it lives while the request
+    /// runs) and rewrites them as CPython's server would send them back.
+    /// A token with this server's address naming an object it does not
+    /// have is the `KeyError` CPython's server raises; proxies of other
+    /// servers are left as they came.
+    fn pin_proxies(
+        &self,
+        values: &mut [&mut Value],
+    ) -> std::result::Result<HashSet<String>, Reply> {
+        let mut found: Vec<(String, String, bool, bool)> = Vec::new();
+        for v in values.iter() {
+            for_each_proxy(v, &mut |p| {
+                let (matches, same_port) = self.own_address(&p);
+                found.push((p.id.to_string(), p.typeid.to_string(), matches, same_port));
+            });
+        }
+        let mut pinned = HashSet::new();
+        if found.is_empty() {
+            return Ok(pinned);
+        }
+        let mut exposed: HashMap<String, Value> = HashMap::new();
+        let missing = {
+            let mut objs = self.objects();
+            let mut missing = None;
+            for (id, typeid, matches, same_port) in found {
+                let Some(e) = objs.get_mut(&id) else {
+                    if matches {
+                        missing = Some(id);
+                        break;
+                    }
+                    continue;
                 };
-                if *broken {
-                    return broken_barrier();
-                }
-                let index = *count;
-                *count += 1;
-                if *count == *parties {
-                    // The last one releases the round.
-                    *count = 0;
-                    *generation += 1;
-                    drop(st);
-                    obj.changed.notify_all();
-                    return Reply::Return(Value::Int(index as i64));
-                }
-                (index, *generation, *resets)
-            };
-            wait_on(
-                obj,
-                timeout,
-                |st| match st {
-                    State::Barrier { broken: true, .. } => Some(broken_barrier()),
-                    State::Barrier { resets: r, .. } if *r != resets => Some(broken_barrier()),
-                    State::Barrier { generation: g, .. } if *g != generation => {
-                        Some(Reply::Return(Value::Int(index as i64)))
-                    }
-                    _ => None,
-                },
-                || {
-                    // A timeout breaks the barrier for everyone.
-                    if let State::Barrier { broken, count, .. } = &mut *obj.lock() {
-                        *broken = true;
-                        *count = 0;
-                    }
-                    obj.changed.notify_all();
-                    broken_barrier()
-                },
-            )
-        }
-        "abort" | "reset" => {
-            if let State::Barrier {
-                broken,
-                count,
-                resets,
-                ..
-            } = &mut *obj.lock()
-            {
-                if method == "abort" {
-                    *broken = true;
-                } else {
-                    // This round's waiters get BrokenBarrierError; the
-                    // barrier is usable again at once.
-                    *resets += 1;
-                    *count = 0;
-                    *broken = false;
+                let own = matches || (same_port && e.obj.typeid == typeid);
+                if own && pinned.insert(id.clone()) {
+                    e.internal += 1;
+                    exposed.insert(id, e.obj.kind.exposed_value());
                 }
             }
-            obj.changed.notify_all();
-            Reply::Return(Value::None)
+            missing
+        };
+        if let Some(id) = missing {
+            self.release(pinned.into_iter().collect());
+            return Err(key_error_traceback(&id));
         }
-        _ => exc("AttributeError", vec![Value::str(method)]),
+        for v in values.iter_mut() {
+            normalize_proxies(v, &|id| pinned.contains(id), &|id| exposed.get(id).cloned());
+        }
+        Ok(pinned)
+    }
+
+    /// Under `obj`'s lock, right after an operation on it: brings its
+    /// record of the own proxies its state holds up to date (a reference
+    /// taken for each new one; the ones gone are released after the call)
+    /// and takes a reference for each own proxy `outgoing` carries out,
+    /// returning their ids. Taken here, under the lock, so a proxy moving
+    /// from the state into a reply is never without a reference.
+    fn settle(
+        &self,
+        obj: &Object,
+        st: &State,
+        refs: &CallRefs,
+        outgoing: &[&Value],
+    ) -> Vec<String> {
+        let mut held = obj.held();
+        if refs.pinned.is_empty() && held.refs.is_empty() {
+            return Vec::new();
+        }
+        let candidates: HashSet<String> = held
+            .refs
+            .keys()
+            .cloned()
+            .chain(refs.pinned.iter().cloned())
+            .collect();
+        let now = if held.dead {
+            HashMap::new()
+        } else {
+            count_refs(st.values(), &candidates)
+        };
+        let mut take = Vec::new();
+        let mut drop = Vec::new();
+        for (id, &n) in &now {
+            let before = held.refs.get(id).copied().unwrap_or(0);
+            take.extend((before..n).map(|_| id.clone()));
+        }
+        for (id, &before) in &held.refs {
+            let n = now.get(id).copied().unwrap_or(0);
+            drop.extend((n..before).map(|_| id.clone()));
+        }
+        held.refs = now;
+        let out: Vec<String> = count_refs(outgoing.iter().copied(), &candidates)
+            .into_iter()
+            .flat_map(|(id, n)| std::iter::repeat_n(id, n))
+            .collect();
+        std::mem::drop(held);
+        take.extend(out.iter().cloned());
+        self.add_internal(&take);
+        refs.drops.borrow_mut().extend(drop);
+        out
+    }
+
+    fn add_internal(&self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut objs = self.objects();
+        for id in ids {
+            if let Some(e) = objs.get_mut(id) {
+                e.internal += 1;
+            }
+        }
+    }
+
+    /// Drops one internal reference per id; an object left with none at
+    /// all goes, and so does what it held (iteratively, however deep).
+    fn release(&self, mut work: Vec<String>) {
+        while let Some(id) = work.pop() {
+            let gone = {
+                let mut objs = self.objects();
+                let Some(e) = objs.get_mut(&id) else {
+                    continue;
+                };
+                e.internal = e.internal.saturating_sub(1);
+                if e.refcount + e.internal > 0 {
+                    continue;
+                }
+                self.remove_entry(&mut objs, &id)
+            };
+            if let Some(obj) = gone {
+                work.extend(self.drop_object(&obj));
+            }
+        }
+    }
+
+    fn remove_entry(&self, objs: &mut HashMap<String, Entry>, id: &str) -> Option<Arc<Object>> {
+        let e = objs.remove(id)?;
+        if e.obj.creator != NAMED {
+            let mut per = self.per_conn();
+            if let Some(n) = per.get_mut(&e.obj.creator) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    per.remove(&e.obj.creator);
+                }
+            }
+        }
+        Some(e.obj)
+    }
+
+    /// An object that went: the references its state held, to release (a
+    /// registered name's object lives on with them).
+    fn drop_object(&self, obj: &Object) -> Vec<String> {
+        if obj.named {
+            return Vec::new();
+        }
+        let mut held = obj.held();
+        held.dead = true;
+        std::mem::take(&mut held.refs)
+            .into_iter()
+            .flat_map(|(id, n)| std::iter::repeat_n(id, n))
+            .collect()
     }
 }
 
-/// Queue methods: `get` and `put` may block this connection's thread only.
-fn queue_call(obj: &Object, method: &str, args: &[Value], kwds: &Value) -> Reply {
-    let flag = |i: usize, name: &str, default: bool| match arg(args, kwds, i, name) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Int(n)) => *n != 0,
-        Some(Value::None) => false,
-        Some(_) => true,
-        None => default,
+/// A request over the size cap: the client gets a `#TRACEBACK` that says
+/// so (its `RemoteError`), then this connection ends (the rest of the
+/// message cannot be skipped without reading it); no other connection is
+/// affected. What the client still sends is read and dropped for a few
+/// seconds first, so closing does not reset the connection before the
+/// client has read the reply.
+fn refuse_oversize(conn: &Connection, len: u64, max: usize) {
+    use nix::errno::Errno;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::socket::{recv, send, shutdown, MsgFlags, Shutdown};
+    use std::os::fd::AsRawFd;
+    let Some(fd) = conn.wait_fd() else {
+        return;
     };
-    let timeout = |i: usize| timeout_arg(arg(args, kwds, i, "timeout"));
-    match method {
-        "qsize" | "empty" | "full" => {
-            let st = obj.lock();
-            let State::Queue { items, maxsize, .. } = &*st else {
-                unreachable!()
-            };
-            Reply::Return(match method {
-                "qsize" => Value::Int(items.len() as i64),
-                "empty" => Value::Bool(items.is_empty()),
-                _ => Value::Bool(*maxsize > 0 && items.len() >= *maxsize),
-            })
+    let raw = fd.as_raw_fd();
+    let text = format!(
+        "Traceback (most recent call last):\nValueError: mp serve-manager: a request of \
+         {len} bytes is over the server's limit of {max} bytes (mp serve-manager \
+         --max-message); this connection is closed\n"
+    );
+    let payload = crate::pickle::dumps(&Value::Tuple(vec![
+        Value::str("#TRACEBACK"),
+        Value::str(text),
+    ]));
+    let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&payload);
+    let mut sent = 0;
+    while sent < frame.len() {
+        match send(raw, &frame[sent..], MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => sent += n,
+            Err(Errno::EINTR) => {}
+            Err(_) => return,
         }
-        "put" | "put_nowait" => {
-            let mut item = Some(args.first().cloned().unwrap_or(Value::None));
-            let block = method == "put" && flag(1, "block", true);
-            let wait = if block {
-                timeout(2)
-            } else {
-                Some(Duration::ZERO)
-            };
-            wait_on(
-                obj,
-                wait,
-                |st| match st {
-                    State::Queue {
-                        items,
-                        maxsize,
-                        unfinished,
-                    } if *maxsize == 0 || items.len() < *maxsize => {
-                        items.push_back(item.take().unwrap_or(Value::None));
-                        *unfinished += 1;
-                        Some(Reply::Return(Value::None))
-                    }
-                    _ => None,
-                },
-                || Reply::Error("queue", "Full", vec![]),
-            )
+    }
+    let _ = shutdown(raw, Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            break;
         }
-        "get" | "get_nowait" => {
-            let block = method == "get" && flag(0, "block", true);
-            let wait = if block {
-                timeout(1)
-            } else {
-                Some(Duration::ZERO)
-            };
-            wait_on(
-                obj,
-                wait,
-                |st| match st {
-                    State::Queue { items, .. } => items.pop_front().map(Reply::Return),
-                    _ => None,
-                },
-                || Reply::Error("_queue", "Empty", vec![]),
-            )
+        let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
-        "task_done" => {
-            let mut st = obj.lock();
-            let State::Queue { unfinished, .. } = &mut *st else {
-                unreachable!()
-            };
-            if *unfinished == 0 {
-                return exc(
-                    "ValueError",
-                    vec![Value::str("task_done() called too many times")],
-                );
-            }
-            *unfinished -= 1;
-            drop(st);
-            obj.changed.notify_all();
-            Reply::Return(Value::None)
+        match recv(raw, &mut buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => break,
+            Ok(n) => left = left.saturating_sub(n as u64),
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(_) => break,
         }
-        "join" => wait_on(
-            obj,
-            None,
-            |st| match st {
-                State::Queue { unfinished: 0, .. } => Some(Reply::Return(Value::None)),
-                _ => None,
-            },
-            || Reply::Return(Value::None),
-        ),
-        _ => exc("AttributeError", vec![Value::str(method)]),
     }
 }

@@ -1,0 +1,290 @@
+//! Proxies that travel as values: a Python proxy pickles as
+//! `multiprocessing.managers.RebuildProxy(func, Token(typeid, address, id),
+//! serializer, kwds)` (wire spec §3.6, §3.8), e.g. when a client appends one
+//! managed list to another. This module recognises that shape in an inert
+//! [`Value`] tree, finds every one nested in a value, and rebuilds the form
+//! CPython's server sends back.
+//!
+//! Nothing here decides whether a token names one of the server's own
+//! objects: that needs the server's address and object table (see
+//! `server.rs`). Everything here is pure.
+
+use crate::pickle::Value;
+
+const MODULE: &str = "multiprocessing.managers";
+
+/// A proxy found in a value: the parts of its `RebuildProxy` reduction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProxyRef<'a> {
+    /// `func`: the proxy class (`ListProxy`, `DictProxy`...) or the
+    /// `AutoProxy` function, as a [`Value::Global`] (or whatever was sent).
+    pub func: &'a Value,
+    /// The token's typeid (`'list'`, `'Queue'`...).
+    pub typeid: &'a str,
+    /// The token's address: `(host, port)` or a Unix socket path.
+    pub address: &'a Value,
+    /// The token's id: the object's ident on the server that made it.
+    pub id: &'a str,
+    /// The serializer name (`'pickle'`).
+    pub serializer: &'a Value,
+    /// The keyword arguments (`{'exposed': (...)}` for an AutoProxy).
+    pub kwds: &'a Value,
+}
+
+impl ProxyRef<'_> {
+    /// The proxy's class name as Python shows it in `repr()`:
+    /// `ListProxy`, or `AutoProxy[Queue]` for an auto proxy.
+    pub fn class_name(&self) -> String {
+        match self.func {
+            Value::Global { name, .. } if name == "AutoProxy" => {
+                format!("AutoProxy[{}]", self.typeid)
+            }
+            Value::Global { name, .. } => name.rsplit('.').next().unwrap_or(name).to_string(),
+            _ => "BaseProxy".to_string(),
+        }
+    }
+
+    /// The token's `(host, port)`, when it is a TCP address.
+    pub fn tcp_address(&self) -> Option<(&str, i128)> {
+        match self.address.as_seq()? {
+            [host, port] => Some((host.as_str()?, port.as_i128()?)),
+            _ => None,
+        }
+    }
+}
+
+/// The proxy `v` is, if it is a `RebuildProxy(func, Token, serializer,
+/// kwds)` reduction whose token has a `str` typeid and id.
+pub fn proxy_ref(v: &Value) -> Option<ProxyRef<'_>> {
+    let Value::Reduce { callable, args, .. } = v else {
+        return None;
+    };
+    if !callable.is_global(MODULE, "RebuildProxy") {
+        return None;
+    }
+    let [func, token, serializer, kwds] = args.as_seq()? else {
+        return None;
+    };
+    let Value::Object {
+        class,
+        state: Some(state),
+        ..
+    } = token
+    else {
+        return None;
+    };
+    if !class.is_global(MODULE, "Token") {
+        return None;
+    }
+    let [typeid, address, id] = state.as_seq()? else {
+        return None;
+    };
+    Some(ProxyRef {
+        func,
+        typeid: typeid.as_str()?,
+        address,
+        id: id.as_str()?,
+        serializer,
+        kwds,
+    })
+}
+
+/// Calls `f` with every proxy inside `v` (containers, dict keys and
+/// values, the arguments and state of inert objects), outermost first. A
+/// proxy's own parts are not searched.
+pub fn for_each_proxy<'a>(v: &'a Value, f: &mut dyn FnMut(ProxyRef<'a>)) {
+    if let Some(p) = proxy_ref(v) {
+        f(p);
+        return;
+    }
+    match v {
+        Value::Tuple(items) | Value::List(items) | Value::Set(items) | Value::FrozenSet(items) => {
+            for i in items {
+                for_each_proxy(i, f);
+            }
+        }
+        Value::Dict(pairs) => {
+            for (k, val) in pairs {
+                for_each_proxy(k, f);
+                for_each_proxy(val, f);
+            }
+        }
+        Value::Reduce {
+            callable,
+            args,
+            state,
+        } => {
+            for_each_proxy(callable, f);
+            for_each_proxy(args, f);
+            if let Some(s) = state {
+                for_each_proxy(s, f);
+            }
+        }
+        Value::Object {
+            class,
+            args,
+            kwargs,
+            state,
+        } => {
+            for_each_proxy(class, f);
+            for_each_proxy(args, f);
+            for s in [kwargs, state].into_iter().flatten() {
+                for_each_proxy(s, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Rewrites, in place, every proxy inside `v` for which `keep(id)` holds
+/// into the form CPython's server sends back when it returns a proxy it
+/// stored: `kwds` is `{'exposed': ...}` for an AutoProxy (taken from what
+/// came, else `exposed(id)`) and `{}` otherwise — what the client sent for
+/// its own process (`authkey`, `incref`, `manager_owned`) is not kept.
+pub fn normalize_proxies(
+    v: &mut Value,
+    keep: &dyn Fn(&str) -> bool,
+    exposed: &dyn Fn(&str) -> Option<Value>,
+) {
+    if let Some(p) = proxy_ref(v) {
+        if !keep(p.id) {
+            return;
+        }
+        let auto = matches!(p.func, Value::Global { name, .. } if name == "AutoProxy");
+        let kwds = if auto {
+            let names = p.kwds.get("exposed").cloned().or_else(|| exposed(p.id));
+            match names {
+                Some(n) => Value::Dict(vec![(Value::str("exposed"), n)]),
+                None => Value::Dict(vec![]),
+            }
+        } else {
+            Value::Dict(vec![])
+        };
+        if let Value::Reduce { args, state, .. } = v {
+            if let Value::Tuple(a) = &mut **args {
+                if let Some(slot) = a.get_mut(3) {
+                    *slot = kwds;
+                }
+            }
+            *state = None;
+        }
+        return;
+    }
+    match v {
+        Value::Tuple(items) | Value::List(items) | Value::Set(items) | Value::FrozenSet(items) => {
+            for i in items {
+                normalize_proxies(i, keep, exposed);
+            }
+        }
+        Value::Dict(pairs) => {
+            for (k, val) in pairs {
+                normalize_proxies(k, keep, exposed);
+                normalize_proxies(val, keep, exposed);
+            }
+        }
+        Value::Reduce {
+            callable,
+            args,
+            state,
+        } => {
+            normalize_proxies(callable, keep, exposed);
+            normalize_proxies(args, keep, exposed);
+            if let Some(s) = state {
+                normalize_proxies(s, keep, exposed);
+            }
+        }
+        Value::Object {
+            class,
+            args,
+            kwargs,
+            state,
+        } => {
+            normalize_proxies(class, keep, exposed);
+            normalize_proxies(args, keep, exposed);
+            for s in [kwargs, state].into_iter().flatten() {
+                normalize_proxies(s, keep, exposed);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn rebuild_proxy(func: &str, typeid: &str, address: Value, id: &str) -> Value {
+    Value::Reduce {
+        callable: Box::new(Value::global(MODULE, "RebuildProxy")),
+        args: Box::new(Value::Tuple(vec![
+            Value::global(MODULE, func),
+            Value::Object {
+                class: Box::new(Value::global(MODULE, "Token")),
+                args: Box::new(Value::Tuple(vec![])),
+                kwargs: None,
+                state: Some(Box::new(Value::Tuple(vec![
+                    Value::str(typeid),
+                    address,
+                    Value::str(id),
+                ]))),
+            },
+            Value::str("pickle"),
+            Value::Dict(vec![]),
+        ])),
+        state: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The DictProxy pickle captured from CPython 3.11
+    /// (vectors/pickles/proxy-pickles-py3.11.json).
+    const DICT_PROXY: &str = "80049586000000000000008c186d756c746970726f63657373696e672e6d616e6167657273948c0c52656275696c6450726f78799493942868008c094469637450726f787994939468008c05546f6b656e9493942981948c0464696374948c093132372e302e302e31944dfb8286948c0c376661376564363833633430948794628c067069636b6c65947d94749452942e";
+
+    #[test]
+    fn recognises_cpythons_proxy_pickle() {
+        let v = crate::pickle::loads(&unhex(DICT_PROXY)).unwrap();
+        let p = proxy_ref(&v).expect("a proxy");
+        assert_eq!(p.typeid, "dict");
+        assert_eq!(p.id, "7fa7ed683c40");
+        assert_eq!(p.tcp_address(), Some(("127.0.0.1", 33531)));
+        assert_eq!(p.class_name(), "DictProxy");
+        // Nested, it is found; its own parts are not searched.
+        let outer = Value::List(vec![Value::Int(1), Value::Dict(vec![(Value::str("k"), v)])]);
+        let mut ids = Vec::new();
+        for_each_proxy(&outer, &mut |p| ids.push(p.id.to_string()));
+        assert_eq!(ids, ["7fa7ed683c40"]);
+    }
+
+    #[test]
+    fn normalizing_keeps_only_what_cpython_sends_back() {
+        let mut v = rebuild_proxy("AutoProxy", "Queue", Value::str("/tmp/s"), "7f01");
+        if let Value::Reduce { args, .. } = &mut v {
+            if let Value::Tuple(a) = &mut **args {
+                a[3] = Value::Dict(vec![
+                    (Value::str("authkey"), Value::Bytes(b"k".to_vec())),
+                    (Value::str("incref"), Value::Bool(false)),
+                ]);
+            }
+        }
+        let mut list = Value::List(vec![v]);
+        normalize_proxies(&mut list, &|id| id == "7f01", &|_| {
+            Some(Value::Tuple(vec![Value::str("get")]))
+        });
+        let p = proxy_ref(&list.as_seq().unwrap()[0]).unwrap();
+        assert_eq!(
+            *p.kwds,
+            Value::Dict(vec![(
+                Value::str("exposed"),
+                Value::Tuple(vec![Value::str("get")])
+            )])
+        );
+        assert_eq!(p.class_name(), "AutoProxy[Queue]");
+    }
+}
