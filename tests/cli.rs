@@ -166,3 +166,141 @@ fn example_condition_hands_out_every_item_once() {
         "{text}"
     );
 }
+
+/// Masks `0x...` addresses (they differ per run).
+fn mask_addresses(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i]);
+        out.push_str("0x?");
+        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out + rest
+}
+
+#[test]
+fn example_manager_dict_list_prints_what_python_prints() {
+    example("manager_dict_list")
+        .assert()
+        .success()
+        .stdout("{1: '1', '2': 2, 0.25: None}\n[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]\n");
+}
+
+#[test]
+fn example_manager_namespace() {
+    example("manager_namespace")
+        .assert()
+        .success()
+        .stdout("Namespace(x=10, y='hello')\n");
+}
+
+#[test]
+fn example_nested_proxies() {
+    let out = example("nested_proxies").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        mask_addresses(&String::from_utf8_lossy(&out.stdout)),
+        "[<ListProxy object, typeid 'list' at 0x?>] []\n['hello'] ['hello']\n"
+    );
+}
+
+/// A server process (an example or a Python script) that prints its
+/// address first; killed when dropped.
+struct Server(std::process::Child, String);
+
+impl Server {
+    fn start(mut cmd: Command) -> Server {
+        use std::io::BufRead;
+        let mut child = cmd
+            .env("MP_AUTHKEY", "abracadabra")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Server(child, line.trim().to_string())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn python_script(name: &str) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.arg(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/python")
+            .join(name),
+    );
+    cmd
+}
+
+#[test]
+fn example_remote_queue_with_rust_and_python_on_either_side() {
+    // The docs' Python client, as written there, for the get side.
+    let python_get = r#"
+import os, sys
+from multiprocessing.managers import BaseManager
+class QueueManager(BaseManager): pass
+QueueManager.register('get_queue')
+host, port = sys.argv[1].rsplit(':', 1)
+m = QueueManager(address=(host, int(port)), authkey=os.environb[b'MP_AUTHKEY'])
+m.connect()
+queue = m.get_queue()
+print(queue.get())
+"#;
+    let mut rust_server = Command::new(example("remote_queue").get_program());
+    rust_server.args(["serve", "127.0.0.1:0"]);
+    for server in [
+        Server::start(rust_server),
+        Server::start(python_script("queue_server.py")),
+    ] {
+        let address = &server.1;
+        example("remote_queue")
+            .args(["put", address, "hello"])
+            .env("MP_AUTHKEY", "abracadabra")
+            .assert()
+            .success();
+        Command::new("python3")
+            .args(["-c", python_get, address])
+            .env("MP_AUTHKEY", "abracadabra")
+            .assert()
+            .success()
+            .stdout("hello\n");
+        example("remote_queue")
+            .args(["put", address, "again"])
+            .env("MP_AUTHKEY", "abracadabra")
+            .assert()
+            .success();
+        example("remote_queue")
+            .args(["get", address])
+            .env("MP_AUTHKEY", "abracadabra")
+            .assert()
+            .success()
+            .stdout("again\n");
+        example("remote_queue")
+            .args(["get", address])
+            .env("MP_AUTHKEY", "wrong key")
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("authentication"));
+    }
+}
+
+#[test]
+fn example_manager_maths_against_the_docs_python_server() {
+    let server = Server::start(python_script("maths_server.py"));
+    example("manager_maths")
+        .arg(&server.1)
+        .env("MP_AUTHKEY", "abracadabra")
+        .assert()
+        .success()
+        .stdout("7\n56\n");
+}

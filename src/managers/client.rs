@@ -252,7 +252,7 @@ fn thread_name() -> String {
 }
 
 fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-    let pid = std::process::id();
+    let pid = crate::synchronize::my_pid();
     let cached = CONNECTIONS.with(|c| c.borrow_mut().remove(&ep.address));
     let conn = match cached {
         Some(tc) if tc.pid == pid => tc.conn,
