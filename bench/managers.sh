@@ -138,6 +138,11 @@ for clients in 1 8; do
   echo "| $clients | $(show "$m") | $(show "$rc") | $(show "$g") | $(show "$s") | $(show "$rs") | $(show "$f") | $(ratio "$m" "$rs") | $(ratio "$rc" "$rs") | $(ratio "$m" "$f") | $(ratio "$rc" "$f") |"
 done
 
+echo
+echo "Spread of the rounds (slowest, fastest round trips/s; the machine is shared):"
+awk '{k = $1 " " $2 " " $3; if (!(k in lo) || $4 < lo[k]) lo[k] = $4; if ($4 > hi[k]) hi[k] = $4}
+  END {for (k in lo) printf "  %s: %s .. %s (%.2f×)\n", k, lo[k], hi[k], hi[k] / lo[k]}' "$tmp/runs" | sort
+
 # ---- untimed: what limits the figures ------------------------------------
 cpu_ticks() { # PID -> utime + stime of all its threads, in clock ticks
   awk '{print $14 + $15}' /proc/"$1"/stat
@@ -163,52 +168,57 @@ strace_calls() { # ROUNDTRIPS: syscalls per round trip, "N (call n, ...)"
     } END {printf "%.2f (%s)", total / n, top}' "$tmp/strace.out"
 }
 echo
-echo "### Where a round trip's time goes (one client, untimed runs of ${secs} s per operation)"
+echo "### Where a round trip's time goes (untimed runs of ${secs} s per operation, after the tables)"
 echo
-echo "| server | operation | round trips/s | server CPU µs per round trip | client CPU µs per round trip | server syscalls per round trip (strace -c -f, a separate run) |"
-echo "|---|---|---|---|---|---|"
-for server in cpython mp; do
-  addr=$py_addr pid=$py_server_pid
-  [[ $server == mp ]] && addr=$mp_addr pid=$mp_pid
-  t0=$(cpu_ticks "$pid")
-  MANAGERS_CPU=1 python3 bench/managers.py "$addr" 1 "$secs" >"$tmp/cpu.out"
-  t1=$(cpu_ticks "$pid")
-  sys=
-  if command -v strace >/dev/null; then
-    strace_start "$pid"
-    python3 bench/managers.py "$addr" 1 "$secs" >"$tmp/strace.rate"
-    strace_stop
-    sys=$(strace_calls "$(awk -v s="$secs" '{n += $2 * s} END {print n}' "$tmp/strace.rate")")
-  fi
-  for op in dict_set_get queue_put_get; do
-    rate=$(awk -v k=$op '$1 == k {print $2}' "$tmp/cpu.out")
-    ccpu=$(awk -v k=cpu_$op '$1 == k {print $2}' "$tmp/cpu.out")
+echo "Server CPU: utime+stime of all its threads (/proc/PID/stat) over the run, per round trip (for the CPython client, over both operations). Client CPU: the clients' own, per round trip. Syscalls: strace -c -f on the server during a second run (slowed by strace; counts, not times, are used)."
+echo
+echo "| server | clients | operation | round trips/s | server CPU µs per round trip | client CPU µs per round trip | server syscalls per round trip |"
+echo "|---|---|---|---|---|---|---|"
+for clients in 1 8; do
+  for server in cpython mp; do
+    addr=$py_addr pid=$py_server_pid
+    [[ $server == mp ]] && addr=$mp_addr pid=$mp_pid
+    t0=$(cpu_ticks "$pid")
+    MANAGERS_CPU=1 python3 bench/managers.py "$addr" "$clients" "$secs" >"$tmp/cpu.out"
+    t1=$(cpu_ticks "$pid")
+    sys=
+    if command -v strace >/dev/null; then
+      strace_start "$pid"
+      python3 bench/managers.py "$addr" "$clients" "$secs" >"$tmp/strace.rate"
+      strace_stop
+      sys=$(strace_calls "$(awk -v s="$secs" '{n += $2 * s} END {print n}' "$tmp/strace.rate")")
+    fi
     # The server's CPU covers both operations: shared out by round trips.
     total=$(awk '$1 !~ /^cpu_/ {s += $2} END {print s}' "$tmp/cpu.out")
     scpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$total" -v s="$secs" 'BEGIN {printf "%.1f", t / hz / (n * s) * 1e6}')
-    echo "| $server | $op | $rate | $scpu (both operations) | $ccpu | ${sys:-—} (both operations) |"
+    for op in dict_set_get queue_put_get; do
+      rate=$(awk -v k=$op '$1 == k {print $2}' "$tmp/cpu.out")
+      ccpu=$(awk -v k=cpu_$op '$1 == k {print $2}' "$tmp/cpu.out")
+      echo "| $server | $clients | $op | $rate | $scpu (both) | $ccpu | ${sys:-—} (both) |"
+    done
   done
-done
-if ((have_redis)); then
-  t0=$(cpu_ticks "$redis_pid")
-  n=$(redis_n 1)
-  /usr/bin/env time -f '%U %S' -o "$tmp/rb.time" redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -t get,set -n "$n" --csv >"$tmp/rb.out" 2>/dev/null ||
-    redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -t get,set -n "$n" --csv >"$tmp/rb.out"
-  t1=$(cpu_ticks "$redis_pid")
-  scpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / (2 * n) * 1e6}')
-  ccpu=—
-  [[ -s $tmp/rb.time ]] && ccpu=$(awk -v n="$n" '{printf "%.1f", ($1 + $2) / (2 * n) * 1e6}' "$tmp/rb.time")
-  rate=$(awk -F'"' '$2 == "GET" {print $4}' "$tmp/rb.out")
-  sys=—
-  if command -v strace >/dev/null; then
-    strace_start "$redis_pid"
-    redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -t get,set -n "$n" >/dev/null
-    strace_stop
-    sys=$(strace_calls $((2 * n)))
+  if ((have_redis)); then
+    t0=$(cpu_ticks "$redis_pid")
+    n=$(redis_n "$clients")
+    rm -f "$tmp/rb.time"
+    /usr/bin/env time -f '%U %S' -o "$tmp/rb.time" redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$clients" -P 1 -t get,set -n "$n" --csv >"$tmp/rb.out" 2>/dev/null ||
+      redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$clients" -P 1 -t get,set -n "$n" --csv >"$tmp/rb.out"
+    t1=$(cpu_ticks "$redis_pid")
+    scpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", t / hz / (2 * n) * 1e6}')
+    ccpu=—
+    [[ -s $tmp/rb.time ]] && ccpu=$(awk -v n="$n" '{printf "%.1f", ($1 + $2) / (2 * n) * 1e6}' "$tmp/rb.time")
+    rate=$(awk -F'"' '$2 == "GET" {g = $4} $2 == "SET" {s = $4} END {print "GET " g ", SET " s}' "$tmp/rb.out")
+    sys=—
+    if command -v strace >/dev/null; then
+      strace_start "$redis_pid"
+      redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$clients" -P 1 -t get,set -n "$n" >/dev/null
+      strace_stop
+      sys=$(strace_calls $((2 * n)))
+    fi
+    echo "| redis (redis-benchmark) | $clients | get, set | $rate | $scpu | $ccpu | $sys |"
   fi
-  echo "| redis | get,set (redis-benchmark) | $rate (GET) | $scpu | $ccpu | $sys |"
-fi
-"$tmp/managers_floor" 1 "$secs" >"$tmp/floor.out"
-awk '$1 == "roundtrips" {r = $3} $1 == "cpu_server_us" {s = $2} $1 == "cpu_client_us" {c = $2}
-  END {printf "| raw floor | 50-byte request, 25-byte reply | %s | %.1f | %.1f | 2 (read, write: by construction) |\n", r, s, c}' "$tmp/floor.out"
+  "$tmp/managers_floor" "$clients" "$secs" >"$tmp/floor.out"
+  awk -v c="$clients" '$1 == "roundtrips" {r = $3} $1 == "cpu_server_us" {s = $2} $1 == "cpu_client_us" {k = $2}
+    END {printf "| raw floor | %s | 50-byte request, 25-byte reply | %s | %.1f | %.1f | 2 (read, write: by construction) |\n", c, r, s, k}' "$tmp/floor.out"
+done
 for note in "${notes[@]}"; do echo "note: $note"; done
