@@ -4,7 +4,9 @@ usage: managers.py HOST:PORT CLIENTS SECONDS
 Each of CLIENTS processes connects with its own SyncManager and, for
 SECONDS per operation, does dict set+get pairs, then queue put+get pairs, on
 its own objects. Prints one line per operation: `name ops_per_second`
-(round trips per second, summed over the clients).
+(round trips per second, summed over the clients). With MANAGERS_CPU=1 it
+also prints `cpu_name microseconds`: the clients' own CPU time (user+sys,
+time.process_time) per round trip, averaged over the clients.
 """
 import multiprocessing as mp
 import os
@@ -22,6 +24,7 @@ def worker(address, seconds, results):
     out = {}
     for name in ('dict_set_get', 'queue_put_get'):
         n = 0
+        cpu = time.process_time()
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             for _ in range(50):
@@ -33,6 +36,7 @@ def worker(address, seconds, results):
                     q.get()
                 n += 2
         out[name] = n / seconds
+        out['cpu_' + name] = (time.process_time() - cpu) / n * 1e6
     results.put(out)
 
 
@@ -52,6 +56,9 @@ def main():
         p.join()
     for k in ('dict_set_get', 'queue_put_get'):
         print(k, round(total[k]))
+    if os.environ.get('MANAGERS_CPU') == '1':
+        for k in ('dict_set_get', 'queue_put_get'):
+            print('cpu_' + k, round(total['cpu_' + k] / clients, 2))
 
 
 if __name__ == '__main__':

@@ -1113,3 +1113,272 @@ fn extreme_numbers_are_answered() {
         Value::Bool(true)
     );
 }
+
+/// Hand-written pickles for the nesting tests: a value nested `n` deep
+/// (innermost at depth `n - 1` below the outermost), and a request frame
+/// carrying raw argument pickles.
+mod deep {
+    fn s(x: &str) -> Vec<u8> {
+        let mut out = vec![0x8c, x.len() as u8];
+        out.extend_from_slice(x.as_bytes());
+        out
+    }
+
+    /// `[[[...]]]`: n EMPTY_LISTs, then n - 1 APPENDs.
+    pub fn list(n: usize) -> Vec<u8> {
+        let mut out = vec![b']'; n];
+        out.extend(std::iter::repeat_n(b'a', n - 1));
+        out
+    }
+
+    /// `((((),),),)`: EMPTY_TUPLE, then n - 1 TUPLE1s (hashable: a dict key).
+    pub fn tuple(n: usize) -> Vec<u8> {
+        let mut out = vec![b')'];
+        out.extend(std::iter::repeat_n(0x85, n - 1));
+        out
+    }
+
+    /// `{'a': {'a': ...{}}}`: n dicts, then n - 1 SETITEMs.
+    pub fn dict(n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..n - 1 {
+            out.push(b'}');
+            out.extend(s("a"));
+        }
+        out.push(b'}');
+        out.extend(std::iter::repeat_n(b's', n - 1));
+        out
+    }
+
+    /// `(ident, method, (args...), {})` pickled; `args` are pickles of
+    /// the arguments without PROTO/STOP.
+    pub fn request(ident: &str, method: &str, args: &[&[u8]]) -> Vec<u8> {
+        let mut out = vec![0x80, 4, b'('];
+        out.extend(s(ident));
+        out.extend(s(method));
+        out.push(b'(');
+        for a in args {
+            out.extend_from_slice(a);
+        }
+        out.extend_from_slice(b"t}t.");
+        out
+    }
+
+    pub fn str_arg(x: &str) -> Vec<u8> {
+        s(x)
+    }
+}
+
+/// The deepest value the unpickler accepts goes through every path that
+/// recurses over a value in the server (pickling a reply, repr, hashing,
+/// equality, copying, dropping), on the connection thread's own stack
+/// (`CONN_STACK` in src/managers/server.rs), for lists, tuples and dicts;
+/// one level deeper is refused without taking the server down, and the
+/// server goes on serving.
+#[test]
+fn the_deepest_allowed_values_are_served_and_deeper_ones_refused() {
+    // Values this deep are compared and dropped here too, on a thread with
+    // room for them (a debug build's test thread might not have it).
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(deepest_allowed_values)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn deepest_allowed_values() {
+    use mp::pickle::{loads, loads_with, Limits};
+    let server = serve_mp(&[]);
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    // The request tuple is at depth 0 and its args tuple at 1, so a value
+    // passed as an argument may nest max_depth - 1 levels.
+    let max = Limits::default().max_depth - 1;
+    let ident = |typeid| match Raw::create(&addr, typeid) {
+        Value::Str(s) => s.to_string_lossy().into_owned(),
+        other => panic!("{other:?}"),
+    };
+    let (d, l, ns, q) = (
+        ident("dict"),
+        ident("list"),
+        ident("Namespace"),
+        ident("Queue"),
+    );
+    let raw = Raw::connect(&addr);
+    // A reply nests a little deeper than what was sent ((kind, [(k, v)])).
+    let roomy = Limits {
+        max_depth: 2 * Limits::default().max_depth,
+        ..Limits::default()
+    };
+    let call = |ident: &str, method: &str, args: &[&[u8]]| -> Value {
+        raw.conn
+            .send_bytes(&deep::request(ident, method, args))
+            .unwrap();
+        let reply = raw.conn.recv_bytes(None).unwrap_or_else(|e| {
+            panic!("{method} on a value nested {max} deep: no reply ({e}); did the server die?")
+        });
+        let reply = loads_with(&reply, &roomy).unwrap();
+        let r = reply.as_seq().unwrap();
+        assert_eq!(r[0], Value::str("#RETURN"), "{method}: {:?}", r[1]);
+        r[1].clone()
+    };
+    let k = deep::str_arg("k");
+    for (shape, v) in [
+        ("list", deep::list(max)),
+        ("tuple", deep::tuple(max)),
+        ("dict", deep::dict(max)),
+    ] {
+        let mut whole = vec![0x80, 4];
+        whole.extend_from_slice(&v);
+        whole.push(b'.');
+        let value = loads(&whole).unwrap_or_else(|e| panic!("{shape}: {e}"));
+        call(&d, "__setitem__", &[&k, &v]);
+        assert!(call(&d, "__getitem__", &[&k]) == value, "{shape}");
+        for method in [
+            "__repr__",
+            "__str__",
+            "items",
+            "values",
+            "copy",
+            "#GETVALUE",
+        ] {
+            call(&d, method, &[]);
+        }
+        if shape == "tuple" {
+            // Hashing: the deep tuple as a key.
+            call(&d, "__setitem__", &[&v, &k]);
+            assert_eq!(call(&d, "get", &[&v]), Value::str("k"));
+            assert_eq!(call(&d, "__contains__", &[&v]), Value::Bool(true));
+        }
+        call(&l, "append", &[&v]);
+        call(&l, "append", &[&v]);
+        assert_eq!(call(&l, "count", &[&v]), Value::Int(2), "{shape}");
+        assert_eq!(call(&l, "index", &[&v]), Value::Int(0), "{shape}");
+        for method in ["__repr__", "#GETVALUE"] {
+            call(&l, method, &[]);
+        }
+        call(&ns, "__setattr__", &[&deep::str_arg("a"), &v]);
+        for method in ["__repr__", "#GETVALUE"] {
+            call(&ns, method, &[]);
+        }
+        call(&q, "put", &[&v]);
+        assert!(call(&q, "get", &[]) == value, "{shape}");
+        // Dropping: every copy the server holds goes.
+        call(&l, "pop", &[]);
+        call(&l, "pop", &[]);
+        call(&d, "clear", &[]);
+        call(&ns, "__delattr__", &[&deep::str_arg("a")]);
+    }
+    // One level deeper: refused (CPython would answer a #TRACEBACK; mp
+    // closes the connection), and only that connection is affected.
+    let bad = Raw::connect(&addr);
+    bad.conn
+        .send_bytes(&deep::request(
+            &d,
+            "__setitem__",
+            &[&k, &deep::list(max + 1)],
+        ))
+        .unwrap();
+    if let Ok(reply) = bad.conn.recv_bytes(None) {
+        let reply = loads(&reply).unwrap();
+        assert_eq!(
+            reply.as_seq().unwrap()[0],
+            Value::str("#TRACEBACK"),
+            "{reply:?}"
+        );
+    }
+    let after = Raw::connect(&addr);
+    let d = Value::str(d.as_str());
+    after.call(&d, "__setitem__", vec![Value::str("x"), Value::Int(1)]);
+    assert_eq!(
+        after.call(&d, "__getitem__", vec![Value::str("x")]),
+        Value::Int(1)
+    );
+}
+
+/// Raises this process's soft RLIMIT_NOFILE to at least `want` (children
+/// started afterwards inherit it). False if the hard limit is lower.
+fn raise_nofile(want: u64) -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return false;
+    }
+    if lim.rlim_cur >= want {
+        return true;
+    }
+    if lim.rlim_max < want {
+        return false;
+    }
+    lim.rlim_cur = want;
+    // SAFETY: setrlimit reads the struct; raising the soft limit up to the
+    // hard one needs no privilege.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
+
+/// A `name:   value kB` line of /proc/PID/status, as a number.
+fn proc_status(pid: u32, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+/// 1,000 idle connections (each authenticated and past accept_connection,
+/// as a proxy's) cost mp serve-manager at most 64 MiB of RSS in all, and a
+/// new client is still served while they stay open. This runs the debug
+/// build, ~60 MiB (52 KiB a connection, 44 of them touched thread stack);
+/// a release build takes ~24 MiB. Before the connection read buffer
+/// started small each held 64 KiB of it, 82 MiB in a release build
+/// (bench/managers_idle.sh measures it next to CPython's server and Redis).
+#[test]
+fn a_thousand_idle_connections_fit_in_64_mib() {
+    const IDLE: usize = 1000;
+    const LIMIT_KIB: u64 = 64 * 1024;
+    // Ours (1,000 clients) and the server's (it inherits the limit).
+    if !raise_nofile(IDLE as u64 + 200) {
+        eprintln!(
+            "NOTICE: RLIMIT_NOFILE cannot reach {}; skipping",
+            IDLE + 200
+        );
+        return;
+    }
+    let server = serve_mp(&[]);
+    let pid = server.child.id();
+    let addr: mp::connection::Address = server.address.parse().unwrap();
+    let before = proc_status(pid, "VmRSS");
+    // Raw::connect returns once the server answered accept_connection, so
+    // every connection's thread exists and has served a request.
+    let idle: Vec<Raw> = (0..IDLE).map(|_| Raw::connect(&addr)).collect();
+    let (rss, hwm, threads) = (
+        proc_status(pid, "VmRSS"),
+        proc_status(pid, "VmHWM"),
+        proc_status(pid, "Threads"),
+    );
+    assert!(
+        threads > IDLE as u64,
+        "{threads} threads for {IDLE} connections"
+    );
+    assert!(
+        rss <= LIMIT_KIB,
+        "mp serve-manager: VmRSS {rss} KiB (VmHWM {hwm}) with {IDLE} idle connections, \
+         {before} KiB before; the bound is {LIMIT_KIB} KiB"
+    );
+    eprintln!(
+        "VmRSS {before} KiB idle, {rss} KiB with {IDLE} idle connections ({} KiB each)",
+        (rss - before) / IDLE as u64
+    );
+    // A newcomer is served while the others stay connected.
+    let d = Raw::create(&addr, "dict");
+    let fresh = Raw::connect(&addr);
+    fresh.call(&d, "__setitem__", vec![Value::str("k"), Value::Int(7)]);
+    assert_eq!(
+        fresh.call(&d, "__getitem__", vec![Value::str("k")]),
+        Value::Int(7)
+    );
+    drop(idle);
+}

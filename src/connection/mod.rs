@@ -53,6 +53,13 @@ use crate::reduction;
 
 /// Size of the read buffer; larger messages are read straight into their own allocation.
 const BUF_SIZE: usize = 64 * 1024;
+/// The read buffer starts this small and doubles, up to [`BUF_SIZE`], each
+/// time a read fills all the room it was given (the peer sends faster than
+/// we read). A connection that only ever sees small messages, such as an
+/// idle manager client's, so holds 4 KiB instead of 64: with one thread per
+/// connection, 64 KiB read buffers were three quarters of a manager server's
+/// memory (bench/managers_idle.sh).
+const BUF_MIN: usize = 4 * 1024;
 /// Largest allocation made up front for a message; bigger messages grow as bytes arrive,
 /// so a bogus length header cannot make `mp` allocate memory the peer never sends.
 const PREALLOC_MAX: usize = 64 * 1024 * 1024;
@@ -123,6 +130,9 @@ struct ReadBuf {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    /// The room a read is given, from [`BUF_MIN`] (0 before the first read)
+    /// up to [`BUF_SIZE`].
+    chunk: usize,
 }
 
 impl ReadBuf {
@@ -472,7 +482,8 @@ impl Connection {
     /// Reads more bytes into the buffer. Returns false at end of file.
     fn fill(&self) -> Result<bool> {
         let mut rb = self.rbuf.borrow_mut();
-        if rb.data.len() - rb.end < BUF_SIZE / 4 {
+        let chunk = rb.chunk.max(BUF_MIN);
+        if rb.data.len() - rb.end < chunk / 4 || rb.data.len() < chunk {
             // Move unread bytes to the front before growing.
             if rb.start > 0 {
                 let (start, end) = (rb.start, rb.end);
@@ -480,14 +491,24 @@ impl Connection {
                 rb.end -= start;
                 rb.start = 0;
             }
-            if rb.data.len() - rb.end < BUF_SIZE / 4 {
-                let grown = rb.data.len() + BUF_SIZE;
+            let grown = if rb.data.len() - rb.end < chunk / 4 {
+                rb.data.len() + chunk
+            } else {
+                chunk
+            };
+            if grown > rb.data.len() {
                 rb.data.resize(grown, 0);
             }
         }
         let end = rb.end;
+        let room = rb.data.len() - end;
         let n = self.read_some(&mut rb.data[end..])?;
         rb.end += n;
+        rb.chunk = if n == room {
+            (chunk * 2).min(BUF_SIZE)
+        } else {
+            chunk
+        };
         Ok(n > 0)
     }
 
@@ -724,6 +745,40 @@ mod tests {
         assert!(matches!(w.recv_bytes(None), Err(Error::WrongDirection(_))));
         w.send_bytes(b"hello").unwrap();
         assert_eq!(r.recv_bytes(None).unwrap(), b"hello");
+    }
+
+    /// Small messages one at a time leave the read buffer at its first
+    /// 4 KiB; a backlog of queued messages grows it to 64 KiB, every message
+    /// intact (also across the growth steps).
+    #[test]
+    fn read_buffer_starts_small_and_grows_under_a_backlog() {
+        let (a, b) = pipe(true).unwrap();
+        for i in 0..100u32 {
+            a.send_bytes(&i.to_be_bytes()).unwrap();
+            assert_eq!(b.recv_bytes(None).unwrap(), i.to_be_bytes());
+        }
+        assert_eq!(b.rbuf.borrow().data.len(), BUF_MIN);
+        // 600 messages of 100 bytes (62 KiB with their headers) queued at
+        // once, in one write (600 small writes would fill the socket's
+        // buffer with per-write overhead first).
+        let msgs: Vec<Vec<u8>> = (0..600u32).map(|i| vec![i as u8; 100]).collect();
+        let mut frames = Vec::new();
+        for m in &msgs {
+            frames.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            frames.extend_from_slice(m);
+        }
+        let mut written = 0;
+        while written < frames.len() {
+            written += nix::unistd::write(a.fd().unwrap(), &frames[written..]).unwrap();
+        }
+        for m in &msgs {
+            assert_eq!(&b.recv_bytes(None).unwrap(), m);
+        }
+        assert!(b.rbuf.borrow().data.len() >= BUF_SIZE);
+        // A message larger than the buffer but read through it.
+        let mid = vec![9u8; BUF_SIZE / 2 - 1];
+        a.send_bytes(&mid).unwrap();
+        assert_eq!(b.recv_bytes(None).unwrap(), mid);
     }
 
     #[test]
