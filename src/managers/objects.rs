@@ -4,6 +4,7 @@
 //! (connections, reference counts, proxies) is in `server.rs`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,11 @@ pub(super) struct Object {
     pub(super) typeid: String,
     pub(super) kind: Kind,
     pub(super) state: Mutex<State>,
+    /// Signalled after a change that a blocked call may wait for: use
+    /// [`Object::notify_all`], which skips the system call when no one waits.
     pub(super) changed: Condvar,
+    /// Threads waiting on `changed` (changed under `state`'s lock).
+    pub(super) waiters: AtomicUsize,
     /// The connection whose request created it (for the per-connection cap).
     pub(super) creator: u64,
     /// A `--register`ed name's object: it outlives its last reference.
@@ -109,6 +114,7 @@ impl Object {
             kind,
             state: Mutex::new(state),
             changed: Condvar::new(),
+            waiters: AtomicUsize::new(0),
             creator,
             named,
             held: Mutex::new(Held::default()),
@@ -117,6 +123,16 @@ impl Object {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the calls blocked on this object, if there are any (call it
+    /// after the change, with the state's lock released). A waiter counts
+    /// itself under the lock before it sleeps, so one not yet counted has
+    /// not yet looked at the state either, and will see the change.
+    pub(super) fn notify_all(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_all();
+        }
     }
 
     pub(super) fn held(&self) -> MutexGuard<'_, Held> {
@@ -1563,11 +1579,11 @@ pub(super) fn wait_on(
     loop {
         if let Some(r) = ready(&mut st) {
             drop(st);
-            obj.changed.notify_all();
+            obj.notify_all();
             return r;
         }
-        st = match (timeout, deadline) {
-            (None, _) | (Some(_), None) => obj.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+        let left = match (timeout, deadline) {
+            (None, _) | (Some(_), None) => None,
             (Some(_), Some(d)) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -1575,12 +1591,20 @@ pub(super) fn wait_on(
                     drop(st);
                     return on_timeout();
                 }
+                Some(left)
+            }
+        };
+        obj.waiters.fetch_add(1, Ordering::SeqCst);
+        st = match left {
+            None => obj.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+            Some(left) => {
                 obj.changed
                     .wait_timeout(st, left)
                     .unwrap_or_else(|e| e.into_inner())
                     .0
             }
         };
+        obj.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -1690,7 +1714,7 @@ pub(super) fn sync_call(
                 Reply::Return(Value::None)
             };
             drop(st);
-            obj.changed.notify_all();
+            obj.notify_all();
             reply
         }
         // 3.14's AcquirerProxy asks: a lock or RLock held by anyone, a
@@ -1711,7 +1735,7 @@ pub(super) fn sync_call(
             if let State::Event(f) = &mut *obj.lock() {
                 *f = method == "set";
             }
-            obj.changed.notify_all();
+            obj.notify_all();
             Reply::Return(Value::None)
         }
         "wait" => {
@@ -1796,7 +1820,7 @@ pub(super) fn condition_call(
                 ),
             };
             drop(st);
-            obj.changed.notify_all();
+            obj.notify_all();
             r
         }
         "notify" | "notify_all" => {
@@ -1824,7 +1848,7 @@ pub(super) fn condition_call(
                 }
             }
             drop(st);
-            obj.changed.notify_all();
+            obj.notify_all();
             Reply::Return(Value::None)
         }
         "wait" => {
@@ -1854,7 +1878,7 @@ pub(super) fn condition_call(
                 waiting.push_back(*next_ticket);
                 (*next_ticket, saved)
             };
-            obj.changed.notify_all();
+            obj.notify_all();
             // Wait to be notified (or time out), then take the lock back.
             let got = wait_on(
                 obj,
@@ -1943,7 +1967,7 @@ pub(super) fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Va
                     *count = 0;
                     *generation += 1;
                     drop(st);
-                    obj.changed.notify_all();
+                    obj.notify_all();
                     return Reply::Return(Value::Int(index as i64));
                 }
                 (index, *generation, *resets)
@@ -1965,7 +1989,7 @@ pub(super) fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Va
                         *broken = true;
                         *count = 0;
                     }
-                    obj.changed.notify_all();
+                    obj.notify_all();
                     broken_barrier()
                 },
             )
@@ -1988,7 +2012,7 @@ pub(super) fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Va
                     *broken = false;
                 }
             }
-            obj.changed.notify_all();
+            obj.notify_all();
             Reply::Return(Value::None)
         }
         _ => exc("AttributeError", vec![Value::str(method)]),
@@ -2088,7 +2112,7 @@ pub(super) fn queue_call(
             }
             *unfinished -= 1;
             drop(st);
-            obj.changed.notify_all();
+            obj.notify_all();
             Reply::Return(Value::None)
         }
         "join" => wait_on(

@@ -883,13 +883,13 @@ impl Server {
                             *owner = None;
                         }
                         drop(st);
-                        obj.changed.notify_all();
+                        obj.notify_all();
                     }
                 }
                 State::Condition { owner, .. } if owner.is_some_and(|(o, _)| o == conn_id) => {
                     *owner = None;
                     drop(st);
-                    obj.changed.notify_all();
+                    obj.notify_all();
                 }
                 _ => {}
             }
@@ -987,7 +987,7 @@ impl Server {
                 let r = object_call(&mut st, method, args, kwds);
                 settle(&st, &r);
                 drop(st);
-                obj.changed.notify_all();
+                obj.notify_all();
                 r
             }
         }
