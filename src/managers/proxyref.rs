@@ -11,83 +11,7 @@
 
 use crate::pickle::Value;
 
-const MODULE: &str = "multiprocessing.managers";
-
-/// A proxy found in a value: the parts of its `RebuildProxy` reduction.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ProxyRef<'a> {
-    /// `func`: the proxy class (`ListProxy`, `DictProxy`...) or the
-    /// `AutoProxy` function, as a [`Value::Global`] (or whatever was sent).
-    pub func: &'a Value,
-    /// The token's typeid (`'list'`, `'Queue'`...).
-    pub typeid: &'a str,
-    /// The token's address: `(host, port)` or a Unix socket path.
-    pub address: &'a Value,
-    /// The token's id: the object's ident on the server that made it.
-    pub id: &'a str,
-    /// The serializer name (`'pickle'`).
-    pub serializer: &'a Value,
-    /// The keyword arguments (`{'exposed': (...)}` for an AutoProxy).
-    pub kwds: &'a Value,
-}
-
-impl ProxyRef<'_> {
-    /// The proxy's class name as Python shows it in `repr()`:
-    /// `ListProxy`, or `AutoProxy[Queue]` for an auto proxy.
-    pub fn class_name(&self) -> String {
-        match self.func {
-            Value::Global { name, .. } if name == "AutoProxy" => {
-                format!("AutoProxy[{}]", self.typeid)
-            }
-            Value::Global { name, .. } => name.rsplit('.').next().unwrap_or(name).to_string(),
-            _ => "BaseProxy".to_string(),
-        }
-    }
-
-    /// The token's `(host, port)`, when it is a TCP address.
-    pub fn tcp_address(&self) -> Option<(&str, i128)> {
-        match self.address.as_seq()? {
-            [host, port] => Some((host.as_str()?, port.as_i128()?)),
-            _ => None,
-        }
-    }
-}
-
-/// The proxy `v` is, if it is a `RebuildProxy(func, Token, serializer,
-/// kwds)` reduction whose token has a `str` typeid and id.
-pub fn proxy_ref(v: &Value) -> Option<ProxyRef<'_>> {
-    let Value::Reduce { callable, args, .. } = v else {
-        return None;
-    };
-    if !callable.is_global(MODULE, "RebuildProxy") {
-        return None;
-    }
-    let [func, token, serializer, kwds] = args.as_seq()? else {
-        return None;
-    };
-    let Value::Object {
-        class,
-        state: Some(state),
-        ..
-    } = token
-    else {
-        return None;
-    };
-    if !class.is_global(MODULE, "Token") {
-        return None;
-    }
-    let [typeid, address, id] = state.as_seq()? else {
-        return None;
-    };
-    Some(ProxyRef {
-        func,
-        typeid: typeid.as_str()?,
-        address,
-        id: id.as_str()?,
-        serializer,
-        kwds,
-    })
-}
+pub(crate) use crate::pickle::proxy::{proxy_ref, ProxyRef};
 
 /// Calls `f` with every proxy inside `v` (containers, dict keys and
 /// values, the arguments and state of inert objects), outermost first. A
@@ -211,25 +135,7 @@ pub fn normalize_proxies(
 
 #[cfg(test)]
 pub(crate) fn rebuild_proxy(func: &str, typeid: &str, address: Value, id: &str) -> Value {
-    Value::Reduce {
-        callable: Box::new(Value::global(MODULE, "RebuildProxy")),
-        args: Box::new(Value::Tuple(vec![
-            Value::global(MODULE, func),
-            Value::Object {
-                class: Box::new(Value::global(MODULE, "Token")),
-                args: Box::new(Value::Tuple(vec![])),
-                kwargs: None,
-                state: Some(Box::new(Value::Tuple(vec![
-                    Value::str(typeid),
-                    address,
-                    Value::str(id),
-                ]))),
-            },
-            Value::str("pickle"),
-            Value::Dict(vec![]),
-        ])),
-        state: None,
-    }
+    crate::pickle::proxy::rebuild(func, Value::str(typeid), address, Value::str(id), vec![])
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ mod de;
 mod decode;
 mod encode;
 mod json;
-mod proxy;
+pub(crate) mod proxy;
 mod ser;
 mod value;
 

@@ -34,13 +34,6 @@ pub(super) fn rebuild_proxy(fields: Value) -> Result<Value, PickleError> {
         port @ Value::Int(_) => Value::Tuple(vec![place, port]),
         _ => return Err(bad("the port must be an int or None")),
     };
-    let class = Value::global(MODULE, class);
-    let token = Value::Object {
-        class: Box::new(Value::global(MODULE, "Token")),
-        args: Box::new(Value::Tuple(vec![])),
-        kwargs: None,
-        state: Some(Box::new(Value::Tuple(vec![typeid, address, id]))),
-    };
     let kwds = match exposed {
         Value::None => vec![],
         Value::List(names) | Value::Tuple(names) => {
@@ -48,76 +41,146 @@ pub(super) fn rebuild_proxy(fields: Value) -> Result<Value, PickleError> {
         }
         _ => return Err(bad("exposed must be a list of names")),
     };
-    Ok(Value::Reduce {
+    Ok(rebuild(class, typeid, address, id, kwds))
+}
+
+/// `RebuildProxy(<class>, Token(typeid, address, id), 'pickle', kwds)`, as
+/// CPython pickles a proxy.
+pub(crate) fn rebuild(
+    class: &str,
+    typeid: Value,
+    address: Value,
+    id: Value,
+    kwds: Vec<(Value, Value)>,
+) -> Value {
+    let token = Value::Object {
+        class: Box::new(Value::global(MODULE, "Token")),
+        args: Box::new(Value::Tuple(vec![])),
+        kwargs: None,
+        state: Some(Box::new(Value::Tuple(vec![typeid, address, id]))),
+    };
+    Value::Reduce {
         callable: Box::new(Value::global(MODULE, "RebuildProxy")),
         args: Box::new(Value::Tuple(vec![
-            class,
+            Value::global(MODULE, class),
             token,
             Value::str("pickle"),
             Value::Dict(kwds),
         ])),
         state: None,
+    }
+}
+
+/// A proxy found in a value: the parts of its `RebuildProxy` reduction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ProxyRef<'a> {
+    /// `func`: the proxy class (`ListProxy`, `DictProxy`...) or the
+    /// `AutoProxy` function, as a [`Value::Global`] (or whatever was sent).
+    pub func: &'a Value,
+    /// The token's typeid (`'list'`, `'Queue'`...).
+    pub typeid: &'a str,
+    /// The token's address: `(host, port)` or a Unix socket path.
+    pub address: &'a Value,
+    /// The token's id: the object's ident on the server that made it.
+    pub id: &'a str,
+    /// The serializer name (`'pickle'`).
+    pub serializer: &'a Value,
+    /// The keyword arguments (`{'exposed': (...)}` for an AutoProxy).
+    pub kwds: &'a Value,
+}
+
+impl ProxyRef<'_> {
+    /// The proxy's class name as Python shows it in `repr()`:
+    /// `ListProxy`, or `AutoProxy[Queue]` for an auto proxy.
+    pub fn class_name(&self) -> String {
+        match self.func {
+            Value::Global { name, .. } if name == "AutoProxy" => {
+                format!("AutoProxy[{}]", self.typeid)
+            }
+            Value::Global { name, .. } => name.rsplit('.').next().unwrap_or(name).to_string(),
+            _ => "BaseProxy".to_string(),
+        }
+    }
+
+    /// The token's `(host, port)`, when it is a TCP address.
+    pub fn tcp_address(&self) -> Option<(&str, i128)> {
+        match self.address.as_seq()? {
+            [host, port] => Some((host.as_str()?, port.as_i128()?)),
+            _ => None,
+        }
+    }
+}
+
+/// The proxy `v` is, if it is a `RebuildProxy(func, Token, serializer,
+/// kwds)` reduction whose token has a `str` typeid and id.
+pub(crate) fn proxy_ref(v: &Value) -> Option<ProxyRef<'_>> {
+    let Value::Reduce { callable, args, .. } = v else {
+        return None;
+    };
+    if !callable.is_global(MODULE, "RebuildProxy") {
+        return None;
+    }
+    let [func, token, serializer, kwds] = args.as_seq()? else {
+        return None;
+    };
+    let Value::Object {
+        class,
+        state: Some(state),
+        ..
+    } = token
+    else {
+        return None;
+    };
+    if !class.is_global(MODULE, "Token") {
+        return None;
+    }
+    let [typeid, address, id] = state.as_seq()? else {
+        return None;
+    };
+    Some(ProxyRef {
+        func,
+        typeid: typeid.as_str()?,
+        address,
+        id: id.as_str()?,
+        serializer,
+        kwds,
     })
 }
 
 /// A `RebuildProxy` reduction (as CPython or mp's server sends it) → the
 /// proxy's field tuple. Anything else is an error naming what it was.
 pub(super) fn proxy_fields(v: Value) -> Result<Value, PickleError> {
-    let Value::Reduce { callable, args, .. } = v else {
-        return Err(bad(&format!("found a Python {}", v.kind())));
+    let Some(p) = proxy_ref(&v) else {
+        return Err(bad(&format!(
+            "found a Python {} that is not multiprocessing.managers.RebuildProxy(class, Token, ...)",
+            v.kind()
+        )));
     };
-    if !callable.is_global(MODULE, "RebuildProxy") {
-        return Err(bad(
-            "the reduction is not multiprocessing.managers.RebuildProxy",
-        ));
-    }
-    let Value::Tuple(args) = *args else {
-        return Err(bad("RebuildProxy's arguments are not a tuple"));
-    };
-    let [class, token, _serializer, kwds] =
-        <[Value; 4]>::try_from(args).map_err(|_| bad("RebuildProxy takes 4 arguments"))?;
-    let Value::Global { name: class, .. } = class else {
-        return Err(bad("the proxy class is not a global"));
-    };
-    let Value::Object {
-        class: token_class,
-        state: Some(state),
-        ..
-    } = token
-    else {
-        return Err(bad("no Token"));
-    };
-    if !token_class.is_global(MODULE, "Token") {
-        return Err(bad("the token is not a multiprocessing.managers.Token"));
-    }
-    let Value::Tuple(state) = *state else {
-        return Err(bad("the Token's state is not a tuple"));
-    };
-    let [typeid, address, id] =
-        <[Value; 3]>::try_from(state).map_err(|_| bad("a Token has 3 fields"))?;
-    let (place, port) = match address {
+    let (place, port) = match p.address {
         Value::Tuple(hp) if hp.len() == 2 && matches!(hp[1], Value::Int(_)) => {
-            let mut hp = hp.into_iter();
-            let host = hp.next().unwrap_or(Value::None);
-            (host, hp.next().unwrap_or(Value::None))
+            (hp[0].clone(), hp[1].clone())
         }
-        path @ Value::Str(_) => (path, Value::None),
+        path @ Value::Str(_) => (path.clone(), Value::None),
         _ => {
             return Err(bad(
                 "the Token's address is neither (host, port) nor a path",
             ))
         }
     };
-    let exposed = match kwds.get("exposed") {
+    let class = match p.func {
+        Value::Global { name, .. } => name.clone(),
+        _ => return Err(bad("the proxy class is not a global")),
+    };
+    let exposed = match p.kwds.get("exposed") {
         Some(Value::Tuple(names) | Value::List(names)) => Value::List(names.clone()),
         _ => Value::None,
     };
     Ok(Value::Tuple(vec![
-        Value::Str(class.into()),
-        typeid,
+        Value::str(class),
+        Value::str(p.typeid),
         place,
         port,
-        id,
+        Value::str(p.id),
         exposed,
         Value::None,
     ]))
