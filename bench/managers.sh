@@ -5,8 +5,9 @@
 #       each client process on its own SyncManager connection) against
 #       CPython's own SyncManager server
 #   (b) the same client against mp serve-manager
-#   (c) a Rust client (examples/bench_managers.rs, mp::managers) against mp serve-manager (see rust_client
-#       below)
+#   (c) a Rust client (examples/bench_managers.rs, mp::managers, one
+#       connection per client thread) against mp serve-manager, and against
+#       CPython's server (the same client on both: the servers' own ratio)
 #   (d) redis-server with redis-benchmark -P 1 -t get,set (C client, one
 #       event loop for its connections), on a free 127.0.0.1 port
 #   (e) the raw floor: bench/managers_floor.c, the same framing over TCP
@@ -88,12 +89,13 @@ redis_run() { # CLIENTS -> lines `get RATE`, `set RATE`
 }
 
 for r in $(seq "$rounds"); do
-  for contender in cpython mp rust redis floor; do
+  for contender in cpython mp rust rust_cpython redis floor; do
     for clients in 1 8; do
       case $contender in
       cpython) python3 bench/managers.py "$py_addr" "$clients" "$secs" ;;
       mp) python3 bench/managers.py "$mp_addr" "$clients" "$secs" ;;
       rust) if ((have_rust_client)); then rust_client "$mp_addr" "$clients" "$secs"; fi ;;
+      rust_cpython) if ((have_rust_client)); then rust_client "$py_addr" "$clients" "$secs"; fi ;;
       redis) if ((have_redis)); then redis_run "$clients"; fi ;;
       floor) "$tmp/managers_floor" "$clients" "$secs" | awk '$1 == "roundtrips" {print "roundtrips", $3}' ;;
       esac | while read -r op rate; do echo "$contender $clients $op $rate"; done >>"$tmp/runs"
@@ -118,6 +120,20 @@ for op in dict_set_get queue_put_get; do
     c=$(med cpython $clients $op)
     m=$(med mp $clients $op)
     echo "| $op | $clients | $c | $m | $(ratio "$m" "$c") |"
+  done
+done
+echo
+echo "### Rust client (c): CPython's server and mp serve-manager"
+echo
+echo "The same client on both servers, so the ratio is the servers' alone (the Python client's own CPU caps the table above)."
+echo
+echo "| operation | clients | CPython server (round trips/s) | mp serve-manager | mp / CPython |"
+echo "|---|---|---|---|---|"
+for op in dict_set_get queue_put_get; do
+  for clients in 1 8; do
+    c=$(med rust_cpython $clients $op)
+    m=$(med rust $clients $op)
+    echo "| $op | $clients | $(show "$c") | $(show "$m") | $(ratio "$m" "$c") |"
   done
 done
 echo

@@ -47,6 +47,13 @@ Examples:
   #   m = QueueManager(address=('127.0.0.1', 50000), authkey=b'secret')
   #   m.connect(); m.get_queue().put('hello')
 
+A Rust client (the mp library) of the second server:
+  let key = std::env::var(\"MP_AUTHKEY\")?;
+  let m = mp::managers::SyncManager::connect(&\"127.0.0.1:50000\".parse()?, Some(key.as_bytes()))?;
+  let q: mp::managers::QueueProxy<String> = m.get(\"get_queue\")?;
+  q.put(&\"hello\".to_string())?;
+(examples/remote_queue.rs in the mp sources: a server and its clients.)
+
 Exit codes: 0 after a client's shutdown(); 2 usage error (bad address,
 unreadable key file, refused address, address in use); 130/143 after
 SIGINT/SIGTERM.";
