@@ -181,10 +181,7 @@ mod tests {
     const KEY: &[u8] = b"mp-wire-test-key";
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::pickle::unhex(s).expect("hex")
     }
 
     /// The deterministic captures of the spec (§2.6).

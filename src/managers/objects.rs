@@ -1551,6 +1551,26 @@ fn array_call(a: &mut TypedArray, method: &str, args: &[Value]) -> Reply {
     }
 }
 
+/// How long a blocking call may wait, from its `(block, timeout)` arguments
+/// at positions `i` and `i + 1` (`acquire(blocking, timeout)`,
+/// `Queue.get(block, timeout)`, `put(item, block, timeout)`): `None` for
+/// ever, zero for a non-blocking call. `block` counts as Python's truth does.
+pub(super) fn block_wait(args: &[Value], kwds: &Value, i: usize, block: &str) -> Option<Duration> {
+    let blocking = match arg(args, kwds, i, block) {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Int(n)) => *n != 0,
+        Some(Value::Float(f)) => *f != 0.0,
+        Some(Value::None) => false,
+        Some(_) => true,
+    };
+    if blocking {
+        timeout_arg(arg(args, kwds, i + 1, "timeout"))
+    } else {
+        Some(Duration::ZERO)
+    }
+}
+
 /// A `timeout` argument: `None` (or absent) waits for ever; a negative one
 /// is 0 (as `threading` treats it for acquire's non-blocking check).
 pub(super) fn timeout_arg(v: Option<&Value>) -> Option<Duration> {
@@ -1619,16 +1639,7 @@ pub(super) fn sync_call(
     let rlock = obj.kind == Kind::RLock;
     match method {
         "acquire" => {
-            let blocking = match arg(args, kwds, 0, "blocking") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::Int(n)) => *n != 0,
-                _ => true,
-            };
-            let timeout = if blocking {
-                timeout_arg(arg(args, kwds, 1, "timeout"))
-            } else {
-                Some(Duration::ZERO)
-            };
+            let timeout = block_wait(args, kwds, 0, "blocking");
             wait_on(
                 obj,
                 timeout,
@@ -1770,15 +1781,7 @@ pub(super) fn condition_call(
             State::Condition { owner: Some(_), .. }
         ))),
         "acquire" => {
-            let blocking = !matches!(
-                arg(args, kwds, 0, "blocking"),
-                Some(Value::Bool(false)) | Some(Value::Int(0))
-            );
-            let timeout = if blocking {
-                timeout_arg(arg(args, kwds, 1, "timeout"))
-            } else {
-                Some(Duration::ZERO)
-            };
+            let timeout = block_wait(args, kwds, 0, "blocking");
             wait_on(
                 obj,
                 timeout,
@@ -2030,14 +2033,6 @@ pub(super) fn queue_call(
     kwds: &Value,
     settle: &dyn Fn(&State, &Reply),
 ) -> Reply {
-    let flag = |i: usize, name: &str, default: bool| match arg(args, kwds, i, name) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Int(n)) => *n != 0,
-        Some(Value::None) => false,
-        Some(_) => true,
-        None => default,
-    };
-    let timeout = |i: usize| timeout_arg(arg(args, kwds, i, "timeout"));
     match method {
         "qsize" | "empty" | "full" => {
             let st = obj.lock();
@@ -2052,9 +2047,8 @@ pub(super) fn queue_call(
         }
         "put" | "put_nowait" => {
             let mut item = Some(args.first().cloned().unwrap_or(Value::None));
-            let block = method == "put" && flag(1, "block", true);
-            let wait = if block {
-                timeout(2)
+            let wait = if method == "put" {
+                block_wait(args, kwds, 1, "block")
             } else {
                 Some(Duration::ZERO)
             };
@@ -2079,9 +2073,8 @@ pub(super) fn queue_call(
             )
         }
         "get" | "get_nowait" => {
-            let block = method == "get" && flag(0, "block", true);
-            let wait = if block {
-                timeout(1)
+            let wait = if method == "get" {
+                block_wait(args, kwds, 0, "block")
             } else {
                 Some(Duration::ZERO)
             };

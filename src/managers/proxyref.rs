@@ -17,46 +17,9 @@ pub(crate) use crate::pickle::proxy::{proxy_ref, ProxyRef};
 /// values, the arguments and state of inert objects), outermost first. A
 /// proxy's own parts are not searched.
 pub fn for_each_proxy<'a>(v: &'a Value, f: &mut dyn FnMut(ProxyRef<'a>)) {
-    if let Some(p) = proxy_ref(v) {
-        f(p);
-        return;
-    }
-    match v {
-        Value::Tuple(items) | Value::List(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            for i in items {
-                for_each_proxy(i, f);
-            }
-        }
-        Value::Dict(pairs) => {
-            for (k, val) in pairs {
-                for_each_proxy(k, f);
-                for_each_proxy(val, f);
-            }
-        }
-        Value::Reduce {
-            callable,
-            args,
-            state,
-        } => {
-            for_each_proxy(callable, f);
-            for_each_proxy(args, f);
-            if let Some(s) = state {
-                for_each_proxy(s, f);
-            }
-        }
-        Value::Object {
-            class,
-            args,
-            kwargs,
-            state,
-        } => {
-            for_each_proxy(class, f);
-            for_each_proxy(args, f);
-            for s in [kwargs, state].into_iter().flatten() {
-                for_each_proxy(s, f);
-            }
-        }
-        _ => {}
+    match proxy_ref(v) {
+        Some(p) => f(p),
+        None => v.for_each_child(&mut |c| for_each_proxy(c, f)),
     }
 }
 
@@ -94,43 +57,7 @@ pub fn normalize_proxies(
         }
         return;
     }
-    match v {
-        Value::Tuple(items) | Value::List(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            for i in items {
-                normalize_proxies(i, keep, exposed);
-            }
-        }
-        Value::Dict(pairs) => {
-            for (k, val) in pairs {
-                normalize_proxies(k, keep, exposed);
-                normalize_proxies(val, keep, exposed);
-            }
-        }
-        Value::Reduce {
-            callable,
-            args,
-            state,
-        } => {
-            normalize_proxies(callable, keep, exposed);
-            normalize_proxies(args, keep, exposed);
-            if let Some(s) = state {
-                normalize_proxies(s, keep, exposed);
-            }
-        }
-        Value::Object {
-            class,
-            args,
-            kwargs,
-            state,
-        } => {
-            normalize_proxies(class, keep, exposed);
-            normalize_proxies(args, keep, exposed);
-            for s in [kwargs, state].into_iter().flatten() {
-                normalize_proxies(s, keep, exposed);
-            }
-        }
-        _ => {}
-    }
+    v.for_each_child_mut(&mut |c| normalize_proxies(c, keep, exposed));
 }
 
 #[cfg(test)]
@@ -143,10 +70,7 @@ mod tests {
     use super::*;
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::pickle::unhex(s).expect("hex")
     }
 
     /// The DictProxy pickle captured from CPython 3.11

@@ -533,31 +533,21 @@ impl From<Unhashable> for PyError {
 /// the class of an inert object (`'complex'`, `'array'`, `'ListProxy'`),
 /// `'type'` for a class.
 pub fn py_type_name(v: &Value) -> String {
-    let simple = match v {
-        Value::None => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::BigInt(_) => "int",
-        Value::Float(_) => "float",
-        Value::Str(_) => "str",
-        Value::Bytes(_) => "bytes",
-        Value::ByteArray(_) => "bytearray",
-        Value::Tuple(_) => "tuple",
-        Value::List(_) => "list",
-        Value::Dict(_) => "dict",
-        Value::Set(_) => "set",
-        Value::FrozenSet(_) => "frozenset",
-        Value::Global { .. } => "type",
+    match v {
+        Value::None => "NoneType".to_string(),
+        Value::Global { .. } => "type".to_string(),
         Value::Reduce { callable: c, .. } | Value::Object { class: c, .. } => {
             if let Some(p) = proxy_ref(v) {
                 return p.class_name();
             }
-            return match &**c {
+            match &**c {
                 Value::Global { name, .. } => name.rsplit('.').next().unwrap_or(name).to_string(),
                 _ => "object".to_string(),
-            };
+            }
         }
-    };
-    simple.to_string()
+        // The built-in types: `Value::kind` names them as Python does.
+        _ => v.kind().to_string(),
+    }
 }
 
 /// A one-character `str` for a code point (lone surrogates included, as

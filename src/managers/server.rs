@@ -727,15 +727,10 @@ impl Server {
         let Some(kind) = Kind::of_typeid(typeid) else {
             return key_error_traceback(typeid);
         };
-        let pinned = {
-            let mut values: Vec<&mut Value> = args.iter_mut().collect();
-            values.push(&mut kwds);
-            match self.pin_proxies(&mut values) {
-                Ok(p) => p,
-                Err(r) => return r,
-            }
+        let refs = match self.call_refs(&mut args, &mut kwds) {
+            Ok(refs) => refs,
+            Err(r) => return r,
         };
-        let refs = CallRefs::new(pinned);
         let reply = match initial_state(kind, &args, &kwds)
             .and_then(|state| self.register(typeid, kind, state, session.id))
         {
@@ -910,15 +905,10 @@ impl Server {
         let Some(obj) = self.objects().get(ident).map(|e| e.obj.clone()) else {
             return key_error_traceback(ident);
         };
-        let pinned = {
-            let mut values: Vec<&mut Value> = args.iter_mut().collect();
-            values.push(&mut kwds);
-            match self.pin_proxies(&mut values) {
-                Ok(p) => p,
-                Err(r) => return r,
-            }
+        let refs = match self.call_refs(&mut args, &mut kwds) {
+            Ok(refs) => refs,
+            Err(r) => return r,
         };
-        let refs = CallRefs::new(pinned);
         let reply = self.call(&obj, &method, &args, &kwds, &refs, session.id);
         session.holds.append(&mut refs.holds.borrow_mut());
         self.finish(refs);
@@ -1050,6 +1040,18 @@ impl Server {
     /// A token with this server's address naming an object it does not
     /// have is the `KeyError` CPython's server raises; proxies of other
     /// servers are left as they came.
+    /// A request's references: the proxies in its `args` and `kwds`,
+    /// pinned for the call (see [`Server::pin_proxies`]).
+    fn call_refs(
+        &self,
+        args: &mut [Value],
+        kwds: &mut Value,
+    ) -> std::result::Result<CallRefs, Reply> {
+        let mut values: Vec<&mut Value> = args.iter_mut().collect();
+        values.push(kwds);
+        self.pin_proxies(&mut values).map(CallRefs::new)
+    }
+
     fn pin_proxies(
         &self,
         values: &mut [&mut Value],

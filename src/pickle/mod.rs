@@ -125,6 +125,8 @@ mod value;
 pub use de::from_value;
 pub use decode::{loads, loads_with};
 pub use encode::dumps;
+#[cfg(test)]
+pub(crate) use json::unhex;
 pub use json::{from_json, to_json};
 pub use ser::to_value;
 pub use value::{PyStr, Value};

@@ -286,6 +286,81 @@ impl Value {
         (by_suffix || known).then_some((module.as_str(), name.as_str(), args))
     }
 
+    /// Calls `f` with each value directly inside this one, in order: the
+    /// items of a sequence or set, each key then its value, a reduction's
+    /// callable, arguments and state, an object's class, arguments, keyword
+    /// arguments and state.
+    pub fn for_each_child<'a>(&'a self, f: &mut dyn FnMut(&'a Value)) {
+        match self {
+            Value::Tuple(items)
+            | Value::List(items)
+            | Value::Set(items)
+            | Value::FrozenSet(items) => items.iter().for_each(f),
+            Value::Dict(pairs) => {
+                for (k, v) in pairs {
+                    f(k);
+                    f(v);
+                }
+            }
+            Value::Reduce {
+                callable,
+                args,
+                state,
+            } => {
+                f(callable);
+                f(args);
+                state.iter().for_each(|s| f(s));
+            }
+            Value::Object {
+                class,
+                args,
+                kwargs,
+                state,
+            } => {
+                f(class);
+                f(args);
+                kwargs.iter().chain(state).for_each(|s| f(s));
+            }
+            _ => {}
+        }
+    }
+
+    /// [`for_each_child`](Self::for_each_child), for changing them.
+    pub fn for_each_child_mut(&mut self, f: &mut dyn FnMut(&mut Value)) {
+        match self {
+            Value::Tuple(items)
+            | Value::List(items)
+            | Value::Set(items)
+            | Value::FrozenSet(items) => items.iter_mut().for_each(f),
+            Value::Dict(pairs) => {
+                for (k, v) in pairs {
+                    f(k);
+                    f(v);
+                }
+            }
+            Value::Reduce {
+                callable,
+                args,
+                state,
+            } => {
+                f(callable);
+                f(args);
+                state.iter_mut().for_each(|s| f(s));
+            }
+            Value::Object {
+                class,
+                args,
+                kwargs,
+                state,
+            } => {
+                f(class);
+                f(args);
+                kwargs.iter_mut().chain(state).for_each(|s| f(s));
+            }
+            _ => {}
+        }
+    }
+
     /// A short name of the kind of value, for error messages (`"int"`, `"list"`, `"global"`...).
     pub fn kind(&self) -> &'static str {
         match self {
