@@ -25,11 +25,27 @@ use crate::process::Process;
 use crate::{Error, Result};
 
 /// Where a manager listens and the key that opens it, shared by every
-/// proxy of that manager.
+/// proxy of that manager (a clone is a reference count: every call hands
+/// one to the reply's decoder).
 #[derive(Clone)]
-pub(crate) struct Endpoint {
+pub(crate) struct Endpoint(Arc<Place>);
+
+pub(crate) struct Place {
     pub(crate) address: Address,
     pub(crate) authkey: Option<Arc<[u8]>>,
+}
+
+impl std::ops::Deref for Endpoint {
+    type Target = Place;
+    fn deref(&self) -> &Place {
+        &self.0
+    }
+}
+
+impl Endpoint {
+    fn new(address: Address, authkey: Option<Arc<[u8]>>) -> Endpoint {
+        Endpoint(Arc::new(Place { address, authkey }))
+    }
 }
 
 impl fmt::Debug for Endpoint {
@@ -122,6 +138,16 @@ fn python_error(exc: &Value) -> Error {
     }
 }
 
+/// An `exposed` tuple (of `create` or `#PROXY`) as method names.
+fn method_names(exposed: &Value) -> Vec<String> {
+    exposed
+        .as_seq()
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect()
+}
+
 fn parse_reply(reply: Value) -> Result<Reply> {
     let bad = |what: &str| Error::Decode(format!("manager reply: {what}"));
     let Value::Tuple(pair) = reply else {
@@ -148,12 +174,7 @@ fn parse_reply(reply: Value) -> Result<Reply> {
             };
             let [exposed, token] =
                 <[Value; 2]>::try_from(pair).map_err(|_| bad("#PROXY without (exposed, token)"))?;
-            let exposed = exposed
-                .as_seq()
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|m| m.as_str().map(str::to_string))
-                .collect();
+            let exposed = method_names(&exposed);
             let Value::Object {
                 state: Some(state), ..
             } = token
@@ -584,13 +605,13 @@ impl<'de> Deserialize<'de> for BaseProxy {
                     ProxyFields::deserialize(d)?;
                 let from_parent = crate::reduction::decoding_from_parent();
                 let endpoint = if from_parent {
-                    Endpoint {
-                        address: match port {
+                    Endpoint::new(
+                        match port {
                             Some(port) => Address::Tcp { host: place, port },
                             None => Address::Unix(place.into()),
                         },
-                        authkey: authkey.map(|k| Arc::from(k.into_vec())),
-                    }
+                        authkey.map(|k| Arc::from(k.into_vec())),
+                    )
                 } else {
                     // A nested proxy in a manager's reply: it lives on
                     // that manager, reached the way we reach it.
@@ -751,10 +772,7 @@ impl SyncManager {
     /// `BaseManager.get_server().serve_forever()`), checking it answers (the
     /// `dummy` call of Python's `connect()`).
     pub fn connect(address: &Address, authkey: Option<&[u8]>) -> Result<SyncManager> {
-        let endpoint = Endpoint {
-            address: address.clone(),
-            authkey: authkey.map(Arc::from),
-        };
+        let endpoint = Endpoint::new(address.clone(), authkey.map(Arc::from));
         endpoint.server_call("dummy", vec![], vec![])?;
         Ok(SyncManager {
             endpoint,
@@ -815,10 +833,7 @@ impl SyncManager {
             }
         };
         Ok(SyncManager {
-            endpoint: Endpoint {
-                address: bound,
-                authkey: Some(Arc::from(authkey)),
-            },
+            endpoint: Endpoint::new(bound, Some(Arc::from(authkey))),
             server: Some(process),
         })
     }
@@ -871,15 +886,9 @@ impl SyncManager {
         all.extend(args);
         let reply = self.endpoint.server_call("create", all, kwds)?;
         let (id, exposed) = match reply.as_seq() {
-            Some([Value::Str(id), exposed]) => (
-                id.to_string_lossy().into_owned(),
-                exposed
-                    .as_seq()
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter_map(|m| m.as_str().map(str::to_string))
-                    .collect::<Vec<_>>(),
-            ),
+            Some([Value::Str(id), exposed]) => {
+                (id.to_string_lossy().into_owned(), method_names(exposed))
+            }
             _ => {
                 return Err(Error::Decode(format!(
                     "manager reply: create answered {}, not (id, exposed)",
