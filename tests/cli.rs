@@ -6,6 +6,8 @@ use std::process::Command;
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 
+mod servers;
+
 /// `target/<profile>/examples/NAME`, built by `cargo test` / `cargo nextest` with the tests.
 fn example(name: &str) -> Command {
     let mut dir: PathBuf = std::env::current_exe().unwrap();
@@ -167,18 +169,6 @@ fn example_condition_hands_out_every_item_once() {
     );
 }
 
-/// Masks `0x...` addresses (they differ per run).
-fn mask_addresses(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("0x") {
-        out.push_str(&rest[..i]);
-        out.push_str("0x?");
-        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
-    }
-    out + rest
-}
-
 #[test]
 fn example_manager_dict_list_prints_what_python_prints() {
     example("manager_dict_list")
@@ -200,7 +190,7 @@ fn example_nested_proxies() {
     let out = example("nested_proxies").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
-        mask_addresses(&String::from_utf8_lossy(&out.stdout)),
+        servers::mask_addresses(&String::from_utf8_lossy(&out.stdout)),
         "[<ListProxy object, typeid 'list' at 0x?>] []\n['hello'] ['hello']\n"
     );
 }
@@ -234,11 +224,7 @@ impl Drop for Server {
 
 fn python_script(name: &str) -> Command {
     let mut cmd = Command::new("python3");
-    cmd.arg(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/python")
-            .join(name),
-    );
+    cmd.arg(servers::python_dir().join(name));
     cmd
 }
 

@@ -6,8 +6,7 @@
 //! processes re-run this binary under spawn and forkserver.
 
 use std::fmt::Debug;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mp::connection::Address;
@@ -16,6 +15,8 @@ use mp::{Error, Process, StartMethod};
 
 mod harness;
 use harness::{check, TestResult};
+mod servers;
+use servers::Served;
 
 const KEY: &str = "mp-manager-client-test-key";
 
@@ -50,78 +51,20 @@ fn main() {
     harness::run(per_method, "client", global);
 }
 
-fn python_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
-}
-
-/// A server process for the test: CPython's (`manager_server.py`) or
-/// `mp serve-manager`; killed (after CPython's has had its stdin closed)
-/// when dropped.
-struct Served {
-    child: Child,
-    address: Address,
-    /// CPython's script shuts its manager down when its stdin closes.
-    graceful: bool,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.graceful && Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn first_line(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    line.trim().to_string()
-}
-
 fn serve_cpython() -> Served {
-    let mut child = Command::new("python3")
-        .arg(python_dir().join("manager_server.py"))
-        .env("MP_AUTHKEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let address = first_line(&mut child).parse().unwrap();
-    Served {
-        child,
-        address,
-        graceful: true,
-    }
+    servers::serve_cpython(KEY)
 }
 
 fn serve_mp(extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mp"))
-        .args(["serve-manager", "--address", "127.0.0.1:0"])
-        .args(extra)
-        .env("MP_AUTHKEY", KEY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let address = first_line(&mut child).parse().unwrap();
-    Served {
-        child,
-        address,
-        graceful: false,
-    }
+    servers::serve_mp(extra, KEY)
+}
+
+fn address(s: &Served) -> Address {
+    s.address.parse().unwrap()
 }
 
 fn connect(s: &Served) -> SyncManager {
-    SyncManager::connect(&s.address, Some(KEY.as_bytes())).unwrap()
+    SyncManager::connect(&address(s), Some(KEY.as_bytes())).unwrap()
 }
 
 /// A result as a line of the transcript: the value, or the kind of error
@@ -462,7 +405,7 @@ m.jobs().put(['from', 'python', 1.25])
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
-        .arg(served.address.to_string())
+        .arg(&served.address)
         .env("MP_AUTHKEY", KEY)
         .output()
         .unwrap();
@@ -497,12 +440,13 @@ fn child_uses_proxies(
     results.put(&format!("child got {item}")).unwrap();
 }
 
-fn proxies_travel_to_a_child(method: StartMethod) -> TestResult {
-    let m = SyncManager::start().unwrap();
+/// Hands a queue, a dict and a results queue of `m` to a child started
+/// with `method`, sends it `item`, and checks what the child did through
+/// them. Every proxy it made is dropped when it returns.
+fn child_round_trip(m: &SyncManager, method: StartMethod, item: &str) -> TestResult {
     let q: QueueProxy<String> = m.queue().unwrap();
     let d: DictProxy<String, i64> = m.dict().unwrap();
     let results: QueueProxy<String> = m.queue().unwrap();
-    let before = m.number_of_objects().unwrap();
     let p = Process::new(
         child_uses_proxies,
         (
@@ -513,21 +457,30 @@ fn proxies_travel_to_a_child(method: StartMethod) -> TestResult {
     )
     .with_start_method(method);
     p.start().unwrap();
-    q.put(&"hello".to_string()).unwrap();
+    q.put(&item.to_string()).unwrap();
     let said = results.get_timeout(Duration::from_secs(20)).unwrap();
     check(
         p.join(Some(Duration::from_secs(20))).unwrap() == Some(0),
         "child ok",
     )?;
-    check(said == "child got hello", format!("child said {said:?}"))?;
     check(
-        d.get(&"hello".to_string()).unwrap() == Some(5),
+        said == format!("child got {item}"),
+        format!("{method}: child said {said:?}"),
+    )?;
+    check(
+        d.get(&item.to_string()).unwrap() == Some(item.len() as i64),
         "child's write",
     )?;
-    drop(p);
-    // The clones handed to the child were released by the parent's drop
-    // of the Process args and by the child's proxies: the parent's three
-    // proxies are all that is left.
+    Ok(())
+}
+
+fn proxies_travel_to_a_child(method: StartMethod) -> TestResult {
+    let m = SyncManager::start().unwrap();
+    let before = m.number_of_objects().unwrap();
+    child_round_trip(&m, method, "hello")?;
+    // Every reference is back: the clones handed to the child (released
+    // by the child's proxies and the parent's drop of the Process args) and
+    // the parent's own proxies, so the three objects are gone.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let n = m.number_of_objects().unwrap();
@@ -578,33 +531,7 @@ fn proxy_to_a_child_of_cpython_server() -> TestResult {
     let cpython = serve_cpython();
     let m = connect(&cpython);
     for method in mp::get_all_start_methods() {
-        let q: QueueProxy<String> = m.queue().unwrap();
-        let d: DictProxy<String, i64> = m.dict().unwrap();
-        let results: QueueProxy<String> = m.queue().unwrap();
-        let p = Process::new(
-            child_uses_proxies,
-            (
-                q.try_clone().unwrap(),
-                d.try_clone().unwrap(),
-                results.try_clone().unwrap(),
-            ),
-        )
-        .with_start_method(method);
-        p.start().unwrap();
-        q.put(&"hi".to_string()).unwrap();
-        let said = results.get_timeout(Duration::from_secs(20)).unwrap();
-        check(
-            said == "child got hi",
-            format!("{method}: child said {said:?}"),
-        )?;
-        check(
-            p.join(Some(Duration::from_secs(20))).unwrap() == Some(0),
-            "child ok",
-        )?;
-        check(
-            d.get(&"hi".to_string()).unwrap() == Some(2),
-            "child's write",
-        )?;
+        child_round_trip(&m, method, "hi")?;
     }
     Ok(())
 }
@@ -633,7 +560,7 @@ fn start_and_shutdown() -> TestResult {
 
 fn wrong_key_and_no_server() -> TestResult {
     let served = serve_mp(&[]);
-    let err = SyncManager::connect(&served.address, Some(b"wrong")).unwrap_err();
+    let err = SyncManager::connect(&address(&served), Some(b"wrong")).unwrap_err();
     check(
         matches!(err, Error::Authentication(_)),
         format!("wrong key: {err}"),

@@ -98,14 +98,14 @@ fn repr_and_equality_match_cpython() {
 
 // ---- mp serve-manager against CPython clients ----
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
+use std::io::Write;
+use std::process::Stdio;
+
+mod common;
+mod servers;
+use servers::{first_line, mask_addresses, python_dir, Served};
 
 const KEY: &str = "mp-manager-test-key";
-
-fn python_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
-}
 
 /// The CPython interpreters to try as clients: python3, and 3.12/3.13 from
 /// pyenv where present.
@@ -130,39 +130,6 @@ fn pythons() -> Vec<String> {
     out
 }
 
-/// A server process and the address it printed on its first line.
-struct Served {
-    child: Child,
-    address: String,
-    /// Ends by itself when its stdin closes (CPython's script).
-    graceful: bool,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // CPython's server script shuts its manager process down when its
-        // stdin closes; give it a moment, then kill whatever is left.
-        drop(self.child.stdin.take());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while self.graceful && std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn first_line(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    line.trim().to_string()
-}
-
 /// Runs `python3 -c script`; its stdout. Fails the test (with the
 /// script's stderr) if the script fails.
 fn python_ok(script: &str) -> String {
@@ -180,36 +147,11 @@ fn python_ok(script: &str) -> String {
 }
 
 fn serve_mp(extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mp"))
-        .args(["serve-manager", "--address", "127.0.0.1:0"])
-        .args(extra)
-        .env("MP_AUTHKEY", KEY)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let address = first_line(&mut child);
-    assert!(address.starts_with("127.0.0.1:"), "mp printed {address:?}");
-    Served {
-        child,
-        address,
-        graceful: false,
-    }
+    servers::serve_mp(extra, KEY)
 }
 
 fn serve_cpython() -> Served {
-    let mut child = Command::new("python3")
-        .arg(python_dir().join("manager_server.py"))
-        .env("MP_AUTHKEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let address = first_line(&mut child);
-    Served {
-        child,
-        address,
-        graceful: true,
-    }
+    servers::serve_cpython(KEY)
 }
 
 /// Runs a client script; its output with object addresses masked.
@@ -226,15 +168,7 @@ fn run_client(python: &str, script: &str, address: &str) -> String {
         out.status.success(),
         "{python} {script} against {address}:\n{text}"
     );
-    let mut masked = String::new();
-    let mut rest = text.as_str();
-    while let Some(i) = rest.find("0x") {
-        masked.push_str(&rest[..i]);
-        masked.push_str("0x?");
-        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
-    }
-    masked.push_str(rest);
-    masked
+    mask_addresses(&text)
 }
 
 /// Runs `script` against CPython's own server (python3) and against mp's
@@ -599,18 +533,7 @@ fn help_examples_work_as_written() {
         eprintln!("NOTICE: python3 not runnable; skipping");
         return;
     }
-    let help = Command::new(env!("CARGO_BIN_EXE_mp"))
-        .args(["serve-manager", "--help"])
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let lines: Vec<&str> = help
-        .lines()
-        .skip_while(|l| l.trim() != "Examples:")
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
+    let (help, lines) = common::help_examples("serve-manager");
     // (server line, python lines) pairs.
     let mut examples: Vec<(String, Vec<String>)> = Vec::new();
     for l in lines {

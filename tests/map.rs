@@ -923,19 +923,7 @@ fn closed_output_pipe(persistent: bool) {
     }
     args.push(m.clone());
     let input: String = (1..=100_000).map(|i| format!("{i}\n")).collect();
-    let mut child = mp()
-        .arg("map")
-        .args(&args)
-        .process_group(0)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
+    let mut child = common::spawn_map_in(&args, input.as_bytes(), &[]);
     // Reads three lines, then closes the pipe.
     let lines = line_reader(child.stdout.take().unwrap(), 3);
     let run = Run::new(child);
@@ -1585,16 +1573,9 @@ fn check_example(line: &str, dir: &std::path::Path, out: &std::process::Output) 
 
 #[test]
 fn help_examples_work_as_written() {
-    let help = text(&mp().args(["map", "--help"]).output().unwrap().stdout);
-    let examples: Vec<&str> = help
-        .lines()
-        .skip_while(|l| l.trim() != "Examples:")
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
+    let (help, examples) = common::help_examples("map");
     assert_eq!(examples.len(), 5, "{help}");
-    for line in examples {
+    for line in &examples {
         let (dir, out) = run_example(line);
         check_example(line, dir.path(), &out);
     }

@@ -69,6 +69,20 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `mp SUBCOMMAND --help`, and the lines of its `Examples:` block (up to
+/// the first blank line), trimmed.
+pub fn help_examples(subcommand: &str) -> (String, Vec<String>) {
+    let help = text(&mp().args([subcommand, "--help"]).output().unwrap().stdout);
+    let examples = help
+        .lines()
+        .skip_while(|l| l.trim() != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .collect();
+    (help, examples)
+}
+
 /// Status, stdout and stderr, for assertion messages.
 pub fn show(out: &Output) -> String {
     format!(
