@@ -111,31 +111,26 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) prin
 show() { echo "${1:-—}"; }
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(python3 --version); $(redis-server --version 2>/dev/null | awk '{print $1, $3}'); $rounds rounds of ${secs} s per operation, medians"
 echo
+servers_table() { # CPYTHON_SERVER_CONTENDER MP_CONTENDER: one client on both servers
+  echo "| operation | clients | CPython server (round trips/s) | mp serve-manager | mp / CPython |"
+  echo "|---|---|---|---|---|"
+  for op in dict_set_get queue_put_get; do
+    for clients in 1 8; do
+      c=$(med "$1" $clients $op)
+      m=$(med "$2" $clients $op)
+      echo "| $op | $clients | $(show "$c") | $(show "$m") | $(ratio "$m" "$c") |"
+    done
+  done
+}
 echo "### CPython client: CPython's server and mp serve-manager"
 echo
-echo "| operation | clients | CPython server (round trips/s) | mp serve-manager | mp / CPython |"
-echo "|---|---|---|---|---|"
-for op in dict_set_get queue_put_get; do
-  for clients in 1 8; do
-    c=$(med cpython $clients $op)
-    m=$(med mp $clients $op)
-    echo "| $op | $clients | $c | $m | $(ratio "$m" "$c") |"
-  done
-done
+servers_table cpython mp
 echo
 echo "### Rust client (c): CPython's server and mp serve-manager"
 echo
 echo "The same client on both servers, so the ratio is the servers' alone (the Python client's own CPU caps the table above)."
 echo
-echo "| operation | clients | CPython server (round trips/s) | mp serve-manager | mp / CPython |"
-echo "|---|---|---|---|---|"
-for op in dict_set_get queue_put_get; do
-  for clients in 1 8; do
-    c=$(med rust_cpython $clients $op)
-    m=$(med rust $clients $op)
-    echo "| $op | $clients | $(show "$c") | $(show "$m") | $(ratio "$m" "$c") |"
-  done
-done
+servers_table rust_cpython rust
 echo
 echo "### mp next to Redis and the raw floor"
 echo
