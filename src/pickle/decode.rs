@@ -22,27 +22,165 @@ pub fn loads(data: &[u8]) -> Result<Value, PickleError> {
 
 /// Decode a pickle with explicit [`Limits`].
 pub fn loads_with(data: &[u8], limits: &Limits) -> Result<Value, PickleError> {
+    if let Some(v) = super::fast::loads(data, limits) {
+        return Ok(v);
+    }
+    loads_full(data, limits)
+}
+
+/// The full decoder alone (any pickle the fast path gives up on).
+pub(super) fn loads_full(data: &[u8], limits: &Limits) -> Result<Value, PickleError> {
+    // The working vectors of the last decode on this thread, reused: a
+    // small message (a manager request) then costs no allocation but its
+    // own values.
+    let mut scratch = SCRATCH.with(|s| s.take()).unwrap_or_default();
+    let r = decode(data, limits, &mut scratch);
+    scratch.clear();
+    if scratch.small() {
+        SCRATCH.with(|s| s.set(Some(scratch)));
+    }
+    r
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+}
+
+/// The decoder's working vectors, kept between calls on a thread.
+#[derive(Default)]
+struct Scratch {
+    nodes: Vec<Node>,
+    origin: Vec<usize>,
+    stack: Vec<Id>,
+    marks: Vec<usize>,
+    memo: Memo,
+    state: Vec<State>,
+    tasks: Vec<Task>,
+    out: Vec<Value>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.origin.clear();
+        self.stack.clear();
+        self.marks.clear();
+        self.memo.clear();
+        self.state.clear();
+        self.tasks.clear();
+        self.out.clear();
+    }
+
+    /// Whether it is worth keeping (a huge message's vectors are let go).
+    fn small(&self) -> bool {
+        const KEEP: usize = 1024;
+        self.nodes.capacity() <= KEEP
+            && self.stack.capacity() <= KEEP
+            && self.tasks.capacity() <= KEEP
+            && self.out.capacity() <= KEEP
+            && self.memo.dense.capacity() <= KEEP
+            && self.memo.sparse.capacity() <= KEEP
+            && self.marks.capacity() <= KEEP
+    }
+}
+
+fn decode(data: &[u8], limits: &Limits, scratch: &mut Scratch) -> Result<Value, PickleError> {
     let mut m = Machine {
         data,
         pos: 0,
         limits,
-        nodes: Vec::new(),
-        origin: Vec::new(),
-        stack: Vec::new(),
-        marks: Vec::new(),
-        memo: HashMap::new(),
+        nodes: std::mem::take(&mut scratch.nodes),
+        origin: std::mem::take(&mut scratch.origin),
+        shared: false,
+        stack: std::mem::take(&mut scratch.stack),
+        marks: std::mem::take(&mut scratch.marks),
+        memo: std::mem::take(&mut scratch.memo),
         proto: 0,
     };
-    let root = m.run()?;
+    let root = m.run();
+    let Machine {
+        nodes,
+        origin,
+        shared: any_shared,
+        stack,
+        marks,
+        memo,
+        ..
+    } = m;
+    (scratch.nodes, scratch.origin) = (nodes, origin);
+    (scratch.stack, scratch.marks, scratch.memo) = (stack, marks, memo);
+    let root = root?;
+    let mut state = std::mem::take(&mut scratch.state);
+    state.resize(scratch.nodes.len(), State::New);
     let mut b = Builder {
-        nodes: &m.nodes,
-        origin: &m.origin,
-        state: vec![State::New; m.nodes.len()],
+        nodes: &mut scratch.nodes,
+        origin: &scratch.origin,
+        any_shared,
+        state,
         copying: 0,
         copy_budget: limits.max_copy_bytes,
         limits,
     };
-    b.build(root)
+    let r = b.build(
+        root,
+        std::mem::take(&mut scratch.tasks),
+        std::mem::take(&mut scratch.out),
+    );
+    scratch.state = b.state;
+    match r {
+        Ok((v, tasks, out)) => {
+            (scratch.tasks, scratch.out) = (tasks, out);
+            Ok(v)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The memo: indices as the pickler numbers them (0, 1, 2... in CPython's
+/// pickles) in a vector; a sparse index from a hand-made pickle in a map,
+/// so a huge index costs no more than a small one.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Id>>,
+    sparse: HashMap<u32, Id>,
+    count: usize,
+}
+
+impl Memo {
+    fn clear(&mut self) {
+        self.dense.clear();
+        self.sparse.clear();
+        self.count = 0;
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn contains(&self, index: u32) -> bool {
+        self.get(index).is_some()
+    }
+
+    fn get(&self, index: u32) -> Option<Id> {
+        match self.dense.get(index as usize) {
+            Some(slot) => *slot,
+            None => self.sparse.get(&index).copied(),
+        }
+    }
+
+    fn insert(&mut self, index: u32, id: Id) {
+        let i = index as usize;
+        if i >= self.dense.len() && i < 2 * self.count + 16 && !self.sparse.contains_key(&index) {
+            self.dense.resize(i + 1, None);
+        }
+        let slot = match self.dense.get_mut(i) {
+            Some(slot) => slot.replace(id),
+            None => self.sparse.insert(index, id),
+        };
+        if slot.is_none() {
+            self.count += 1;
+        }
+    }
 }
 
 /// A node of the object graph under construction.
@@ -92,7 +230,10 @@ struct Machine<'a> {
     stack: Vec<Id>,
     /// Stack lengths at each open MARK.
     marks: Vec<usize>,
-    memo: HashMap<u32, Id>,
+    memo: Memo,
+    /// Whether a node was pushed more than once (DUP, memo gets): then the
+    /// builder copies leaves; else it moves them into the tree.
+    shared: bool,
     proto: u8,
 }
 
@@ -324,7 +465,7 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_put(&mut self, index: u32, id: Id, at: usize) -> Result<(), PickleError> {
-        if self.memo.len() >= self.limits.max_memo && !self.memo.contains_key(&index) {
+        if self.memo.len() >= self.limits.max_memo && !self.memo.contains(index) {
             return Err(self.limit("max_memo", self.limits.max_memo, at));
         }
         self.memo.insert(index, id);
@@ -332,11 +473,12 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_get(&mut self, index: u64, at: usize, code: u8) -> Result<(), PickleError> {
-        let id = u32::try_from(index)
-            .ok()
-            .and_then(|i| self.memo.get(&i).copied());
+        let id = u32::try_from(index).ok().and_then(|i| self.memo.get(i));
         match id {
-            Some(id) => self.push(id, at),
+            Some(id) => {
+                self.shared = true;
+                self.push(id, at)
+            }
             None => Err(self.invalid(at, code, format!("memo entry {index} was never stored"))),
         }
     }
@@ -425,6 +567,7 @@ impl<'a> Machine<'a> {
                 }
                 DUP => {
                     let top = self.top(at, code)?;
+                    self.shared = true;
                     self.push(top, at)?;
                 }
                 NONE => self.push_leaf(Value::None, at)?,
@@ -915,8 +1058,10 @@ enum State {
 /// Second pass: the node graph to a [`Value`] tree, without recursion (an
 /// explicit work stack), so hostile nesting costs heap, not thread stack.
 struct Builder<'a> {
-    nodes: &'a [Node],
+    nodes: &'a mut [Node],
     origin: &'a [usize],
+    /// Whether any node is pushed more than once (then leaves are copied).
+    any_shared: bool,
     state: Vec<State>,
     /// > 0 while rebuilding a node that was already built once (a shared reference).
     copying: usize,
@@ -932,10 +1077,14 @@ enum Task {
 }
 
 impl Builder<'_> {
-    fn build(&mut self, root: Id) -> Result<Value, PickleError> {
-        let nodes = self.nodes;
-        let mut tasks = vec![Task::Enter(root, 0)];
-        let mut out: Vec<Value> = Vec::new();
+    /// The tree under `root`; also gives back the (emptied) work vectors.
+    fn build(
+        &mut self,
+        root: Id,
+        mut tasks: Vec<Task>,
+        mut out: Vec<Value>,
+    ) -> Result<(Value, Vec<Task>, Vec<Value>), PickleError> {
+        tasks.push(Task::Enter(root, 0));
         while let Some(task) = tasks.pop() {
             match task {
                 Task::Enter(id, depth) => {
@@ -947,7 +1096,7 @@ impl Builder<'_> {
                             at: Some(self.origin[i]),
                         });
                     }
-                    let node = &nodes[i];
+                    let node = &self.nodes[i];
                     let copy = match self.state[i] {
                         State::InProgress => {
                             return Err(PickleError::Cycle {
@@ -962,10 +1111,16 @@ impl Builder<'_> {
                         self.copying += 1;
                     }
                     if self.copying > 0 {
-                        self.charge(node, i)?;
+                        self.charge(i)?;
                     }
-                    if let Node::Leaf(v) = node {
-                        out.push(v.clone());
+                    if let Node::Leaf(v) = &mut self.nodes[i] {
+                        // Moved out when no node is built twice (a shared
+                        // container rebuilds its leaves on each visit).
+                        out.push(if self.any_shared {
+                            v.clone()
+                        } else {
+                            std::mem::replace(v, Value::None)
+                        });
                         self.state[i] = State::Done;
                         if copy {
                             self.copying -= 1;
@@ -974,6 +1129,7 @@ impl Builder<'_> {
                     }
                     self.state[i] = State::InProgress;
                     tasks.push(Task::Exit(id, copy));
+                    let node = &self.nodes[i];
                     let d = depth + 1;
                     let start = tasks.len();
                     match node {
@@ -1016,7 +1172,7 @@ impl Builder<'_> {
                 }
                 Task::Exit(id, copy) => {
                     let i = id as usize;
-                    let v = assemble(&nodes[i], &mut out);
+                    let v = assemble(&self.nodes[i], &mut out);
                     out.push(v);
                     self.state[i] = State::Done;
                     if copy {
@@ -1025,12 +1181,13 @@ impl Builder<'_> {
                 }
             }
         }
-        Ok(out.pop().expect("the root's value"))
+        let v = out.pop().expect("the root's value");
+        Ok((v, tasks, out))
     }
 
     /// Count a copied node against the budget.
-    fn charge(&mut self, node: &Node, i: usize) -> Result<(), PickleError> {
-        let payload = match node {
+    fn charge(&mut self, i: usize) -> Result<(), PickleError> {
+        let payload = match &self.nodes[i] {
             Node::Leaf(Value::Str(s)) => s.as_bytes().len(),
             Node::Leaf(Value::Bytes(b) | Value::ByteArray(b) | Value::BigInt(b)) => b.len(),
             Node::Leaf(Value::Global { module, name }) => module.len() + name.len(),

@@ -31,8 +31,16 @@ const BATCHSIZE: usize = 1000;
 /// Readable by every Python ≥ 3.4. See the [module docs](super#encoding)
 /// for the one difference from CPython (repeated objects).
 pub fn dumps(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    dumps_into(v, &mut out);
+    out
+}
+
+/// [`dumps`], appended to `out` (a reused buffer, or after a frame header).
+pub fn dumps_into(v: &Value, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[op::PROTO, 4]);
     let mut e = Encoder {
-        out: vec![op::PROTO, 4],
+        out: std::mem::take(out),
         frame_start: None,
         framing: true,
         memo_len: 0,
@@ -43,7 +51,7 @@ pub fn dumps(v: &Value) -> Vec<u8> {
     e.save(v);
     e.write(&[op::STOP]);
     e.commit_frame();
-    e.out
+    *out = e.out;
 }
 
 struct Encoder<'v> {

@@ -117,6 +117,7 @@
 mod de;
 mod decode;
 mod encode;
+mod fast;
 mod json;
 pub(crate) mod proxy;
 mod ser;
@@ -124,7 +125,7 @@ mod value;
 
 pub use de::from_value;
 pub use decode::{loads, loads_with};
-pub use encode::dumps;
+pub use encode::{dumps, dumps_into};
 #[cfg(test)]
 pub(crate) use json::unhex;
 pub use json::{from_json, to_json};
