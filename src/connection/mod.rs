@@ -121,6 +121,11 @@ pub struct Connection {
     broken: Cell<bool>,
     /// The largest message `recv`/`recv_bytes` accept (None: any).
     max_message: Option<usize>,
+    /// Whether reads go through `recvmsg` to collect passed descriptors:
+    /// unknown until the first read of a socket, then true only for Unix
+    /// sockets (a TCP socket cannot carry descriptors; a plain `recv` is
+    /// cheaper per message).
+    passes_fds: Cell<Option<bool>>,
 }
 
 /// Bytes read ahead: `data[start..end]` are unread. `data` stays initialised
@@ -220,6 +225,7 @@ impl Connection {
             wbuf: RefCell::new(Vec::new()),
             broken: Cell::new(false),
             max_message: None,
+            passes_fds: Cell::new(None),
         }
     }
 
@@ -237,14 +243,30 @@ impl Connection {
     /// Python object it is (nothing in it is imported or run), whichever
     /// codec the connection uses for [`recv`](Self::recv).
     pub fn recv_value(&self) -> Result<crate::pickle::Value> {
-        let bytes = self.recv_bytes(None)?;
-        crate::pickle::loads(&bytes).map_err(|e| Error::Decode(e.to_string()))
+        self.with_message(crate::pickle::loads)?
+            .map_err(|e| Error::Decode(e.to_string()))
     }
 
     /// Sends a [`crate::pickle::Value`] pickled (protocol 4): a Python
     /// peer's `recv()` gets the object.
     pub fn send_value(&self, value: &crate::pickle::Value) -> Result<()> {
-        self.send_bytes(&crate::pickle::dumps(value))
+        self.check_writable()?;
+        // Pickled straight into the reused frame buffer, after room for the header.
+        let mut frame = std::mem::take(&mut *self.wbuf.borrow_mut());
+        frame.clear();
+        frame.extend_from_slice(&[0; 4]);
+        crate::pickle::dumps_into(value, &mut frame);
+        let r = match i32::try_from(frame.len() - 4) {
+            Ok(len) => {
+                frame[..4].copy_from_slice(&len.to_be_bytes());
+                self.write_all(&frame)
+            }
+            Err(_) => self.send_frame(&frame[4..], &[]),
+        };
+        if frame.capacity() <= BUF_SIZE {
+            *self.wbuf.borrow_mut() = frame;
+        }
+        r
     }
 
     /// A second `Connection` on a duplicate of the same descriptor, for
@@ -402,11 +424,39 @@ impl Connection {
     /// cannot be skipped safely), as in CPython.
     pub fn recv_bytes(&self, maxlength: Option<usize>) -> Result<Vec<u8>> {
         self.check_readable()?;
-        let limit = match (maxlength, self.max_message) {
+        self.recv_frame(self.limit(maxlength))
+    }
+
+    /// The smaller of `maxlength` and the connection's own limit.
+    fn limit(&self, maxlength: Option<usize>) -> Option<usize> {
+        match (maxlength, self.max_message) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        self.recv_frame(limit)
+        }
+    }
+
+    /// Receives one message (within the connection's size limit, as
+    /// [`recv_bytes`](Self::recv_bytes)) and hands it to `f`: straight from
+    /// the read buffer when it arrived whole (no copy, no allocation),
+    /// else from a message read as `recv_bytes` does.
+    pub(crate) fn with_message<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        self.check_readable()?;
+        let limit = self.limit(None);
+        if !self.has_buffered() && !self.fill()? {
+            return Err(Error::Eof);
+        }
+        if let Some((hlen, len)) = self.buffered_frame() {
+            if limit.is_none_or(|max| len <= max) {
+                let r = {
+                    let rb = self.rbuf.borrow();
+                    f(&rb.available()[hlen..hlen + len])
+                };
+                self.rbuf.borrow_mut().consume(hlen + len);
+                return Ok(r);
+            }
+        }
+        let msg = self.recv_frame(limit)?;
+        Ok(f(&msg))
     }
 
     /// Sets the largest message [`recv`](Self::recv), [`recv_value`](Self::recv_value)
@@ -516,7 +566,7 @@ impl Connection {
     fn read_some(&self, buf: &mut [u8]) -> Result<usize> {
         let fd = self.fd()?;
         loop {
-            let r = if self.is_socket {
+            let r = if self.is_socket && self.passes_fds(fd) {
                 let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS]);
                 let mut iov = [IoSliceMut::new(buf)];
                 match socket::recvmsg::<()>(
@@ -550,6 +600,22 @@ impl Connection {
                 Err(e) => return Err(Error::io("recv", e.into())),
             }
         }
+    }
+
+    /// Whether the socket `fd` can carry descriptors (a Unix socket).
+    fn passes_fds(&self, fd: BorrowedFd<'_>) -> bool {
+        if let Some(known) = self.passes_fds.get() {
+            return known;
+        }
+        use socket::SockaddrLike as _;
+        let unix = !matches!(
+            socket::getsockname::<socket::SockaddrStorage>(fd.as_raw_fd())
+                .ok()
+                .and_then(|a| a.family()),
+            Some(socket::AddressFamily::Inet | socket::AddressFamily::Inet6)
+        );
+        self.passes_fds.set(Some(unix));
+        unix
     }
 
     /// Makes sure at least `n` unread bytes are buffered.

@@ -258,7 +258,9 @@ struct ThreadConnection {
 }
 
 thread_local! {
-    static CONNECTIONS: RefCell<HashMap<Address, ThreadConnection>> = RefCell::new(HashMap::new());
+    /// This thread's connections, one per manager address (a thread talks
+    /// to few managers: a vector scan, no hashing per call).
+    static CONNECTIONS: RefCell<Vec<(Address, ThreadConnection)>> = const { RefCell::new(Vec::new()) };
     /// The manager whose reply is being decoded: a proxy inside the reply
     /// (a nested proxy) belongs to it.
     static DECODING_FOR: RefCell<Option<Endpoint>> = const { RefCell::new(None) };
@@ -274,11 +276,15 @@ fn thread_name() -> String {
 
 fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
     let pid = crate::synchronize::my_pid();
-    let cached = CONNECTIONS.with(|c| c.borrow_mut().remove(&ep.address));
-    let conn = match cached {
-        Some(tc) if tc.pid == pid => tc.conn,
+    let cached = CONNECTIONS.with(|c| {
+        let mut c = c.borrow_mut();
+        let i = c.iter().position(|(a, _)| *a == ep.address)?;
+        Some(c.swap_remove(i))
+    });
+    let (address, conn) = match cached {
+        Some((address, tc)) if tc.pid == pid => (address, tc.conn),
         cached => {
-            if let Some(inherited) = cached {
+            if let Some((_, inherited)) = cached {
                 // Inherited through fork: the socket is the parent's, and
                 // the child may already have closed its descriptor (and the
                 // number may be reused): never close it from here.
@@ -293,7 +299,7 @@ fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Resul
                 vec![],
             ))?;
             match parse_reply(conn.recv_value()?)? {
-                Reply::Value(_) => conn,
+                Reply::Value(_) => (ep.address.clone(), conn),
                 Reply::Proxy { .. } => {
                     return Err(Error::Decode(
                         "manager reply: accept_connection answered #PROXY".into(),
@@ -315,7 +321,7 @@ fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Resul
     ) {
         CONNECTIONS.with(|c| {
             c.borrow_mut()
-                .insert(ep.address.clone(), ThreadConnection { pid, conn })
+                .push((address, ThreadConnection { pid, conn }))
         });
     }
     result

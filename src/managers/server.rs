@@ -832,8 +832,9 @@ impl Server {
 
     fn serve_methods(&self, conn: &Connection, session: &mut Session) {
         loop {
-            let bytes = match conn.recv_bytes(None) {
-                Ok(b) => b,
+            // Decoded straight from the read buffer.
+            let request = match conn.with_message(decode_request) {
+                Ok(r) => r,
                 Err(Error::TooLong { len, max }) => {
                     refuse_oversize(conn, len, max);
                     break;
@@ -843,7 +844,7 @@ impl Server {
             // The client has rebuilt (and incref'ed) what the last reply
             // carried before it could send this.
             self.release(std::mem::take(&mut session.holds));
-            let reply = match decode_request(&bytes) {
+            let reply = match request {
                 Ok(req) => self.method_call(req, session),
                 Err(e) => traceback(e),
             };
