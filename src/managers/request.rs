@@ -87,9 +87,9 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, RequestError> {
         }
     };
     let method = match method {
-        Value::Str(s) => match s.as_str() {
-            Some(m) => m.to_string(),
-            None => return shape("AttributeError: method name with a lone surrogate".into()),
+        Value::Str(s) => match s.into_string() {
+            Ok(m) => m,
+            Err(_) => return shape("AttributeError: method name with a lone surrogate".into()),
         },
         other => {
             return shape(format!(

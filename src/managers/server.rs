@@ -737,7 +737,7 @@ impl Server {
             Ok((ident, obj)) => {
                 // The new object keeps what it was made with.
                 let st = obj.lock();
-                self.settle(&obj, &st, &refs, &[]);
+                self.settle(&obj, &st, &refs, &Vec::new);
                 drop(st);
                 self.created(ident, kind)
             }
@@ -932,7 +932,7 @@ impl Server {
         conn_id: u64,
     ) -> Reply {
         let settle = |st: &State, reply: &Reply| {
-            let out = self.settle(obj, st, refs, &reply.values());
+            let out = self.settle(obj, st, refs, &|| reply.values());
             refs.holds.borrow_mut().extend(out);
         };
         if !obj.kind.accepts(method) {
@@ -994,7 +994,7 @@ impl Server {
         };
         // Keys that are proxies: the iterator takes references to them
         // while the dict still holds them.
-        let taken = self.settle(obj, &st, refs, &keys.iter().collect::<Vec<_>>());
+        let taken = self.settle(obj, &st, refs, &|| keys.iter().collect());
         drop(st);
         match self.register(
             "Iterator",
@@ -1048,6 +1048,13 @@ impl Server {
         args: &mut [Value],
         kwds: &mut Value,
     ) -> std::result::Result<CallRefs, Reply> {
+        let mut any = false;
+        for v in args.iter().chain(std::iter::once(&*kwds)) {
+            for_each_proxy(v, &mut |_| any = true);
+        }
+        if !any {
+            return Ok(CallRefs::new(HashSet::new()));
+        }
         let mut values: Vec<&mut Value> = args.iter_mut().collect();
         values.push(kwds);
         self.pin_proxies(&mut values).map(CallRefs::new)
@@ -1104,12 +1111,12 @@ impl Server {
     /// and takes a reference for each own proxy `outgoing` carries out,
     /// returning their ids. Taken here, under the lock, so a proxy moving
     /// from the state into a reply is never without a reference.
-    fn settle(
+    fn settle<'v>(
         &self,
         obj: &Object,
         st: &State,
         refs: &CallRefs,
-        outgoing: &[&Value],
+        outgoing: &dyn Fn() -> Vec<&'v Value>,
     ) -> Vec<String> {
         let mut held = obj.held();
         if refs.pinned.is_empty() && held.refs.is_empty() {
@@ -1137,7 +1144,7 @@ impl Server {
             drop.extend((n..before).map(|_| id.clone()));
         }
         held.refs = now;
-        let out: Vec<String> = count_refs(outgoing.iter().copied(), &candidates)
+        let out: Vec<String> = count_refs(outgoing(), &candidates)
             .into_iter()
             .flat_map(|(id, n)| std::iter::repeat_n(id, n))
             .collect();

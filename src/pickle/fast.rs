@@ -18,8 +18,8 @@ use super::Limits;
 pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
     let mut r = Reader { data, pos: 0 };
     // The stack of values, each with its height (0 for a leaf) for max_depth.
-    let mut stack: Vec<(Value, usize)> = Vec::new();
-    let mut marks: Vec<usize> = Vec::new();
+    let mut stack: Vec<(Value, usize)> = Vec::with_capacity(8);
+    let mut marks: Vec<usize> = Vec::with_capacity(4);
     let mut values = 0usize;
     let mut memo = 0usize;
     let base = |marks: &Vec<usize>| marks.last().copied().unwrap_or(0);

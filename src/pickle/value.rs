@@ -523,9 +523,20 @@ impl PyStr {
         if self.surrogates {
             None
         } else {
-            // The bytes were validated as UTF-8 when there is no surrogate.
-            std::str::from_utf8(&self.bytes).ok()
+            // SAFETY: every constructor (`from_surrogatepass`, `From<String>`,
+            // `From<&str>`, `Default`) leaves `bytes` valid UTF-8 when
+            // `surrogates` is false, and nothing mutates them afterwards.
+            Some(unsafe { std::str::from_utf8_unchecked(&self.bytes) })
         }
+    }
+
+    /// The text as a `String` (no copy), when it has no lone surrogate.
+    pub fn into_string(self) -> Result<String, PyStr> {
+        if self.surrogates {
+            return Err(self);
+        }
+        // SAFETY: as in `as_str`.
+        Ok(unsafe { String::from_utf8_unchecked(self.bytes) })
     }
 
     /// The text with every surrogate replaced by U+FFFD.
