@@ -5,7 +5,7 @@
 //! `cargo run --example condition`
 use std::time::Duration;
 
-use mp::sharedctypes::{Array, RawValue, Value};
+use mp::sharedctypes::{Array, RawValue};
 use mp::synchronize::Condition;
 use mp::Process;
 
@@ -40,8 +40,8 @@ fn consumer(
 fn main() {
     mp::freeze_support();
     let cv = Condition::new(None).unwrap();
-    let available = Value::raw(0u32).unwrap();
-    let next = Value::raw(0u32).unwrap();
+    let available = RawValue::new(0u32).unwrap();
+    let next = RawValue::new(0u32).unwrap();
     let taken_by = Array::new(0u32, ITEMS as usize).unwrap();
     let consumers: Vec<Process> = (0..3)
         .map(|_| {

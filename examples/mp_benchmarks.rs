@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use mp::queues::Queue;
-use mp::sharedctypes::Array;
+use mp::sharedctypes::{Array, RawArray};
 use mp::synchronize::{Condition, Event, Lock};
 use mp::{Connection, Process};
 
@@ -26,7 +26,7 @@ fn rate(mut f: impl FnMut(u64)) -> f64 {
     }
 }
 
-fn pong((c, turn, n): (Condition, Array<u64>, u64)) {
+fn pong((c, turn, n): (Condition, RawArray<u64>, u64)) {
     let _g = c.lock().unwrap();
     for i in 0..n {
         while turn.get(0).unwrap() != 2 * i + 1 {
@@ -108,25 +108,28 @@ fn main() {
     });
     println!("lock_acquire_release {r:.0} per_s");
 
-    for (name, a) in [
-        ("array_lock_true_get", Array::new(0u64, 100).unwrap()),
-        ("array_raw_get", Array::raw(&[0u64; 100]).unwrap()),
-    ] {
-        let r = rate(|n| {
+    // The same loop over a locked and a raw array.
+    fn array_gets(get: impl Fn(usize) -> u64) -> f64 {
+        rate(|n| {
             let mut s = 0u64;
             for i in 0..n as usize {
-                s = s.wrapping_add(a.get(i % 100).unwrap());
+                s = s.wrapping_add(get(i % 100));
             }
             std::hint::black_box(s);
-        });
-        println!("{name} {r:.0} per_s");
+        })
     }
+    let locked = Array::new(0u64, 100).unwrap();
+    let r = array_gets(|i| locked.get(i).unwrap());
+    println!("array_lock_true_get {r:.0} per_s");
+    let raw = RawArray::new(0u64, 100).unwrap();
+    let r = array_gets(|i| raw.get(i).unwrap());
+    println!("array_raw_get {r:.0} per_s");
 
     // Condition ping-pong: a round trip is one notify and one wake each way.
     let r = rate(|n| {
         let c = Condition::new(None).unwrap();
         // The turn counter is guarded by the condition's own lock.
-        let turn = Array::raw(&[0u64]).unwrap();
+        let turn = RawArray::from_slice(&[0u64]).unwrap();
         let p = Process::new(pong, (c.clone(), turn.clone(), n));
         p.start().unwrap();
         let _g = c.lock().unwrap();

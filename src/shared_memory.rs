@@ -23,7 +23,11 @@
 //! to a child (as part of a [`crate::Process`] argument) by passing the
 //! descriptor. Nothing of theirs can leak into `/dev/shm`: the memory goes
 //! with its last mapping and descriptor, SIGKILL or not. (CPython's named
-//! semaphores need its tracker; `mp`'s have no names.)
+//! semaphores need its tracker; `mp`'s have no names.) Each memfd is sealed
+//! at its size (`F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`) before anyone
+//! else can see it, and a process that receives one maps it only if it
+//! carries those seals and holds the length the message claims: no holder
+//! can `ftruncate` it under the others' mappings.
 //!
 //! # The resource tracker
 //! A named segment outlives every process that maps it until someone
@@ -54,6 +58,13 @@ use crate::error::{Error, Result};
 use crate::reduction::{Fd, FdRef};
 
 /// A shared mapping of an anonymous memfd. Cheap to clone (an `Arc`).
+///
+/// The memfd is sealed against shrinking and growing as soon as its size is
+/// set ([`Region::new`]), and a region received from another process is
+/// mapped only if its descriptor carries that seal and holds at least the
+/// length the message claims ([`Region::received`]): no holder of the
+/// descriptor can `ftruncate` it under another process's mapping, which
+/// would make every access past the new end a SIGBUS.
 #[derive(Clone)]
 pub(crate) struct Region(Arc<Mapping>);
 
@@ -63,29 +74,88 @@ struct Mapping {
     fd: OwnedFd,
 }
 
-// SAFETY: the mapping is plain shared memory; all access to it goes through
-// atomics (or is the caller's responsibility under a lock).
+// SAFETY: the mapping is plain shared memory that other processes change
+// at any time anyway; this type hands out only raw pointers and atomics
+// into it, and every access through them says why it is sound.
 unsafe impl Send for Mapping {}
 // SAFETY: as above.
 unsafe impl Sync for Mapping {}
 
+/// The seals every region's memfd gets once its size is set: its size is
+/// fixed for good, and the seals themselves cannot be lifted.
+const SEALS: libc::c_int = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+
+/// An error about a descriptor that cannot be mapped safely.
+fn unmappable(what: String) -> Error {
+    Error::io(
+        "shared memory",
+        std::io::Error::new(std::io::ErrorKind::InvalidData, what),
+    )
+}
+
+/// The size of the file behind `fd`.
+fn file_size(fd: &OwnedFd) -> Result<u64> {
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| Error::io("fstat", e.into()))?;
+    Ok(st.st_size.max(0) as u64)
+}
+
 impl Region {
-    /// A new zeroed region of `len` bytes (rounded up to a page by the kernel).
+    /// A new zeroed region of `len` bytes (rounded up to a page by the
+    /// kernel), its memfd sealed at that size.
     pub(crate) fn new(len: usize) -> Result<Region> {
+        let len = len.max(1);
         let name = c"mp-shared";
+        let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
         // SAFETY: a valid C string; flags are plain bits.
-        let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        let raw = unsafe { libc::memfd_create(name.as_ptr(), flags) };
         if raw < 0 {
             return Err(Error::io("memfd_create", std::io::Error::last_os_error()));
         }
         // SAFETY: memfd_create returned a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        nix::unistd::ftruncate(&fd, len.max(1) as libc::off_t)
-            .map_err(|e| Error::io("ftruncate", e.into()))?;
-        Region::map(fd, len.max(1))
+        let size = libc::off_t::try_from(len)
+            .map_err(|_| unmappable(format!("a region of {len} bytes is too large")))?;
+        nix::unistd::ftruncate(&fd, size).map_err(|e| Error::io("ftruncate", e.into()))?;
+        // SAFETY: fcntl on a descriptor we own, with an integer argument.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
+            return Err(Error::io(
+                "fcntl(F_ADD_SEALS)",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Region::map(fd, len)
     }
 
-    pub(crate) fn map(fd: OwnedFd, len: usize) -> Result<Region> {
+    /// A region whose descriptor came from another process, with the
+    /// length its message claims: mapped only if the memfd is sealed
+    /// against shrinking and really holds `len` bytes.
+    pub(crate) fn received(fd: OwnedFd, len: usize) -> Result<Region> {
+        // SAFETY: fcntl on a descriptor we own, with no argument.
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 {
+            return Err(unmappable(
+                "the descriptor is not a memfd sealed against shrinking; \
+                 any holder could truncate it under the mapping"
+                    .into(),
+            ));
+        }
+        Region::checked(fd, len)
+    }
+
+    /// Maps `len` bytes of `fd` after checking (fstat) that it holds them.
+    fn checked(fd: OwnedFd, len: usize) -> Result<Region> {
+        let size = file_size(&fd)?;
+        if size < len as u64 {
+            return Err(unmappable(format!(
+                "the descriptor holds {size} bytes, fewer than the {len} claimed; \
+                 not mapping past its end"
+            )));
+        }
+        Region::map(fd, len)
+    }
+
+    /// Maps `len` bytes of `fd`, which the caller knows holds them.
+    fn map(fd: OwnedFd, len: usize) -> Result<Region> {
         // SAFETY: mapping a descriptor we own, with no fixed address; the
         // result is checked for MAP_FAILED.
         let p = unsafe {
@@ -154,7 +224,8 @@ impl Serialize for Region {
 impl<'de> Deserialize<'de> for Region {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let (fd, len): (Fd, u64) = Deserialize::deserialize(d)?;
-        Region::map(fd.into_inner(), len as usize).map_err(de::Error::custom)
+        let len = usize::try_from(len).map_err(de::Error::custom)?;
+        Region::received(fd.into_inner(), len).map_err(de::Error::custom)
     }
 }
 
@@ -167,6 +238,16 @@ impl<'de> Deserialize<'de> for Region {
 ///
 /// Sent to a child (as part of a [`crate::Process`] argument), it travels
 /// as its name and the child attaches to it, as in CPython.
+///
+/// # Caveats
+/// A named segment cannot be sealed (only a memfd can, and CPython creates
+/// its segments with `shm_open` too), so its size is fixed only by
+/// agreement. [`SharedMemory::attach`] maps the size the segment has when
+/// it attaches (`fstat`), never more; but a program that later shrinks it
+/// (`ftruncate`, or `truncate -s` on `/dev/shm/NAME`) makes every access
+/// past the new end a SIGBUS, in every process that maps it. `mp`'s own
+/// shared values, locks and queues live in sealed memfds instead (see the
+/// [module docs](self)).
 pub struct SharedMemory {
     name: String,
     size: usize,
@@ -239,9 +320,12 @@ impl SharedMemory {
         let path = check_name(name)?;
         let fd = shm_open(&path, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR)
             .map_err(|e| Error::io("shm_open (create)", e))?;
-        let ready = nix::unistd::ftruncate(&fd, size as libc::off_t)
-            .map_err(|e| Error::io("ftruncate", e.into()))
-            .and_then(|()| Region::map(fd, size));
+        let ready = libc::off_t::try_from(size)
+            .map_err(|_| bad_input(format!("size {size} is too large")))
+            .and_then(|off| {
+                nix::unistd::ftruncate(&fd, off).map_err(|e| Error::io("ftruncate", e.into()))
+            })
+            .and_then(|()| Region::checked(fd, size));
         match ready {
             Ok(region) => {
                 let bare = path.to_str().expect("built from a str")[1..].to_string();
@@ -264,9 +348,10 @@ impl SharedMemory {
     pub fn attach(name: &str) -> Result<SharedMemory> {
         let path = check_name(name)?;
         let fd = shm_open(&path, libc::O_RDWR).map_err(|e| Error::io("shm_open (attach)", e))?;
-        let size = nix::sys::stat::fstat(fd.as_raw_fd())
-            .map_err(|e| Error::io("fstat", e.into()))?
-            .st_size as usize;
+        // Mapped at the size the file has now, no more (mapping past the
+        // end would make every access there a SIGBUS).
+        let size = usize::try_from(file_size(&fd)?)
+            .map_err(|_| bad_input(format!("shared memory {name:?} is too large to map")))?;
         if size == 0 {
             return Err(bad_input(format!("shared memory {name:?} has size 0")));
         }
@@ -510,5 +595,84 @@ mod tracker {
         }
         // SAFETY: ends the tracker without running the parent's exit handlers.
         unsafe { libc::_exit(0) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reduction::{collect_fds, with_fds};
+
+    /// Encodes `value` as for a child and decodes it as a `D`, the
+    /// descriptors going through the tables as they do between processes.
+    fn send_as<D: serde::de::DeserializeOwned>(value: &impl Serialize) -> Result<D> {
+        let (bytes, fds) = collect_fds(|| postcard::to_allocvec(value));
+        let bytes = bytes.map_err(|e| Error::Encode(e.to_string()))?;
+        with_fds(fds, || postcard::from_bytes(&bytes)).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    fn ftruncate_errno(fd: &OwnedFd, len: libc::off_t) -> Option<nix::errno::Errno> {
+        nix::unistd::ftruncate(fd, len).err()
+    }
+
+    #[test]
+    fn own_region_cannot_be_resized() {
+        let r = Region::new(4096).unwrap();
+        let fd = &r.0.fd;
+        assert_eq!(ftruncate_errno(fd, 0), Some(nix::errno::Errno::EPERM));
+        assert_eq!(ftruncate_errno(fd, 1 << 20), Some(nix::errno::Errno::EPERM));
+        // SAFETY: fcntl on a descriptor the region owns, with an integer argument.
+        let unseal = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_WRITE) };
+        assert_eq!(unseal, -1, "F_SEAL_SEAL keeps the seals as they are");
+        r.word(4092).store(7, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(r.word(4092).load(std::sync::atomic::Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn received_region_cannot_be_resized() {
+        let mine = Region::new(100).unwrap();
+        mine.word(0).store(42, std::sync::atomic::Ordering::Relaxed);
+        let got: Region = send_as(&mine).unwrap();
+        assert_eq!(got.len(), 100);
+        assert_eq!(got.word(0).load(std::sync::atomic::Ordering::Relaxed), 42);
+        assert_eq!(
+            ftruncate_errno(&got.0.fd, 0),
+            Some(nix::errno::Errno::EPERM)
+        );
+    }
+
+    #[test]
+    fn claimed_length_beyond_the_descriptor_is_refused() {
+        let mine = Region::new(4096).unwrap();
+        let claim = (FdRef(mine.0.fd.as_fd()), 1u64 << 20);
+        assert!(send_as::<Region>(&claim).is_err(), "a length past the end");
+        // (postcard drops a custom error's text; here is what it says.)
+        let fd = mine.0.fd.try_clone().unwrap();
+        let msg = Region::received(fd, 4097)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            msg.contains("holds 4096 bytes, fewer than the 4097"),
+            "{msg}"
+        );
+        // The claimed length it really holds is fine.
+        let claim = (FdRef(mine.0.fd.as_fd()), 4096u64);
+        assert_eq!(send_as::<Region>(&claim).unwrap().len(), 4096);
+    }
+
+    #[test]
+    fn unsealed_descriptor_is_refused() {
+        // SAFETY: a valid C string; the result is checked.
+        let raw = unsafe { libc::memfd_create(c"mp-test".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(raw >= 0);
+        // SAFETY: a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        nix::unistd::ftruncate(&fd, 4096).unwrap();
+        let msg = Region::received(fd, 4096)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(msg.contains("not a memfd sealed"), "{msg}");
     }
 }

@@ -1,11 +1,11 @@
 //! Shared state across processes: every primitive of `mp::synchronize` and
-//! `mp::sharedctypes`, under each start method, with timeouts, and a lock
-//! holder killed with SIGKILL.
+//! `mp::sharedctypes` (locked and raw), under each start method, with
+//! timeouts, and a lock holder killed with SIGKILL.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use mp::sharedctypes::{Array, Value};
+use mp::sharedctypes::{Array, RawArray, RawValue, Value};
 use mp::synchronize::{Barrier, Condition, Event, Lock, RLock, Semaphore};
 use mp::{Error, Process, StartMethod};
 
@@ -20,6 +20,7 @@ fn main() {
         ("condition_wakes_a_waiting_process", condition_across),
         ("barrier_releases_all_parties", barrier_across),
         ("array_is_shared", array_shared),
+        ("raw_array_and_value_from_processes", raw_from_processes),
         (
             "pool_initializer_takes_shared_state",
             pool_initializer_shared,
@@ -109,6 +110,18 @@ fn negate(a: Array<i32>) {
     a.set(0, 100).unwrap();
 }
 
+/// Party `k` of a raw array: fills its own stripe with `k + 1` (checking
+/// each write reads back), then bumps the shared count under `lock`.
+fn fill_stripe((a, count, lock, k): (RawArray<u32>, RawValue<u64>, Lock, u32)) {
+    let stripe = a.len() / 4;
+    for i in k as usize * stripe..(k as usize + 1) * stripe {
+        a.set(i, k + 1).unwrap();
+        assert_eq!(a.get(i).unwrap(), k + 1);
+    }
+    let _held = lock.lock().unwrap();
+    count.set(count.get() + 1);
+}
+
 fn hold_forever((l, held): (Lock, Event)) {
     let _g = l.lock().unwrap();
     held.set();
@@ -190,6 +203,41 @@ fn array_shared(m: StartMethod) -> TestResult {
     check(a.to_vec() == want, format!("{:?}", a.to_vec()))
 }
 
+fn raw_from_processes(m: StartMethod) -> TestResult {
+    const STRIPE: usize = 50_000;
+    let a = RawArray::new(0u32, 4 * STRIPE)?;
+    let count = RawValue::new(0u64)?;
+    let lock = Lock::new()?;
+    let ps: Vec<Process> = (0..4)
+        .map(|k| {
+            Process::new(fill_stripe, (a.clone(), count.clone(), lock.clone(), k))
+                .with_start_method(m)
+        })
+        .collect();
+    for p in &ps {
+        p.start()?;
+    }
+    // Read while they write: every element is 0 or its party's number.
+    let mut torn = None;
+    while ps.iter().any(|p| p.is_alive()) && torn.is_none() {
+        torn = (0..4 * STRIPE).find(|&i| {
+            let x = a.get(i).unwrap();
+            x != 0 && x != (i / STRIPE) as u32 + 1
+        });
+    }
+    for p in &ps {
+        let code = p.join(Some(Duration::from_secs(60)))?;
+        check(code == Some(0), format!("child exit code {code:?}"))?;
+    }
+    check(
+        torn.is_none(),
+        format!("element {torn:?} had a foreign value"),
+    )?;
+    let want: Vec<u32> = (0..4 * STRIPE).map(|i| (i / STRIPE) as u32 + 1).collect();
+    check(a.to_vec() == want, "every stripe filled")?;
+    check(count.get() == 4, format!("count {}", count.get()))
+}
+
 // ---- global ----
 
 fn holder_killed() -> TestResult {
@@ -218,7 +266,7 @@ fn holder_killed() -> TestResult {
     // Value's lock is taken over the same way.
     let v = Value::new(1u32)?;
     let held = Event::new()?;
-    let p = Process::new(hold_forever, (v.get_lock().unwrap().clone(), held.clone()));
+    let p = Process::new(hold_forever, (v.get_lock().clone(), held.clone()));
     p.start()?;
     check(
         held.wait(Some(Duration::from_secs(30))),
@@ -249,7 +297,7 @@ fn lock_semantics() -> TestResult {
         "over-release",
     )?;
     // Contended from threads: a counter under the lock adds up.
-    let v = Value::raw(0u64)?;
+    let v = RawValue::new(0u64)?;
     let hs: Vec<_> = (0..4)
         .map(|_| {
             let (l, v) = (l.clone(), v.clone());
