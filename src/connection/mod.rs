@@ -87,6 +87,13 @@ pub(crate) fn take_inherited(mut guard: MutexGuard<'static, Vec<RawFd>>) -> Vec<
     std::mem::take(&mut *guard)
 }
 
+/// For `fuzz/fuzz_targets/fixed.rs`: `data` decoded as pool payloads of
+/// several shapes (the pool's fixed-width format); panics only on a bug.
+#[doc(hidden)]
+pub fn fuzz_fixed_payload(data: &[u8]) {
+    fixed::fuzz(data)
+}
+
 /// Closes descriptors taken by [`take_inherited`]. Their `Connection`
 /// objects belong to frames of the parent that the child never returns to.
 pub(crate) fn close_inherited(fds: Vec<RawFd>) {

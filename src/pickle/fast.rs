@@ -231,6 +231,7 @@ mod tests {
     /// cut short and with each byte changed: wherever the fast path answers,
     /// the full decoder gives the same value.
     #[test]
+    #[cfg_attr(miri, ignore = "reads files; hundreds of thousands of decodes")]
     fn agrees_with_the_full_decoder() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wire-vectors/pickles");
         let mut pickles: Vec<Vec<u8>> = Vec::new();
