@@ -50,13 +50,38 @@ pub enum Error {
     },
     /// An object could not be encoded for sending.
     #[error("could not encode the object: {0}")]
-    Encode(String),
+    Encode(CodecError),
     /// A received message could not be decoded as the requested type.
     #[error("could not decode the message: {0}")]
-    Decode(String),
-    /// A `Process` method was called in a state where it makes no sense.
+    Decode(CodecError),
+    /// A method was called in a state where it makes no sense (Python's
+    /// `ValueError`, `AssertionError` or `RuntimeError` there): which.
     #[error("{0}")]
-    ProcessState(String),
+    Misuse(Misuse),
+    /// An index past the end (Python's `IndexError`).
+    #[error("index {index} out of range for a length of {len}")]
+    IndexOutOfRange {
+        /// The index given.
+        index: usize,
+        /// The length.
+        len: usize,
+    },
+    /// A number of values that does not fit what takes them (Python's
+    /// `ValueError` on `a[:] = values`).
+    #[error("{got} values for a length of {expected}")]
+    LengthMismatch {
+        /// The length that takes them.
+        expected: usize,
+        /// How many were given.
+        got: usize,
+    },
+    /// An argument out of its domain (Python's `ValueError`): what is wrong.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A peer process broke the protocol between `mp`'s own processes
+    /// (a forkserver, a manager server being started): what it did.
+    #[error("protocol error: {0}")]
+    Protocol(String),
     /// A child process could not be started.
     #[error("could not start process {name} with start method {method}: {reason}")]
     Start {
@@ -167,12 +192,143 @@ pub enum Error {
     },
 }
 
+/// A method called in a state where it makes no sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// `start()` on a process already started.
+    AlreadyStarted,
+    /// A method that needs a started process, before `start()`.
+    NotStarted,
+    /// A method of a `Process` after its `close()`.
+    ProcessClosed,
+    /// `close()` while the process runs.
+    StillRunning,
+    /// A setting (`daemon`) changed after `start()`.
+    ConfigAfterStart,
+    /// `join()` from a process that is not the parent.
+    NotAChild,
+    /// A daemonic process tried to start a child.
+    DaemonChild,
+    /// The pool was closed: it takes no more tasks.
+    PoolClosed,
+    /// `Pool::join()` before `close()` or `terminate()`.
+    PoolRunning,
+    /// `successful()` on a result that is not ready.
+    ResultNotReady,
+    /// A result taken a second time.
+    ResultTaken,
+    /// An `RLock` released by a thread that does not hold it.
+    NotOwner,
+}
+
+impl std::fmt::Display for Misuse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Misuse::AlreadyStarted => "cannot start a process twice",
+            Misuse::NotStarted => "process has not been started",
+            Misuse::ProcessClosed => "process object is closed",
+            Misuse::StillRunning => {
+                "cannot close a process while it is still running; join() or terminate() it first"
+            }
+            Misuse::ConfigAfterStart => "cannot set daemon flag of a started process",
+            Misuse::NotAChild => "can only join a child process",
+            Misuse::DaemonChild => "daemonic processes are not allowed to have children",
+            Misuse::PoolClosed => "the pool is closed",
+            Misuse::PoolRunning => "join() needs close() or terminate() first",
+            Misuse::ResultNotReady => "the result is not ready",
+            Misuse::ResultTaken => "the result was already taken",
+            Misuse::NotOwner => "cannot release an RLock this thread does not hold",
+        })
+    }
+}
+
+/// Why an object could not be encoded or a message decoded: the text, and
+/// the codec's own error where there is one ([`get_ref`](Self::get_ref):
+/// a [`crate::pickle::PickleError`], a postcard error...). As with
+/// `io::Error`, the text already says what the codec's error says, so
+/// `source()` skips it and goes on to its own source.
+#[derive(Debug)]
+pub struct CodecError {
+    message: String,
+    inner: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl CodecError {
+    /// The codec's error `e`, with its own text.
+    pub(crate) fn from_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> CodecError {
+        CodecError {
+            message: e.to_string(),
+            inner: Some(Box::new(e)),
+        }
+    }
+
+    /// The codec's error `e`, told as `message`.
+    pub(crate) fn explained<E: std::error::Error + Send + Sync + 'static>(
+        message: String,
+        e: E,
+    ) -> CodecError {
+        CodecError {
+            message,
+            inner: Some(Box::new(e)),
+        }
+    }
+
+    /// What went wrong, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The codec's own error, if there was one (downcast it with
+    /// `downcast_ref`).
+    pub fn get_ref(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.inner.as_deref()
+    }
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CodecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.as_ref().and_then(|e| e.source())
+    }
+}
+
+impl From<String> for CodecError {
+    fn from(message: String) -> CodecError {
+        CodecError {
+            message,
+            inner: None,
+        }
+    }
+}
+
+impl From<&str> for CodecError {
+    fn from(message: &str) -> CodecError {
+        message.to_string().into()
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(op: &'static str, source: io::Error) -> Self {
         Error::Io { op, source }
+    }
+
+    /// [`Error::Decode`] with a message of `mp`'s own.
+    pub(crate) fn decode(message: impl Into<CodecError>) -> Self {
+        Error::Decode(message.into())
+    }
+
+    /// [`Error::Encode`] with a message of `mp`'s own.
+    pub(crate) fn encode(message: impl Into<CodecError>) -> Self {
+        Error::Encode(message.into())
     }
 }
 

@@ -67,7 +67,7 @@ pub use context::{
     cpu_count, freeze_support, get_all_start_methods, get_context, get_start_method, main,
     process_cpu_count, set_start_method, Context, StartMethod,
 };
-pub use error::{Error, Result};
+pub use error::{CodecError, Error, Misuse, Result};
 pub use pool::{AsyncResult, Pool, PoolBuilder, TaskError};
 pub use process::{
     active_children, current_process, parent_process, CurrentProcess, ParentProcess, Process,

@@ -47,7 +47,7 @@ use serde::Serialize;
 
 use crate::connection::{wait, Connection, Waitable};
 use crate::context::{self, StartMethod};
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::popen::{self, Launched, Report};
 
 /// A child process running a function (`fn(A)`) with one argument.
@@ -211,9 +211,7 @@ impl Process {
     /// Sets the daemon flag; only before [`start`](Self::start).
     pub fn set_daemon(&self, daemon: bool) -> Result<()> {
         if self.inner.started.get().is_some() {
-            return Err(Error::ProcessState(
-                "cannot set daemon flag of a started process".into(),
-            ));
+            return Err(Error::Misuse(Misuse::ConfigAfterStart));
         }
         lock(&self.inner.config).daemon = daemon;
         Ok(())
@@ -257,12 +255,12 @@ impl Process {
 
     fn started(&self) -> Result<&Started> {
         if lock(&self.inner.run).closed {
-            return Err(Error::ProcessState("process object is closed".into()));
+            return Err(Error::Misuse(Misuse::ProcessClosed));
         }
         self.inner
             .started
             .get()
-            .ok_or_else(|| Error::ProcessState("process has not been started".into()))
+            .ok_or_else(|| Error::Misuse(Misuse::NotStarted))
     }
 
     /// Starts the child. A process can be started once.
@@ -273,7 +271,7 @@ impl Process {
             let target = cfg
                 .target
                 .take()
-                .ok_or_else(|| Error::ProcessState("cannot start a process twice".into()))?;
+                .ok_or_else(|| Error::Misuse(Misuse::AlreadyStarted))?;
             (
                 cfg.name.clone(),
                 cfg.identity.clone(),
@@ -290,9 +288,7 @@ impl Process {
             (st.name.clone(), st.daemon)
         };
         if parent_daemon {
-            return Err(Error::ProcessState(
-                "daemonic processes are not allowed to have children".into(),
-            ));
+            return Err(Error::Misuse(Misuse::DaemonChild));
         }
         let start_err = |reason: String| Error::Start {
             name: name.clone(),
@@ -342,7 +338,7 @@ impl Process {
     pub fn join(&self, timeout: Option<Duration>) -> Result<Option<i32>> {
         let started = self.started()?;
         if started.pid == std::process::id() as i32 {
-            return Err(Error::ProcessState("can only join a child process".into()));
+            return Err(Error::Misuse(Misuse::NotAChild));
         }
         if let Some(code) = self.exitcode() {
             return Ok(Some(code));
@@ -399,10 +395,7 @@ impl Process {
     /// this, every method but the getters returns an error.
     pub fn close(&self) -> Result<()> {
         if self.inner.started.get().is_some() && self.exitcode().is_none() && self.is_alive() {
-            return Err(Error::ProcessState(
-                "cannot close a process while it is still running; join() or terminate() it first"
-                    .into(),
-            ));
+            return Err(Error::Misuse(Misuse::StillRunning));
         }
         let mut run = lock(&self.inner.run);
         run.channel = None;

@@ -607,8 +607,9 @@ mod tests {
     /// descriptors going through the tables as they do between processes.
     fn send_as<D: serde::de::DeserializeOwned>(value: &impl Serialize) -> Result<D> {
         let (bytes, fds) = collect_fds(|| postcard::to_allocvec(value));
-        let bytes = bytes.map_err(|e| Error::Encode(e.to_string()))?;
-        with_fds(fds, || postcard::from_bytes(&bytes)).map_err(|e| Error::Decode(e.to_string()))
+        let bytes = bytes.map_err(|e| Error::Encode(crate::CodecError::from_err(e)))?;
+        with_fds(fds, || postcard::from_bytes(&bytes))
+            .map_err(|e| Error::Decode(crate::CodecError::from_err(e)))
     }
 
     fn ftruncate_errno(fd: &OwnedFd, len: libc::off_t) -> Option<nix::errno::Errno> {

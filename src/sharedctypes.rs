@@ -210,7 +210,7 @@ mod copy {
 /// A shared region holding a copy of `init`.
 fn region_for<T: Shareable>(init: &[T]) -> Result<Region> {
     if align_of::<T>() > 4096 {
-        return Err(Error::ProcessState("alignment above a page".into()));
+        return Err(Error::InvalidArgument("alignment above a page".into()));
     }
     let region = Region::new(size_of_val(init))?;
     // SAFETY: the region holds at least `init.len()` values of `T`,
@@ -267,10 +267,10 @@ impl<T: Shareable> RawArray<T> {
         if i < self.len {
             Ok(())
         } else {
-            Err(Error::ProcessState(format!(
-                "index {i} out of range for an array of {}",
-                self.len
-            )))
+            Err(Error::IndexOutOfRange {
+                index: i,
+                len: self.len,
+            })
         }
     }
 
@@ -309,11 +309,10 @@ impl<T: Shareable> RawArray<T> {
     /// error unless the lengths match.
     pub fn copy_from_slice(&self, values: &[T]) -> Result<()> {
         if values.len() != self.len {
-            return Err(Error::ProcessState(format!(
-                "{} values for an array of {}",
-                values.len(),
-                self.len
-            )));
+            return Err(Error::LengthMismatch {
+                expected: self.len,
+                got: values.len(),
+            });
         }
         // SAFETY: as in `to_vec`.
         unsafe { copy::store_from(values.as_ptr(), self.ptr(), self.len) };

@@ -50,7 +50,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::{self, left};
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::shared_memory::Region;
 
 // ---- futex and identity helpers ----
@@ -462,9 +462,7 @@ impl RLock {
     /// Python's `release()`: an error unless this thread holds it.
     pub fn release(&self) -> Result<()> {
         if !self.mine() {
-            return Err(Error::ProcessState(
-                "cannot release an RLock this thread does not hold".into(),
-            ));
+            return Err(Error::Misuse(Misuse::NotOwner));
         }
         if self.depth().fetch_sub(1, Ordering::Relaxed) == 1 {
             self.pid_word().store(0, Ordering::Relaxed);
@@ -787,7 +785,7 @@ impl Barrier {
     /// party whose `wait` returns 0).
     pub fn new(parties: u32, timeout: Option<Duration>) -> Result<Barrier> {
         if parties == 0 {
-            return Err(Error::ProcessState(
+            return Err(Error::InvalidArgument(
                 "a barrier needs at least 1 party".into(),
             ));
         }

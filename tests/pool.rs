@@ -669,7 +669,7 @@ fn imap_streaming_input_panics() -> TestResult {
         match it.next_timeout(Some(Duration::from_secs(30))) {
             Ok(Some(v)) => got.push(v),
             Ok(None) => break "end",
-            Err(Error::ProcessState(m)) if m.contains("panicked") => break "error",
+            Err(Error::Task(mp::pool::TaskError::InputPanicked)) => break "error",
             Err(e) => return Err(format!("unexpected {e:?}").into()),
         }
     };

@@ -50,6 +50,7 @@ fn main() {
         ("set_start_method", set_start_method_rules),
         ("maxlength_refusal_from_child", maxlength_refusal_from_child),
         ("join_with_a_huge_timeout", join_with_a_huge_timeout),
+        ("errors_callers_can_match", errors_callers_can_match),
         (
             "forkserver_exits_with_its_owner",
             forkserver_exits_with_its_owner,
@@ -201,6 +202,63 @@ fn start_join_exitcode(m: StartMethod) -> TestResult {
 /// `join(Some(Duration::MAX))` (a deadline too far to represent: none)
 /// waits for the child like `join(None)` instead of panicking on
 /// `Instant + Duration`, and returns its exit code.
+/// Misuse, ranges and codec failures are variants a caller can match, and
+/// a decode error keeps the codec's own error.
+fn errors_callers_can_match() -> TestResult {
+    use mp::{Error, Misuse};
+    fn nothing(_: ()) {}
+    let p = Process::new(nothing, ());
+    check(
+        matches!(p.join(None), Err(Error::Misuse(Misuse::NotStarted))),
+        "join before start",
+    )?;
+    p.start()?;
+    check(
+        matches!(p.start(), Err(Error::Misuse(Misuse::AlreadyStarted))),
+        "start twice",
+    )?;
+    check(
+        matches!(
+            p.set_daemon(true),
+            Err(Error::Misuse(Misuse::ConfigAfterStart))
+        ),
+        "daemon after start",
+    )?;
+    p.join(None)?;
+    let a = mp::sharedctypes::Array::from_slice(&[1u32, 2, 3])?;
+    check(
+        matches!(a.get(3), Err(Error::IndexOutOfRange { index: 3, len: 3 })),
+        "index past the end",
+    )?;
+    check(
+        matches!(
+            a.copy_from_slice(&[1, 2]),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                got: 2
+            })
+        ),
+        "two values for three",
+    )?;
+    let (x, mut y) = mp::pipe(true)?;
+    x.send_bytes(b"not a pickle")?;
+    y.set_codec(mp::connection::Codec::Pickle);
+    match y.recv::<String>() {
+        Err(Error::Decode(e)) => check(
+            e.get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<mp::pickle::PickleError>().is_some()),
+            "the pickle error is kept",
+        )?,
+        other => return Err(format!("expected a decode error, got {other:?}").into()),
+    }
+    y.close();
+    check(
+        matches!(y.borrow_fd(), Err(Error::Closed)),
+        "no descriptor once closed",
+    )?;
+    Ok(())
+}
+
 fn join_with_a_huge_timeout() -> TestResult {
     let p = Process::new(noop, ());
     p.start()?;

@@ -651,7 +651,6 @@ fn mp_listen_survives_hostile_input() {
 /// decodes.
 #[test]
 fn captured_streams_frame_and_decode() {
-    use std::os::fd::AsFd;
     let mut streams = 0;
     let mut pickles = 0;
     for (name, v) in vectors("conn") {
@@ -667,7 +666,8 @@ fn captured_streams_frame_and_decode() {
                     .collect();
                 // Read: the stream, through a socket, into frames.
                 let (a, b) = mp::pipe(true).unwrap();
-                let mut raw = std::fs::File::from(a.as_fd().try_clone_to_owned().unwrap());
+                let mut raw =
+                    std::fs::File::from(a.borrow_fd().unwrap().try_clone_to_owned().unwrap());
                 let s2 = stream.clone();
                 let w = std::thread::spawn(move || raw.write_all(&s2));
                 drop(a);
@@ -696,7 +696,8 @@ fn captured_streams_frame_and_decode() {
                     let m2 = m.clone();
                     let t = std::thread::spawn(move || x.send_bytes(&m2));
                     let mut one = vec![0u8; n + m.len()];
-                    let mut r = std::fs::File::from(y.as_fd().try_clone_to_owned().unwrap());
+                    let mut r =
+                        std::fs::File::from(y.borrow_fd().unwrap().try_clone_to_owned().unwrap());
                     std::io::Read::read_exact(&mut r, &mut one).unwrap();
                     t.join().unwrap().unwrap();
                     rewritten.extend_from_slice(&one);
@@ -721,7 +722,6 @@ fn captured_streams_frame_and_decode() {
 mod props {
     use proptest::prelude::*;
     use std::io::Write;
-    use std::os::fd::AsFd;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
@@ -750,7 +750,7 @@ mod props {
         #[test]
         fn framing_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let (a, b) = mp::pipe(true).unwrap();
-            let mut raw = std::fs::File::from(a.as_fd().try_clone_to_owned().unwrap());
+            let mut raw = std::fs::File::from(a.borrow_fd().unwrap().try_clone_to_owned().unwrap());
             raw.write_all(&data).unwrap();
             drop(raw);
             drop(a);

@@ -8,7 +8,7 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{CodecError, Error, Result};
 
 /// How a [`super::Connection`] turns objects into message bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,7 +30,9 @@ impl Codec {
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>> {
         match self {
             Codec::Postcard => postcard::to_allocvec(value).map_err(|e| Error::Encode(explain(e))),
-            Codec::Pickle => crate::pickle::to_vec(value).map_err(|e| Error::Encode(e.to_string())),
+            Codec::Pickle => {
+                crate::pickle::to_vec(value).map_err(|e| Error::Encode(CodecError::from_err(e)))
+            }
         }
     }
 
@@ -42,7 +44,10 @@ impl Codec {
             }
             Codec::Pickle => {
                 let mut out = out;
-                out.extend(crate::pickle::to_vec(value).map_err(|e| Error::Encode(e.to_string()))?);
+                out.extend(
+                    crate::pickle::to_vec(value)
+                        .map_err(|e| Error::Encode(CodecError::from_err(e)))?,
+                );
                 Ok(out)
             }
         }
@@ -53,7 +58,7 @@ impl Codec {
         match self {
             Codec::Postcard => postcard::from_bytes(bytes).map_err(|e| Error::Decode(explain(e))),
             Codec::Pickle => {
-                crate::pickle::from_slice(bytes).map_err(|e| Error::Decode(e.to_string()))
+                crate::pickle::from_slice(bytes).map_err(|e| Error::Decode(CodecError::from_err(e)))
             }
         }
     }
@@ -65,26 +70,29 @@ impl Codec {
 /// ten times slower to encode, and bincode, which encodes the same way, is no
 /// longer maintained.
 pub(crate) fn encode_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    super::fixed::to_vec(value).map_err(|e| Error::Encode(explain_text(e.to_string())))
+    super::fixed::to_vec(value).map_err(|e| Error::Encode(explain_fixed(e)))
 }
 
 /// Decodes what [`encode_payload`] made; the value must take all of `bytes`.
 pub(crate) fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    super::fixed::from_slice(bytes).map_err(|e| Error::Decode(explain_text(e.to_string())))
+    super::fixed::from_slice(bytes).map_err(|e| Error::Decode(explain_fixed(e)))
 }
 
-fn explain_text(fallback: String) -> String {
-    LAST_CUSTOM.with(|c| c.take()).unwrap_or(fallback)
+fn explain_fixed(e: super::fixed::Error) -> CodecError {
+    match LAST_CUSTOM.with(|c| c.take()) {
+        Some(text) => CodecError::explained(text, e),
+        None => CodecError::from_err(e),
+    }
 }
 
 /// postcard drops the text of custom serde errors; `mp`'s own custom errors
 /// (fd passing) leave their text in a thread-local so the user sees it. The
 /// payload format keeps the text itself; taking it here as well clears the
 /// thread-local, so it never leaks into a later, unrelated error.
-fn explain(e: postcard::Error) -> String {
+fn explain(e: postcard::Error) -> CodecError {
     match LAST_CUSTOM.with(|c| c.take()) {
-        Some(text) => text,
-        None => e.to_string(),
+        Some(text) => CodecError::explained(text, e),
+        None => CodecError::from_err(e),
     }
 }
 

@@ -251,7 +251,7 @@ impl Connection {
     /// codec the connection uses for [`recv`](Self::recv).
     pub fn recv_value(&self) -> Result<crate::pickle::Value> {
         self.with_message(crate::pickle::loads)?
-            .map_err(|e| Error::Decode(e.to_string()))
+            .map_err(|e| Error::Decode(crate::CodecError::from_err(e)))
     }
 
     /// Sends a [`crate::pickle::Value`] pickled (protocol 4): a Python
@@ -324,6 +324,13 @@ impl Connection {
     /// The descriptor number (Python's `fileno()`).
     pub fn fileno(&self) -> Result<RawFd> {
         Ok(self.fd()?.as_raw_fd())
+    }
+
+    /// The descriptor, borrowed (for `poll`, `dup`...); [`Error::Closed`]
+    /// once closed. (`Connection` is not `AsFd`: that cannot fail, and a
+    /// closed connection has no descriptor.)
+    pub fn borrow_fd(&self) -> Result<BorrowedFd<'_>> {
+        self.fd()
     }
 
     /// Closes this end. The peer's next receive fails with [`Error::Eof`].
@@ -744,14 +751,6 @@ impl Drop for Connection {
     }
 }
 
-impl AsFd for Connection {
-    /// # Panics
-    /// If the connection was closed.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_ref().expect("connection is closed").as_fd()
-    }
-}
-
 impl Waitable for Connection {
     fn wait_fd(&self) -> Option<BorrowedFd<'_>> {
         self.fd.as_ref().map(|f| f.as_fd())
@@ -1008,7 +1007,9 @@ mod tests {
         let (a, b) = pipe(true).unwrap();
         let (c, _d) = pipe(true).unwrap();
         match a.send(&c) {
-            Err(Error::Encode(text)) => assert!(text.contains("Process::start"), "{text}"),
+            Err(Error::Encode(text)) => {
+                assert!(text.message().contains("Process::start"), "{text}")
+            }
             other => panic!("{other:?}"),
         }
         drop(b);

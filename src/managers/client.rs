@@ -149,7 +149,7 @@ fn method_names(exposed: &Value) -> Vec<String> {
 }
 
 fn parse_reply(reply: Value) -> Result<Reply> {
-    let bad = |what: &str| Error::Decode(format!("manager reply: {what}"));
+    let bad = |what: &str| Error::decode(format!("manager reply: {what}"));
     let Value::Tuple(pair) = reply else {
         return Err(bad("not a (kind, result) tuple"));
     };
@@ -217,7 +217,7 @@ impl Endpoint {
         conn.send_value(&request(None, func, args, kwds))?;
         match parse_reply(conn.recv_value()?)? {
             Reply::Value(v) => Ok(v),
-            Reply::Proxy { .. } => Err(Error::Decode(format!(
+            Reply::Proxy { .. } => Err(Error::decode(format!(
                 "manager reply: {func} answered #PROXY"
             ))),
         }
@@ -332,7 +332,7 @@ fn decode<R: DeserializeOwned>(ep: &Endpoint, v: Value) -> Result<R> {
     let previous = DECODING_FOR.with(|d| d.replace(Some(ep.clone())));
     let r = pickle::from_value(normalise(v));
     DECODING_FOR.with(|d| *d.borrow_mut() = previous);
-    r.map_err(|e| Error::Decode(e.to_string()))
+    r.map_err(|e| Error::Decode(crate::CodecError::from_err(e)))
 }
 
 /// CPython sends dict views as `list(...)` reductions and iterators as
@@ -364,7 +364,7 @@ fn normalise(v: Value) -> Value {
 /// Rust arguments to the positional-argument list of a call: a tuple gives
 /// its items, `()` none, anything else is the one argument.
 pub(crate) fn args_of<A: Serialize + ?Sized>(args: &A) -> Result<Vec<Value>> {
-    match pickle::to_value(args).map_err(|e| Error::Encode(e.to_string()))? {
+    match pickle::to_value(args).map_err(|e| Error::Encode(crate::CodecError::from_err(e)))? {
         Value::Tuple(items) => Ok(items),
         Value::None => Ok(vec![]),
         one => Ok(vec![one]),
@@ -372,7 +372,7 @@ pub(crate) fn args_of<A: Serialize + ?Sized>(args: &A) -> Result<Vec<Value>> {
 }
 
 pub(crate) fn value_of<T: Serialize + ?Sized>(v: &T) -> Result<Value> {
-    pickle::to_value(v).map_err(|e| Error::Encode(e.to_string()))
+    pickle::to_value(v).map_err(|e| Error::Encode(crate::CodecError::from_err(e)))
 }
 
 /// A timeout as Python takes it: seconds as a float, `None` for no limit.
@@ -474,7 +474,7 @@ impl BaseProxy {
             Reply::Proxy { typeid, id, .. } => {
                 // Do not leak the reference the server made for us.
                 let _ = self.endpoint.decref(&id);
-                Err(Error::Decode(format!(
+                Err(Error::decode(format!(
                     "{method} returned a shared {typeid} object (a proxy), not a value"
                 )))
             }
@@ -498,7 +498,7 @@ impl BaseProxy {
                 typeid,
                 id,
             } => Ok(BaseProxy::adopt(&self.endpoint, typeid, id, Some(exposed))),
-            Reply::Value(v) => Err(Error::Decode(format!(
+            Reply::Value(v) => Err(Error::decode(format!(
                 "{method} returned a value ({}), not a shared object",
                 v.kind()
             ))),
@@ -696,7 +696,7 @@ impl Proxy {
             Value::Dict(pairs) => pairs,
             Value::None => vec![],
             other => {
-                return Err(Error::Encode(format!(
+                return Err(Error::encode(format!(
                     "keyword arguments must be a map, not a {}",
                     other.kind()
                 )))
@@ -824,7 +824,7 @@ impl SyncManager {
             Err(e) => {
                 let _ = process.kill();
                 let _ = process.join(Some(SHUTDOWN_GRACE));
-                return Err(Error::ProcessState(format!(
+                return Err(Error::Protocol(format!(
                     "the manager server process did not start: {e}"
                 )));
             }
@@ -833,8 +833,8 @@ impl SyncManager {
             Ok(a) => a.parse::<Address>()?,
             Err(e) => {
                 let _ = process.join(Some(SHUTDOWN_GRACE));
-                return Err(Error::ProcessState(format!(
-                    "the manager server could not listen on {address}: {e}"
+                return Err(Error::BadAddress(format!(
+                    "{address}: the manager server could not listen there: {e}"
                 )));
             }
         };
@@ -869,14 +869,14 @@ impl SyncManager {
         let n = self
             .endpoint
             .server_call("number_of_objects", vec![], vec![])?;
-        pickle::from_value(n).map_err(|e| Error::Decode(e.to_string()))
+        pickle::from_value(n).map_err(|e| Error::Decode(crate::CodecError::from_err(e)))
     }
 
     /// The server's description of its objects and their reference counts
     /// (Python's `manager._debug_info()`).
     pub fn debug_info(&self) -> Result<String> {
         let text = self.endpoint.server_call("debug_info", vec![], vec![])?;
-        pickle::from_value(text).map_err(|e| Error::Decode(e.to_string()))
+        pickle::from_value(text).map_err(|e| Error::Decode(crate::CodecError::from_err(e)))
     }
 
     /// `create(typeid, *args, **kwds)`: a new object on the server and the
@@ -896,7 +896,7 @@ impl SyncManager {
                 (id.to_string_lossy().into_owned(), method_names(exposed))
             }
             _ => {
-                return Err(Error::Decode(format!(
+                return Err(Error::decode(format!(
                     "manager reply: create answered {}, not (id, exposed)",
                     py_repr(&reply)
                 )))

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::TaskError;
 use crate::connection::codec;
 use crate::deadline;
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 
 pub(crate) type ItemResult = std::result::Result<Vec<u8>, TaskError>;
 
@@ -262,7 +262,7 @@ impl<T> AsyncResult<T> {
     pub fn successful(&self) -> Result<bool> {
         let st = self.job.lock();
         if !complete_state(&st) {
-            return Err(Error::ProcessState("the result is not ready".into()));
+            return Err(Error::Misuse(Misuse::ResultNotReady));
         }
         Ok(st.chunks.values().all(ChunkResults::all_ok))
     }
@@ -278,7 +278,7 @@ impl<T> AsyncResult<T> {
             return Err(Error::Timeout(timeout.unwrap_or_default()));
         }
         if self.taken {
-            return Err(Error::ProcessState("the result was already taken".into()));
+            return Err(Error::Misuse(Misuse::ResultTaken));
         }
         self.taken = true;
         (self.decode)(&mut st)

@@ -67,7 +67,7 @@ pub use worker::worker_slot;
 
 use crate::connection::{codec, Codec, Connection};
 use crate::context::{self, StartMethod};
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 
 /// The message of [`TaskError::WorkerLost`]: how the worker ended, in
 /// words. `exitcode` is Python's `Process.exitcode`: negative for the
@@ -120,6 +120,13 @@ pub enum TaskError {
     /// Arguments or result could not be encoded or decoded.
     #[error("{0}")]
     Codec(String),
+    /// The iterator giving the tasks' inputs panicked (in the pool's
+    /// feeder thread): the tasks it had given are done, no more come.
+    #[error("the input iterator panicked in the feeder thread")]
+    InputPanicked,
+    /// A task finished without a result (a bug in `mp`: a result is lost).
+    #[error("the task produced no result")]
+    NoResult,
 }
 
 /// Settings for a [`Pool`]; see [`Pool::builder`].
@@ -429,7 +436,7 @@ fn submit_many(
 ) -> Result<()> {
     let mut st = shared.lock();
     if st.closed || st.stopping {
-        return Err(Error::ProcessState("the pool is closed".into()));
+        return Err(Error::Misuse(Misuse::PoolClosed));
     }
     if let Some(err) = st.fatal.clone() {
         drop(st);
@@ -691,7 +698,7 @@ impl Pool {
             match r {
                 Some(Ok(v)) => callback(v),
                 Some(Err(e)) => error_callback(e),
-                None => error_callback(Error::ProcessState("the task produced no result".into())),
+                None => error_callback(Error::Task(TaskError::NoResult)),
             }
         }));
         let data = codec::encode_payload(std::slice::from_ref(&args))?;
@@ -840,9 +847,7 @@ impl Pool {
     /// or [`terminate`](Self::terminate) first.
     pub fn join(&self) -> Result<()> {
         if !self.shared.lock().closed {
-            return Err(Error::ProcessState(
-                "join() needs close() or terminate() first".into(),
-            ));
+            return Err(Error::Misuse(Misuse::PoolRunning));
         }
         self.join_threads();
         Ok(())
@@ -866,7 +871,7 @@ impl Pool {
 fn take_single<R: DeserializeOwned>(st: &mut JobState) -> Result<R> {
     match st.chunks.remove(&0).and_then(|c| c.decode::<R>().pop()) {
         Some(r) => r,
-        None => Err(Error::ProcessState("the task produced no result".into())),
+        None => Err(Error::Task(TaskError::NoResult)),
     }
 }
 
@@ -1036,9 +1041,8 @@ impl Drop for FeedGuard {
         let total = {
             let mut st = self.feeder.lock();
             st.done = true;
-            st.error.get_or_insert_with(|| {
-                Error::ProcessState("the input iterator panicked in the feeder thread".into())
-            });
+            st.error
+                .get_or_insert_with(|| Error::Task(TaskError::InputPanicked));
             st.submitted
         };
         self.job.set_total(total);

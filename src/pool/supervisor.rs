@@ -11,7 +11,7 @@
 //! thread holds the lock, the supervisor included, so a task reaches an idle
 //! worker without waking the dispatcher. Large chunks go through it.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -600,10 +600,9 @@ fn shutdown(shared: &Shared, workers: Vec<Option<Worker>>) {
     shared.work.notify_all();
     for w in workers.iter().flatten() {
         // Our read half keeps the socket open, so say EOF explicitly.
-        let _ = nix::sys::socket::shutdown(
-            w.reader.as_fd().as_raw_fd(),
-            nix::sys::socket::Shutdown::Write,
-        );
+        if let Ok(fd) = w.reader.fileno() {
+            let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Write);
+        }
         if terminating {
             let _ = w.process.terminate();
         }

@@ -153,7 +153,7 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     drop(child_end);
     let channel = Connection::from_fd(parent_end, true, true, true);
     if !channel.poll(Some(START_TIMEOUT))? {
-        return Err(Error::ProcessState(
+        return Err(Error::Protocol(
             "the forkserver did not answer a fork request".into(),
         ));
     }
@@ -161,14 +161,14 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     let pid = match Codec::Postcard.decode::<Report>(&bytes)? {
         Report::Started { pid } => pid,
         other => {
-            return Err(Error::ProcessState(format!(
-                "forkserver answered {other:?}"
+            return Err(Error::Protocol(format!(
+                "the forkserver answered {other:?}"
             )))
         }
     };
     let pidfd = got
         .pop()
-        .ok_or_else(|| Error::ProcessState("forkserver sent no pidfd".into()))?;
+        .ok_or_else(|| Error::Protocol("the forkserver sent no pidfd".into()))?;
     send_spec(&channel, &spec, &fds)?;
     Ok(Launched {
         pid,
