@@ -48,6 +48,13 @@
 //! forkserver all run the same binary), so no registration is needed.
 //! Closures that capture variables are refused by the compiler: like
 //! CPython's picklable targets, everything the child needs goes in `A`.
+//!
+//! Before an offset becomes a function pointer, a spawned or forkserver
+//! child compares its parent's build identity with its own (the ELF build-id
+//! of the executable); if `/proc/self/exe` turned out to be another program,
+//! the child refuses with [`Error::BuildMismatch`] (the parent's
+//! [`crate::Process::failure`] shows it) instead of calling whatever sits at
+//! that offset.
 
 use std::fmt;
 use std::str::FromStr;

@@ -46,6 +46,7 @@
 //! in [`process`].
 #![deny(missing_docs)]
 
+mod build_id;
 pub mod command;
 pub mod connection;
 pub mod context;
