@@ -141,8 +141,7 @@ pub struct PoolBuilder {
 /// worker receives a duplicate of.
 #[derive(Serialize, serde::Deserialize)]
 pub(crate) struct Initializer {
-    pub tramp: isize,
-    pub func: isize,
+    pub target: context::EncodedFn,
     pub args: Vec<u8>,
     pub fds: crate::reduction::FdTable,
 }
@@ -160,11 +159,10 @@ impl PoolBuilder {
     where
         A: Serialize + DeserializeOwned + Send + 'static,
     {
-        let (tramp, func) = context::encode_target(f);
+        let target = context::encode_target(f);
         let (args, fds) = crate::reduction::collect_fds(|| Codec::Postcard.encode(&args));
         self.initializer = Some(Initializer {
-            tramp,
-            func,
+            target,
             args: args?,
             fds: crate::reduction::FdTable(fds),
         });
@@ -229,8 +227,7 @@ impl PoolBuilder {
 pub(crate) struct Chunk {
     pub job: Arc<Job>,
     pub index: usize,
-    pub tramp: isize,
-    pub func: isize,
+    pub target: context::EncodedFn,
     pub data: Arc<Vec<u8>>,
     pub nitems: usize,
     /// Results already obtained by earlier attempts (the next item to run is `prior.len()`).
@@ -408,7 +405,12 @@ impl Batch {
 
     /// Submits what was gathered (nothing is kept, even on error); returns
     /// how many chunks.
-    fn submit(&mut self, shared: &Shared, job: &Arc<Job>, call: (isize, isize)) -> Result<usize> {
+    fn submit(
+        &mut self,
+        shared: &Shared,
+        job: &Arc<Job>,
+        call: context::EncodedFn,
+    ) -> Result<usize> {
         let chunks = std::mem::take(&mut self.chunks);
         self.bytes = 0;
         let n = chunks.len();
@@ -424,7 +426,7 @@ impl Batch {
 fn submit_many(
     shared: &Shared,
     job: &Arc<Job>,
-    call: (isize, isize),
+    call: context::EncodedFn,
     chunks: Vec<(usize, Vec<u8>, usize)>,
 ) -> Result<()> {
     let mut st = shared.lock();
@@ -444,8 +446,7 @@ fn submit_many(
         .extend(chunks.into_iter().map(|(index, data, nitems)| Chunk {
             job: job.clone(),
             index,
-            tramp: call.0,
-            func: call.1,
+            target: call,
             data: Arc::new(data),
             nitems,
             prior: Vec::new(),
@@ -539,7 +540,7 @@ impl Pool {
         &self,
         job: &Arc<Job>,
         index: usize,
-        call: (isize, isize),
+        call: context::EncodedFn,
         data: Vec<u8>,
         nitems: usize,
     ) -> Result<()> {
@@ -551,7 +552,7 @@ impl Pool {
     fn submit_many(
         &self,
         job: &Arc<Job>,
-        call: (isize, isize),
+        call: context::EncodedFn,
         chunks: Vec<(usize, Vec<u8>, usize)>,
     ) -> Result<()> {
         submit_many(&self.shared, job, call, chunks)
@@ -559,7 +560,7 @@ impl Pool {
 
     fn submit_all<A: Serialize>(
         &self,
-        call: (isize, isize),
+        call: context::EncodedFn,
         items: &[A],
         chunksize: usize,
     ) -> Result<Arc<Job>> {
@@ -879,7 +880,7 @@ impl Drop for Pool {
 /// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`].
 pub struct IMapIterator<'p, A, R, I> {
     pool: &'p Pool,
-    call: (isize, isize),
+    call: context::EncodedFn,
     input: Option<I>,
     chunksize: usize,
     ordered: bool,
@@ -937,7 +938,7 @@ fn feed<A: Serialize, I: Iterator<Item = A>>(
     shared: Arc<Shared>,
     job: Arc<Job>,
     feeder: Arc<Feeder>,
-    call: (isize, isize),
+    call: context::EncodedFn,
     mut input: I,
     chunksize: usize,
     window: usize,
@@ -1053,7 +1054,7 @@ where
 {
     fn new(
         pool: &'p Pool,
-        call: (isize, isize),
+        call: context::EncodedFn,
         input: I,
         chunksize: usize,
         ordered: bool,
@@ -1287,7 +1288,7 @@ where
 {
     fn streaming<I: Iterator<Item = A> + Send + 'static>(
         pool: &'p Pool,
-        call: (isize, isize),
+        call: context::EncodedFn,
         input: I,
         chunksize: usize,
         ordered: bool,
