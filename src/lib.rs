@@ -79,4 +79,5 @@ pub use process::{
 pub mod internals {
     pub use crate::deadline::{after, deadline, left};
     pub use crate::popen::forkserver::server_pid;
+    pub use crate::popen::spawn::set_executable as set_spawn_executable;
 }

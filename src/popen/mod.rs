@@ -12,7 +12,7 @@
 
 mod fork;
 pub(crate) mod forkserver;
-mod spawn;
+pub(crate) mod spawn;
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
