@@ -219,8 +219,8 @@ pub fn main<R>(f: impl FnOnce() -> R) -> R {
 // ---- targets: functions that cross process boundaries ----
 
 /// A task function as it crosses processes: the offsets (from [`anchor`]) of
-/// its trampoline and of the function, and the [fingerprint](fingerprint) of
-/// the function's type and of the trampoline's kind.
+/// its trampoline and of the function, and the [fingerprint] of the
+/// function's type and of the trampoline's kind.
 ///
 /// The offsets are only meaningful in the same build of the program: the
 /// child checks the parent's build identity once, before it reads its spec
