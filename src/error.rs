@@ -182,6 +182,23 @@ pub enum Error {
     /// unknown object or method, a refused type): the server's traceback text.
     #[error("the manager reported an error:\n{0}")]
     Remote(String),
+    /// A child was handed a task function by a parent running another build
+    /// of the program: the function's offset would mean nothing here, so
+    /// the child refused to call it. Spawn and the forkserver re-run
+    /// `/proc/self/exe`; it was not the parent's executable (a loader or
+    /// emulator started the program, or the program was replaced).
+    #[error(
+        "task function from a different build of this program: parent build {parent}, \
+         child build {child}; spawn and the forkserver re-run /proc/self/exe, which must \
+         be the parent's own executable (was the program started through a loader or \
+         emulator?)"
+    )]
+    BuildMismatch {
+        /// The parent's build identity (ELF build-id, or a digest of its file).
+        parent: String,
+        /// This process's own.
+        child: String,
+    },
     /// The exit status of a child could not be learned.
     #[error("exit status of process {pid} is unknown: {reason}")]
     StatusLost {

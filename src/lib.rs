@@ -46,6 +46,7 @@
 //! in [`process`].
 #![deny(missing_docs)]
 
+mod build_id;
 pub mod command;
 pub mod connection;
 pub mod context;
@@ -78,4 +79,5 @@ pub use process::{
 pub mod internals {
     pub use crate::deadline::{after, deadline, left};
     pub use crate::popen::forkserver::server_pid;
+    pub use crate::popen::spawn::set_executable as set_spawn_executable;
 }

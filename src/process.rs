@@ -77,8 +77,7 @@ struct Config {
 type Encoder = Box<dyn FnOnce() -> Result<(Vec<u8>, Vec<OwnedFd>)> + Send>;
 
 struct PendingTarget {
-    tramp: isize,
-    func: isize,
+    target: context::EncodedFn,
     encode: Encoder,
 }
 
@@ -126,7 +125,7 @@ impl Process {
     where
         A: Serialize + DeserializeOwned + Send + 'static,
     {
-        let (tramp, func) = context::encode_target(target);
+        let encoded = context::encode_target(target);
         let encode: Encoder = Box::new(move || {
             let (bytes, fds) =
                 crate::reduction::collect_fds(|| crate::connection::Codec::Postcard.encode(&args));
@@ -156,8 +155,7 @@ impl Process {
                     method: None,
                     survive_parent: false,
                     target: Some(PendingTarget {
-                        tramp,
-                        func,
+                        target: encoded,
                         encode,
                     }),
                 }),
@@ -303,8 +301,7 @@ impl Process {
             watch_parent,
             parent_pid: std::process::id() as i32,
             parent_name,
-            tramp: target.tramp,
-            func: target.func,
+            target: target.target,
             args,
         };
         let launched: Launched = popen::launch(method, spec, fds).map_err(|e| match e {

@@ -55,6 +55,10 @@ fn main() {
             "forkserver_exits_with_its_owner",
             forkserver_exits_with_its_owner,
         ),
+        (
+            "another_build_refuses_the_target",
+            another_build_refuses_the_target,
+        ),
     ];
     harness::run(per_method, "global", global);
 }
@@ -175,6 +179,24 @@ fn report_forkserver(conn: Connection) {
     c.start().unwrap();
     c.join(None).unwrap();
     conn.send(&mp::internals::server_pid().unwrap()).unwrap();
+}
+
+/// Runs in a forked child of its own, because the executable override is
+/// process-wide: starts a spawn and a forkserver child that are the `mp`
+/// binary (another build) and reports how each ended.
+fn start_as_another_build(conn: Connection) {
+    mp::internals::set_spawn_executable(Some(env!("CARGO_BIN_EXE_mp").into()));
+    let reports: Vec<(String, Option<i32>, Option<String>)> =
+        [StartMethod::Spawn, StartMethod::Forkserver]
+            .into_iter()
+            .map(|m| {
+                let c = proc(m, panics, "the target ran".to_string());
+                c.start().unwrap();
+                let code = c.join(Some(Duration::from_secs(20))).unwrap();
+                (m.to_string(), code, c.failure())
+            })
+            .collect();
+    conn.send(&reports).unwrap();
 }
 
 fn daemon_tries_child(conn: Connection) {
@@ -435,6 +457,35 @@ fn forkserver_exits_with_its_owner() -> TestResult {
         check(
             gone_within(server, Duration::from_secs(10)),
             format!("{m}: forkserver {server} outlived its owner"),
+        )?;
+    }
+    Ok(())
+}
+
+/// A child that runs another build of the program (here the `mp` binary)
+/// refuses its target, naming both builds, instead of calling whatever
+/// sits at the target's offset in that other executable.
+fn another_build_refuses_the_target() -> TestResult {
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(StartMethod::Fork, start_as_another_build, there);
+    p.start()?;
+    let reports: Vec<(String, Option<i32>, Option<String>)> = here.recv()?;
+    check(
+        p.join(Some(Duration::from_secs(60)))? == Some(0),
+        format!("the forked starter failed: {:?}", p.failure()),
+    )?;
+    check(reports.len() == 2, format!("{reports:?}"))?;
+    for (m, code, failure) in reports {
+        let f = failure.unwrap_or_default();
+        check(
+            code == Some(1),
+            format!("{m}: exitcode {code:?}, failure {f:?}"),
+        )?;
+        check(
+            f.contains("task function from a different build of this program: parent build ")
+                && f.contains(", child build ")
+                && !f.contains("the target ran"),
+            format!("{m}: failure text: {f:?}"),
         )?;
     }
     Ok(())

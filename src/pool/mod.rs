@@ -148,8 +148,7 @@ pub struct PoolBuilder {
 /// worker receives a duplicate of.
 #[derive(Serialize, serde::Deserialize)]
 pub(crate) struct Initializer {
-    pub tramp: isize,
-    pub func: isize,
+    pub target: context::EncodedFn,
     pub args: Vec<u8>,
     pub fds: crate::reduction::FdTable,
 }
@@ -167,11 +166,10 @@ impl PoolBuilder {
     where
         A: Serialize + DeserializeOwned + Send + 'static,
     {
-        let (tramp, func) = context::encode_target(f);
+        let target = context::encode_target(f);
         let (args, fds) = crate::reduction::collect_fds(|| Codec::Postcard.encode(&args));
         self.initializer = Some(Initializer {
-            tramp,
-            func,
+            target,
             args: args?,
             fds: crate::reduction::FdTable(fds),
         });
@@ -236,8 +234,7 @@ impl PoolBuilder {
 pub(crate) struct Chunk {
     pub job: Arc<Job>,
     pub index: usize,
-    pub tramp: isize,
-    pub func: isize,
+    pub target: context::EncodedFn,
     pub data: Arc<Vec<u8>>,
     pub nitems: usize,
     /// Results already obtained by earlier attempts (the next item to run is `prior.len()`).
@@ -415,7 +412,12 @@ impl Batch {
 
     /// Submits what was gathered (nothing is kept, even on error); returns
     /// how many chunks.
-    fn submit(&mut self, shared: &Shared, job: &Arc<Job>, call: (isize, isize)) -> Result<usize> {
+    fn submit(
+        &mut self,
+        shared: &Shared,
+        job: &Arc<Job>,
+        call: context::EncodedFn,
+    ) -> Result<usize> {
         let chunks = std::mem::take(&mut self.chunks);
         self.bytes = 0;
         let n = chunks.len();
@@ -431,7 +433,7 @@ impl Batch {
 fn submit_many(
     shared: &Shared,
     job: &Arc<Job>,
-    call: (isize, isize),
+    call: context::EncodedFn,
     chunks: Vec<(usize, Vec<u8>, usize)>,
 ) -> Result<()> {
     let mut st = shared.lock();
@@ -451,8 +453,7 @@ fn submit_many(
         .extend(chunks.into_iter().map(|(index, data, nitems)| Chunk {
             job: job.clone(),
             index,
-            tramp: call.0,
-            func: call.1,
+            target: call,
             data: Arc::new(data),
             nitems,
             prior: Vec::new(),
@@ -546,7 +547,7 @@ impl Pool {
         &self,
         job: &Arc<Job>,
         index: usize,
-        call: (isize, isize),
+        call: context::EncodedFn,
         data: Vec<u8>,
         nitems: usize,
     ) -> Result<()> {
@@ -558,7 +559,7 @@ impl Pool {
     fn submit_many(
         &self,
         job: &Arc<Job>,
-        call: (isize, isize),
+        call: context::EncodedFn,
         chunks: Vec<(usize, Vec<u8>, usize)>,
     ) -> Result<()> {
         submit_many(&self.shared, job, call, chunks)
@@ -566,7 +567,7 @@ impl Pool {
 
     fn submit_all<A: Serialize>(
         &self,
-        call: (isize, isize),
+        call: context::EncodedFn,
         items: &[A],
         chunksize: usize,
     ) -> Result<Arc<Job>> {
@@ -884,7 +885,7 @@ impl Drop for Pool {
 /// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`].
 pub struct IMapIterator<'p, A, R, I> {
     pool: &'p Pool,
-    call: (isize, isize),
+    call: context::EncodedFn,
     input: Option<I>,
     chunksize: usize,
     ordered: bool,
@@ -942,7 +943,7 @@ fn feed<A: Serialize, I: Iterator<Item = A>>(
     shared: Arc<Shared>,
     job: Arc<Job>,
     feeder: Arc<Feeder>,
-    call: (isize, isize),
+    call: context::EncodedFn,
     mut input: I,
     chunksize: usize,
     window: usize,
@@ -1057,7 +1058,7 @@ where
 {
     fn new(
         pool: &'p Pool,
-        call: (isize, isize),
+        call: context::EncodedFn,
         input: I,
         chunksize: usize,
         ordered: bool,
@@ -1291,7 +1292,7 @@ where
 {
     fn streaming<I: Iterator<Item = A> + Send + 'static>(
         pool: &'p Pool,
-        call: (isize, isize),
+        call: context::EncodedFn,
         input: I,
         chunksize: usize,
         ordered: bool,

@@ -36,8 +36,7 @@ pub(super) struct Worker {
 enum ToWorkerRef<'a> {
     Chunk {
         id: u64,
-        tramp: isize,
-        func: isize,
+        target: crate::context::EncodedFn,
         skip: usize,
         #[serde(with = "serde_bytes")]
         data: &'a [u8],
@@ -156,8 +155,7 @@ fn assign(st: &mut State, i: usize, frames: Vec<u8>) -> (Arc<Mutex<Connection>>,
     let chunk = st.queue.pop_front().expect("the queue is not empty");
     let msg = ToWorkerRef::Chunk {
         id: chunk.index as u64,
-        tramp: chunk.tramp,
-        func: chunk.func,
+        target: chunk.target,
         skip: chunk.prior.len(),
         data: &chunk.data,
     };

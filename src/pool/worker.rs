@@ -36,8 +36,7 @@ pub(crate) enum ToWorker {
     /// Run items `skip..` of a chunk (a `Vec<A>` encoded by `codec::encode_payload`).
     Chunk {
         id: u64,
-        tramp: isize,
-        func: isize,
+        target: context::EncodedFn,
         skip: usize,
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
@@ -131,8 +130,7 @@ fn worker_loop(args: WorkerArgs) {
     let lock = || shared_conn.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(init) = args.initializer {
         let super::Initializer {
-            tramp,
-            func,
+            target,
             args: data,
             fds,
         } = match Arc::try_unwrap(init) {
@@ -140,8 +138,7 @@ fn worker_loop(args: WorkerArgs) {
             // Decoded for this worker, so not shared; if it ever were,
             // the worker works on duplicates.
             Err(shared) => super::Initializer {
-                tramp: shared.tramp,
-                func: shared.func,
+                target: shared.target,
                 args: shared.args.clone(),
                 fds: crate::reduction::FdTable(
                     shared
@@ -154,10 +151,10 @@ fn worker_loop(args: WorkerArgs) {
             },
         };
         // SAFETY: the offsets come from `encode_target` in the pool's process,
-        // which runs this same executable.
-        let (t, f) = unsafe { context::decode_target(tramp, func) };
+        // which started this worker: its build identity was checked then.
+        let (t, f) = unsafe { context::decode_target(target) };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            crate::reduction::with_fds(fds.0, || t(f, &data))
+            crate::reduction::with_fds(fds.0, || t(f, target.fingerprint, &data))
         }));
         let failure = match r {
             Ok(Ok(())) => None,
@@ -185,13 +182,16 @@ fn worker_loop(args: WorkerArgs) {
         };
         let ToWorker::Chunk {
             id,
-            tramp,
-            func,
+            target,
             skip,
             data,
         } = msg;
-        // SAFETY: the offsets come from `encode_call` in the pool's process.
-        let (t, f) = unsafe { context::decode_call(tramp, func) };
+        // SAFETY: the offsets come from `encode_call` in the pool's process,
+        // which started this worker (its build identity was checked then) and
+        // is the only writer of this connection. The trampoline checks the
+        // fingerprint before it turns `f` into a function.
+        let (t, f) = unsafe { context::decode_call(target) };
+        let fp = target.fingerprint;
         let started = std::time::Instant::now();
         let mut send_failed = false;
         let (outcome, results, packed) = if args.per_item {
@@ -200,14 +200,14 @@ fn worker_loop(args: WorkerArgs) {
                     send_failed = true;
                 }
             };
-            let outcome = t(f, &data, skip, &mut context::ChunkSink::Each(&mut emit));
+            let outcome = t(f, fp, &data, skip, &mut context::ChunkSink::Each(&mut emit));
             (outcome, Vec::new(), None)
         } else {
             let mut sink = context::ChunkSink::Batch {
                 packed: None,
                 items: Vec::new(),
             };
-            let outcome = t(f, &data, skip, &mut sink);
+            let outcome = t(f, fp, &data, skip, &mut sink);
             match sink {
                 context::ChunkSink::Batch { packed, items } => (outcome, items, packed),
                 context::ChunkSink::Each(_) => unreachable!("built as Batch above"),

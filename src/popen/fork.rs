@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     let (parent_end, child_end) = socketpair()?;
     let me = pidfd_open(std::process::id() as i32)?;
+    // Settled before the fork: a child that starts children of its own needs
+    // it, and must not find it half-computed by a thread that is not there.
+    let _ = crate::build_id::BuildId::current();
     // Hold the locks a child could need across the fork, so none is left
     // locked by a thread that does not exist in the child; flush first so
     // buffered output is not written twice.

@@ -210,6 +210,8 @@ pub(crate) fn serve(ctl_fd: OwnedFd, expected_parent: Option<i32>) -> ! {
     else {
         exit(1)
     };
+    // Computed once here, inherited by every child forked below.
+    let _ = crate::build_id::BuildId::current();
     let ctl = Connection::from_fd(ctl_fd, true, true, true);
     if ctl.send(&Report::Booted).is_err() {
         exit(1);
@@ -287,9 +289,13 @@ fn fork_child(
             // SAFETY: restoring the default disposition has no preconditions.
             unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
             let channel = Connection::from_fd(channel, true, true, true);
-            let Ok((spec, mut fds)) = recv_spec(&channel) else {
+            let (spec, mut fds) = match recv_spec(&channel) {
+                Ok(x) => x,
+                Err(e @ Error::BuildMismatch { .. }) => {
+                    super::refuse_spec(&channel, "forkserver child", e)
+                }
                 // SAFETY: _exit is always safe to call.
-                unsafe { libc::_exit(1) }
+                Err(_) => unsafe { libc::_exit(1) }, // the requester went away
             };
             // SAFETY: as above.
             if unsafe { libc::getppid() } != server && spec.watch_parent {

@@ -3,14 +3,16 @@
 //!
 //! Each child gets a private socket to its parent (the *channel*). Over it the
 //! parent sends the [`ChildSpec`] (under spawn and forkserver) with the
-//! descriptors the arguments carry; the child answers [`Report::Booted`] and,
-//! if its target panics, [`Report::Failed`]. Under forkserver the server also
-//! writes [`Report::Started`] (with the child's pidfd) and, after reaping it,
-//! [`Report::Exited`] on the same socket.
+//! descriptors the arguments carry, behind the parent's build identity: the
+//! spec names the target by offsets in the executable, so the child checks
+//! that identity before it reads the rest ([`crate::build_id`]). The child
+//! answers [`Report::Booted`] and, if its target panics, [`Report::Failed`].
+//! Under forkserver the server also writes [`Report::Started`] (with the
+//! child's pidfd) and, after reaping it, [`Report::Exited`] on the same socket.
 
 mod fork;
 pub(crate) mod forkserver;
-mod spawn;
+pub(crate) mod spawn;
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -19,6 +21,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::build_id::BuildId;
 use crate::connection::Connection;
 use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
@@ -39,8 +42,7 @@ pub(crate) struct ChildSpec {
     pub watch_parent: bool,
     pub parent_pid: i32,
     pub parent_name: String,
-    pub tramp: isize,
-    pub func: isize,
+    pub target: context::EncodedFn,
     pub args: Vec<u8>,
 }
 
@@ -91,11 +93,7 @@ pub(crate) fn bootstrap() {
         let channel = Connection::from_fd(fd, true, true, true);
         let (spec, mut fds) = match recv_spec(&channel) {
             Ok(x) => x,
-            Err(e) => {
-                eprintln!("mp: spawned child could not read its start-up message: {e}");
-                // SAFETY: _exit is always safe to call.
-                unsafe { libc::_exit(1) }
-            }
+            Err(e) => refuse_spec(&channel, "spawned child", e),
         };
         let parent_pidfd = if fds.is_empty() {
             None
@@ -145,17 +143,36 @@ pub(crate) fn clear_cloexec(raw: RawFd) {
     unsafe { libc::fcntl(raw, libc::F_SETFD, 0) };
 }
 
-/// Reads the spec and its descriptors from the channel.
+/// Reads the spec and its descriptors from the channel. The parent's build
+/// identity comes first and is checked before the spec is decoded: the spec
+/// of another build may not even have the same layout.
 pub(crate) fn recv_spec(channel: &Connection) -> Result<(ChildSpec, Vec<OwnedFd>)> {
     let (bytes, fds) = channel.recv_frame_with_fds()?;
-    let spec = crate::connection::Codec::Postcard.decode(&bytes)?;
+    let spec = BuildId::check_prefix(&bytes)?;
+    let spec = crate::connection::Codec::Postcard.decode(spec)?;
     Ok((spec, fds))
 }
 
-/// Sends the spec with the parent's own pidfd first and then the argument descriptors.
+/// A child that cannot use the spec it was sent (unreadable, or from another
+/// build) says why on stderr and to its parent (which shows it as the
+/// process's [`failure`](crate::Process::failure)), and exits with 1.
+pub(crate) fn refuse_spec(channel: &Connection, who: &str, e: Error) -> ! {
+    let text = match e {
+        Error::BuildMismatch { .. } => e.to_string(),
+        e => format!("could not read its start-up message: {e}"),
+    };
+    eprintln!("mp: {who} (pid {}): {text}", std::process::id());
+    let _ = channel.send(&Report::Failed(text));
+    // SAFETY: _exit is always safe to call.
+    unsafe { libc::_exit(1) }
+}
+
+/// Sends the spec, behind this process's build identity, with the parent's
+/// own pidfd first and then the argument descriptors.
 pub(crate) fn send_spec(channel: &Connection, spec: &ChildSpec, fds: &[OwnedFd]) -> Result<()> {
     let me = pidfd_open(std::process::id() as i32)?;
-    let bytes = crate::connection::Codec::Postcard.encode(spec)?;
+    let bytes = BuildId::current().to_wire().to_vec();
+    let bytes = crate::connection::Codec::Postcard.encode_into(spec, bytes)?;
     let mut all: Vec<BorrowedFd<'_>> = vec![me.as_fd()];
     all.extend(fds.iter().map(|f| f.as_fd()));
     channel.send_frame(&bytes, &all)
@@ -217,12 +234,13 @@ pub(crate) fn run_child(
         *PANIC_TEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
         previous(info);
     }));
-    // SAFETY: the offsets came from our parent, which runs this same
-    // executable (fork: same image; spawn/forkserver: /proc/self/exe).
-    let (tramp, func) = unsafe { context::decode_target(spec.tramp, spec.func) };
+    // SAFETY: the offsets came from our parent, which runs this same build:
+    // under fork it is the same image; under spawn and forkserver `recv_spec`
+    // checked the parent's build identity.
+    let (tramp, func) = unsafe { context::decode_target(spec.target) };
     let args = spec.args;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        crate::reduction::with_fds(fds, || tramp(func, &args))
+        crate::reduction::with_fds(fds, || tramp(func, spec.target.fingerprint, &args))
     }));
     let code = match result {
         Ok(Ok(())) => 0,

@@ -3,7 +3,9 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use super::{
     clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched, ENV_PARENT, ENV_SPAWN,
@@ -15,10 +17,22 @@ use crate::error::{Error, Result};
 /// a program that forgot `freeze_support()` is then likely to stop on an unknown option.
 pub(crate) const SPAWN_ARG: &str = "--multiprocessing-fork";
 
+/// What spawn and the forkserver run instead of `/proc/self/exe`, if set
+/// (see [`set_executable`]).
+static EXECUTABLE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Makes spawn and the forkserver run `path` instead of this program
+/// (`None`: this program again). Only for `mp`'s own tests of the build
+/// identity check: a child that is another build refuses its target.
+pub fn set_executable(path: Option<PathBuf>) {
+    *EXECUTABLE.lock().unwrap_or_else(|e| e.into_inner()) = path;
+}
+
 /// Builds the command that re-runs this program with `fd` inherited under `var`.
 pub(crate) fn self_command(var: &str, fd: &OwnedFd, marker: &str) -> Command {
     let raw = fd.as_raw_fd();
-    let mut cmd = Command::new("/proc/self/exe");
+    let exe = EXECUTABLE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut cmd = Command::new(exe.unwrap_or_else(|| "/proc/self/exe".into()));
     if let Some(arg0) = std::env::args_os().next() {
         cmd.arg0(arg0);
     }
