@@ -62,6 +62,7 @@ pub mod reduction;
 pub mod shared_memory;
 pub mod sharedctypes;
 pub mod synchronize;
+mod target;
 
 pub use connection::{pipe, wait, Connection, Waitable};
 pub use context::{

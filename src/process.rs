@@ -77,7 +77,7 @@ struct Config {
 type Encoder = Box<dyn FnOnce() -> Result<(Vec<u8>, Vec<OwnedFd>)> + Send>;
 
 struct PendingTarget {
-    target: context::EncodedFn,
+    target: crate::target::EncodedFn,
     encode: Encoder,
 }
 
@@ -125,7 +125,7 @@ impl Process {
     where
         A: Serialize + DeserializeOwned + Send + 'static,
     {
-        let encoded = context::encode_target(target);
+        let encoded = crate::target::encode_target(target);
         let encode: Encoder = Box::new(move || {
             let (bytes, fds) =
                 crate::reduction::collect_fds(|| crate::connection::Codec::Postcard.encode(&args));

@@ -47,6 +47,7 @@
 //!   they wait that long at most.
 //! - Dropping a pool terminates its workers, as leaving CPython's `with Pool()` does.
 
+pub(crate) mod chunk;
 mod job;
 mod supervisor;
 mod worker;
@@ -148,7 +149,7 @@ pub struct PoolBuilder {
 /// worker receives a duplicate of.
 #[derive(Serialize, serde::Deserialize)]
 pub(crate) struct Initializer {
-    pub target: context::EncodedFn,
+    pub target: crate::target::EncodedFn,
     pub args: Vec<u8>,
     pub fds: crate::reduction::FdTable,
 }
@@ -166,7 +167,7 @@ impl PoolBuilder {
     where
         A: Serialize + DeserializeOwned + Send + 'static,
     {
-        let target = context::encode_target(f);
+        let target = crate::target::encode_target(f);
         let (args, fds) = crate::reduction::collect_fds(|| Codec::Postcard.encode(&args));
         self.initializer = Some(Initializer {
             target,
@@ -234,7 +235,7 @@ impl PoolBuilder {
 pub(crate) struct Chunk {
     pub job: Arc<Job>,
     pub index: usize,
-    pub target: context::EncodedFn,
+    pub target: crate::target::EncodedFn,
     pub data: Arc<Vec<u8>>,
     pub nitems: usize,
     /// Results already obtained by earlier attempts (the next item to run is `prior.len()`).
@@ -416,7 +417,7 @@ impl Batch {
         &mut self,
         shared: &Shared,
         job: &Arc<Job>,
-        call: context::EncodedFn,
+        call: crate::target::EncodedFn,
     ) -> Result<usize> {
         let chunks = std::mem::take(&mut self.chunks);
         self.bytes = 0;
@@ -433,7 +434,7 @@ impl Batch {
 fn submit_many(
     shared: &Shared,
     job: &Arc<Job>,
-    call: context::EncodedFn,
+    call: crate::target::EncodedFn,
     chunks: Vec<(usize, Vec<u8>, usize)>,
 ) -> Result<()> {
     let mut st = shared.lock();
@@ -547,7 +548,7 @@ impl Pool {
         &self,
         job: &Arc<Job>,
         index: usize,
-        call: context::EncodedFn,
+        call: crate::target::EncodedFn,
         data: Vec<u8>,
         nitems: usize,
     ) -> Result<()> {
@@ -559,7 +560,7 @@ impl Pool {
     fn submit_many(
         &self,
         job: &Arc<Job>,
-        call: context::EncodedFn,
+        call: crate::target::EncodedFn,
         chunks: Vec<(usize, Vec<u8>, usize)>,
     ) -> Result<()> {
         submit_many(&self.shared, job, call, chunks)
@@ -567,7 +568,7 @@ impl Pool {
 
     fn submit_all<A: Serialize>(
         &self,
-        call: context::EncodedFn,
+        call: crate::target::EncodedFn,
         items: &[A],
         chunksize: usize,
     ) -> Result<Arc<Job>> {
@@ -620,7 +621,7 @@ impl Pool {
     {
         let items: Vec<A> = items.into_iter().collect();
         let cs = chunksize.unwrap_or_else(|| self.default_chunksize(items.len()));
-        let job = self.submit_all(context::encode_call(f), &items, cs)?;
+        let job = self.submit_all(crate::pool::chunk::encode_call(f), &items, cs)?;
         Ok(AsyncResult::new(job, collect_all::<R>))
     }
 
@@ -653,7 +654,7 @@ impl Pool {
     {
         let items: Vec<(A, B)> = items.into_iter().collect();
         let cs = chunksize.unwrap_or_else(|| self.default_chunksize(items.len()));
-        let job = self.submit_all(context::encode_star_call(f), &items, cs)?;
+        let job = self.submit_all(crate::pool::chunk::encode_star_call(f), &items, cs)?;
         Ok(AsyncResult::new(job, collect_all::<R>))
     }
 
@@ -672,7 +673,11 @@ impl Pool {
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned,
     {
-        let job = self.submit_all(context::encode_call(f), std::slice::from_ref(&args), 1)?;
+        let job = self.submit_all(
+            crate::pool::chunk::encode_call(f),
+            std::slice::from_ref(&args),
+            1,
+        )?;
         Ok(AsyncResult::new(job, take_single::<R>))
     }
 
@@ -703,7 +708,7 @@ impl Pool {
             }
         }));
         let data = codec::encode_payload(std::slice::from_ref(&args))?;
-        self.submit(&job, 0, context::encode_call(f), data, 1)?;
+        self.submit(&job, 0, crate::pool::chunk::encode_call(f), data, 1)?;
         job.set_total(1);
         Ok(AsyncResult::new(job, take_single::<R>))
     }
@@ -723,7 +728,7 @@ impl Pool {
     {
         IMapIterator::new(
             self,
-            context::encode_call(f),
+            crate::pool::chunk::encode_call(f),
             items.into_iter(),
             chunksize,
             true,
@@ -744,7 +749,7 @@ impl Pool {
     {
         IMapIterator::new(
             self,
-            context::encode_call(f),
+            crate::pool::chunk::encode_call(f),
             items.into_iter(),
             chunksize,
             false,
@@ -779,7 +784,7 @@ impl Pool {
     {
         IMapIterator::streaming(
             self,
-            context::encode_call(f),
+            crate::pool::chunk::encode_call(f),
             items.into_iter(),
             chunksize,
             true,
@@ -802,7 +807,7 @@ impl Pool {
     {
         IMapIterator::streaming(
             self,
-            context::encode_call(f),
+            crate::pool::chunk::encode_call(f),
             items.into_iter(),
             chunksize,
             false,
@@ -885,7 +890,7 @@ impl Drop for Pool {
 /// The iterator of [`Pool::imap`] and [`Pool::imap_unordered`].
 pub struct IMapIterator<'p, A, R, I> {
     pool: &'p Pool,
-    call: context::EncodedFn,
+    call: crate::target::EncodedFn,
     input: Option<I>,
     chunksize: usize,
     ordered: bool,
@@ -943,7 +948,7 @@ fn feed<A: Serialize, I: Iterator<Item = A>>(
     shared: Arc<Shared>,
     job: Arc<Job>,
     feeder: Arc<Feeder>,
-    call: context::EncodedFn,
+    call: crate::target::EncodedFn,
     mut input: I,
     chunksize: usize,
     window: usize,
@@ -1058,7 +1063,7 @@ where
 {
     fn new(
         pool: &'p Pool,
-        call: context::EncodedFn,
+        call: crate::target::EncodedFn,
         input: I,
         chunksize: usize,
         ordered: bool,
@@ -1292,7 +1297,7 @@ where
 {
     fn streaming<I: Iterator<Item = A> + Send + 'static>(
         pool: &'p Pool,
-        call: context::EncodedFn,
+        call: crate::target::EncodedFn,
         input: I,
         chunksize: usize,
         ordered: bool,

@@ -36,7 +36,7 @@ pub(super) struct Worker {
 enum ToWorkerRef<'a> {
     Chunk {
         id: u64,
-        target: crate::context::EncodedFn,
+        target: crate::target::EncodedFn,
         skip: usize,
         #[serde(with = "serde_bytes")]
         data: &'a [u8],

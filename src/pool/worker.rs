@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::connection::Connection;
-use crate::context;
 
 /// A worker's start-up argument.
 #[derive(Serialize, Deserialize)]
@@ -36,7 +35,7 @@ pub(crate) enum ToWorker {
     /// Run items `skip..` of a chunk (a `Vec<A>` encoded by `codec::encode_payload`).
     Chunk {
         id: u64,
-        target: context::EncodedFn,
+        target: crate::target::EncodedFn,
         skip: usize,
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
@@ -152,7 +151,7 @@ fn worker_loop(args: WorkerArgs) {
         };
         // SAFETY: the offsets come from `encode_target` in the pool's process,
         // which started this worker: its build identity was checked then.
-        let (t, f) = unsafe { context::decode_target(target) };
+        let (t, f) = unsafe { crate::target::decode_target(target) };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::reduction::with_fds(fds.0, || t(f, target.fingerprint, &data))
         }));
@@ -190,7 +189,7 @@ fn worker_loop(args: WorkerArgs) {
         // which started this worker (its build identity was checked then) and
         // is the only writer of this connection. The trampoline checks the
         // fingerprint before it turns `f` into a function.
-        let (t, f) = unsafe { context::decode_call(target) };
+        let (t, f) = unsafe { crate::pool::chunk::decode_call(target) };
         let fp = target.fingerprint;
         let started = std::time::Instant::now();
         let mut send_failed = false;
@@ -200,17 +199,23 @@ fn worker_loop(args: WorkerArgs) {
                     send_failed = true;
                 }
             };
-            let outcome = t(f, fp, &data, skip, &mut context::ChunkSink::Each(&mut emit));
+            let outcome = t(
+                f,
+                fp,
+                &data,
+                skip,
+                &mut crate::pool::chunk::ChunkSink::Each(&mut emit),
+            );
             (outcome, Vec::new(), None)
         } else {
-            let mut sink = context::ChunkSink::Batch {
+            let mut sink = crate::pool::chunk::ChunkSink::Batch {
                 packed: None,
                 items: Vec::new(),
             };
             let outcome = t(f, fp, &data, skip, &mut sink);
             match sink {
-                context::ChunkSink::Batch { packed, items } => (outcome, items, packed),
-                context::ChunkSink::Each(_) => unreachable!("built as Batch above"),
+                crate::pool::chunk::ChunkSink::Batch { packed, items } => (outcome, items, packed),
+                crate::pool::chunk::ChunkSink::Each(_) => unreachable!("built as Batch above"),
             }
         };
         if send_failed {

@@ -42,7 +42,7 @@ pub(crate) struct ChildSpec {
     pub watch_parent: bool,
     pub parent_pid: i32,
     pub parent_name: String,
-    pub target: context::EncodedFn,
+    pub target: crate::target::EncodedFn,
     pub args: Vec<u8>,
 }
 
@@ -237,7 +237,7 @@ pub(crate) fn run_child(
     // SAFETY: the offsets came from our parent, which runs this same build:
     // under fork it is the same image; under spawn and forkserver `recv_spec`
     // checked the parent's build identity.
-    let (tramp, func) = unsafe { context::decode_target(spec.target) };
+    let (tramp, func) = unsafe { crate::target::decode_target(spec.target) };
     let args = spec.args;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         crate::reduction::with_fds(fds, || tramp(func, spec.target.fingerprint, &args))
