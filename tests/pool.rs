@@ -17,6 +17,7 @@ fn main() {
         ("map_in_order", map_in_order),
         ("worker_death_fails_task_and_pool_goes_on", worker_death),
         ("initializer_runs_in_each_worker", initializer_runs),
+        ("finalizer_runs_as_each_worker_leaves", finalizer_runs),
     ];
     let global: &[(&str, Global)] = &[
         ("imap_ordered_chunksizes", imap_ordered_chunksizes),
@@ -191,6 +192,38 @@ fn initializer_runs(m: StartMethod) -> TestResult {
         .build()?;
     let got = p.map(read_init, vec![(); 10], Some(1))?;
     check(got.iter().all(|&v| v == 41), format!("{got:?}"))
+}
+
+/// A finalizer: sends this worker's pid on the queue.
+fn say_goodbye(q: mp::queues::Queue<u32>) {
+    q.put(&std::process::id()).unwrap();
+}
+
+fn finalizer_runs(m: StartMethod) -> TestResult {
+    let q: mp::queues::Queue<u32> = mp::queues::Queue::new(0)?;
+    // Each worker leaves after one chunk: 6 chunks, at least 6 goodbyes,
+    // each from a different worker; the workers still idle at close say
+    // theirs when the pool closes.
+    let p = Pool::builder()
+        .processes(2)
+        .start_method(m)
+        .maxtasksperchild(1)
+        .finalizer(say_goodbye, q.clone())?
+        .build()?;
+    let got = p.map(pow3, (0..6u64).collect::<Vec<_>>(), Some(1))?;
+    check(got == [0, 1, 8, 27, 64, 125], format!("{got:?}"))?;
+    p.close();
+    p.join()?;
+    let mut pids = Vec::new();
+    // The pool has joined its workers: every goodbye is already sent.
+    while let Ok(pid) = q.get_timeout(std::time::Duration::from_secs(1)) {
+        pids.push(pid);
+    }
+    let distinct: std::collections::HashSet<u32> = pids.iter().copied().collect();
+    check(
+        pids.len() >= 6 && distinct.len() == pids.len(),
+        format!("one goodbye per worker, at least 6: {pids:?}"),
+    )
 }
 
 fn imap_ordered_chunksizes() -> TestResult {

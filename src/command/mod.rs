@@ -26,7 +26,6 @@ use serde::{Deserialize, Serialize};
 mod persistent;
 mod reaper;
 mod spawn;
-pub(crate) use persistent::on_worker_exit;
 pub use persistent::{
     count_newlines, run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure,
 };
@@ -229,6 +228,14 @@ pub fn prepare_worker(spill_dir: Option<PathBuf>) {
     install_handlers();
     spawn::prepare();
     *SPILL_DIR.lock().unwrap_or_else(|e| e.into_inner()) = spill_dir;
+}
+
+/// A pool finalizer for workers that run commands
+/// ([`crate::pool::PoolBuilder::finalizer`]): the worker's persistent
+/// command, if any, gets end of file on its stdin and its grace time to
+/// exit, then its group is ended.
+pub fn finish_worker(_: ()) {
+    persistent::on_worker_exit();
 }
 
 /// Where this worker writes spill files (None: the temp dir).

@@ -134,7 +134,8 @@ pub enum TaskError {
 #[derive(Default)]
 pub struct PoolBuilder {
     processes: Option<usize>,
-    initializer: Option<Initializer>,
+    initializer: Option<WorkerHook>,
+    finalizer: Option<WorkerHook>,
     maxtasksperchild: Option<usize>,
     start_method: Option<StartMethod>,
     task_timeout: Option<Duration>,
@@ -144,14 +145,29 @@ pub struct PoolBuilder {
     lazy: bool,
 }
 
-/// The initializer and its encoded argument, with the descriptors the
+/// An initializer or finalizer and its encoded argument, with the descriptors the
 /// argument carries (a `Lock`, `Queue`, `Connection`...), which every
 /// worker receives a duplicate of.
 #[derive(Serialize, serde::Deserialize)]
-pub(crate) struct Initializer {
+pub(crate) struct WorkerHook {
     pub target: crate::target::EncodedFn,
     pub args: Vec<u8>,
     pub fds: crate::reduction::FdTable,
+}
+
+impl WorkerHook {
+    fn new<A>(f: fn(A), args: A) -> Result<WorkerHook>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let target = crate::target::encode_target(f);
+        let (args, fds) = crate::reduction::collect_fds(|| Codec::Postcard.encode(&args));
+        Ok(WorkerHook {
+            target,
+            args: args?,
+            fds: crate::reduction::FdTable(fds),
+        })
+    }
 }
 
 impl PoolBuilder {
@@ -167,13 +183,19 @@ impl PoolBuilder {
     where
         A: Serialize + DeserializeOwned + Send + 'static,
     {
-        let target = crate::target::encode_target(f);
-        let (args, fds) = crate::reduction::collect_fds(|| Codec::Postcard.encode(&args));
-        self.initializer = Some(Initializer {
-            target,
-            args: args?,
-            fds: crate::reduction::FdTable(fds),
-        });
+        self.initializer = Some(WorkerHook::new(f, args)?);
+        Ok(self)
+    }
+    /// A function each worker runs when it leaves its task loop: after
+    /// `maxtasksperchild` chunks, or when the pool closes and the worker
+    /// finishes (not when it is killed: terminate, a time limit, SIGKILL).
+    /// An `mp` extension (Python's `Pool` has only the initializer); `args`
+    /// as for [`initializer`](Self::initializer). A panic in it is ignored.
+    pub fn finalizer<A>(mut self, f: fn(A), args: A) -> Result<Self>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.finalizer = Some(WorkerHook::new(f, args)?);
         Ok(self)
     }
     /// A worker exits after this many chunks and a fresh one replaces it.
@@ -264,7 +286,8 @@ pub(crate) struct Shared {
 
 pub(crate) struct Opts {
     pub processes: usize,
-    pub initializer: Option<Arc<Initializer>>,
+    pub initializer: Option<Arc<WorkerHook>>,
+    pub finalizer: Option<Arc<WorkerHook>>,
     pub maxtasks: Option<usize>,
     pub method: Option<StartMethod>,
     pub task_timeout: Option<Duration>,
@@ -511,6 +534,7 @@ impl Pool {
             opts: Opts {
                 processes,
                 initializer: b.initializer.map(Arc::new),
+                finalizer: b.finalizer.map(Arc::new),
                 maxtasks: b.maxtasksperchild,
                 method: b.start_method,
                 task_timeout: b.task_timeout,

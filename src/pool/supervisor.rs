@@ -50,6 +50,7 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
         conn: theirs,
         slot,
         initializer: opts.initializer.clone(),
+        finalizer: opts.finalizer.clone(),
         maxtasks: opts.maxtasks,
         per_item: opts.task_timeout.is_some(),
         give_back: opts.per_worker > 1 || opts.adaptive,

@@ -14,7 +14,9 @@ pub(crate) struct WorkerArgs {
     pub conn: Connection,
     pub slot: usize,
     /// The initializer, its encoded argument and the descriptors it carries.
-    pub initializer: Option<Arc<super::Initializer>>,
+    pub initializer: Option<Arc<super::WorkerHook>>,
+    /// The finalizer, run when the worker leaves its loop.
+    pub finalizer: Option<Arc<super::WorkerHook>>,
     /// Exit after this many chunks.
     pub maxtasks: Option<usize>,
     /// Report each result as soon as it is ready (needed for per-task time limits).
@@ -78,10 +80,49 @@ pub fn worker_slot() -> Option<usize> {
     SLOT.with(|s| s.get())
 }
 
-pub(crate) fn worker_main(args: WorkerArgs) {
+pub(crate) fn worker_main(mut args: WorkerArgs) {
+    let finalizer = args.finalizer.take();
     worker_loop(args);
-    // A persistent command (mp map --persistent) ends with its worker.
-    crate::command::on_worker_exit();
+    if let Some(hook) = finalizer {
+        // A finalizer that fails has nothing to tell: the worker ends anyway.
+        let _ = run_hook(hook);
+    }
+}
+
+/// Runs an initializer or finalizer; its failure as text.
+fn run_hook(hook: Arc<super::WorkerHook>) -> Option<String> {
+    let super::WorkerHook {
+        target,
+        args: data,
+        fds,
+    } = match Arc::try_unwrap(hook) {
+        Ok(hook) => hook,
+        // Decoded for this worker, so not shared; if it ever were,
+        // the worker works on duplicates.
+        Err(shared) => super::WorkerHook {
+            target: shared.target,
+            args: shared.args.clone(),
+            fds: crate::reduction::FdTable(
+                shared
+                    .fds
+                    .0
+                    .iter()
+                    .filter_map(|fd| fd.try_clone().ok())
+                    .collect(),
+            ),
+        },
+    };
+    // SAFETY: the offsets come from `encode_target` in the pool's process,
+    // which started this worker: its build identity was checked then.
+    let (t, f) = unsafe { crate::target::decode_target(target) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::reduction::with_fds(fds.0, || t(f, target.fingerprint, &data))
+    }));
+    match r {
+        Ok(Ok(())) => None,
+        Ok(Err(text)) => Some(text),
+        Err(payload) => Some(crate::popen::panic_text(&*payload)),
+    }
 }
 
 /// Watches the running chunk from a second thread (see [`GIVE_BACK_AFTER`]):
@@ -128,39 +169,7 @@ fn worker_loop(args: WorkerArgs) {
     }
     let lock = || shared_conn.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(init) = args.initializer {
-        let super::Initializer {
-            target,
-            args: data,
-            fds,
-        } = match Arc::try_unwrap(init) {
-            Ok(init) => init,
-            // Decoded for this worker, so not shared; if it ever were,
-            // the worker works on duplicates.
-            Err(shared) => super::Initializer {
-                target: shared.target,
-                args: shared.args.clone(),
-                fds: crate::reduction::FdTable(
-                    shared
-                        .fds
-                        .0
-                        .iter()
-                        .filter_map(|fd| fd.try_clone().ok())
-                        .collect(),
-                ),
-            },
-        };
-        // SAFETY: the offsets come from `encode_target` in the pool's process,
-        // which started this worker: its build identity was checked then.
-        let (t, f) = unsafe { crate::target::decode_target(target) };
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            crate::reduction::with_fds(fds.0, || t(f, target.fingerprint, &data))
-        }));
-        let failure = match r {
-            Ok(Ok(())) => None,
-            Ok(Err(text)) => Some(text),
-            Err(payload) => Some(crate::popen::panic_text(&*payload)),
-        };
-        if let Some(text) = failure {
+        if let Some(text) = run_hook(init) {
             let _ = lock().send(&FromWorker::InitFailed(text));
             return;
         }

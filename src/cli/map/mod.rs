@@ -585,7 +585,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     // a free worker (see PoolBuilder::prefetch). With --halt, none waits: a
     // halt then stops every task that was handed over.
     let halting = args.halt.is_some_and(|h| h.0.is_some());
-    let mut builder = pool_builder(&args, processes)
+    let mut builder = pool_builder(&args, processes)?
         .window(processes * 4 + 4)
         .prefetch(usize::from(!halting))
         .initializer(mp::command::prepare_worker, Some(spill))
@@ -673,12 +673,15 @@ fn input_result(status: &InputStatus, code: i32) -> Result<i32> {
 /// The pool settings both modes share: `-j`, `--retries`, `--start-method`,
 /// and workers started as the input keeps them busy (a short input starts
 /// fewer than `-j`).
-fn pool_builder(args: &MapArgs, processes: usize) -> mp::pool::PoolBuilder {
+fn pool_builder(args: &MapArgs, processes: usize) -> Result<mp::pool::PoolBuilder> {
     mp::Pool::builder()
         .processes(processes)
         .retries(args.retries)
         .start_method(args.start_method)
         .lazy(true)
+        // A persistent command ends with its worker.
+        .finalizer(mp::command::finish_worker, ())
+        .context("cannot set up the worker pool")
 }
 
 /// Starts the pool and hands it to the signal thread.
@@ -1080,7 +1083,7 @@ fn run_persistent(
     // One block running and one waiting per worker; the window bounds what
     // waits for its turn in ordered output.
     let pool = start_pool(
-        pool_builder(args, processes)
+        pool_builder(args, processes)?
             .window(2 * processes + 2)
             .prefetch(1),
     )?;
