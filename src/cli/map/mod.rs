@@ -2,295 +2,47 @@
 //! record running a command. The engine is the library's `Pool` with
 //! `mp::command::run_task` as the task function.
 //!
+//! - `args`: the options, their parsers and the long help;
 //! - `template`: COMMAND and its placeholders, expanded on bytes;
 //! - `input`: records, split from the input as bytes;
-//! - `output`: results, JSON lines and joblog lines;
+//! - `blocks`: records framed into blocks for `--persistent` workers;
+//! - `output`: results, JSON lines and joblog lines, the progress line and
+//!   the tally (counts, `--halt`);
+//! - this file: the two runs (a command per record, `--persistent`), which
+//!   share `pool_builder` and `start_pool`;
 //! - `signals`: one place that decides how a run ends early (a signal, a
 //!   closed output pipe) and what is cleaned up on every way out.
 
+mod args;
+mod blocks;
 mod input;
 mod output;
 mod signals;
 mod template;
 
 use std::ffi::OsString;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use mp::command::{
-    run_block, run_task, Block, BlockOutcome, CommandOutcome, CommandTask, Frame, PersistentCommand,
+    run_block, run_task, BlockOutcome, CommandOutcome, CommandTask, Frame, PersistentCommand,
 };
 
 use serde::{Deserialize, Serialize};
 
-use super::jobs::{self, DoneSet, Joblog};
+use super::jobs::{DoneSet, Joblog};
 use super::wire::Usage;
+pub use args::MapArgs;
+use args::MAX_WORKERS;
+use blocks::{BlockReader, BLOCK_TARGET, FIRST_BLOCK_RECORDS, MAX_BLOCK_RECORDS};
 use input::{InputStatus, Records};
 use output::Out;
+use output::Tally;
 use template::{Piece, Template};
-
-/// The long help of `mp map` (shown after the options).
-const MAP_AFTER: &str = "Records are lines of stdin (or of --arg-file). COMMAND's arguments may
-hold placeholders, replaced per record as in GNU parallel:
-  {}    the record            {.}   without its extension
-  {/}   its basename          {//}  its directory
-  {/.}  basename without ext  {#}   the record number (1, 2, ...)
-  {%}   the worker slot (1..j)  {1} {2} ...  columns, with --colsep
-Without a placeholder the record is appended as the last argument. Without
-COMMAND each record is itself a shell command line. A COMMAND given as one
-argument with shell syntax (pipes, redirections, spaces) runs with sh -c,
-its placeholders shell-quoted; otherwise the command is executed directly.
-
-Each task's stdout and stderr are written whole, never interleaved with
-another task's, in input order unless --unordered. Tasks see MP_SEQ (the
-record number) and MP_SLOT (the worker slot) in their environment.
-
-With --persistent, each worker starts COMMAND once and writes records to
-its stdin; COMMAND answers exactly one reply per record on stdout (one
-line with --frame lines; one JSON value with --frame json, where records
-arrive as {\"seq\":N,\"record\":\"...\"}). Replies are printed in input order.
-A record without a reply (crash, --timeout) fails alone; the command is
-restarted and the later records go on. See the README for the protocol.
-
-Long runs: --retries N, --halt soon|now[,fail|success|done=N],
---joblog FILE (GNU parallel's format), --resume / --resume-failed.
-
-Records and arguments are bytes: a file name that is not UTF-8 reaches
-the command exactly (with --json, see the README for how such bytes are
-carried). A task is over when its command exits; background processes it
-leaves behind are ended (TERM, then KILL after --grace).
-
-Examples:
-  find . -name '*.log' -print0 | mp map -0 gzip
-  seq 100 | mp map -j 50% -- sh -c 'echo $(( {} * {} ))'
-  cut -f1,3 data.tsv | mp map --colsep '\\t' echo {2} {1}
-  ls *.csv | mp map --timeout 1m sort -o {.}.sorted {}
-  mp map --joblog jobs.log --resume -a files.txt gzip -k
-
-Exit codes: 0 every task succeeded; 1 at least one task failed (exited
-non-zero, was killed, timed out or could not start; the count is printed on
-stderr), or reading input or writing output failed; 2 usage error (a bad
-option, an --arg-file that cannot be opened); 141 stdout was closed (as
-in `| head`: mp stops quietly, like a program killed by SIGPIPE); 130
-after SIGINT; 143 after SIGTERM; 129 after SIGHUP. On a signal or a
-closed stdout, every running task's process group is ended (TERM, then
-KILL after --grace) and no process is left.";
-
-/// Arguments of `mp map`.
-#[derive(Debug, Args)]
-#[command(after_help = MAP_AFTER)]
-pub struct MapArgs {
-    /// Number of worker processes: N, or relative to the CPUs this process
-    /// may use: +N (CPUs + N), -N (CPUs - N, at least 1), N% (N percent of
-    /// the CPUs, at least 1) [default: the CPUs].
-    #[arg(short = 'j', long = "processes", value_name = "N", allow_hyphen_values = true, value_parser = parse_jobs)]
-    processes: Option<Jobs>,
-    /// Records handed to a worker at a time [default: 1; with --persistent,
-    /// the records in flight per worker, adapted to the command's speed when
-    /// not given].
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
-    chunksize: Option<usize>,
-    /// Replace a worker after it has run N chunks (with --persistent: restart
-    /// the command after it has been given N records).
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
-    maxtasksperchild: Option<usize>,
-    /// Time limit per task (e.g. 500ms, 10s, 2m, 1h; a bare number is
-    /// seconds; more than a lifetime means no limit; 0 is refused).
-    /// The task's whole process group is ended: TERM, --grace, KILL. With
-    /// --persistent: the time limit for each reply.
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
-    timeout: Option<Duration>,
-    /// Time between SIGTERM and SIGKILL when a task is stopped.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
-    grace: Duration,
-    /// Write results in completion order instead of input order.
-    #[arg(long)]
-    unordered: bool,
-    /// Records are separated by NUL bytes (as from find -print0).
-    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
-    null: bool,
-    /// Records are separated by this single byte (e.g. , or \t; the escapes
-    /// \t \n \r \0 \\ are understood).
-    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
-    delimiter: Option<OsString>,
-    /// Read records from FILE instead of stdin.
-    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
-    arg_file: Option<PathBuf>,
-    /// Split each record into columns {1}, {2}... at this string (the same
-    /// escapes as -d; columns are not trimmed). Without a placeholder in
-    /// COMMAND, the columns are its last arguments.
-    #[arg(long, value_name = "SEP")]
-    colsep: Option<OsString>,
-    /// Always run COMMAND with sh -c.
-    #[arg(long)]
-    shell: bool,
-    /// Print one JSON object per task instead of its output.
-    #[arg(long)]
-    json: bool,
-    /// Print the commands that would run, one per line, and run nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// How workers are started: fork, spawn or forkserver. Workers only run
-    /// commands, so fork (the cheapest: no re-exec of mp) is the default here.
-    #[arg(long, value_name = "METHOD", default_value = "fork", value_parser = parse_start_method)]
-    start_method: mp::StartMethod,
-    /// Show a progress line on stderr (tasks done, rate, elapsed) [default: on
-    /// when stderr is a terminal].
-    #[arg(long, overrides_with = "no_progress")]
-    progress: bool,
-    /// Never show the progress line.
-    #[arg(long)]
-    no_progress: bool,
-    /// Start COMMAND once per worker and feed it records on its stdin; it
-    /// answers one reply per record on stdout (see --frame).
-    #[arg(long)]
-    persistent: bool,
-    /// With --persistent: `lines` (a record is one line in, its reply one line
-    /// out) or `json` (a record goes in as {"seq":N,"record":"..."} on one
-    /// line, the reply is one JSON value; a string reply may hold newlines).
-    #[arg(long, value_name = "FRAME", default_value = "lines", value_parser = ["lines", "json"])]
-    frame: String,
-    /// Run a failed task (or record) again, up to N more times.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    retries: u32,
-    /// When to stop early: never (default); soon (after the first failure,
-    /// start nothing new, let running tasks finish); now (after the first
-    /// failure, kill running tasks); or soon|now,fail|success|done=N.
-    #[arg(long, value_name = "WHEN", value_parser = jobs::parse_halt_arg)]
-    halt: Option<jobs::HaltArg>,
-    /// Append one line per finished task to FILE (GNU parallel's format:
-    /// Seq Host Starttime JobRuntime Send Receive Exitval Signal Command).
-    #[arg(long, value_name = "FILE")]
-    joblog: Option<PathBuf>,
-    /// Skip the records that --joblog FILE shows done (same input, same order).
-    #[arg(long, requires = "joblog")]
-    resume: bool,
-    /// Like --resume, but also run again the records whose last run failed.
-    #[arg(long, requires = "joblog", conflicts_with = "resume")]
-    resume_failed: bool,
-    /// The command and its arguments (use -- before it if it has options).
-    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
-    command: Vec<OsString>,
-}
-
-/// `-j`: a number of workers, absolute or relative to the CPUs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Jobs {
-    /// N.
-    Exactly(usize),
-    /// +N: CPUs + N.
-    More(usize),
-    /// -N: CPUs - N (at least 1).
-    Fewer(usize),
-    /// N%: N percent of the CPUs (at least 1).
-    Percent(usize),
-}
-
-impl Jobs {
-    /// The number of workers for `cpus` CPUs.
-    pub fn resolve(self, cpus: usize) -> usize {
-        match self {
-            Jobs::Exactly(n) => n,
-            Jobs::More(n) => cpus.saturating_add(n),
-            Jobs::Fewer(n) => cpus.saturating_sub(n).max(1),
-            Jobs::Percent(p) => (cpus.saturating_mul(p) / 100).max(1),
-        }
-    }
-}
-
-/// The most workers `-j` may ask for (each is a process with its own
-/// sockets; far beyond what a machine runs at once).
-const MAX_WORKERS: usize = 65_536;
-
-fn parse_jobs(s: &str) -> std::result::Result<Jobs, String> {
-    let bad = || {
-        format!("{s:?}: give a number of workers N, or +N, -N or N% of the CPUs (e.g. -j 4, -j +1, -j 50%)")
-    };
-    let num = |t: &str| t.parse::<usize>().map_err(|_| bad());
-    let t = s.trim();
-    let jobs = if let Some(p) = t.strip_suffix('%') {
-        Jobs::Percent(num(p)?)
-    } else if let Some(n) = t.strip_prefix('+') {
-        Jobs::More(num(n)?)
-    } else if let Some(n) = t.strip_prefix('-') {
-        Jobs::Fewer(num(n)?)
-    } else {
-        Jobs::Exactly(num(t)?)
-    };
-    if let Jobs::Exactly(n) | Jobs::More(n) = jobs {
-        if n > MAX_WORKERS {
-            return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
-        }
-    }
-    if let Jobs::Percent(p) = jobs {
-        if p > 100 * MAX_WORKERS {
-            return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
-        }
-    }
-    if matches!(jobs, Jobs::Exactly(0) | Jobs::Percent(0)) {
-        return Err(format!(
-            "{s:?}: at least 1 worker is needed (GNU parallel's -j 0, \"as many as possible\", is not supported)"
-        ));
-    }
-    Ok(jobs)
-}
-
-fn parse_positive(s: &str) -> std::result::Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("{s:?} is not a whole number")),
-    }
-}
-
-/// `--timeout`: a duration above zero.
-fn parse_timeout(s: &str) -> std::result::Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d.is_zero() {
-        return Err(format!(
-            "{s:?}: a time limit of 0 would stop every task at once; leave --timeout out for no limit"
-        ));
-    }
-    Ok(d)
-}
-
-fn parse_start_method(s: &str) -> std::result::Result<mp::StartMethod, String> {
-    s.parse().map_err(|e: mp::Error| e.to_string())
-}
-
-/// Parses 1.5, 10s, 500ms, 2m, 1h.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let t = s.trim();
-    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| {
-        format!("bad duration {s:?}: expected a number with an optional unit (ms, s, m, h)")
-    })?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        other => {
-            return Err(format!(
-                "bad duration {s:?}: unknown unit {other:?} (use ms, s, m or h)"
-            ))
-        }
-    };
-    if secs.is_nan() || secs < 0.0 {
-        return Err(format!("bad duration {s:?}"));
-    }
-    // Longer than any run can last: no limit (deadlines saturate).
-    Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
-}
 
 /// What the pool runs: the template, one record, its number.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -354,113 +106,6 @@ fn map_task(t: MapTask) -> MapOutcome {
             .want_command
             .then(|| t.template.command_line(&t.record, t.seq, slot)),
         outcome,
-    }
-}
-
-/// The progress line: a spinner on a terminal, a plain line once a second elsewhere.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    plain: bool,
-    last: Instant,
-    started: Instant,
-}
-
-impl Progress {
-    fn new(args: &MapArgs) -> Progress {
-        let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let show = !args.no_progress && (args.progress || stderr_tty);
-        // The total is unknown while records stream in: show count and rate, O(1) memory.
-        let bar = (show && stderr_tty).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {pos} done, {msg}{per_sec} [{elapsed_precise}]",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
-        Progress {
-            bar,
-            plain: show && !stderr_tty,
-            last: Instant::now(),
-            started: Instant::now(),
-        }
-    }
-
-    fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
-        match &self.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
-        }
-    }
-
-    fn update(&mut self, done: u64, failed: u64, added: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(added);
-            if failed > 0 {
-                bar.set_message(format!("{failed} failed, "));
-            }
-        }
-        if self.plain && self.last.elapsed() >= Duration::from_secs(1) {
-            self.last = Instant::now();
-            self.print(done, failed);
-        }
-    }
-
-    fn print(&self, done: u64, failed: u64) {
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        eprintln!("mp: {done} done, {failed} failed, {rate:.1}/s");
-    }
-
-    fn finish(self, done: u64, failed: u64) {
-        if self.plain {
-            self.print(done, failed);
-        }
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// Counts, halting and the joblog, shared by both modes.
-struct Tally {
-    done: u64,
-    failed: u64,
-    joblog: Option<Joblog>,
-    halt: Option<jobs::Halt>,
-    halted: bool,
-    progress: Progress,
-}
-
-impl Tally {
-    fn new(args: &MapArgs, joblog: Option<Joblog>) -> Tally {
-        Tally {
-            done: 0,
-            failed: 0,
-            joblog,
-            halt: args.halt.and_then(|h| h.0),
-            halted: false,
-            progress: Progress::new(args),
-        }
-    }
-
-    fn count(&mut self, ok: bool) {
-        self.done += 1;
-        if !ok {
-            self.failed += 1;
-        }
-    }
-
-    /// Whether --halt is reached now (once).
-    fn halt_now(&mut self) -> Option<jobs::Halt> {
-        let h = self.halt?;
-        if self.halted || !h.reached(self.failed, self.done - self.failed) {
-            return None;
-        }
-        self.halted = true;
-        Some(h)
     }
 }
 
@@ -803,184 +448,7 @@ fn finish_run(pool: &mp::Pool, tally: Tally, status: &InputStatus) -> Result<i32
     input_result(status, 0)
 }
 
-/// Records per block before the first results tell how fast the command is.
-const FIRST_BLOCK_RECORDS: usize = 256;
-/// Adaptive blocks aim at this much work each.
-const BLOCK_TARGET: Duration = Duration::from_millis(20);
-/// The most records in one adaptive block.
-const MAX_BLOCK_RECORDS: usize = 65_536;
-/// A block stops growing at this many bytes (one longer record makes its own block).
-const MAX_BLOCK_BYTES: usize = 512 * 1024;
-
-/// Reads records and frames them into blocks for persistent workers.
-struct BlockReader {
-    records: Records,
-    frame: Frame,
-    command: Arc<PersistentCommand>,
-    next_seq: u64,
-    /// Records per block (adapted by the consumer unless --chunksize is given).
-    size: Arc<AtomicUsize>,
-    done_before: DoneSet,
-    stop: Arc<AtomicBool>,
-    echo: bool,
-    timing: bool,
-    /// A record that cannot be framed, to be sent (as a failure) after the current block.
-    held: Option<Block>,
-    eof: bool,
-}
-
-impl BlockReader {
-    /// Appends one record in the frame's form, ending with a newline.
-    fn frame_record(&self, data: &mut Vec<u8>, seq: u64, record: &[u8]) {
-        match self.frame {
-            Frame::Lines => data.extend_from_slice(record),
-            Frame::Json => output::frame_json_record(data, seq, record),
-        }
-        data.push(b'\n');
-    }
-
-    fn block(&self, first_seq: u64, data: Vec<u8>, reject: Option<String>) -> Block {
-        Block {
-            command: self.command.clone(),
-            first_seq,
-            data,
-            reject,
-            echo: self.echo,
-            timing: self.timing,
-        }
-    }
-
-    /// Fast path: newline records to the lines frame, nothing skipped. Copies
-    /// whole runs of lines straight from the read buffer.
-    fn fill_lines(&mut self, data: &mut Vec<u8>, want: usize) -> usize {
-        let mut count = 0;
-        while count < want && data.len() < MAX_BLOCK_BYTES {
-            if count > 0 && !self.records.ready() {
-                // Send what came; do not hold it for input that has not.
-                break;
-            }
-            let buf = match self.records.reader.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.records.fail(&e);
-                    self.eof = true;
-                    break;
-                }
-            };
-            if buf.is_empty() {
-                self.eof = true;
-                break;
-            }
-            let room = MAX_BLOCK_BYTES.saturating_sub(data.len());
-            let mut end = 0;
-            // Fast path: all whole lines in the buffer fit.
-            let whole = match memchr::memrchr(b'\n', buf) {
-                Some(last) if last < room => {
-                    let lines = mp::command::count_newlines(&buf[..=last]);
-                    (count + lines <= want).then_some((last + 1, lines))
-                }
-                _ => None,
-            };
-            if let Some((upto, lines)) = whole {
-                data.extend_from_slice(&buf[..upto]);
-                self.records.reader.consume(upto);
-                count += lines;
-                continue;
-            }
-            for i in memchr::memchr_iter(b'\n', buf) {
-                if count == want || (end > 0 && i + 1 > room) {
-                    break;
-                }
-                end = i + 1;
-                count += 1;
-            }
-            if end == 0 {
-                // No whole line in the buffer: read this one record by itself.
-                let Some(record) = self.records.next_bytes() else {
-                    self.eof = true;
-                    break;
-                };
-                data.extend_from_slice(&record);
-                data.push(b'\n');
-                count += 1;
-                continue;
-            }
-            data.extend_from_slice(&buf[..end]);
-            self.records.reader.consume(end);
-        }
-        // Records end at \n; a \r before it belongs to the line ending.
-        if memchr::memchr(b'\r', data).is_some() {
-            let mut cleaned = Vec::with_capacity(data.len());
-            for line in data.split_inclusive(|&b| b == b'\n') {
-                let body = line.strip_suffix(b"\n").unwrap_or(line);
-                cleaned.extend_from_slice(body.strip_suffix(b"\r").unwrap_or(body));
-                cleaned.push(b'\n');
-            }
-            *data = cleaned;
-        }
-        count
-    }
-}
-
-impl Iterator for BlockReader {
-    type Item = Block;
-
-    fn next(&mut self) -> Option<Block> {
-        if let Some(b) = self.held.take() {
-            return Some(b);
-        }
-        if self.stop.load(Ordering::Relaxed) || self.eof {
-            return None;
-        }
-        let want = self.size.load(Ordering::Relaxed).max(1);
-        let mut data = Vec::with_capacity(MAX_BLOCK_BYTES.min(want * 16));
-        let first_seq = self.next_seq;
-        if self.frame == Frame::Lines && self.records.delim == b'\n' && self.done_before.is_empty()
-        {
-            let n = self.fill_lines(&mut data, want);
-            self.next_seq += n as u64;
-            return (n > 0).then(|| self.block(first_seq, data, None));
-        }
-        // Records the joblog shows done are read and skipped.
-        while self.done_before.contains(self.next_seq) {
-            if self.records.next_bytes().is_none() {
-                self.eof = true;
-                return None;
-            }
-            self.next_seq += 1;
-        }
-        // A block holds consecutive records: it ends before a done one.
-        let first_seq = self.next_seq;
-        let mut count = 0;
-        while count < want
-            && data.len() < MAX_BLOCK_BYTES
-            && !self.done_before.contains(self.next_seq)
-            && (count == 0 || self.records.ready())
-        {
-            let Some(record) = self.records.next_bytes() else {
-                self.eof = true;
-                break;
-            };
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            if self.frame == Frame::Lines && memchr::memchr(b'\n', &record).is_some() {
-                // It cannot be framed: it fails on its own, after this block.
-                let b = self.block(seq, Vec::new(), Some(NEWLINE_IN_RECORD.to_string()));
-                if count == 0 {
-                    return Some(b);
-                }
-                self.held = Some(b);
-                break;
-            }
-            self.frame_record(&mut data, seq, &record);
-            count += 1;
-        }
-        (count > 0).then(|| self.block(first_seq, data, None))
-    }
-}
-
-const NEWLINE_IN_RECORD: &str =
+pub(super) const NEWLINE_IN_RECORD: &str =
     "the record contains a newline, which the lines frame cannot carry; use --frame json";
 
 /// `mp map --persistent`.
@@ -1149,6 +617,7 @@ fn needs_shell(s: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::args::*;
     use super::*;
 
     fn task(args: &[&str], record: &str, colsep: Option<&str>) -> Vec<String> {

@@ -2,13 +2,14 @@
 //! losslessly, joblog lines.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use mp::command::{BlockOutcome, Frame};
 use serde_json::{Map, Value};
 
-use super::super::jobs::{Joblog, LogLine};
-use super::MapOutcome;
+use super::super::jobs::{self, Joblog, LogLine};
+use super::{MapArgs, MapOutcome};
 
 /// Standard base64 (RFC 4648, with padding).
 pub fn base64(data: &[u8]) -> String {
@@ -331,6 +332,113 @@ pub fn report_block(b: BlockOutcome, frame: Frame, o: Out<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The progress line: a spinner on a terminal, a plain line once a second elsewhere.
+pub(super) struct Progress {
+    pub(super) bar: Option<indicatif::ProgressBar>,
+    pub(super) plain: bool,
+    pub(super) last: Instant,
+    pub(super) started: Instant,
+}
+
+impl Progress {
+    pub(super) fn new(args: &MapArgs) -> Progress {
+        let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let show = !args.no_progress && (args.progress || stderr_tty);
+        // The total is unknown while records stream in: show count and rate, O(1) memory.
+        let bar = (show && stderr_tty).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos} done, {msg}{per_sec} [{elapsed_precise}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            plain: show && !stderr_tty,
+            last: Instant::now(),
+            started: Instant::now(),
+        }
+    }
+
+    pub(super) fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    pub(super) fn update(&mut self, done: u64, failed: u64, added: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(added);
+            if failed > 0 {
+                bar.set_message(format!("{failed} failed, "));
+            }
+        }
+        if self.plain && self.last.elapsed() >= Duration::from_secs(1) {
+            self.last = Instant::now();
+            self.print(done, failed);
+        }
+    }
+
+    pub(super) fn print(&self, done: u64, failed: u64) {
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!("mp: {done} done, {failed} failed, {rate:.1}/s");
+    }
+
+    pub(super) fn finish(self, done: u64, failed: u64) {
+        if self.plain {
+            self.print(done, failed);
+        }
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Counts, halting and the joblog, shared by both modes.
+pub(super) struct Tally {
+    pub(super) done: u64,
+    pub(super) failed: u64,
+    pub(super) joblog: Option<Joblog>,
+    pub(super) halt: Option<jobs::Halt>,
+    pub(super) halted: bool,
+    pub(super) progress: Progress,
+}
+
+impl Tally {
+    pub(super) fn new(args: &MapArgs, joblog: Option<Joblog>) -> Tally {
+        Tally {
+            done: 0,
+            failed: 0,
+            joblog,
+            halt: args.halt.and_then(|h| h.0),
+            halted: false,
+            progress: Progress::new(args),
+        }
+    }
+
+    pub(super) fn count(&mut self, ok: bool) {
+        self.done += 1;
+        if !ok {
+            self.failed += 1;
+        }
+    }
+
+    /// Whether --halt is reached now (once).
+    pub(super) fn halt_now(&mut self) -> Option<jobs::Halt> {
+        let h = self.halt?;
+        if self.halted || !h.reached(self.failed, self.done - self.failed) {
+            return None;
+        }
+        self.halted = true;
+        Some(h)
+    }
 }
 
 #[cfg(test)]

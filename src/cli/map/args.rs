@@ -1,0 +1,266 @@
+//! `mp map`'s command line: the options, their parsers and the long help.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::super::jobs;
+
+/// The long help of `mp map` (shown after the options).
+const MAP_AFTER: &str = "Records are lines of stdin (or of --arg-file). COMMAND's arguments may
+hold placeholders, replaced per record as in GNU parallel:
+  {}    the record            {.}   without its extension
+  {/}   its basename          {//}  its directory
+  {/.}  basename without ext  {#}   the record number (1, 2, ...)
+  {%}   the worker slot (1..j)  {1} {2} ...  columns, with --colsep
+Without a placeholder the record is appended as the last argument. Without
+COMMAND each record is itself a shell command line. A COMMAND given as one
+argument with shell syntax (pipes, redirections, spaces) runs with sh -c,
+its placeholders shell-quoted; otherwise the command is executed directly.
+
+Each task's stdout and stderr are written whole, never interleaved with
+another task's, in input order unless --unordered. Tasks see MP_SEQ (the
+record number) and MP_SLOT (the worker slot) in their environment.
+
+With --persistent, each worker starts COMMAND once and writes records to
+its stdin; COMMAND answers exactly one reply per record on stdout (one
+line with --frame lines; one JSON value with --frame json, where records
+arrive as {\"seq\":N,\"record\":\"...\"}). Replies are printed in input order.
+A record without a reply (crash, --timeout) fails alone; the command is
+restarted and the later records go on. See the README for the protocol.
+
+Long runs: --retries N, --halt soon|now[,fail|success|done=N],
+--joblog FILE (GNU parallel's format), --resume / --resume-failed.
+
+Records and arguments are bytes: a file name that is not UTF-8 reaches
+the command exactly (with --json, see the README for how such bytes are
+carried). A task is over when its command exits; background processes it
+leaves behind are ended (TERM, then KILL after --grace).
+
+Examples:
+  find . -name '*.log' -print0 | mp map -0 gzip
+  seq 100 | mp map -j 50% -- sh -c 'echo $(( {} * {} ))'
+  cut -f1,3 data.tsv | mp map --colsep '\\t' echo {2} {1}
+  ls *.csv | mp map --timeout 1m sort -o {.}.sorted {}
+  mp map --joblog jobs.log --resume -a files.txt gzip -k
+
+Exit codes: 0 every task succeeded; 1 at least one task failed (exited
+non-zero, was killed, timed out or could not start; the count is printed on
+stderr), or reading input or writing output failed; 2 usage error (a bad
+option, an --arg-file that cannot be opened); 141 stdout was closed (as
+in `| head`: mp stops quietly, like a program killed by SIGPIPE); 130
+after SIGINT; 143 after SIGTERM; 129 after SIGHUP. On a signal or a
+closed stdout, every running task's process group is ended (TERM, then
+KILL after --grace) and no process is left.";
+
+/// Arguments of `mp map`.
+#[derive(Debug, Args)]
+#[command(after_help = MAP_AFTER)]
+pub struct MapArgs {
+    /// Number of worker processes: N, or relative to the CPUs this process
+    /// may use: +N (CPUs + N), -N (CPUs - N, at least 1), N% (N percent of
+    /// the CPUs, at least 1) [default: the CPUs].
+    #[arg(short = 'j', long = "processes", value_name = "N", allow_hyphen_values = true, value_parser = parse_jobs)]
+    pub(super) processes: Option<Jobs>,
+    /// Records handed to a worker at a time [default: 1; with --persistent,
+    /// the records in flight per worker, adapted to the command's speed when
+    /// not given].
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub(super) chunksize: Option<usize>,
+    /// Replace a worker after it has run N chunks (with --persistent: restart
+    /// the command after it has been given N records).
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub(super) maxtasksperchild: Option<usize>,
+    /// Time limit per task (e.g. 500ms, 10s, 2m, 1h; a bare number is
+    /// seconds; more than a lifetime means no limit; 0 is refused).
+    /// The task's whole process group is ended: TERM, --grace, KILL. With
+    /// --persistent: the time limit for each reply.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub(super) timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when a task is stopped.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    pub(super) grace: Duration,
+    /// Write results in completion order instead of input order.
+    #[arg(long)]
+    pub(super) unordered: bool,
+    /// Records are separated by NUL bytes (as from find -print0).
+    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
+    pub(super) null: bool,
+    /// Records are separated by this single byte (e.g. , or \t; the escapes
+    /// \t \n \r \0 \\ are understood).
+    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
+    pub(super) delimiter: Option<OsString>,
+    /// Read records from FILE instead of stdin.
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    pub(super) arg_file: Option<PathBuf>,
+    /// Split each record into columns {1}, {2}... at this string (the same
+    /// escapes as -d; columns are not trimmed). Without a placeholder in
+    /// COMMAND, the columns are its last arguments.
+    #[arg(long, value_name = "SEP")]
+    pub(super) colsep: Option<OsString>,
+    /// Always run COMMAND with sh -c.
+    #[arg(long)]
+    pub(super) shell: bool,
+    /// Print one JSON object per task instead of its output.
+    #[arg(long)]
+    pub(super) json: bool,
+    /// Print the commands that would run, one per line, and run nothing.
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// How workers are started: fork, spawn or forkserver. Workers only run
+    /// commands, so fork (the cheapest: no re-exec of mp) is the default here.
+    #[arg(long, value_name = "METHOD", default_value = "fork", value_parser = parse_start_method)]
+    pub(super) start_method: mp::StartMethod,
+    /// Show a progress line on stderr (tasks done, rate, elapsed) [default: on
+    /// when stderr is a terminal].
+    #[arg(long, overrides_with = "no_progress")]
+    pub(super) progress: bool,
+    /// Never show the progress line.
+    #[arg(long)]
+    pub(super) no_progress: bool,
+    /// Start COMMAND once per worker and feed it records on its stdin; it
+    /// answers one reply per record on stdout (see --frame).
+    #[arg(long)]
+    pub(super) persistent: bool,
+    /// With --persistent: `lines` (a record is one line in, its reply one line
+    /// out) or `json` (a record goes in as {"seq":N,"record":"..."} on one
+    /// line, the reply is one JSON value; a string reply may hold newlines).
+    #[arg(long, value_name = "FRAME", default_value = "lines", value_parser = ["lines", "json"])]
+    pub(super) frame: String,
+    /// Run a failed task (or record) again, up to N more times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(super) retries: u32,
+    /// When to stop early: never (default); soon (after the first failure,
+    /// start nothing new, let running tasks finish); now (after the first
+    /// failure, kill running tasks); or soon|now,fail|success|done=N.
+    #[arg(long, value_name = "WHEN", value_parser = jobs::parse_halt_arg)]
+    pub(super) halt: Option<jobs::HaltArg>,
+    /// Append one line per finished task to FILE (GNU parallel's format:
+    /// Seq Host Starttime JobRuntime Send Receive Exitval Signal Command).
+    #[arg(long, value_name = "FILE")]
+    pub(super) joblog: Option<PathBuf>,
+    /// Skip the records that --joblog FILE shows done (same input, same order).
+    #[arg(long, requires = "joblog")]
+    pub(super) resume: bool,
+    /// Like --resume, but also run again the records whose last run failed.
+    #[arg(long, requires = "joblog", conflicts_with = "resume")]
+    pub(super) resume_failed: bool,
+    /// The command and its arguments (use -- before it if it has options).
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub(super) command: Vec<OsString>,
+}
+
+/// `-j`: a number of workers, absolute or relative to the CPUs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Jobs {
+    /// N.
+    Exactly(usize),
+    /// +N: CPUs + N.
+    More(usize),
+    /// -N: CPUs - N (at least 1).
+    Fewer(usize),
+    /// N%: N percent of the CPUs (at least 1).
+    Percent(usize),
+}
+
+impl Jobs {
+    /// The number of workers for `cpus` CPUs.
+    pub fn resolve(self, cpus: usize) -> usize {
+        match self {
+            Jobs::Exactly(n) => n,
+            Jobs::More(n) => cpus.saturating_add(n),
+            Jobs::Fewer(n) => cpus.saturating_sub(n).max(1),
+            Jobs::Percent(p) => (cpus.saturating_mul(p) / 100).max(1),
+        }
+    }
+}
+
+/// The most workers `-j` may ask for (each is a process with its own
+/// sockets; far beyond what a machine runs at once).
+pub(super) const MAX_WORKERS: usize = 65_536;
+
+pub(super) fn parse_jobs(s: &str) -> std::result::Result<Jobs, String> {
+    let bad = || {
+        format!("{s:?}: give a number of workers N, or +N, -N or N% of the CPUs (e.g. -j 4, -j +1, -j 50%)")
+    };
+    let num = |t: &str| t.parse::<usize>().map_err(|_| bad());
+    let t = s.trim();
+    let jobs = if let Some(p) = t.strip_suffix('%') {
+        Jobs::Percent(num(p)?)
+    } else if let Some(n) = t.strip_prefix('+') {
+        Jobs::More(num(n)?)
+    } else if let Some(n) = t.strip_prefix('-') {
+        Jobs::Fewer(num(n)?)
+    } else {
+        Jobs::Exactly(num(t)?)
+    };
+    if let Jobs::Exactly(n) | Jobs::More(n) = jobs {
+        if n > MAX_WORKERS {
+            return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
+        }
+    }
+    if let Jobs::Percent(p) = jobs {
+        if p > 100 * MAX_WORKERS {
+            return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
+        }
+    }
+    if matches!(jobs, Jobs::Exactly(0) | Jobs::Percent(0)) {
+        return Err(format!(
+            "{s:?}: at least 1 worker is needed (GNU parallel's -j 0, \"as many as possible\", is not supported)"
+        ));
+    }
+    Ok(jobs)
+}
+
+pub(super) fn parse_positive(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+/// `--timeout`: a duration above zero.
+pub(super) fn parse_timeout(s: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?}: a time limit of 0 would stop every task at once; leave --timeout out for no limit"
+        ));
+    }
+    Ok(d)
+}
+
+pub(super) fn parse_start_method(s: &str) -> std::result::Result<mp::StartMethod, String> {
+    s.parse().map_err(|e: mp::Error| e.to_string())
+}
+
+/// Parses 1.5, 10s, 500ms, 2m, 1h.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| {
+        format!("bad duration {s:?}: expected a number with an optional unit (ms, s, m, h)")
+    })?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "bad duration {s:?}: unknown unit {other:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    if secs.is_nan() || secs < 0.0 {
+        return Err(format!("bad duration {s:?}"));
+    }
+    // Longer than any run can last: no limit (deadlines saturate).
+    Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
+}
