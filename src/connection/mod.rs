@@ -257,12 +257,17 @@ impl Connection {
     /// Sends a [`crate::pickle::Value`] pickled (protocol 4): a Python
     /// peer's `recv()` gets the object.
     pub fn send_value(&self, value: &crate::pickle::Value) -> Result<()> {
+        self.send_encoded(|frame| crate::pickle::dumps_into(value, frame))
+    }
+
+    /// Sends the message `encode` appends to the buffer it is given.
+    pub(crate) fn send_encoded(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         self.check_writable()?;
         // Pickled straight into the reused frame buffer, after room for the header.
         let mut frame = std::mem::take(&mut *self.wbuf.borrow_mut());
         frame.clear();
         frame.extend_from_slice(&[0; 4]);
-        crate::pickle::dumps_into(value, &mut frame);
+        encode(&mut frame);
         let r = match i32::try_from(frame.len() - 4) {
             Ok(len) => {
                 frame[..4].copy_from_slice(&len.to_be_bytes());

@@ -476,6 +476,14 @@ impl Server {
     }
 
     fn send_reply(&self, conn: &Connection, reply: Reply) -> bool {
+        if let Reply::Return(v) = &reply {
+            // The common reply, pickled without building its tuple.
+            static RETURN: std::sync::LazyLock<Value> =
+                std::sync::LazyLock::new(|| Value::str("#RETURN"));
+            return conn
+                .send_encoded(|b| crate::pickle::dumps_tuple_into(&[&RETURN, v], b))
+                .is_ok();
+        }
         conn.send_value(&self.reply_value(reply)).is_ok()
     }
 

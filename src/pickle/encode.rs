@@ -38,6 +38,20 @@ pub fn dumps(v: &Value) -> Vec<u8> {
 
 /// [`dumps`], appended to `out` (a reused buffer, or after a frame header).
 pub fn dumps_into(v: &Value, out: &mut Vec<u8>) {
+    encode_into(out, |e| e.save(v));
+}
+
+/// [`dumps_into`] of a tuple given as references to its items: the bytes of
+/// `dumps_into(&Value::Tuple(items...))`, without building the tuple (a
+/// manager's `(kind, result)` reply).
+pub(crate) fn dumps_tuple_into(items: &[&Value], out: &mut Vec<u8>) {
+    encode_into(out, |e| {
+        e.boundary();
+        e.save_tuple(items.iter().copied());
+    });
+}
+
+fn encode_into<'v>(out: &mut Vec<u8>, save: impl FnOnce(&mut Encoder<'v>)) {
     out.extend_from_slice(&[op::PROTO, 4]);
     let mut e = Encoder {
         out: std::mem::take(out),
@@ -48,7 +62,7 @@ pub fn dumps_into(v: &Value, out: &mut Vec<u8>) {
         modules: HashMap::new(),
         singletons: HashMap::new(),
     };
-    e.save(v);
+    save(&mut e);
     e.write(&[op::STOP]);
     e.commit_frame();
     *out = e.out;
@@ -130,6 +144,27 @@ impl<'v> Encoder<'v> {
         }
     }
 
+    fn save_tuple(&mut self, items: impl ExactSizeIterator<Item = &'v Value>) {
+        match items.len() {
+            0 => self.write(&[op::EMPTY_TUPLE]),
+            n @ 1..=3 => {
+                for item in items {
+                    self.save(item);
+                }
+                self.write(&[op::TUPLE1 + (n as u8 - 1)]);
+                self.memoize();
+            }
+            _ => {
+                self.write(&[op::MARK]);
+                for item in items {
+                    self.save(item);
+                }
+                self.write(&[op::TUPLE]);
+                self.memoize();
+            }
+        }
+    }
+
     fn save(&mut self, v: &'v Value) {
         self.boundary();
         match v {
@@ -196,24 +231,7 @@ impl<'v> Encoder<'v> {
                 self.write(&[op::REDUCE]);
                 self.memoize();
             }
-            Value::Tuple(items) => match items.len() {
-                0 => self.write(&[op::EMPTY_TUPLE]),
-                n @ 1..=3 => {
-                    for item in items {
-                        self.save(item);
-                    }
-                    self.write(&[op::TUPLE1 + (n as u8 - 1)]);
-                    self.memoize();
-                }
-                _ => {
-                    self.write(&[op::MARK]);
-                    for item in items {
-                        self.save(item);
-                    }
-                    self.write(&[op::TUPLE]);
-                    self.memoize();
-                }
-            },
+            Value::Tuple(items) => self.save_tuple(items.iter()),
             Value::List(items) => {
                 self.write(&[op::EMPTY_LIST]);
                 self.memoize();
@@ -429,6 +447,18 @@ fn sized_header(len: usize, short: u8, mid: u8, long: u8) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tuple_of_references_encodes_as_the_tuple() {
+        let items = [
+            Value::str("#RETURN"),
+            Value::List(vec![Value::str("a"), Value::str("a"), Value::Int(1 << 40)]),
+        ];
+        let mut out = vec![9];
+        dumps_tuple_into(&[&items[0], &items[1]], &mut out);
+        assert_eq!(out[1..], dumps(&Value::Tuple(items.to_vec()))[..]);
+        assert_eq!(out[0], 9, "appended");
+    }
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()

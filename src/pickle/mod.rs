@@ -125,6 +125,7 @@ mod value;
 
 pub use de::from_value;
 pub use decode::{loads, loads_with};
+pub(crate) use encode::dumps_tuple_into;
 pub use encode::{dumps, dumps_into};
 #[cfg(test)]
 pub(crate) use json::unhex;
