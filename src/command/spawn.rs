@@ -46,6 +46,10 @@ struct Launcher {
     stack: Vec<u8>,
     /// Program name -> the path `PATH` gave for it.
     found: HashMap<Vec<u8>, CString>,
+    /// Test hook: `MP_TEST_RECORD_DELAY_MS`, a pause between starting a
+    /// command and recording its process group, so a test can signal the
+    /// worker in that window.
+    record_delay: Option<std::time::Duration>,
 }
 
 thread_local! {
@@ -70,6 +74,10 @@ impl Launcher {
             reset: handled_signals(),
             stack: vec![0; 64 * 1024],
             found: HashMap::new(),
+            record_delay: std::env::var("MP_TEST_RECORD_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(std::time::Duration::from_millis),
         })
     }
 
@@ -268,6 +276,11 @@ pub(super) fn prepare() {
             *guard = Launcher::new().ok();
         }
     });
+}
+
+/// The test hook's pause (see `Launcher::record_delay`), if set.
+pub(super) fn test_record_delay() -> Option<std::time::Duration> {
+    LAUNCHER.with(|cell| cell.borrow().as_ref().and_then(|l| l.record_delay))
 }
 
 /// Starts the task's `argv` (or `sh -c argv[0]`) in a new process group,
