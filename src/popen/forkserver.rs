@@ -18,8 +18,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::spawn::self_command;
 use super::{
-    exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched,
-    Report, ENV_FORKSERVER,
+    exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched, Report,
 };
 use crate::connection::{wait, Codec, Connection, Waitable};
 use crate::context::StartMethod;
@@ -92,7 +91,7 @@ pub fn server_pid() -> Option<i32> {
 
 fn start_server() -> Result<Server> {
     let (mine, theirs) = socketpair()?;
-    let child = self_command(ENV_FORKSERVER, &theirs, FORKSERVER_ARG)
+    let child = self_command(FORKSERVER_ARG, &theirs)
         .spawn()
         .map_err(|e| Error::io("spawn the forkserver (/proc/self/exe)", e))?;
     drop(theirs);

@@ -5,9 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use super::{
-    clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched, ENV_PARENT, ENV_SPAWN,
-};
+use super::{clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 
@@ -15,16 +13,21 @@ use crate::error::{Error, Result};
 /// a program that forgot `freeze_support()` is then likely to stop on an unknown option.
 pub(crate) const SPAWN_ARG: &str = "--multiprocessing-fork";
 
-/// Builds the command that re-runs this program with `fd` inherited under `var`.
-pub(crate) fn self_command(var: &str, fd: &OwnedFd, marker: &str) -> Command {
+/// Builds the command that re-runs this program as `PROGRAM MARKER FD PID`:
+/// `fd` is inherited, `PID` is ours (the new process checks it was not
+/// orphaned already). They travel in argv, as in CPython, not in the
+/// environment: the new process would have to remove variables from its
+/// environment so that its own children do not inherit them, and changing
+/// the environment is unsound once any thread may read it.
+pub(crate) fn self_command(marker: &str, fd: &OwnedFd) -> Command {
     let raw = fd.as_raw_fd();
     let mut cmd = Command::new("/proc/self/exe");
     if let Some(arg0) = std::env::args_os().next() {
         cmd.arg0(arg0);
     }
     cmd.arg(marker)
-        .env(var, raw.to_string())
-        .env(ENV_PARENT, std::process::id().to_string())
+        .arg(raw.to_string())
+        .arg(std::process::id().to_string())
         .stdin(Stdio::null());
     // SAFETY: the closure runs in the forked child before exec and only calls
     // fcntl, which is async-signal-safe.
@@ -39,7 +42,7 @@ pub(crate) fn self_command(var: &str, fd: &OwnedFd, marker: &str) -> Command {
 
 pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     let (parent_end, child_end) = socketpair()?;
-    let child = self_command(ENV_SPAWN, &child_end, SPAWN_ARG)
+    let child = self_command(SPAWN_ARG, &child_end)
         .spawn()
         .map_err(|e| Error::io("spawn /proc/self/exe", e))?;
     drop(child_end);
