@@ -4,7 +4,8 @@
 //! command line that cargo test and nextest expect) because spawn and the
 //! forkserver re-run the binary, which must call `mp::freeze_support()` first.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use mp::{Connection, Process, StartMethod};
@@ -53,6 +54,10 @@ fn main() {
         (
             "forkserver_exits_with_its_owner",
             forkserver_exits_with_its_owner,
+        ),
+        (
+            "fork_child_keeps_inherited_numbers",
+            fork_child_keeps_inherited_numbers,
         ),
     ];
     harness::run(per_method, "global", global);
@@ -113,6 +118,27 @@ fn echo(conn: Connection) {
             Err(_) => return,
         }
     }
+}
+
+/// What each descriptor number refers to here: "closed", "null" (/dev/null)
+/// or "other".
+fn report_inherited((numbers, conn): (Vec<i32>, Connection)) {
+    let null = std::fs::metadata("/dev/null").map(|m| m.rdev()).ok();
+    let seen: Vec<String> = numbers
+        .iter()
+        .map(|&fd| {
+            // SAFETY: fstat writes into a zeroed stat; `fd` need not be open.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            if unsafe { libc::fstat(fd, &mut st) } != 0 {
+                "closed".to_string()
+            } else if st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == null {
+                "null".to_string()
+            } else {
+                "other".to_string()
+            }
+        })
+        .collect();
+    conn.send(&seen).unwrap();
 }
 
 fn send_then_close(conn: Connection) {
@@ -445,6 +471,21 @@ fn echo_between((rx, tx): (Connection, Connection)) {
     while let Ok(m) = rx.recv_bytes(None) {
         tx.send_bytes(&m).unwrap();
     }
+}
+
+/// A forked child lets go of the parent's connections without freeing their
+/// descriptor numbers: each stays open, now on /dev/null, so a stale owner
+/// dropped in the child can never close a descriptor opened later under the
+/// same number.
+fn fork_child_keeps_inherited_numbers() -> TestResult {
+    let (keep_a, keep_b) = mp::pipe(true)?;
+    let numbers = vec![keep_a.as_fd().as_raw_fd(), keep_b.as_fd().as_raw_fd()];
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(StartMethod::Fork, report_inherited, (numbers, there));
+    p.start()?;
+    let seen: Vec<String> = here.recv()?;
+    p.join(Some(Duration::from_secs(10)))?;
+    check(seen == ["null", "null"], format!("{seen:?}"))
 }
 
 fn eof_when_child_exits(m: StartMethod) -> TestResult {
