@@ -127,8 +127,9 @@ fn report_inherited((numbers, conn): (Vec<i32>, Connection)) {
     let seen: Vec<String> = numbers
         .iter()
         .map(|&fd| {
-            // SAFETY: fstat writes into a zeroed stat; `fd` need not be open.
+            // SAFETY: an all-zero stat is a valid value of the plain C struct.
             let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: fstat writes into `st`; `fd` need not be open (EBADF).
             if unsafe { libc::fstat(fd, &mut st) } != 0 {
                 "closed".to_string()
             } else if st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == null {

@@ -99,12 +99,7 @@ pub(crate) fn lock_open_fds() -> MutexGuard<'static, Vec<RawFd>> {
 /// Only `open`, `dup3` and `close` run here, all async-signal-safe.
 pub(crate) fn release_inherited(open: MutexGuard<'static, Vec<RawFd>>, also: &[RawFd]) {
     // SAFETY: open(2) with a NUL-terminated path; the result is checked.
-    let null = unsafe {
-        libc::open(
-            b"/dev/null\0".as_ptr().cast(),
-            libc::O_RDWR | libc::O_CLOEXEC,
-        )
-    };
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
     if null < 0 {
         // No descriptor to spare (EMFILE): the inherited ones stay as they
         // are, which costs an end of file, never a descriptor of someone else.
