@@ -7,11 +7,19 @@
 #  2. start-up: one record through mp map vs xargs.
 #  3. the Pool: mp (examples/bench_pool.rs) vs CPython (bench/pool.py).
 # Rounds rotate the tools so load hits all alike; tables show medians.
-# Usage: bench/map.sh [ROUNDS]  (default 5; about two minutes). Needs GNU
-# parallel: ../shared/bench/install-peers.sh installs it.
+# Usage: bench/map.sh [ROUNDS] [NAME=MP_BINARY]...  (default 5 rounds; about
+# two minutes). Each NAME=MP_BINARY adds a row for another build of mp in
+# the same rounds (e.g. two variants of a change, measured side by side).
+# Needs GNU parallel: ../shared/bench/install-peers.sh installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
+shift || true
+others=()
+for o in "$@"; do
+  [[ $o == *=* && -x ${o#*=} ]] || { echo "usage: bench/map.sh [ROUNDS] [NAME=MP_BINARY]..." >&2; exit 2; }
+  others+=("$o")
+done
 cargo build --release --quiet --bin mp --example bench_pool
 mp=target/release/mp
 tmp=$(mktemp -d)
@@ -30,6 +38,7 @@ for r in $(seq "$rounds"); do
   t floor "$tmp/floor" 2000 2
   t floor_argv "$tmp/floor" 2000 2 record
   t mp "$mp" map -j2 true
+  for o in "${others[@]}"; do t "${o%%=*}" "${o#*=}" map -j2 true; done
   t xargs xargs -P2 -n1 true
   ((have_parallel)) && t parallel parallel -j2 true
   for i in 1 2 3; do
@@ -52,7 +61,7 @@ echo "### 2000 x true, 2 in flight"
 echo
 echo "| runner | wall s | jobs/s | wall / floor | wall / floor_argv | CPU s (all processes) |"
 echo "|---|---|---|---|---|---|"
-for k in floor floor_argv mp xargs parallel; do
+for k in floor floor_argv mp "${others[@]%%=*}" xargs parallel; do
   w=$(awk -v k=$k '$1==k{print $2}' "$tmp/runs" | med)
   [[ -z $w ]] && continue
   c=$(awk -v k=$k '$1==k{print $3}' "$tmp/runs" | med)

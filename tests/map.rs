@@ -907,6 +907,63 @@ fn a_killed_persistent_worker_takes_its_command_with_it() {
     worker_killed(true);
 }
 
+/// Whether `pid` exists and is not a zombie.
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+/// A stop signal that reaches a worker after it started a command and
+/// before it recorded the command's process group (a window the test hook
+/// `MP_TEST_RECORD_DELAY_MS` holds open for two seconds) still ends the
+/// command before the worker exits: the worker never leaves an orphan
+/// behind. The command ignores SIGTERM, so only the worker's SIGKILL after
+/// --grace ends it; mp's own sweep of orphans (SIGTERM, then SIGKILL after
+/// --grace) would come too late for the check.
+#[test]
+fn a_stop_signal_before_the_group_is_recorded_still_ends_the_command() {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let cmd = format!("trap '' TERM; echo $$ >> {}; sleep {m}", pids.display());
+    let args = ["-j1", "--grace", "2s", "--", "sh", "-c", &cmd];
+    let delay = OsStr::new("2000");
+    let run = Run::new(common::spawn_map_in(
+        &args,
+        b"1\n",
+        &[("MP_TEST_RECORD_DELAY_MS", delay)],
+    ));
+    let seen = match wait_for_file_lines(&pids, 1, Duration::from_secs(10)) {
+        Ok(seen) => seen,
+        Err(seen) => {
+            let f = run.finish(Duration::ZERO);
+            panic!("the task never started ({seen:?}): {}", f.show());
+        }
+    };
+    let sh: i32 = seen[0].trim().parse().unwrap();
+    let worker =
+        parent_pid(sh).unwrap_or_else(|| panic!("no /proc entry for the task's shell {sh}"));
+    assert_ne!(worker, run.pid() as i32, "the task's parent is a worker");
+    // The worker is still in the hook's pause: the group is not recorded.
+    signal(worker, libc::SIGTERM);
+    let worker_gone = common::wait_until(Duration::from_secs(20), || !running(worker));
+    let command_left = running(sh);
+    let f = run.finish(Duration::from_secs(10));
+    assert!(worker_gone, "the worker did not exit: {}", f.show());
+    assert!(
+        !command_left,
+        "the worker exited and left its command (pid {sh}) running: {}",
+        f.show()
+    );
+    if let Err(left) = gone_within(&m, Duration::from_secs(5)) {
+        panic!("the command's processes outlived their worker: {left}");
+    }
+}
+
 // ---- a closed output pipe ----
 
 /// `seq 100000 | mp map ... | head -3`: mp ends as if killed by SIGPIPE

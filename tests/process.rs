@@ -5,6 +5,7 @@
 //! forkserver re-run the binary, which must call `mp::freeze_support()` first.
 
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use mp::{Connection, Process, StartMethod};
@@ -58,6 +59,10 @@ fn main() {
         (
             "another_build_refuses_the_target",
             another_build_refuses_the_target,
+        ),
+        (
+            "fork_child_keeps_inherited_numbers",
+            fork_child_keeps_inherited_numbers,
         ),
     ];
     harness::run(per_method, "global", global);
@@ -118,6 +123,28 @@ fn echo(conn: Connection) {
             Err(_) => return,
         }
     }
+}
+
+/// What each descriptor number refers to here: "closed", "null" (/dev/null)
+/// or "other".
+fn report_inherited((numbers, conn): (Vec<i32>, Connection)) {
+    let null = std::fs::metadata("/dev/null").map(|m| m.rdev()).ok();
+    let seen: Vec<String> = numbers
+        .iter()
+        .map(|&fd| {
+            // SAFETY: an all-zero stat is a valid value of the plain C struct.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: fstat writes into `st`; `fd` need not be open (EBADF).
+            if unsafe { libc::fstat(fd, &mut st) } != 0 {
+                "closed".to_string()
+            } else if st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == null {
+                "null".to_string()
+            } else {
+                "other".to_string()
+            }
+        })
+        .collect();
+    conn.send(&seen).unwrap();
 }
 
 fn send_then_close(conn: Connection) {
@@ -554,6 +581,21 @@ fn echo_between((rx, tx): (Connection, Connection)) {
     while let Ok(m) = rx.recv_bytes(None) {
         tx.send_bytes(&m).unwrap();
     }
+}
+
+/// A forked child lets go of the parent's connections without freeing their
+/// descriptor numbers: each stays open, now on /dev/null, so a stale owner
+/// dropped in the child can never close a descriptor opened later under the
+/// same number.
+fn fork_child_keeps_inherited_numbers() -> TestResult {
+    let (keep_a, keep_b) = mp::pipe(true)?;
+    let numbers = vec![keep_a.fileno()?, keep_b.fileno()?];
+    let (here, there) = mp::pipe(true)?;
+    let p = proc(StartMethod::Fork, report_inherited, (numbers, there));
+    p.start()?;
+    let seen: Vec<String> = here.recv()?;
+    p.join(Some(Duration::from_secs(10)))?;
+    check(seen == ["null", "null"], format!("{seen:?}"))
 }
 
 fn eof_when_child_exits(m: StartMethod) -> TestResult {

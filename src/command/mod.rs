@@ -126,29 +126,48 @@ impl CommandOutcome {
 
 /// The process group of the command this worker is running (0: none).
 static CURRENT_GROUP: AtomicI32 = AtomicI32::new(0);
-/// Set while a task runs in this worker: the task's own loop ends its
-/// command when told to stop. Unset (idle), the handler does it.
+/// Set while a task runs in this worker: the task's own code ends its
+/// command and the worker when told to stop. Unset (idle), the handler does.
 static IN_TASK: AtomicBool = AtomicBool::new(false);
 /// Set by the signal handler: stop the command and exit.
 static STOP: AtomicBool = AtomicBool::new(false);
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static HANDLERS: std::sync::Once = std::sync::Once::new();
 
+/// The stop-signal handler.
+///
+/// While a task runs it never exits the process: the command may have been
+/// started and its group not yet recorded (the window between `spawn` and
+/// [`record_group`]), and exiting then would orphan it. It ends the group
+/// recorded, if any, and leaves the rest to the task, which looks at
+/// [`STOP`] after recording a group, in its wait loop, and when it returns
+/// (see [`as_task`]). The stores and loads are all SeqCst, so of "handler:
+/// set STOP, then read the group" and "task: record the group, then read
+/// STOP", at least one side sees the other's write: a command is always
+/// ended by one of them (or both: a second SIGTERM is harmless).
 extern "C" fn on_stop_signal(sig: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
     STOP_SIGNAL.store(sig, Ordering::SeqCst);
+    STOP.store(true, Ordering::SeqCst);
     let group = CURRENT_GROUP.load(Ordering::SeqCst);
-    if group > 0 && IN_TASK.load(Ordering::SeqCst) {
-        // The running task's loop notices STOP (its poll returns EINTR),
-        // waits out the grace period and exits.
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(-group, libc::SIGTERM) };
+    if IN_TASK.load(Ordering::SeqCst) {
+        if group > 0 {
+            // The task's loop notices STOP (its poll returns EINTR, or the
+            // command's exit wakes it), waits out the grace period and exits.
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(-group, libc::SIGTERM) };
+        }
         return;
     }
+    // Idle: nothing else to clean up.
+    end_group_and_exit(group, sig)
+}
+
+/// Ends `group` (0: none), the persistent command an idle worker keeps,
+/// giving it half a second to exit on SIGTERM before SIGKILL, then exits
+/// with 128 + `sig`. Async-signal-safe.
+fn end_group_and_exit(group: i32, sig: libc::c_int) -> ! {
     if group > 0 {
-        // Idle with a persistent command alive: end its group here, giving
-        // it half a second to exit on SIGTERM before SIGKILL.
-        // SAFETY: kill, waitpid, nanosleep and _exit are async-signal-safe.
+        // SAFETY: kill, waitpid and nanosleep are async-signal-safe.
         unsafe {
             libc::kill(-group, libc::SIGTERM);
             for _ in 0..50 {
@@ -164,9 +183,19 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
             libc::kill(-group, libc::SIGKILL);
         }
     }
-    // Nothing else to clean up: leave now.
     // SAFETY: _exit is async-signal-safe.
-    unsafe { libc::_exit(128 + sig) };
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Records `pid` as the group of the command this worker runs, right after
+/// starting it (its pgid is its pid). A stop signal that came before the
+/// record (the handler found no group to end) ends the group here.
+fn record_group(pid: i32) {
+    CURRENT_GROUP.store(pid, Ordering::SeqCst);
+    if STOP.load(Ordering::SeqCst) {
+        // SAFETY: signalling the group the command leads.
+        unsafe { libc::kill(-pid, libc::SIGTERM) };
+    }
 }
 
 fn install_handlers() {
@@ -185,12 +214,20 @@ fn install_handlers() {
 }
 
 /// Runs `f` as this worker's task: meanwhile a stop signal is left to the
-/// task's own loop, which ends its command's group before exiting.
+/// task's own code, which ends its command's group before exiting. A stop
+/// signal the task returned without acting on (it came before a command
+/// started, or after it ended) ends the worker here.
 fn as_task<R>(f: impl FnOnce() -> R) -> R {
     install_handlers();
     IN_TASK.store(true, Ordering::SeqCst);
     let r = f();
     IN_TASK.store(false, Ordering::SeqCst);
+    // SeqCst, as in the handler: either it saw IN_TASK unset (and exits
+    // itself) or we see STOP.
+    if STOP.load(Ordering::SeqCst) {
+        let group = CURRENT_GROUP.load(Ordering::SeqCst);
+        end_group_and_exit(group, STOP_SIGNAL.load(Ordering::SeqCst));
+    }
     r
 }
 
@@ -285,11 +322,10 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         Err(e) => return fail(format!("{}: {e}", describe_command(first))),
     };
     let pid = child.pid;
-    CURRENT_GROUP.store(pid, Ordering::SeqCst);
-    if STOP.load(Ordering::SeqCst) {
-        // SAFETY: signalling the group we just created.
-        unsafe { libc::kill(-pid, libc::SIGTERM) };
+    if let Some(delay) = spawn::test_record_delay() {
+        std::thread::sleep(delay);
     }
+    record_group(pid);
     if let (Some(input), Some(data)) = (child.stdin, task.stdin) {
         // A small helper thread, so a command that does not read cannot block us.
         std::thread::spawn(move || {

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
 
-use super::{as_task, base_command, epoch_now, CURRENT_GROUP, STOP, STOP_SIGNAL};
+use super::{as_task, base_command, epoch_now, record_group, CURRENT_GROUP, STOP, STOP_SIGNAL};
 
 /// How records and replies are framed on the command's stdin and stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,7 +220,7 @@ fn start(cmd: &PersistentCommand) -> Result<Running, String> {
     }
     let mut child = c.spawn().map_err(|e| format!("cannot run {first}: {e}"))?;
     let pid = child.id() as i32;
-    CURRENT_GROUP.store(pid, Ordering::SeqCst);
+    record_group(pid);
     let stdin: OwnedFd = child.stdin.take().expect("piped").into();
     let stdout: OwnedFd = child.stdout.take().expect("piped").into();
     set_nonblocking(&stdin);
@@ -476,6 +476,21 @@ fn run_block_inner(block: Block) -> BlockOutcome {
             }
             None => PollTimeout::NONE,
         };
+        // Told to stop (Ctrl-C, terminate): end the command and leave. Looked
+        // at before waiting too: a signal that came while no command was
+        // recorded interrupted no wait (`record_group` sent its SIGTERM).
+        let leave = |guard: &mut Option<Running>| -> ! {
+            if let Some(old) = guard.take() {
+                stop(old, cmd.grace, false);
+            }
+            let sig = STOP_SIGNAL.load(Ordering::SeqCst);
+            // SAFETY: _exit is always safe.
+            unsafe { libc::_exit(128 + sig) }
+        };
+        if STOP.load(Ordering::SeqCst) {
+            leave(&mut guard);
+        }
+        let r = guard.as_mut().expect("a running command");
         let (w_ready, r_ready, p_ready, intr) = {
             let mut fds = vec![PollFd::new(r.stdout.as_fd(), PollFlags::POLLIN)];
             if let Some(p) = &r.pidfd {
@@ -499,14 +514,9 @@ fn run_block_inner(block: Block) -> BlockOutcome {
             )
         };
         if STOP.load(Ordering::SeqCst) {
-            // Told to stop (Ctrl-C, terminate): end the command and leave.
-            if let Some(old) = guard.take() {
-                stop(old, cmd.grace, false);
-            }
-            let sig = STOP_SIGNAL.load(Ordering::SeqCst);
-            // SAFETY: _exit is always safe.
-            unsafe { libc::_exit(128 + sig) };
+            leave(&mut guard);
         }
+        let r = guard.as_mut().expect("a running command");
         if intr {
             continue;
         }

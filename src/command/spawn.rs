@@ -2,14 +2,45 @@
 //! instead of per task.
 //!
 //! `std::process::Command` copies the whole environment into a map to add a
-//! variable, opens `/dev/null` and searches `PATH` for every spawn, and
-//! glibc's `posix_spawn` maps a fresh stack and visits all 64 signal
-//! dispositions twice in the child. A worker runs thousands of commands, so
-//! it keeps the environment as ready C strings (only `MP_SEQ`/`PARALLEL_SEQ`
-//! change per task), one `/dev/null` descriptor, where in `PATH` each program
-//! was found (searched again if it has gone), the list of signals it handles,
-//! and a stack for the child, which runs from `clone(CLONE_VM|CLONE_VFORK)`
-//! to `execve` making only raw system calls.
+//! variable, opens `/dev/null` and searches `PATH` for every spawn. A worker
+//! runs thousands of commands, so it keeps the environment as ready C
+//! strings (only `MP_SEQ`/`PARALLEL_SEQ`/`MP_SLOT` change per task), one
+//! `/dev/null` descriptor, where in `PATH` each program was found (searched
+//! again if it has gone) and its spawn attributes, and starts each command
+//! with glibc's `posix_spawn`.
+//!
+//! # Why `posix_spawn`, not our own `clone`
+//!
+//! This module used to `clone(CLONE_VM|CLONE_VFORK)` onto a reused 64 KiB
+//! heap stack with no guard page and run Rust code in the child until
+//! `execve`, resetting the signals whose handlers it had listed when the
+//! worker started. A child sharing our memory is glibc's business: it maps
+//! a fresh stack with a guard page per spawn, blocks every signal around the
+//! clone, and in the child sets every signal with a handler back to its
+//! default at each spawn (so a handler installed after the worker started
+//! can never run on our memory). Side by side in `bench/map.sh` (same run,
+//! medians of 9; README, bench/RESULTS.md) the difference was within the
+//! noise: 2000 × `true`, 2 in flight, 0.93 s with `posix_spawn`, 0.92 s
+//! with the clone on a guard-paged stack, against 0.86 s for the
+//! `posix_spawnp` floor (1.08× and 1.07×; target ≤ 1.10×).
+//!
+//! What the clone did that `posix_spawn` does not, and what replaces it:
+//! - the pidfd came from `CLONE_PIDFD`; now `pidfd_open` right after the
+//!   spawn (race-free: the child is ours and unreaped; glibc 2.39's
+//!   `pidfd_spawn` would save the call);
+//! - the child's errno was read from shared memory; `posix_spawn` returns
+//!   it, and reaps a child that could not exec.
+//!
+//! Kept as before: the command leads its own process group
+//! (`POSIX_SPAWN_SETPGROUP`, pgid = pid), stdin/stdout/stderr are dup'd onto
+//! 0-2 from close-on-exec descriptors above 2 (nothing else is inherited:
+//! every descriptor here is close-on-exec), no signal is blocked
+//! (`POSIX_SPAWN_SETSIGMASK`), SIGPIPE (ignored by Rust) and every handled
+//! signal are at their defaults (`POSIX_SPAWN_SETSIGDEF`, glibc), the
+//! `PATH` cache with its retry when a program moved. No death signal is
+//! needed: a command whose worker dies is ended by the subreaper (see
+//! `reaper`); persistent commands, which use `PR_SET_PDEATHSIG`, are
+//! started by `std::process::Command` (see `persistent`).
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -40,12 +71,14 @@ struct Launcher {
     /// The inherited environment, without [`PER_TASK`] names.
     env: Vec<CString>,
     devnull: OwnedFd,
-    /// Signals to set back to SIG_DFL in the child.
-    reset: Vec<libc::c_int>,
-    /// The child's stack (it runs on it until exec, while we wait).
-    stack: Vec<u8>,
+    /// What every command gets from `posix_spawn`.
+    attr: Box<Attr>,
     /// Program name -> the path `PATH` gave for it.
     found: HashMap<Vec<u8>, CString>,
+    /// Test hook: `MP_TEST_RECORD_DELAY_MS`, a pause between starting a
+    /// command and recording its process group, so a test can signal the
+    /// worker in that window.
+    record_delay: Option<std::time::Duration>,
 }
 
 thread_local! {
@@ -67,9 +100,12 @@ impl Launcher {
         Ok(Launcher {
             env,
             devnull: above_stdio(devnull.into())?,
-            reset: handled_signals(),
-            stack: vec![0; 64 * 1024],
+            attr: Attr::new()?,
             found: HashMap::new(),
+            record_delay: std::env::var("MP_TEST_RECORD_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(std::time::Duration::from_millis),
         })
     }
 
@@ -134,129 +170,141 @@ fn cstring(s: impl AsRef<[u8]>) -> io::Result<CString> {
     })
 }
 
-/// What the child needs between `clone` and `execve`, prepared by the
-/// parent: the child may only make raw system calls (it shares our memory).
-#[repr(C)]
-struct ChildArgs {
-    path: *const libc::c_char,
-    argv: *const *mut libc::c_char,
-    envp: *const *mut libc::c_char,
-    /// Descriptors (all above 2) for the child's 0, 1 and 2.
-    stdio: [libc::c_int; 3],
-    reset: *const libc::c_int,
-    nreset: usize,
-    /// Set by the child when it cannot exec.
-    errno: libc::c_int,
-}
-
-/// The child side of [`clone_exec`]: own process group, stdio, default
-/// dispositions for the signals the worker handles, no blocked signals, exec.
-extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the parent's ChildArgs, alive (the parent is suspended
-    // until we exec or exit). Only async-signal-safe libc calls follow.
-    unsafe {
-        let a = &mut *(arg as *mut ChildArgs);
-        let fail = |a: &mut ChildArgs| -> ! {
-            a.errno = *libc::__errno_location();
-            libc::_exit(127)
-        };
-        if libc::setpgid(0, 0) != 0 {
-            fail(a);
-        }
-        for (target, &fd) in a.stdio.iter().enumerate() {
-            if libc::dup2(fd, target as libc::c_int) < 0 {
-                fail(a);
-            }
-        }
-        for i in 0..a.nreset {
-            libc::signal(*a.reset.add(i), libc::SIG_DFL);
-        }
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::sigprocmask(libc::SIG_SETMASK, &none, ptr::null_mut());
-        libc::execve(a.path, a.argv as _, a.envp as _);
-        fail(a)
+/// Turns a `posix_spawn*` return value (an error number, 0 for success)
+/// into a result.
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
     }
 }
 
-/// Signals whose disposition the child must reset: the ones with a handler
-/// here (a handler address means nothing after exec, but the child runs
-/// before it on our memory), and SIGPIPE, which Rust ignores.
-fn handled_signals() -> Vec<libc::c_int> {
-    let mut out = vec![libc::SIGPIPE];
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
-            continue;
-        }
-        // SAFETY: reading a disposition into a zeroed struct.
+/// The spawn attributes every command gets, made once per worker: its own
+/// process group (its pgid is its pid), no blocked signals, and SIGPIPE,
+/// which the Rust runtime ignores, back to its default. glibc sets every
+/// signal that has a handler here back to its default by itself (its child
+/// runs on our memory until it execs, so a handler of ours must never run
+/// there), at each spawn: a handler installed later is covered too.
+struct Attr(libc::posix_spawnattr_t);
+
+impl Attr {
+    /// Boxed: the attribute object is opaque, so it is never moved once
+    /// initialised.
+    fn new() -> io::Result<Box<Attr>> {
+        // SAFETY: a zeroed attribute object is only storage until
+        // posix_spawnattr_init; a zeroed sigset_t is emptied before use.
         unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, ptr::null(), &mut sa) == 0
-                && sa.sa_sigaction != libc::SIG_DFL
-                && sa.sa_sigaction != libc::SIG_IGN
-            {
-                out.push(sig);
-            }
+            let mut a = Box::new(Attr(std::mem::zeroed()));
+            check(libc::posix_spawnattr_init(&mut a.0))?;
+            // From here on, dropping `a` destroys the initialised object.
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            let mut default: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut default);
+            libc::sigaddset(&mut default, libc::SIGPIPE);
+            check(libc::posix_spawnattr_setsigmask(&mut a.0, &none))?;
+            check(libc::posix_spawnattr_setsigdefault(&mut a.0, &default))?;
+            check(libc::posix_spawnattr_setpgroup(&mut a.0, 0))?;
+            let flags = libc::POSIX_SPAWN_SETPGROUP
+                | libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF;
+            check(libc::posix_spawnattr_setflags(
+                &mut a.0,
+                flags as libc::c_short,
+            ))?;
+            Ok(a)
         }
     }
-    out
 }
 
-/// Starts `path` like `posix_spawn` would, but without its per-call costs:
-/// the stack is reused, only handled signals are reset (glibc visits all 64
-/// twice), and the pidfd comes from `clone` itself.
-fn clone_exec(
-    l: &mut Launcher,
+impl Drop for Attr {
+    fn drop(&mut self) {
+        // SAFETY: initialised by posix_spawnattr_init in `new`.
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}
+
+/// One spawn's file actions: the descriptors that become the command's
+/// stdin, stdout and stderr.
+struct FileActions(libc::posix_spawn_file_actions_t);
+
+impl FileActions {
+    fn new(stdio: [libc::c_int; 3]) -> io::Result<Box<FileActions>> {
+        // SAFETY: as for `Attr::new`: storage until initialised.
+        unsafe {
+            let mut f = Box::new(FileActions(std::mem::zeroed()));
+            check(libc::posix_spawn_file_actions_init(&mut f.0))?;
+            for (target, fd) in stdio.into_iter().enumerate() {
+                // `fd` is above 2 (see `above_stdio`), so never `target`
+                // itself, and close-on-exec: only the copy on 0-2 survives exec.
+                check(libc::posix_spawn_file_actions_adddup2(
+                    &mut f.0,
+                    fd,
+                    target as libc::c_int,
+                ))?;
+            }
+            Ok(f)
+        }
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: initialised by posix_spawn_file_actions_init in `new`.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+    }
+}
+
+/// `pidfd_open(2)` for a child of ours.
+fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: the syscall takes a pid and flags and returns a new descriptor or -1.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this new descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) })
+}
+
+/// Starts `path` with glibc's `posix_spawn`: its own process group, `stdio`
+/// on 0-2, no blocked signals, handled signals and SIGPIPE at their
+/// defaults. Returns when the command has exec'd (or with the reason it
+/// could not: glibc reports the child's errno and reaps it).
+fn spawn_exec(
+    l: &Launcher,
     path: &CString,
     argp: &[*mut libc::c_char],
     envp: &[*mut libc::c_char],
     stdio: [libc::c_int; 3],
 ) -> io::Result<(i32, OwnedFd)> {
-    let mut args = ChildArgs {
-        path: path.as_ptr(),
-        argv: argp.as_ptr(),
-        envp: envp.as_ptr(),
-        stdio,
-        reset: l.reset.as_ptr(),
-        nreset: l.reset.len(),
-        errno: 0,
-    };
-    let mut pidfd: libc::c_int = -1;
-    // The stack grows down from its 16-byte aligned top.
-    let top = {
-        let end = l.stack.as_mut_ptr() as usize + l.stack.len();
-        (end & !15) as *mut libc::c_void
-    };
-    // SAFETY: all signals are blocked around clone so no handler of ours
-    // runs in the child on shared memory; the child only reads `args`
-    // (alive here) and writes `args.errno`; CLONE_VFORK suspends us until
-    // it has exec'd or exited, so `args` and the stack outlive its use.
-    let pid = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let pid = libc::clone(
-            child_main,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
-            &mut args as *mut ChildArgs as *mut libc::c_void,
-            &mut pidfd as *mut libc::c_int,
-        );
-        let e = io::Error::last_os_error();
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
-        if pid < 0 {
-            return Err(e);
+    let actions = FileActions::new(stdio)?;
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: `path` is a C string; `argp` and `envp` are null-terminated
+    // arrays of C strings that outlive the call (posix_spawn returns after
+    // the child has exec'd or failed); the attributes and file actions are
+    // initialised.
+    check(unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            &actions.0,
+            &l.attr.0,
+            argp.as_ptr(),
+            envp.as_ptr(),
+        )
+    })?;
+    // Ours and unreaped: the pid cannot have been reused.
+    match pidfd_open(pid) {
+        Ok(pidfd) => Ok((pid, pidfd)),
+        Err(e) => {
+            // Without a pidfd it cannot be watched: end it.
+            // SAFETY: signalling the group the command leads.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            let _ = wait(pid);
+            Err(e)
         }
-        pid
-    };
-    // SAFETY: CLONE_PIDFD gave us this new descriptor.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    if args.errno != 0 {
-        let _ = wait(pid);
-        return Err(io::Error::from_raw_os_error(args.errno));
     }
-    Ok((pid, pidfd))
 }
 
 /// Sets up this worker's launcher ahead of its first command (a failure
@@ -268,6 +316,11 @@ pub(super) fn prepare() {
             *guard = Launcher::new().ok();
         }
     });
+}
+
+/// The test hook's pause (see `Launcher::record_delay`), if set.
+pub(super) fn test_record_delay() -> Option<std::time::Duration> {
+    LAUNCHER.with(|cell| cell.borrow().as_ref().and_then(|l| l.record_delay))
 }
 
 /// Starts the task's `argv` (or `sh -c argv[0]`) in a new process group,
@@ -336,11 +389,11 @@ fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::
     let not_found = || io::Error::from_raw_os_error(libc::ENOENT);
     let (pid, pidfd) = if name.contains(&b'/') {
         // A name with a slash is a path.
-        clone_exec(l, &args[0], &argp, &envp, stdio)?
+        spawn_exec(l, &args[0], &argp, &envp, stdio)?
     } else {
         // Otherwise search PATH, once per worker (again if the program moved).
         let path = l.resolve(name).ok_or_else(not_found)?;
-        match clone_exec(l, &path, &argp, &envp, stdio) {
+        match spawn_exec(l, &path, &argp, &envp, stdio) {
             Err(e)
                 if matches!(
                     e.raw_os_error(),
@@ -349,7 +402,7 @@ fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::
             {
                 l.found.remove(name);
                 let path = l.resolve(name).ok_or_else(not_found)?;
-                clone_exec(l, &path, &argp, &envp, stdio)?
+                spawn_exec(l, &path, &argp, &envp, stdio)?
             }
             r => r?,
         }

@@ -81,12 +81,6 @@ pub(crate) fn lock_open_fds() -> MutexGuard<'static, Vec<RawFd>> {
     open_fds()
 }
 
-/// In a new child: takes the list of inherited connection descriptors
-/// (releasing the lock), to be closed with [`close_inherited`].
-pub(crate) fn take_inherited(mut guard: MutexGuard<'static, Vec<RawFd>>) -> Vec<RawFd> {
-    std::mem::take(&mut *guard)
-}
-
 /// For `fuzz/fuzz_targets/fixed.rs`: `data` decoded as pool payloads of
 /// several shapes (the pool's fixed-width format); panics only on a bug.
 #[doc(hidden)]
@@ -94,14 +88,40 @@ pub fn fuzz_fixed_payload(data: &[u8]) {
     fixed::fuzz(data)
 }
 
-/// Closes descriptors taken by [`take_inherited`]. Their `Connection`
-/// objects belong to frames of the parent that the child never returns to.
-pub(crate) fn close_inherited(fds: Vec<RawFd>) {
-    for fd in fds {
-        // SAFETY: these descriptors belong to connections this process will
-        // never use or drop (see above); a second close just fails with EBADF.
-        unsafe { libc::close(fd) };
+/// In a new forked child: every descriptor of a `Connection` inherited from
+/// the parent (the list, locked across the fork), and each of `also`, is
+/// made to refer to `/dev/null` instead of the parent's socket or pipe, so
+/// the child holds no end of another process's channel (it would keep the
+/// reader from ever seeing end of file).
+///
+/// The descriptors are replaced, not closed: each number stays open and
+/// owned by the object that holds it (a `Connection` in a frame the child
+/// never returns to, or in a static it may still drop). Closing them here
+/// would free numbers that live `OwnedFd`s still own: the next `open` could
+/// reuse one, and the stale owner's drop would then close that new
+/// descriptor behind its owner's back. `dup3` swaps what a number refers to
+/// atomically, and a stale owner's drop later closes only its placeholder
+/// (the list is left as it is, so a dropped `Connection` still unregisters).
+///
+/// Only `open`, `dup3` and `close` run here, all async-signal-safe.
+pub(crate) fn release_inherited(open: MutexGuard<'static, Vec<RawFd>>, also: &[RawFd]) {
+    // SAFETY: open(2) with a NUL-terminated path; the result is checked.
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if null < 0 {
+        // No descriptor to spare (EMFILE): the inherited ones stay as they
+        // are, which costs an end of file, never a descriptor of someone else.
+        return;
     }
+    for &fd in open.iter().chain(also) {
+        if fd != null {
+            // SAFETY: `fd` is open and owned by a live object (see above);
+            // dup3 makes it refer to /dev/null without freeing the number.
+            unsafe { libc::dup3(null, fd, libc::O_CLOEXEC) };
+        }
+    }
+    // SAFETY: `null` is ours (opened above) and no list holds it.
+    unsafe { libc::close(null) };
+    drop(open);
 }
 
 fn unregister(fd: RawFd) {

@@ -29,12 +29,13 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     // `process` docs for locks held by other threads).
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
+            // First, before anything is dropped or opened: the parent's
+            // connections are released without freeing their numbers.
+            crate::connection::release_inherited(open, &[]);
             drop(parent_end);
-            let inherited = crate::connection::take_inherited(open);
             super::forkserver::forget_in_child(server);
             crate::process::become_child(&mut state, &spec, None);
             drop(state);
-            crate::connection::close_inherited(inherited);
             drop(err);
             drop(out);
             stdin_to_devnull();

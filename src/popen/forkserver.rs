@@ -18,8 +18,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::spawn::self_command;
 use super::{
-    exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched,
-    Report, ENV_FORKSERVER,
+    exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched, Report,
 };
 use crate::connection::{wait, Codec, Connection, Waitable};
 use crate::context::StartMethod;
@@ -92,7 +91,7 @@ pub fn server_pid() -> Option<i32> {
 
 fn start_server() -> Result<Server> {
     let (mine, theirs) = socketpair()?;
-    let child = self_command(ENV_FORKSERVER, &theirs, FORKSERVER_ARG)
+    let child = self_command(FORKSERVER_ARG, &theirs)
         .spawn()
         .map_err(|e| Error::io("spawn the forkserver (/proc/self/exe)", e))?;
     drop(theirs);
@@ -271,14 +270,10 @@ fn fork_child(
     // SAFETY: the server is single-threaded, so the child is a complete copy.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            for &fd in close {
-                // SAFETY: these descriptors belong to the server's objects, which
-                // this process never uses or drops (run_child never returns).
-                unsafe { libc::close(fd) };
-            }
-            // The control socket and the other children's channels.
-            let inherited = crate::connection::take_inherited(crate::connection::lock_open_fds());
-            crate::connection::close_inherited(inherited);
+            // The control socket, the other children's channels and the
+            // server's own descriptors (`close`), released without freeing
+            // numbers the server's objects own.
+            crate::connection::release_inherited(crate::connection::lock_open_fds(), close);
             if watch_parent {
                 // SAFETY: prctl(PR_SET_PDEATHSIG) has no preconditions.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };

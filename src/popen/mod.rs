@@ -26,13 +26,6 @@ use crate::connection::Connection;
 use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
 
-/// Environment variable that makes a spawned copy of the program a child.
-pub(crate) const ENV_SPAWN: &str = "MP_SPAWN_FD";
-/// Environment variable that makes a spawned copy of the program the forkserver.
-pub(crate) const ENV_FORKSERVER: &str = "MP_FORKSERVER_FD";
-/// The parent's pid, for the new process to check it was not orphaned already.
-pub(crate) const ENV_PARENT: &str = "MP_PARENT_PID";
-
 /// Everything a child needs to become the process the parent asked for.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ChildSpec {
@@ -76,58 +69,94 @@ pub(crate) fn launch(method: StartMethod, spec: ChildSpec, fds: Vec<OwnedFd>) ->
     }
 }
 
+/// What a copy of this program started by spawn or the forkserver finds in
+/// its argv (see `spawn::self_command`): `PROGRAM MARKER FD PID`.
+struct StartArgs {
+    /// `Some("spawn")` or `Some("forkserver")` after the marker; None for a
+    /// process started otherwise.
+    method: Option<&'static str>,
+    /// The inherited descriptor and the parent's pid, when well formed.
+    fd_and_parent: Option<(RawFd, i32)>,
+}
+
+fn start_args() -> StartArgs {
+    let mut args = std::env::args_os().skip(1);
+    let method = match args.next() {
+        Some(a) if a == spawn::SPAWN_ARG => Some("spawn"),
+        Some(a) if a == forkserver::FORKSERVER_ARG => Some("forkserver"),
+        _ => None,
+    };
+    let mut number = || args.next()?.to_str()?.parse::<i32>().ok();
+    let fd_and_parent = match (method, number(), number()) {
+        (Some(_), Some(fd), Some(parent)) => Some((fd, parent)),
+        _ => None,
+    };
+    StartArgs {
+        method,
+        fd_and_parent,
+    }
+}
+
+/// Set by [`bootstrap`] when this process became a child or the
+/// forkserver (its argv still holds the marker: argv cannot be changed).
+static BOOTSTRAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Refuses to start children from a process whose bootstrap was skipped.
 pub(crate) fn check_bootstrap() -> Result<()> {
-    if std::env::var_os(ENV_SPAWN).is_some() {
-        return Err(Error::BootstrapMissing("spawn"));
+    if BOOTSTRAPPED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
     }
-    if std::env::var_os(ENV_FORKSERVER).is_some() {
-        return Err(Error::BootstrapMissing("forkserver"));
+    match start_args().method {
+        Some(method) => Err(Error::BootstrapMissing(method)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `freeze_support()`: become the child or the forkserver if asked to.
 pub(crate) fn bootstrap() {
-    if let Some(fd) = take_env_fd(ENV_SPAWN) {
-        let channel = Connection::from_fd(fd, true, true, true);
-        let (spec, mut fds) = match recv_spec(&channel) {
-            Ok(x) => x,
-            Err(e) => refuse_spec(&channel, "spawned child", e),
-        };
-        let parent_pidfd = if fds.is_empty() {
-            None
-        } else {
-            Some(fds.remove(0))
-        };
-        run_child(spec, fds, parent_pidfd, channel, StartMethod::Spawn);
+    let start = start_args();
+    let Some(method) = start.method else {
+        return;
+    };
+    BOOTSTRAPPED.store(true, std::sync::atomic::Ordering::Relaxed);
+    let Some((raw, parent)) = start.fd_and_parent else {
+        eprintln!("mp: malformed {method} start-up arguments (expected: {method} marker, descriptor, parent pid)");
+        // SAFETY: _exit is always safe to call.
+        unsafe { libc::_exit(1) }
+    };
+    let Some(fd) = inherited_fd(method, raw) else {
+        // SAFETY: _exit is always safe to call.
+        unsafe { libc::_exit(1) }
+    };
+    if method == "forkserver" {
+        forkserver::serve(fd, Some(parent));
     }
-    let expected_parent: Option<i32> = std::env::var(ENV_PARENT).ok().and_then(|v| v.parse().ok());
-    if let Some(fd) = take_env_fd(ENV_FORKSERVER) {
-        forkserver::serve(fd, expected_parent);
-    }
+    let channel = Connection::from_fd(fd, true, true, true);
+    let (spec, mut fds) = match recv_spec(&channel) {
+        Ok(x) => x,
+        Err(e) => refuse_spec(&channel, "spawned child", e),
+    };
+    let parent_pidfd = if fds.is_empty() {
+        None
+    } else {
+        Some(fds.remove(0))
+    };
+    run_child(spec, fds, parent_pidfd, channel, StartMethod::Spawn);
 }
 
-/// Reads and removes an environment variable naming an inherited descriptor.
-fn take_env_fd(var: &str) -> Option<OwnedFd> {
-    let value = std::env::var(var).ok()?;
-    // Leave no trace for our own children and for programs we run.
-    std::env::remove_var(var);
-    std::env::remove_var(ENV_PARENT);
-    let raw: RawFd = match value.parse() {
-        Ok(fd) if fd > 2 => fd,
-        _ => {
-            eprintln!("mp: ignoring malformed {var}={value:?}");
-            return None;
-        }
-    };
+/// Takes ownership of the descriptor the parent named in argv.
+fn inherited_fd(method: &str, raw: RawFd) -> Option<OwnedFd> {
+    if raw <= 2 {
+        eprintln!("mp: {method} start-up descriptor {raw} is a standard stream");
+        return None;
+    }
     // SAFETY: fcntl(F_GETFD) only inspects the descriptor.
     if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
-        eprintln!("mp: {var}={raw} names no open descriptor");
+        eprintln!("mp: {method} start-up descriptor {raw} is not open");
         return None;
     }
     // SAFETY: the parent left this descriptor open for us (it names it in
-    // the environment) and nothing else in this fresh process owns it.
+    // argv) and nothing else in this fresh process owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_cloexec(fd.as_raw_fd());
     Some(fd)

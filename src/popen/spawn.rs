@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use super::{
-    clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched, ENV_PARENT, ENV_SPAWN,
-};
+use super::{clear_cloexec, pidfd_open, send_spec, socketpair, ChildSpec, Launched};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 
@@ -28,8 +26,13 @@ pub fn set_executable(path: Option<PathBuf>) {
     *EXECUTABLE.lock().unwrap_or_else(|e| e.into_inner()) = path;
 }
 
-/// Builds the command that re-runs this program with `fd` inherited under `var`.
-pub(crate) fn self_command(var: &str, fd: &OwnedFd, marker: &str) -> Command {
+/// Builds the command that re-runs this program as `PROGRAM MARKER FD PID`:
+/// `fd` is inherited, `PID` is ours (the new process checks it was not
+/// orphaned already). They travel in argv, as in CPython, not in the
+/// environment: the new process would have to remove variables from its
+/// environment so that its own children do not inherit them, and changing
+/// the environment is unsound once any thread may read it.
+pub(crate) fn self_command(marker: &str, fd: &OwnedFd) -> Command {
     let raw = fd.as_raw_fd();
     let exe = EXECUTABLE.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut cmd = Command::new(exe.unwrap_or_else(|| "/proc/self/exe".into()));
@@ -37,8 +40,8 @@ pub(crate) fn self_command(var: &str, fd: &OwnedFd, marker: &str) -> Command {
         cmd.arg0(arg0);
     }
     cmd.arg(marker)
-        .env(var, raw.to_string())
-        .env(ENV_PARENT, std::process::id().to_string())
+        .arg(raw.to_string())
+        .arg(std::process::id().to_string())
         .stdin(Stdio::null());
     // SAFETY: the closure runs in the forked child before exec and only calls
     // fcntl, which is async-signal-safe.
@@ -53,7 +56,7 @@ pub(crate) fn self_command(var: &str, fd: &OwnedFd, marker: &str) -> Command {
 
 pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
     let (parent_end, child_end) = socketpair()?;
-    let child = self_command(ENV_SPAWN, &child_end, SPAWN_ARG)
+    let child = self_command(SPAWN_ARG, &child_end)
         .spawn()
         .map_err(|e| Error::io("spawn /proc/self/exe", e))?;
     drop(child_end);

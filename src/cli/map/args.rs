@@ -109,9 +109,12 @@ pub struct MapArgs {
     /// Print the commands that would run, one per line, and run nothing.
     #[arg(long)]
     pub(super) dry_run: bool,
-    /// How workers are started: fork, spawn or forkserver. Workers only run
-    /// commands, so fork (the cheapest: no re-exec of mp) is the default here.
-    #[arg(long, value_name = "METHOD", default_value = "fork", value_parser = parse_start_method)]
+    /// How workers are started: forkserver (a single-threaded copy of mp,
+    /// started once, forks each worker), spawn (each worker runs mp again) or
+    /// fork (forks mp itself, whose signal, reaper and pool threads run by
+    /// then: a worker may inherit a lock one of them held, as with
+    /// Python's fork).
+    #[arg(long, value_name = "METHOD", default_value = "forkserver", value_parser = parse_start_method)]
     pub(super) start_method: mp::StartMethod,
     /// Show a progress line on stderr (tasks done, rate, elapsed) [default: on
     /// when stderr is a terminal].
