@@ -370,10 +370,25 @@ impl Drop for Listener {
 /// connects, and with an authkey runs the handshake (this side answers
 /// first).
 pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
+    client_within(address, authkey, None)
+}
+
+/// [`client`], giving up on a TCP connect after `connect_timeout` (each
+/// address the host name resolves to gets that long): an unreachable
+/// host is an error in seconds rather than after the system's SYN retries
+/// (minutes). The handshake has its own limit, [`HANDSHAKE_TIMEOUT`].
+pub fn client_within(
+    address: &Address,
+    authkey: Option<&[u8]>,
+    connect_timeout: Option<Duration>,
+) -> Result<Connection> {
     let fd: OwnedFd = match address {
         Address::Tcp { host, port } => {
-            let s =
-                TcpStream::connect((host.as_str(), *port)).map_err(|e| Error::io("connect", e))?;
+            let s = match connect_timeout {
+                None => TcpStream::connect((host.as_str(), *port)),
+                Some(t) => connect_within((host.as_str(), *port), t),
+            }
+            .map_err(|e| Error::io("connect", e))?;
             let _ = s.set_nodelay(true);
             s.into()
         }
@@ -391,6 +406,24 @@ pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
         })?;
     }
     Ok(conn)
+}
+
+/// `TcpStream::connect` with a time limit per resolved address.
+fn connect_within(addr: (&str, u16), timeout: Duration) -> std::io::Result<TcpStream> {
+    let timeout = timeout.max(Duration::from_millis(1));
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the host name resolves to no address",
+        )
+    }))
 }
 
 /// Runs `f` (a handshake) with [`HANDSHAKE_TIMEOUT`] on the socket's reads.
