@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
     name = "mp",
     version,
     about,
-    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr), or\n       reading input or writing output failed;\n       mp listen --once / mp client: the connection, handshake or a message failed\n  2    usage error (unknown subcommand or option, bad argument, an --arg-file that\n       cannot be opened, bad or refused address, unreadable key file)\n  141  mp map: stdout was closed by its reader (as in `| head`); nothing is printed\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
+    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr), or\n       reading input or writing output failed;\n       mp listen --once / mp client: the connection, handshake or a message failed\n  2    usage error (unknown subcommand or option, bad argument, an --arg-file that\n       cannot be opened, bad or refused address, unreadable key file)\n  3/4  mp queue/dict/list/value/event/barrier: the manager cannot be reached / refused\n       (1: nothing there; see mp queue --help)\n  124-127  mp lock/semaphore (else the command's status): timed out / mp failed /\n       command cannot run / not found\n  141  mp map: stdout was closed by its reader (as in `| head`); nothing is printed\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
 )]
 pub struct Cli {
     #[command(subcommand)]
