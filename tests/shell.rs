@@ -734,3 +734,28 @@ fn the_readme_worked_example_runs_as_quoted() {
     let jobs: QueueProxy<String> = m.get("jobs").unwrap();
     assert_eq!(jobs.qsize().unwrap(), 0);
 }
+
+#[test]
+fn a_lock_whose_manager_goes_stops_its_command() {
+    let mut s = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let marker = common::marker();
+    let _reaper = common::Reaper(marker.clone());
+    let script = format!("touch {}; sleep {marker}", ready.display());
+    let child = mp(&s, &["lock", "L", "--", "sh", "-c", &script])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(20), || ready.exists()));
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("the lock is no longer held"),
+        "{}",
+        show(&out)
+    );
+    common::gone_within(&format!("sleep {marker}"), Duration::from_secs(5)).unwrap();
+}

@@ -22,11 +22,13 @@
 //! terminal's foreground group: a command that reads the terminal stops.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -222,23 +224,35 @@ fn hold(
     exit_like(status)
 }
 
-/// What the signal thread forwards to: the command's process group, once
-/// it runs.
-static RUNNING: Mutex<Option<Pid>> = Mutex::new(None);
-
 /// Runs the command in its own process group, forwarding signals to it,
 /// until it ends (its status), or until `watch` (the manager connection)
 /// closes: then the command is stopped and the error is the exit code.
+///
+/// One thread does it all: the signal handlers (and SIGCHLD) write a byte
+/// to a socket pair, and mp polls that and `watch`.
 fn run(
     what: &str,
     program: &OsString,
     args: &[OsString],
     watch: OwnedFd,
 ) -> std::result::Result<ExitStatus, i32> {
-    let mut signals = signal_hook::iterator::Signals::new(FORWARDED).map_err(|e| {
+    let failed = |e: std::io::Error| {
         eprintln!("{what}: cannot handle signals: {e}");
         FAILED
-    })?;
+    };
+    let (wake_r, wake_w) = UnixStream::pair().map_err(failed)?;
+    wake_r.set_nonblocking(true).map_err(failed)?;
+    wake_w.set_nonblocking(true).map_err(failed)?;
+    // Registered before the command starts: a signal meanwhile waits here
+    // and is forwarded once it runs; SIGCHLD wakes the loop when it ends.
+    let mut flags = Vec::with_capacity(FORWARDED.len());
+    for sig in FORWARDED.into_iter().chain([libc::SIGCHLD]) {
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(sig, flag.clone()).map_err(failed)?;
+        signal_hook::low_level::pipe::register(sig, wake_w.try_clone().map_err(failed)?)
+            .map_err(failed)?;
+        flags.push((sig, flag));
+    }
     let mut cmd = Command::new(program);
     cmd.args(args).process_group(0);
     let parent = std::process::id();
@@ -254,90 +268,84 @@ fn run(
             Ok(())
         });
     }
-    let child = {
-        // Held across spawn: a signal meanwhile waits and is forwarded.
-        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        let child = cmd.spawn().map_err(|e| {
-            eprintln!("{what}: cannot run {}: {e}", program.to_string_lossy());
-            match e.kind() {
-                std::io::ErrorKind::NotFound => NOT_FOUND,
-                _ => CANNOT_RUN,
-            }
-        })?;
-        *running = Some(Pid::from_raw(child.id() as i32));
-        child
-    };
-    let pgid = Pid::from_raw(child.id() as i32);
-    let handle = signals.handle();
-    let _ = std::thread::Builder::new()
-        .name("mp-lock-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                let running = *RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-                if let (Some(pg), Ok(s)) = (running, Signal::try_from(sig)) {
-                    let _ = killpg(pg, s);
-                }
-            }
-        });
-    let lost = Arc::new(AtomicBool::new(false));
-    // Set once the command has ended: the release's reply that follows
-    // makes `watch` readable too.
-    let ended = Arc::new(AtomicBool::new(false));
-    {
-        let lost = lost.clone();
-        let ended = ended.clone();
-        let what = what.to_string();
-        let _ = std::thread::Builder::new()
-            .name("mp-lock-watch".into())
-            .spawn(move || {
-                if wait_closed(&watch) && !ended.load(Ordering::SeqCst) {
-                    lost.store(true, Ordering::SeqCst);
-                    eprintln!(
-                        "{what}: the connection to the manager broke: the lock is no longer \
-                         held; stopping the command"
-                    );
-                    stop_group(pgid);
-                }
-            });
-    }
-    let mut child = child;
-    let status = child.wait();
-    ended.store(true, Ordering::SeqCst);
-    *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    handle.close();
-    let status = status.map_err(|e| {
-        eprintln!("{what}: waiting for the command: {e}");
-        FAILED
+    let mut child = cmd.spawn().map_err(|e| {
+        eprintln!("{what}: cannot run {}: {e}", program.to_string_lossy());
+        match e.kind() {
+            std::io::ErrorKind::NotFound => NOT_FOUND,
+            _ => CANNOT_RUN,
+        }
     })?;
-    if lost.load(Ordering::SeqCst) {
-        return Err(FAILED);
-    }
-    Ok(status)
-}
-
-/// Blocks until the manager closes `fd`'s connection (it sends nothing
-/// unasked, so anything to read means the end); false if polling fails.
-fn wait_closed(fd: &OwnedFd) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let pgid = Pid::from_raw(child.id() as i32);
+    let waited = |r: std::io::Result<ExitStatus>| {
+        r.map_err(|e| {
+            eprintln!("{what}: waiting for the command: {e}");
+            FAILED
+        })
+    };
     loop {
-        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(n) if n > 0 => return true,
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return false,
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(e) => return waited(Err(e)),
+        }
+        let (woken, lost) = wait_either(&wake_r, &watch);
+        if woken {
+            let mut buf = [0u8; 64];
+            while matches!((&wake_r).read(&mut buf), Ok(n) if n > 0) {}
+            for (sig, flag) in &flags {
+                if *sig != libc::SIGCHLD && flag.swap(false, Ordering::SeqCst) {
+                    if let Ok(s) = Signal::try_from(*sig) {
+                        let _ = killpg(pgid, s);
+                    }
+                }
+            }
+        }
+        if lost {
+            eprintln!(
+                "{what}: the connection to the manager broke: the lock is no longer held; \
+                 stopping the command"
+            );
+            stop_group(pgid, &mut child);
+            waited(child.wait())?;
+            return Err(FAILED);
         }
     }
 }
 
-/// Ends a process group: TERM, then KILL after [`GRACE`] if it is still there.
-fn stop_group(pgid: Pid) {
+/// Blocks until the signal socket has a byte (`.0`) or the manager closed
+/// `watch`'s connection (`.1`: it sends nothing unasked, so anything to
+/// read means the end).
+fn wait_either(wake: &UnixStream, watch: &OwnedFd) -> (bool, bool) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [
+            PollFd::new(wake.as_fd(), PollFlags::POLLIN),
+            PollFd::new(watch.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(n) if n > 0 => {
+                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                return (ready(&fds[0]), ready(&fds[1]));
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            // Cannot poll: wake up to look at the command again.
+            Err(_) => return (true, false),
+        }
+    }
+}
+
+/// Ends the command's process group: TERM, then KILL after [`GRACE`] if
+/// any of it is still there (the command itself is reaped meanwhile, so
+/// that it does not count as there).
+fn stop_group(pgid: Pid, child: &mut std::process::Child) {
     if killpg(pgid, Signal::SIGTERM).is_err() {
         return;
     }
     let deadline = Instant::now() + GRACE;
     while Instant::now() < deadline {
-        // Signal 0: does the group still exist?
-        if killpg(pgid, None).is_err() {
+        let reaped = !matches!(child.try_wait(), Ok(None));
+        // Signal 0: is anyone of the group left?
+        if reaped && killpg(pgid, None).is_err() {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -368,8 +376,8 @@ fn exit_like(status: ExitStatus) -> i32 {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
-        // Our handlers are gone with the signal thread's handle: back to
-        // the default action, then the signal itself.
+        // Back to the default action (our handler forwards), then the
+        // signal itself.
         let _ = signal_hook::low_level::emulate_default_handler(sig);
     }
     128 + sig
