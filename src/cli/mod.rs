@@ -6,6 +6,7 @@ mod jobs;
 mod listen;
 mod map;
 mod serve_manager;
+mod state;
 mod wire;
 
 use clap::{Parser, Subcommand};
@@ -16,7 +17,7 @@ use clap::{Parser, Subcommand};
     name = "mp",
     version,
     about,
-    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr), or\n       reading input or writing output failed;\n       mp listen --once / mp client: the connection, handshake or a message failed\n  2    usage error (unknown subcommand or option, bad argument, an --arg-file that\n       cannot be opened, bad or refused address, unreadable key file)\n  141  mp map: stdout was closed by its reader (as in `| head`); nothing is printed\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
+    after_help = "Exit codes:\n  0    success\n  1    mp map: at least one task failed (the count is printed on stderr), or\n       reading input or writing output failed;\n       mp listen --once / mp client: the connection, handshake or a message failed\n  2    usage error (unknown subcommand or option, bad argument, an --arg-file that\n       cannot be opened, bad or refused address, unreadable key file)\n  3/4  mp queue/dict/list/value/event/barrier: the manager cannot be reached / refused\n       (1: nothing there; see mp queue --help)\n  124-127  mp lock/semaphore (else the command's status): timed out / mp failed /\n       command cannot run / not found\n  141  mp map: stdout was closed by its reader (as in `| head`); nothing is printed\n  130  interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -38,6 +39,23 @@ enum Command {
     /// Serve shared objects to CPython's SyncManager/BaseManager clients (see
     /// mp serve-manager --help).
     ServeManager(serve_manager::ServeArgs),
+    /// A queue on a manager, from the shell: put, get, size, task-done,
+    /// join (see mp queue --help).
+    Queue(state::QueueArgs),
+    /// A dict on a manager: set, get, del, keys, items, len, incr.
+    Dict(state::DictArgs),
+    /// A list on a manager: append, get, len, items.
+    List(state::ListArgs),
+    /// A value on a manager: get, set.
+    Value(state::ValueArgs),
+    /// Run a command while holding a lock on a manager (see mp lock --help).
+    Lock(state::LockArgs),
+    /// Run a command while holding one of N permits on a manager.
+    Semaphore(state::SemaphoreArgs),
+    /// An event on a manager: set, clear, wait, is-set.
+    Event(state::EventArgs),
+    /// A barrier on a manager: wait for N parties, reset.
+    Barrier(state::BarrierArgs),
 }
 
 /// Runs the CLI with the process arguments and returns the exit code.
@@ -74,6 +92,14 @@ where
         Command::Listen(args) => finish("mp listen", listen::listen(args)),
         Command::Client(args) => finish("mp client", client::client_main(args)),
         Command::ServeManager(args) => finish("mp serve-manager", serve_manager::serve(args)),
+        Command::Queue(args) => state::finish("mp queue", None, state::queue(args)),
+        Command::Dict(args) => state::finish("mp dict", None, state::dict(args)),
+        Command::List(args) => state::finish("mp list", None, state::list(args)),
+        Command::Value(args) => state::finish("mp value", None, state::value(args)),
+        Command::Event(args) => state::finish("mp event", None, state::event(args)),
+        Command::Barrier(args) => state::finish("mp barrier", None, state::barrier(args)),
+        Command::Lock(args) => state::lock(args),
+        Command::Semaphore(args) => state::semaphore(args),
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());

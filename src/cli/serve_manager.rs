@@ -66,7 +66,7 @@ pub struct ServeArgs {
     #[arg(short, long, value_name = "ADDR")]
     address: String,
     /// Read the authentication key from FILE (else $MP_AUTHKEY).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MP_AUTHKEY_FILE")]
     authkey_file: Option<PathBuf>,
     /// Serve NAME as a typeid bound to one shared object of TYPE (queue,
     /// joinablequeue, dict, list, set, namespace, lock, rlock, semaphore[:N],

@@ -23,7 +23,7 @@ pub struct Common {
     #[arg(short, long, value_name = "ADDR")]
     pub(super) address: String,
     /// Read the authentication key from FILE (else $MP_AUTHKEY).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "MP_AUTHKEY_FILE")]
     pub(super) authkey_file: Option<PathBuf>,
     /// Messages are pickles: print each received one as a line of JSON, and
     /// send each line (JSON) pickled.

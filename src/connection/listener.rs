@@ -352,7 +352,7 @@ impl Listener {
 /// challenges first, then answers), within [`HANDSHAKE_TIMEOUT`]: what
 /// [`Listener::accept`] runs when it has a key.
 pub fn authenticate_peer(conn: &Connection, key: &[u8]) -> Result<()> {
-    with_timeout(conn, || {
+    with_timeout(conn, HANDSHAKE_TIMEOUT, || {
         deliver_challenge(conn, key)?;
         answer_challenge(conn, key)
     })
@@ -370,10 +370,27 @@ impl Drop for Listener {
 /// connects, and with an authkey runs the handshake (this side answers
 /// first).
 pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
+    client_within(address, authkey, None)
+}
+
+/// [`client`], giving up on a TCP connect after `connect_timeout` (each
+/// address the host name resolves to gets that long), and on the
+/// handshake after as long (at most [`HANDSHAKE_TIMEOUT`]): a host that
+/// does not answer, or a server that accepts but does not run (stopped,
+/// hung), is an error in seconds rather than after the system's SYN
+/// retries (minutes).
+pub fn client_within(
+    address: &Address,
+    authkey: Option<&[u8]>,
+    connect_timeout: Option<Duration>,
+) -> Result<Connection> {
     let fd: OwnedFd = match address {
         Address::Tcp { host, port } => {
-            let s =
-                TcpStream::connect((host.as_str(), *port)).map_err(|e| Error::io("connect", e))?;
+            let s = match connect_timeout {
+                None => TcpStream::connect((host.as_str(), *port)),
+                Some(t) => connect_within((host.as_str(), *port), t),
+            }
+            .map_err(|e| Error::io("connect", e))?;
             let _ = s.set_nodelay(true);
             s.into()
         }
@@ -385,7 +402,8 @@ pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
     conn.set_codec(super::Codec::Pickle);
     conn.set_max_message(Some(DEFAULT_MAX_MESSAGE));
     if let Some(key) = authkey {
-        with_timeout(&conn, || {
+        let limit = connect_timeout.map_or(HANDSHAKE_TIMEOUT, |t| t.min(HANDSHAKE_TIMEOUT));
+        with_timeout(&conn, limit, || {
             answer_challenge(&conn, key)?;
             deliver_challenge(&conn, key)
         })?;
@@ -393,10 +411,28 @@ pub fn client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection> {
     Ok(conn)
 }
 
+/// `TcpStream::connect` with a time limit per resolved address.
+fn connect_within(addr: (&str, u16), timeout: Duration) -> std::io::Result<TcpStream> {
+    let timeout = timeout.max(Duration::from_millis(1));
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the host name resolves to no address",
+        )
+    }))
+}
+
 /// Runs `f` (a handshake) with [`HANDSHAKE_TIMEOUT`] on the socket's reads.
-fn with_timeout(conn: &Connection, f: impl FnOnce() -> Result<()>) -> Result<()> {
+fn with_timeout(conn: &Connection, limit: Duration, f: impl FnOnce() -> Result<()>) -> Result<()> {
     let fd = conn.fileno()?;
-    set_read_timeout(fd, Some(HANDSHAKE_TIMEOUT));
+    set_read_timeout(fd, Some(limit.max(Duration::from_millis(1))));
     let r = f().map_err(|e| match e {
         Error::Io { source, .. }
             if matches!(
@@ -405,7 +441,7 @@ fn with_timeout(conn: &Connection, f: impl FnOnce() -> Result<()>) -> Result<()>
             ) =>
         {
             Error::Authentication(format!(
-                "the peer did not finish the handshake within {HANDSHAKE_TIMEOUT:?}"
+                "the peer did not finish the handshake within {limit:?}"
             ))
         }
         e => e,

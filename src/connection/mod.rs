@@ -43,7 +43,7 @@ use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializ
 pub use codec::Codec;
 pub use frame::{decode_header, encode_header, HEADER_MAX};
 pub use listener::{
-    authenticate_peer, client, Address, Listener, SocketFile, DEFAULT_MAX_MESSAGE,
+    authenticate_peer, client, client_within, Address, Listener, SocketFile, DEFAULT_MAX_MESSAGE,
     HANDSHAKE_TIMEOUT,
 };
 pub use wait::{wait, Waitable};

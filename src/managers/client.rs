@@ -18,7 +18,7 @@ use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
-use crate::connection::{client, Address, Connection};
+use crate::connection::{client_within, Address, Connection};
 use crate::managers::pyobj::{py_repr, py_str};
 use crate::pickle::{self, Value};
 use crate::process::Process;
@@ -33,6 +33,8 @@ pub(crate) struct Endpoint(Arc<Place>);
 pub(crate) struct Place {
     pub(crate) address: Address,
     pub(crate) authkey: Option<Arc<[u8]>>,
+    /// A limit on each TCP connect (none: the system's, minutes).
+    pub(crate) connect_timeout: Option<Duration>,
 }
 
 impl std::ops::Deref for Endpoint {
@@ -44,7 +46,11 @@ impl std::ops::Deref for Endpoint {
 
 impl Endpoint {
     fn new(address: Address, authkey: Option<Arc<[u8]>>) -> Endpoint {
-        Endpoint(Arc::new(Place { address, authkey }))
+        Endpoint(Arc::new(Place {
+            address,
+            authkey,
+            connect_timeout: None,
+        }))
     }
 }
 
@@ -202,7 +208,7 @@ fn parse_reply(reply: Value) -> Result<Reply> {
 
 impl Endpoint {
     fn connect(&self) -> Result<Connection> {
-        client(&self.address, self.authkey.as_deref())
+        client_within(&self.address, self.authkey.as_deref(), self.connect_timeout)
     }
 
     /// A server function on a short connection of its own (§3.1): its
@@ -233,15 +239,16 @@ impl Endpoint {
             .map(drop)
     }
 
-    /// `(id, method, args, kwds)` on this thread's persistent connection.
+    /// `(id, method, args, kwds)` on this thread's persistent connection
+    /// (no id: a server function there, an mp extension).
     fn method_call(
         &self,
-        id: &str,
+        id: Option<&str>,
         method: &str,
         args: Vec<Value>,
         kwds: Vec<(Value, Value)>,
     ) -> Result<Reply> {
-        let req = request(Some(id), method, args, kwds);
+        let req = request(id, method, args, kwds);
         let raw = with_thread_connection(self, |conn| {
             conn.send_value(&req)?;
             conn.recv_value()
@@ -417,6 +424,10 @@ pub struct BaseProxy {
     endpoint: Endpoint,
     /// The method names the server exposed (kept for `AutoProxy` pickles).
     exposed: Option<Vec<String>>,
+    /// Whether this proxy owns a reference on the server (not one for a
+    /// named object of mp's server, [`SyncManager::named`], which lives
+    /// as long as the server).
+    counted: bool,
 }
 
 impl fmt::Debug for BaseProxy {
@@ -448,6 +459,7 @@ impl BaseProxy {
             },
             endpoint: endpoint.clone(),
             exposed,
+            counted: true,
         }
     }
 
@@ -468,11 +480,35 @@ impl BaseProxy {
     ) -> Result<R> {
         match self
             .endpoint
-            .method_call(&self.token.id, method, args, kwds)?
+            .method_call(Some(&self.token.id), method, args, kwds)?
         {
             Reply::Value(v) => decode(&self.endpoint, v),
             Reply::Proxy { typeid, id, .. } => {
                 // Do not leak the reference the server made for us.
+                let _ = self.endpoint.decref(&id);
+                Err(Error::decode(format!(
+                    "{method} returned a shared {typeid} object (a proxy), not a value"
+                )))
+            }
+        }
+    }
+
+    /// Calls `method` and returns its result as the pickled value it
+    /// came as (dict views and iterators as lists), for a caller that
+    /// handles any Python value (`mp dict get` prints it as JSON). A proxy
+    /// inside stays data (a `RebuildProxy` reduction), not a working proxy.
+    pub fn call_value(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        kwds: Vec<(Value, Value)>,
+    ) -> Result<Value> {
+        match self
+            .endpoint
+            .method_call(Some(&self.token.id), method, args, kwds)?
+        {
+            Reply::Value(v) => Ok(normalise(v)),
+            Reply::Proxy { typeid, id, .. } => {
                 let _ = self.endpoint.decref(&id);
                 Err(Error::decode(format!(
                     "{method} returned a shared {typeid} object (a proxy), not a value"
@@ -491,7 +527,7 @@ impl BaseProxy {
     ) -> Result<BaseProxy> {
         match self
             .endpoint
-            .method_call(&self.token.id, method, args, kwds)?
+            .method_call(Some(&self.token.id), method, args, kwds)?
         {
             Reply::Proxy {
                 exposed,
@@ -532,6 +568,20 @@ impl BaseProxy {
             token: self.token.clone(),
             endpoint: self.endpoint.clone(),
             exposed: self.exposed.clone(),
+            counted: true,
+        })
+    }
+
+    /// A duplicate of the descriptor of this thread's connection to the
+    /// manager (the one its method calls use; opened if there is none
+    /// yet), close-on-exec. Poll it to learn that the manager closed the
+    /// connection (readable at end of file): what a lock held through it
+    /// is worth then depends on the server (mp's releases it).
+    pub fn connection_fd(&self) -> Result<std::os::fd::OwnedFd> {
+        with_thread_connection(&self.endpoint, |conn| {
+            conn.borrow_fd()?
+                .try_clone_to_owned()
+                .map_err(|e| Error::io("dup", e))
         })
     }
 }
@@ -540,7 +590,9 @@ impl Drop for BaseProxy {
     fn drop(&mut self) {
         // Best effort, as CPython's finalizer: a manager that is gone has
         // nothing left to count.
-        let _ = self.endpoint.decref(&self.token.id);
+        if self.counted {
+            let _ = self.endpoint.decref(&self.token.id);
+        }
     }
 }
 
@@ -774,6 +826,31 @@ fn serve_in_child((address, authkey, ready): (String, serde_bytes::ByteBuf, Conn
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 impl SyncManager {
+    /// A manager at `address`, not connected yet (Python's
+    /// `SyncManager(address, authkey)` before `connect()`): the first
+    /// request connects. For a client that makes a few calls and leaves
+    /// (`mp queue put`), this saves [`connect`](Self::connect)'s
+    /// connection.
+    pub fn new(address: &Address, authkey: Option<&[u8]>) -> SyncManager {
+        SyncManager {
+            endpoint: Endpoint::new(address.clone(), authkey.map(Arc::from)),
+            server: None,
+        }
+    }
+
+    /// Gives up on each TCP connect to the manager after `timeout` (by
+    /// default the system's limit applies: minutes for a host that does
+    /// not answer). Set it before making proxies: they keep the setting
+    /// they were made with.
+    pub fn with_connect_timeout(mut self, timeout: Option<Duration>) -> SyncManager {
+        self.endpoint = Endpoint(Arc::new(Place {
+            address: self.endpoint.address.clone(),
+            authkey: self.endpoint.authkey.clone(),
+            connect_timeout: timeout,
+        }));
+        self
+    }
+
     /// Connects to a running manager (`mp serve-manager` or CPython's
     /// `BaseManager.get_server().serve_forever()`), checking it answers (the
     /// `dummy` call of Python's `connect()`).
@@ -916,6 +993,59 @@ impl SyncManager {
     /// (`m.get::<QueueProxy<String>>("jobs")`).
     pub fn get<P: TypedProxy>(&self, typeid: &str) -> Result<P> {
         self.create(typeid, vec![], vec![]).map(P::from_base)
+    }
+
+    /// The object called `name` on mp's server, made on first use as
+    /// `typeid(*args)` would be (`named::<QueueProxy<String>>("jobs",
+    /// "Queue", vec![])`) — an mp extension (`mp_named`), what `mp queue`,
+    /// `mp lock` and the other shell verbs use. The name is a typeid for
+    /// every client: Python's `register("jobs")` then `m.jobs()`, or
+    /// [`get`](Self::get), reach the same object.
+    ///
+    /// An object already called `name` must be of the kind asked for (a
+    /// `Lock` serves for a `Lock` or `RLock`, a semaphore for either
+    /// semaphore, and a `Barrier` or `BoundedSemaphore` must have the
+    /// count given): else the server's error names both types
+    /// ([`Error::Remote`]: `TypeError: 'jobs' is a Queue, not a dict`).
+    ///
+    /// The call goes over this thread's method connection, so a client
+    /// that names an object and calls it uses one connection. The proxy
+    /// owns no reference: a named object lives as long as the server.
+    /// CPython's server has no such function (its [`Error::Remote`] says
+    /// `'mp_named' unrecognized`, or `KeyError: None`).
+    ///
+    /// ```no_run
+    /// # fn main() -> mp::Result<()> {
+    /// let m = mp::managers::SyncManager::new(&"127.0.0.1:50000".parse()?, Some(b"secret"));
+    /// let jobs: mp::managers::QueueProxy<String> = m.named("jobs", "Queue", vec![])?;
+    /// jobs.put(&"job-1".to_string())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn named<P: TypedProxy>(&self, name: &str, typeid: &str, args: Vec<Value>) -> Result<P> {
+        let mut all = Vec::with_capacity(args.len() + 2);
+        all.push(Value::str(name));
+        all.push(Value::str(typeid));
+        all.extend(args);
+        let reply = match self.endpoint.method_call(None, "mp_named", all, vec![])? {
+            Reply::Value(v) => v,
+            Reply::Proxy { .. } => {
+                return Err(Error::decode("manager reply: mp_named answered #PROXY"))
+            }
+        };
+        let (id, exposed) = match reply.as_seq() {
+            Some([Value::Str(id), exposed]) => {
+                (id.to_string_lossy().into_owned(), method_names(exposed))
+            }
+            _ => {
+                return Err(Error::decode(format!(
+                    "manager reply: mp_named answered {}, not (id, exposed)",
+                    py_repr(&reply)
+                )))
+            }
+        };
+        let mut base = BaseProxy::adopt(&self.endpoint, name.to_string(), id, Some(exposed));
+        base.counted = false;
+        Ok(P::from_base(base))
     }
 
     pub(crate) fn typed<P: TypedProxy>(&self, typeid: &str, args: Vec<Value>) -> Result<P> {

@@ -908,7 +908,58 @@ fn dict_call(d: &mut PyDict, method: &str, args: &[Value], kwds: &Value) -> Repl
             keys.reverse();
             Reply::Return(iterator_value(keys))
         }
+        "incr" => dict_incr(d, args),
         _ => exc("AttributeError", vec![Value::str(method)]),
+    }
+}
+
+/// `incr(key, n=1)`, an mp extension for counters: `d[key] = d.get(key, 0)
+/// + n` in one step (no other client's call comes between the read and
+/// the write), returning the new value. Numbers add as Python's do (an
+/// int past `i128` is an `OverflowError` here); anything else is the
+/// `TypeError` Python's `+` raises.
+fn dict_incr(d: &mut PyDict, args: &[Value]) -> Reply {
+    let (key, n) = match args {
+        [k] => (k, &Value::Int(1)),
+        [k, n] => (k, n),
+        _ => return arity("incr", "1 or 2 arguments", args.len()),
+    };
+    let old = match d.get(key) {
+        Ok(v) => v.cloned().unwrap_or(Value::Int(0)),
+        Err(e) => return unhashable(e),
+    };
+    let new = match (num_of(&old), num_of(n)) {
+        (Some((Some(a), _)), Some((Some(b), _))) => match a.checked_add(b) {
+            Some(sum) => Value::from_i128(sum),
+            None => {
+                return exc(
+                    "OverflowError",
+                    vec![Value::str("mp serve-manager: incr past 128-bit integers")],
+                )
+            }
+        },
+        (Some((_, a)), Some((_, b)))
+            if matches!(old, Value::Float(_)) || matches!(n, Value::Float(_)) =>
+        {
+            Value::Float(a + b)
+        }
+        (Some(_), Some(_)) => {
+            return exc(
+                "OverflowError",
+                vec![Value::str("mp serve-manager: incr past 128-bit integers")],
+            )
+        }
+        _ => {
+            return type_error(format!(
+                "unsupported operand type(s) for +: '{}' and '{}'",
+                py_type_name(&old),
+                py_type_name(n)
+            ))
+        }
+    };
+    match d.insert(key.clone(), new.clone()) {
+        Ok(_) => Reply::Return(new),
+        Err(e) => unhashable(e),
     }
 }
 
@@ -1586,24 +1637,83 @@ pub(super) fn timeout_arg(v: Option<&Value>) -> Option<Duration> {
     }
 }
 
+thread_local! {
+    /// The socket of the client this thread serves method calls for, so
+    /// that a blocking call can tell when its client is gone.
+    static PEER: std::cell::Cell<Option<std::os::fd::RawFd>> = const { std::cell::Cell::new(None) };
+}
+
+/// Tells the blocking calls of this thread which client they serve (its
+/// socket, valid until `None` is set again).
+pub(super) fn set_peer(fd: Option<std::os::fd::RawFd>) {
+    PEER.with(|p| p.set(fd));
+}
+
+/// Whether the client this thread serves has closed its connection (or
+/// it was reset): it will never read a reply. A request it sent before
+/// closing is not a sign of life (the connection still ends after it).
+fn peer_gone() -> bool {
+    use nix::errno::Errno;
+    use nix::sys::socket::{recv, MsgFlags};
+    let Some(fd) = PEER.with(std::cell::Cell::get) else {
+        return false;
+    };
+    let mut byte = [0u8; 1];
+    match recv(fd, &mut byte, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT) {
+        Ok(0) => true,
+        Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => false,
+        Err(_) => true,
+    }
+}
+
+/// How often a blocked call wakes to see whether its client is still
+/// there (it also looks at every wake-up before taking anything).
+const GONE_CHECK: Duration = Duration::from_secs(1);
+
 /// Waits on `obj.changed` until `ready` gives a reply or the deadline
 /// passes (then `on_timeout`). Blocks this connection's thread only.
+///
+/// Beyond CPython: a call whose client has gone (Ctrl-C on `mp queue
+/// get`, a killed process) stops waiting, without taking anything: on
+/// every wake-up after the first look, and at least every [`GONE_CHECK`],
+/// it checks the connection before `ready` may take an item or a permit
+/// (CPython's server would hand the next item to the dead client, and it
+/// would be lost).
 pub(super) fn wait_on(
+    obj: &Object,
+    timeout: Option<Duration>,
+    ready: impl FnMut(&mut State) -> Option<Reply>,
+    on_timeout: impl FnOnce() -> Reply,
+) -> Reply {
+    wait_or_leave(obj, timeout, ready, on_timeout, || {
+        traceback("ConnectionResetError: the client closed its connection")
+    })
+}
+
+/// [`wait_on`], with `on_gone` run (without the state's lock) when the
+/// client has gone: what the call must undo.
+pub(super) fn wait_or_leave(
     obj: &Object,
     timeout: Option<Duration>,
     mut ready: impl FnMut(&mut State) -> Option<Reply>,
     on_timeout: impl FnOnce() -> Reply,
+    on_gone: impl FnOnce() -> Reply,
 ) -> Reply {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut st = obj.lock();
+    let mut waited = false;
     loop {
+        if waited && peer_gone() {
+            drop(st);
+            return on_gone();
+        }
         if let Some(r) = ready(&mut st) {
             drop(st);
             obj.notify_all();
             return r;
         }
         let left = match (timeout, deadline) {
-            (None, _) | (Some(_), None) => None,
+            (None, _) | (Some(_), None) => GONE_CHECK,
             (Some(_), Some(d)) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -1611,20 +1721,17 @@ pub(super) fn wait_on(
                     drop(st);
                     return on_timeout();
                 }
-                Some(left)
+                left.min(GONE_CHECK)
             }
         };
         obj.waiters.fetch_add(1, Ordering::SeqCst);
-        st = match left {
-            None => obj.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
-            Some(left) => {
-                obj.changed
-                    .wait_timeout(st, left)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-        };
+        st = obj
+            .changed
+            .wait_timeout(st, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
         obj.waiters.fetch_sub(1, Ordering::SeqCst);
+        waited = true;
     }
 }
 
@@ -1975,7 +2082,7 @@ pub(super) fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Va
                 }
                 (index, *generation, *resets)
             };
-            wait_on(
+            wait_or_leave(
                 obj,
                 timeout,
                 |st| match st {
@@ -1993,6 +2100,23 @@ pub(super) fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Va
                         *count = 0;
                     }
                     obj.notify_all();
+                    broken_barrier()
+                },
+                || {
+                    // A waiter whose client is gone leaves the round it
+                    // joined (the others still wait for `parties`).
+                    if let State::Barrier {
+                        count,
+                        generation: g,
+                        resets: r,
+                        broken: false,
+                        ..
+                    } = &mut *obj.lock()
+                    {
+                        if *g == generation && *r == resets {
+                            *count = count.saturating_sub(1);
+                        }
+                    }
                     broken_barrier()
                 },
             )

@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 
 use super::objects::{
     attribute_traceback, barrier_call, condition_call, exception_line, initial_state, object_call,
-    object_repr, queue_call, sync_call, traceback, unpicklable_lock, value_of, Object, Reply,
-    State,
+    object_repr, queue_call, set_peer, sync_call, traceback, unpicklable_lock, value_of, Object,
+    Reply, State,
 };
 use super::proxyref::{for_each_proxy, normalize_proxies, ProxyRef};
 use super::pyobj::py_repr;
@@ -232,9 +232,20 @@ impl Kind {
         }
     }
 
+    /// Methods mp adds (not in any exposed list, so Python's proxies do
+    /// not offer them; `proxy._callmethod('incr', ('k', 1))` reaches them).
+    fn mp_extensions(self) -> &'static [&'static str] {
+        match self {
+            Kind::Dict => &["incr"],
+            _ => &[],
+        }
+    }
+
     /// Whether a client may call `method` on it.
     fn accepts(self, method: &str) -> bool {
-        self.exposed().contains(&method) || self.added_in_314().contains(&method)
+        self.exposed().contains(&method)
+            || self.added_in_314().contains(&method)
+            || self.mp_extensions().contains(&method)
     }
 
     /// `repr(type(obj))` in CPython's server, for its error messages.
@@ -256,6 +267,40 @@ impl Kind {
             Kind::Condition => "<class 'threading.Condition'>",
             Kind::Barrier => "<class 'threading.Barrier'>",
         }
+    }
+
+    /// The SyncManager typeid that makes an object of this kind (for
+    /// messages: `'jobs' is a Queue, not a dict`).
+    pub fn typeid(self) -> &'static str {
+        match self {
+            Kind::Dict => "dict",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::Namespace => "Namespace",
+            Kind::Value => "Value",
+            Kind::Array => "Array",
+            Kind::Queue => "Queue",
+            Kind::Iterator => "Iterator",
+            Kind::Lock => "Lock",
+            Kind::RLock => "RLock",
+            Kind::Semaphore => "Semaphore",
+            Kind::BoundedSemaphore => "BoundedSemaphore",
+            Kind::Event => "Event",
+            Kind::Condition => "Condition",
+            Kind::Barrier => "Barrier",
+        }
+    }
+
+    /// Whether an object of this kind serves a client that asked for
+    /// `wanted` by name ([`Server`]'s `mp_named`): the same kind, or a lock
+    /// for a lock and a semaphore for a semaphore.
+    fn serves(self, wanted: Kind) -> bool {
+        let family = |k: Kind| match k {
+            Kind::RLock => Kind::Lock,
+            Kind::BoundedSemaphore => Kind::Semaphore,
+            k => k,
+        };
+        family(self) == family(wanted)
     }
 
     fn exposed_value(self) -> Value {
@@ -303,8 +348,10 @@ pub struct Server {
     /// Registered names: typeid -> the kind and its constructor arguments
     /// (one shared object per name).
     registered: HashMap<String, (Kind, Vec<Value>)>,
-    /// A registered name's one object (ident, object): it outlives its
-    /// last reference, as the object CPython's registered callable returns.
+    /// A named object (a registered name's, or one `mp_named` created):
+    /// name -> (ident, object). It lives as long as the server, as the
+    /// object CPython's registered callable returns: its entry in
+    /// `objects` keeps one internal reference for ever.
     shared_by_name: Mutex<HashMap<String, (String, Arc<Object>)>>,
     next_id: AtomicU64,
     next_conn: AtomicU64,
@@ -374,6 +421,42 @@ fn is_unspecified(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_unspecified())
+}
+
+/// Whether the named object `obj` serves a client that asked for `kind`
+/// (made as `typeid(*args)`): the kind (see [`Kind::serves`]), and for a
+/// barrier its parties, for a bounded semaphore its permits.
+fn named_serves(
+    name: &str,
+    obj: &Object,
+    kind: Kind,
+    typeid: &str,
+    args: &[Value],
+) -> std::result::Result<(), Reply> {
+    let name = py_repr(&Value::str(name));
+    if !obj.kind.serves(kind) {
+        return Err(traceback(format!(
+            "TypeError: {name} is a {}, not a {typeid}",
+            obj.kind.typeid()
+        )));
+    }
+    let wanted = args.first().and_then(Value::as_i128);
+    let (have, what) = match &*obj.lock() {
+        State::Barrier { parties, .. } => (Some(*parties), "parties"),
+        State::Permits {
+            bound: Some(bound), ..
+        } if kind == Kind::BoundedSemaphore => (Some(*bound), "permits"),
+        _ => (None, ""),
+    };
+    match (have, wanted) {
+        (Some(have), Some(wanted)) if i128::try_from(have).ok() != Some(wanted) => {
+            Err(traceback(format!(
+                "ValueError: {name} is a {} of {have} {what}, not {wanted}",
+                obj.kind.typeid()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A start for object ids that differs between servers, so a token of
@@ -569,6 +652,7 @@ impl Server {
         let reply = match req.method.as_str() {
             "dummy" => Reply::Return(Value::None),
             "create" => self.create(req, session),
+            "mp_named" => self.mp_named(&req.args),
             "incref" => self.incref(&req.args),
             "decref" => self.decref(&req.args),
             "get_methods" => self.get_methods(&req.args),
@@ -640,7 +724,8 @@ impl Server {
     }
 
     /// A new object with refcount 1, within the limits; `creator` is the
-    /// connection whose request made it (or [`NAMED`]).
+    /// connection whose request made it. A named one ([`NAMED`]) starts
+    /// with no client reference and a permanent internal one.
     fn register(
         &self,
         typeid: &str,
@@ -673,12 +758,13 @@ impl Server {
             }
             *n += 1;
         }
+        let named = creator == NAMED;
         objs.insert(
             ident.clone(),
             Entry {
                 obj: obj.clone(),
-                refcount: 1,
-                internal: 0,
+                refcount: usize::from(!named),
+                internal: usize::from(named),
             },
         );
         Ok((ident, obj))
@@ -696,32 +782,14 @@ impl Server {
         let Some(typeid) = typeid_value.as_str() else {
             return traceback(format!("KeyError: {}", py_repr(&typeid_value)));
         };
-        if let Some((kind, ctor_args)) = self.registered.get(typeid) {
-            let kind = *kind;
-            // A registered name: one shared object, created on first use.
-            let mut names = self
-                .shared_by_name
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if let Some((ident, obj)) = names.get(typeid) {
-                let mut objs = self.objects();
-                objs.entry(ident.clone())
-                    .and_modify(|e| e.refcount += 1)
-                    .or_insert_with(|| Entry {
-                        obj: obj.clone(),
-                        refcount: 1,
-                        internal: 0,
-                    });
-                return self.created(ident.clone(), kind);
-            }
-            let state = match initial_state(kind, ctor_args, &Value::Dict(vec![])) {
-                Ok(s) => s,
-                Err(r) => return r,
-            };
-            return match self.register(typeid, kind, state, NAMED) {
+        if self.is_name(typeid) {
+            // A named object: the one object, one more reference to it.
+            return match self.named_object(typeid, None) {
                 Ok((ident, obj)) => {
-                    names.insert(typeid.to_string(), (ident.clone(), obj));
-                    self.created(ident, kind)
+                    if let Some(e) = self.objects().get_mut(&ident) {
+                        e.refcount += 1;
+                    }
+                    self.created(ident, obj.kind)
                 }
                 Err(r) => r,
             };
@@ -757,6 +825,85 @@ impl Server {
 
     fn created(&self, ident: String, kind: Kind) -> Reply {
         Reply::Return(Value::Tuple(vec![Value::str(ident), kind.exposed_value()]))
+    }
+
+    fn names(&self) -> MutexGuard<'_, HashMap<String, (String, Arc<Object>)>> {
+        self.shared_by_name
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `typeid` is a name (`--register`ed, or made by `mp_named`).
+    fn is_name(&self, typeid: &str) -> bool {
+        self.registered.contains_key(typeid) || self.names().contains_key(typeid)
+    }
+
+    /// The object called `name`: made on first use, from its `--register`
+    /// declaration or else from `want` (a kind, its typeid and constructor
+    /// arguments), which an existing object must also serve.
+    fn named_object(
+        &self,
+        name: &str,
+        want: Option<(Kind, &str, &[Value])>,
+    ) -> std::result::Result<(String, Arc<Object>), Reply> {
+        let mut names = self.names();
+        let (ident, obj) = match names.get(name) {
+            Some((ident, obj)) => (ident.clone(), obj.clone()),
+            None => {
+                let (kind, args) = match (self.registered.get(name), want) {
+                    (Some((kind, args)), _) => (*kind, args.as_slice()),
+                    (None, Some((kind, typeid, args))) => {
+                        if name.is_empty()
+                            || name.starts_with('_')
+                            || Kind::of_typeid(name).is_some()
+                            || matches!(name, "Pool" | "AsyncResult" | "Iterator")
+                        {
+                            return Err(traceback(format!(
+                                "ValueError: {} cannot name a shared object: a name must \
+                                 not be empty, start with _ or be a SyncManager typeid \
+                                 ({typeid} is one)",
+                                py_repr(&Value::str(name))
+                            )));
+                        }
+                        (kind, args)
+                    }
+                    (None, None) => return Err(key_error_traceback(name)),
+                };
+                let state = initial_state(kind, args, &Value::Dict(vec![]))?;
+                let (ident, obj) = self.register(name, kind, state, NAMED)?;
+                names.insert(name.to_string(), (ident.clone(), obj.clone()));
+                (ident, obj)
+            }
+        };
+        drop(names);
+        if let Some((kind, typeid, args)) = want {
+            named_serves(name, &obj, kind, typeid, args)?;
+        }
+        Ok((ident, obj))
+    }
+
+    /// `mp_named(name, typeid, *args)`, an mp extension: the id and
+    /// exposed methods of the object called `name`, made on first use as
+    /// `create(typeid, *args)` would make it, under that name (Python's
+    /// `register(name)` then reaches it). No reference is taken: a named
+    /// object lives as long as the server.
+    fn mp_named(&self, args: &[Value]) -> Reply {
+        let (Some(name), Some(typeid)) = (
+            args.first().and_then(Value::as_str),
+            args.get(1).and_then(Value::as_str),
+        ) else {
+            return traceback(
+                "TypeError: mp_named() takes a name and a typeid (str), then the \
+                 typeid's arguments",
+            );
+        };
+        let Some(kind) = Kind::of_typeid(typeid) else {
+            return key_error_traceback(typeid);
+        };
+        match self.named_object(name, Some((kind, typeid, &args[2..]))) {
+            Ok((ident, obj)) => self.created(ident, obj.kind),
+            Err(r) => r,
+        }
     }
 
     fn incref(&self, args: &[Value]) -> Reply {
@@ -839,6 +986,11 @@ impl Server {
     }
 
     fn serve_methods(&self, conn: &Connection, session: &mut Session) {
+        // Blocking calls watch this client (see `objects::wait_on`).
+        set_peer(
+            conn.wait_fd()
+                .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd)),
+        );
         loop {
             // Decoded straight from the read buffer.
             let request = match conn.with_message(decode_request) {
@@ -860,6 +1012,7 @@ impl Server {
                 break;
             }
         }
+        set_peer(None);
         self.release(std::mem::take(&mut session.holds));
         // Beyond CPython: what this connection (a client thread) held is
         // released, so a client that died does not block the others.
@@ -867,15 +1020,9 @@ impl Server {
     }
 
     fn release_held_by(&self, conn_id: u64) {
+        // Named objects are in the table for ever.
         let objs: Vec<Arc<Object>> = self.objects().values().map(|e| e.obj.clone()).collect();
-        let named: Vec<Arc<Object>> = self
-            .shared_by_name
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(|(_, o)| o.clone())
-            .collect();
-        for obj in objs.iter().chain(&named) {
+        for obj in &objs {
             let mut st = obj.lock();
             match &mut *st {
                 State::Permits {
@@ -901,6 +1048,12 @@ impl Server {
     }
 
     fn method_call(&self, req: Request, session: &mut Session) -> Reply {
+        if req.ident == Value::None && req.method != "shutdown" {
+            // An mp extension: a server function on a method connection
+            // (CPython's server looks up the id None and fails), so a
+            // client needs no connection of its own for it.
+            return self.server_function(req, session);
+        }
         let mut kwds = req.kwds_value();
         let Request {
             ident,
