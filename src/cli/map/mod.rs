@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 
 use super::jobs::{DoneSet, Joblog};
 use super::wire::Usage;
-pub use args::MapArgs;
 use args::MAX_WORKERS;
+pub use args::{parse_duration, MapArgs};
 use blocks::{BlockReader, BLOCK_TARGET, FIRST_BLOCK_RECORDS, MAX_BLOCK_RECORDS};
 use input::{InputStatus, Records};
 use output::Out;
