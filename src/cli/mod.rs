@@ -39,23 +39,10 @@ enum Command {
     /// Serve shared objects to CPython's SyncManager/BaseManager clients (see
     /// mp serve-manager --help).
     ServeManager(serve_manager::ServeArgs),
-    /// A queue on a manager, from the shell: put, get, size, task-done,
-    /// join (see mp queue --help).
-    Queue(state::QueueArgs),
-    /// A dict on a manager: set, get, del, keys, items, len, incr.
-    Dict(state::DictArgs),
-    /// A list on a manager: append, get, len, items.
-    List(state::ListArgs),
-    /// A value on a manager: get, set.
-    Value(state::ValueArgs),
-    /// Run a command while holding a lock on a manager (see mp lock --help).
-    Lock(state::LockArgs),
-    /// Run a command while holding one of N permits on a manager.
-    Semaphore(state::SemaphoreArgs),
-    /// An event on a manager: set, clear, wait, is-set.
-    Event(state::EventArgs),
-    /// A barrier on a manager: wait for N parties, reset.
-    Barrier(state::BarrierArgs),
+    /// The shared-state verbs (queue, dict, list, value, lock, semaphore,
+    /// event, barrier).
+    #[command(flatten)]
+    State(state::Verb),
 }
 
 /// Runs the CLI with the process arguments and returns the exit code.
@@ -69,6 +56,24 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // A shared-state verb is parsed with its own definitions only: building
+    // the whole command tree (mp map's above all) was half the instructions
+    // of an `mp dict get`.
+    if args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| state::VERBS.contains(&a))
+    {
+        return match state::Cli::try_parse_from(&args) {
+            Ok(cli) => state::run(cli.verb),
+            Err(e) => {
+                let code = if e.use_stderr() { 2 } else { 0 };
+                let _ = e.print();
+                code
+            }
+        };
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -92,14 +97,7 @@ where
         Command::Listen(args) => finish("mp listen", listen::listen(args)),
         Command::Client(args) => finish("mp client", client::client_main(args)),
         Command::ServeManager(args) => finish("mp serve-manager", serve_manager::serve(args)),
-        Command::Queue(args) => state::finish("mp queue", None, state::queue(args)),
-        Command::Dict(args) => state::finish("mp dict", None, state::dict(args)),
-        Command::List(args) => state::finish("mp list", None, state::list(args)),
-        Command::Value(args) => state::finish("mp value", None, state::value(args)),
-        Command::Event(args) => state::finish("mp event", None, state::event(args)),
-        Command::Barrier(args) => state::finish("mp barrier", None, state::barrier(args)),
-        Command::Lock(args) => state::lock(args),
-        Command::Semaphore(args) => state::semaphore(args),
+        Command::State(verb) => state::run(verb),
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());

@@ -249,8 +249,11 @@ impl Endpoint {
         kwds: Vec<(Value, Value)>,
     ) -> Result<Reply> {
         let req = request(id, method, args, kwds);
-        let raw = with_thread_connection(self, |conn| {
+        let raw = with_thread_connection(self, |conn, pending| {
             conn.send_value(&req)?;
+            if pending {
+                accepted(conn)?;
+            }
             conn.recv_value()
         })?;
         parse_reply(raw)
@@ -281,15 +284,36 @@ fn thread_name() -> String {
     }
 }
 
-fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+/// The reply to `accept_connection`, sent on a new connection ahead of
+/// the first request (one round trip for both).
+fn accepted(conn: &Connection) -> Result<()> {
+    match parse_reply(conn.recv_value()?) {
+        Ok(Reply::Value(_)) => Ok(()),
+        Ok(Reply::Proxy { .. }) => Err(Error::Protocol(
+            "manager reply: accept_connection answered #PROXY".into(),
+        )),
+        Err(e) => Err(Error::Protocol(format!(
+            "the manager refused accept_connection: {e}"
+        ))),
+    }
+}
+
+/// Runs `f` with this thread's connection to the manager, opened if
+/// needed. On a new connection `accept_connection` is sent but its reply
+/// not read: `f` gets `true` and must read it with [`accepted`] (after
+/// sending its own request, so both travel together).
+fn with_thread_connection<R>(
+    ep: &Endpoint,
+    f: impl FnOnce(&Connection, bool) -> Result<R>,
+) -> Result<R> {
     let pid = crate::synchronize::my_pid();
     let cached = CONNECTIONS.with(|c| {
         let mut c = c.borrow_mut();
         let i = c.iter().position(|(a, _)| *a == ep.address)?;
         Some(c.swap_remove(i))
     });
-    let (address, conn) = match cached {
-        Some((address, tc)) if tc.pid == pid => (address, tc.conn),
+    let (address, conn, pending) = match cached {
+        Some((address, tc)) if tc.pid == pid => (address, tc.conn, false),
         cached => {
             if let Some((_, inherited)) = cached {
                 // Inherited through fork: the socket is the parent's, and
@@ -305,17 +329,10 @@ fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Resul
                 vec![Value::str(thread_name())],
                 vec![],
             ))?;
-            match parse_reply(conn.recv_value()?)? {
-                Reply::Value(_) => (ep.address.clone(), conn),
-                Reply::Proxy { .. } => {
-                    return Err(Error::Decode(
-                        "manager reply: accept_connection answered #PROXY".into(),
-                    ))
-                }
-            }
+            (ep.address.clone(), conn, true)
         }
     };
-    let result = f(&conn);
+    let result = f(&conn, pending);
     // A connection that failed mid-call may be out of step: drop it; the
     // next call opens a fresh one.
     if !matches!(
@@ -324,6 +341,7 @@ fn with_thread_connection<R>(ep: &Endpoint, f: impl FnOnce(&Connection) -> Resul
             | Error::Eof
             | Error::Closed
             | Error::Decode(_)
+            | Error::Protocol(_)
             | Error::TooLong { .. })
     ) {
         CONNECTIONS.with(|c| {
@@ -578,7 +596,10 @@ impl BaseProxy {
     /// connection (readable at end of file): what a lock held through it
     /// is worth then depends on the server (mp's releases it).
     pub fn connection_fd(&self) -> Result<std::os::fd::OwnedFd> {
-        with_thread_connection(&self.endpoint, |conn| {
+        with_thread_connection(&self.endpoint, |conn, pending| {
+            if pending {
+                accepted(conn)?;
+            }
             conn.borrow_fd()?
                 .try_clone_to_owned()
                 .map_err(|e| Error::io("dup", e))

@@ -31,17 +31,75 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
 use mp::connection::Address;
 use mp::managers::{SyncManager, TypedProxy};
 use mp::pickle::Value;
 
-pub use collections::{dict, list, queue, value, DictArgs, ListArgs, QueueArgs, ValueArgs};
-pub use hold::{lock, semaphore, LockArgs, SemaphoreArgs};
-pub use sync::{barrier, event, BarrierArgs, EventArgs};
+use collections::{dict, list, queue, value, DictArgs, ListArgs, QueueArgs, ValueArgs};
+use hold::{lock, semaphore, LockArgs, SemaphoreArgs};
+use sync::{barrier, event, BarrierArgs, EventArgs};
 
 use super::map::parse_duration;
 use super::wire::{authkey, Usage};
+
+/// The subcommands of this module (`mp queue` ...).
+pub const VERBS: [&str; 8] = [
+    "queue",
+    "dict",
+    "list",
+    "value",
+    "lock",
+    "semaphore",
+    "event",
+    "barrier",
+];
+
+/// The shared-state verbs: flattened into `mp`'s subcommands, and parsed
+/// on their own by [`Cli`] when one of them is asked for.
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// A queue on a manager, from the shell: put, get, size, task-done,
+    /// join (see mp queue --help).
+    Queue(QueueArgs),
+    /// A dict on a manager: set, get, del, keys, items, len, incr.
+    Dict(DictArgs),
+    /// A list on a manager: append, get, len, items.
+    List(ListArgs),
+    /// A value on a manager: get, set.
+    Value(ValueArgs),
+    /// Run a command while holding a lock on a manager (see mp lock --help).
+    Lock(LockArgs),
+    /// Run a command while holding one of N permits on a manager.
+    Semaphore(SemaphoreArgs),
+    /// An event on a manager: set, clear, wait, is-set.
+    Event(EventArgs),
+    /// A barrier on a manager: wait for N parties, reset.
+    Barrier(BarrierArgs),
+}
+
+/// `mp` with only the shared-state verbs: what `mp queue ...` and the
+/// others are parsed with (the same definitions as in `mp --help`).
+#[derive(Debug, Parser)]
+#[command(name = "mp", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// Runs a verb; its exit code.
+pub fn run(verb: Verb) -> i32 {
+    match verb {
+        Verb::Queue(args) => finish("mp queue", None, queue(args)),
+        Verb::Dict(args) => finish("mp dict", None, dict(args)),
+        Verb::List(args) => finish("mp list", None, list(args)),
+        Verb::Value(args) => finish("mp value", None, value(args)),
+        Verb::Event(args) => finish("mp event", None, event(args)),
+        Verb::Barrier(args) => finish("mp barrier", None, barrier(args)),
+        Verb::Lock(args) => lock(args),
+        Verb::Semaphore(args) => semaphore(args),
+    }
+}
 
 /// Exit code: nothing there (empty, missing, timed out).
 pub const NOTHING: i32 = 1;
