@@ -18,11 +18,12 @@
 //! a fresh stack with a guard page per spawn, blocks every signal around the
 //! clone, and in the child sets every signal with a handler back to its
 //! default at each spawn (so a handler installed after the worker started
-//! can never run on our memory). Side by side in `bench/map.sh` (same run,
-//! medians of 9; README, bench/RESULTS.md) the difference was within the
-//! noise: 2000 × `true`, 2 in flight, 0.93 s with `posix_spawn`, 0.92 s
-//! with the clone on a guard-paged stack, against 0.86 s for the
-//! `posix_spawnp` floor (1.08× and 1.07×; target ≤ 1.10×).
+//! can never run on our memory). Side by side in `bench/map.sh` (two runs,
+//! medians of 9; README, bench/RESULTS.md), 2000 × `true` with 2 in flight
+//! took 1.08× and 1.10× the `posix_spawnp` floor with `posix_spawn`, 1.07×
+//! and 1.07× with the clone on a guard-paged stack: within the target
+//! (≤ 1.10×), with no margin left. glibc's work costs 45-60 µs per spawn
+//! on the benchmark VM (`bench/spawn_ab.c`).
 //!
 //! What the clone did that `posix_spawn` does not, and what replaces it:
 //! - the pidfd came from `CLONE_PIDFD`; now `pidfd_open` right after the
