@@ -4,7 +4,6 @@
 #![no_main]
 
 use std::io::Write;
-use std::os::fd::AsFd;
 
 use libfuzzer_sys::fuzz_target;
 
@@ -15,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Ok((a, b)) = mp::pipe(true) else { return };
-    let mut raw = std::fs::File::from(a.as_fd().try_clone_to_owned().expect("dup"));
+    let mut raw = std::fs::File::from(a.borrow_fd().expect("open").try_clone_to_owned().expect("dup"));
     let _ = raw.write_all(data);
     drop(raw);
     drop(a);
