@@ -27,6 +27,11 @@ and AsyncResult would run Python code in the server and are refused with a
 RemoteError that says so. A proxy stored in a shared object (a list of
 lists) keeps its object alive while it is stored.
 
+The shell verbs (mp queue, mp dict, mp list, mp value, mp lock, mp semaphore,
+mp event, mp barrier) name objects that are made on first use; each name is
+then a typeid for Python's register('NAME') and Rust's manager.get(\"NAME\")
+too, as a --register'ed name is.
+
 Unlike CPython's server: a lock or semaphore held by a client whose
 connection closes (the client died) is released; the number of objects and
 the size of a request are limited (--max-objects,

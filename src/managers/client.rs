@@ -6,7 +6,11 @@
 //! calls go over one persistent `accept_connection` connection per thread and
 //! per manager, opened on first use and reopened after a fork; server
 //! functions (`create`, `incref`, `decref`, `shutdown`) use a short
-//! connection each.
+//! connection each. A new method connection sends `accept_connection`
+//! together with its first request. Beyond CPython, for mp's server:
+//! [`SyncManager::named`] (`mp_named`, objects by name, made on first use)
+//! goes over the method connection, so a client that names an object and
+//! calls it uses one connection (what each `mp queue ...` does).
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -145,7 +145,16 @@ pub fn barrier(args: BarrierArgs) -> Result<i32> {
         }
         BarrierVerb::Reset { name } => {
             // Any number of parties: the barrier exists or this fails.
-            let b: BarrierProxy = o.named(&name, "Barrier", vec![])?;
+            let b: BarrierProxy = o.named(&name, "Barrier", vec![]).map_err(|e| {
+                if e.to_string().contains("parties must be > 0") {
+                    anyhow::Error::new(crate::cli::wire::Usage(format!(
+                        "there is no barrier {name:?} to reset (mp barrier wait --parties N \
+                         makes one)"
+                    )))
+                } else {
+                    e
+                }
+            })?;
             b.reset().at(o)?;
             Ok(0)
         }
