@@ -5,7 +5,9 @@
 //! Each of CLIENTS threads (one connection each, as each Python client
 //! process has) does, for SECONDS per operation, dict set+get pairs, then
 //! queue put+get pairs, on its own objects. Prints `name round_trips_per_second`
-//! per operation, summed over the clients.
+//! per operation, summed over the clients. A negative SECONDS, `-N`, does
+//! exactly N round trips per operation instead (for instruction counts
+//! under `valgrind --tool=callgrind`, which do not depend on the load).
 use std::time::{Duration, Instant};
 
 use mp::managers::{DictProxy, QueueProxy, SyncManager};
@@ -18,8 +20,18 @@ fn client(m: &SyncManager, seconds: f64) -> [f64; 2] {
     let mut out = [0.0; 2];
     for (op, rate) in out.iter_mut().enumerate() {
         let mut n: i64 = 0;
-        let end = Instant::now() + Duration::from_secs_f64(seconds);
-        while Instant::now() < end {
+        let end = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
+        // A negative SECONDS is a count: exactly that many round trips.
+        let count = if seconds < 0.0 {
+            -seconds as i64
+        } else {
+            i64::MAX
+        };
+        while if seconds < 0.0 {
+            n < count
+        } else {
+            Instant::now() < end
+        } {
             for _ in 0..50 {
                 if op == 0 {
                     d.set(&k, &n).unwrap();
@@ -31,7 +43,11 @@ fn client(m: &SyncManager, seconds: f64) -> [f64; 2] {
                 n += 2;
             }
         }
-        *rate = n as f64 / seconds;
+        *rate = if seconds < 0.0 {
+            n as f64
+        } else {
+            n as f64 / seconds
+        };
     }
     out
 }

@@ -451,9 +451,14 @@ fn progress_on_request_and_off_by_default_off_a_terminal() {
 
 #[test]
 fn two_hundred_thousand_records_none_lost_or_duplicated() {
+    // At scale through persistent workers (many chunks in flight, put back
+    // in order); per-record commands at scale: many_records_none_lost_or_duplicated.
     let n = 200_000u64;
     let input: String = (1..=n).map(|i| format!("{i}\n")).collect();
-    let out = map(&["-j", "2", "--chunksize", "200", "echo"], &input);
+    let out = map(
+        &["-j", "2", "--chunksize", "200", "--persistent", "cat"],
+        &input,
+    );
     assert!(out.status.success(), "{:?}", text(&out.stderr));
     let mut expected = 1u64;
     for line in text(&out.stdout).lines() {

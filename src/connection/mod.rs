@@ -369,7 +369,10 @@ impl Connection {
         if self.broken.get() {
             return Err(Error::Closed);
         }
-        self.fd.as_ref().map(|f| f.as_fd()).ok_or(Error::Closed)
+        self.fd
+            .as_ref()
+            .map(|f| f.as_fd())
+            .ok_or_else(|| Error::Closed)
     }
 
     fn check_readable(&self) -> Result<()> {

@@ -80,18 +80,18 @@ pub struct Token {
     pub id: String,
 }
 
-fn request(
+/// Sends `(ident, method, args, kwds)`, a manager request, pickled from
+/// references (no request tuple is built).
+fn send_request(
+    conn: &Connection,
     ident: Option<&str>,
     method: &str,
-    args: Vec<Value>,
-    kwds: Vec<(Value, Value)>,
-) -> Value {
-    Value::Tuple(vec![
-        ident.map_or(Value::None, Value::str),
-        Value::str(method),
-        Value::Tuple(args),
-        Value::Dict(kwds),
-    ])
+    args: &[Value],
+    kwds: &[(Value, Value)],
+) -> Result<()> {
+    conn.send_encoded(|frame| {
+        crate::pickle::encode::dumps_request_into(ident, method, args, kwds, frame)
+    })
 }
 
 /// What a method call answered.
@@ -224,7 +224,7 @@ impl Endpoint {
         kwds: Vec<(Value, Value)>,
     ) -> Result<Value> {
         let conn = self.connect()?;
-        conn.send_value(&request(None, func, args, kwds))?;
+        send_request(&conn, None, func, &args, &kwds)?;
         match parse_reply(conn.recv_value()?)? {
             Reply::Value(v) => Ok(v),
             Reply::Proxy { .. } => Err(Error::decode(format!(
@@ -252,9 +252,8 @@ impl Endpoint {
         args: Vec<Value>,
         kwds: Vec<(Value, Value)>,
     ) -> Result<Reply> {
-        let req = request(id, method, args, kwds);
         let raw = with_thread_connection(self, |conn, pending| {
-            conn.send_value(&req)?;
+            send_request(conn, id, method, &args, &kwds)?;
             if pending {
                 accepted(conn)?;
             }
@@ -327,12 +326,13 @@ fn with_thread_connection<R>(
             }
             // A connection of our own.
             let conn = ep.connect()?;
-            conn.send_value(&request(
+            send_request(
+                &conn,
                 None,
                 "accept_connection",
-                vec![Value::str(thread_name())],
-                vec![],
-            ))?;
+                &[Value::str(thread_name())],
+                &[],
+            )?;
             (ep.address.clone(), conn, true)
         }
     };

@@ -10,9 +10,8 @@
 //! are equal keys. CPython would use the class's own `__eq__`, which for
 //! value types such as `datetime` or `Decimal` gives the same answer.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use super::proxyref::proxy_ref;
 use crate::pickle::Value;
@@ -152,13 +151,43 @@ fn struct_eq(a: &Value, b: &Value) -> bool {
 /// A hash consistent with [`py_eq`] (equal values hash alike); an error for
 /// the types Python refuses as keys (`list`, `dict`, `set`, `bytearray`).
 /// The numbers are not CPython's own hashes: nothing on the wire shows them.
+///
+/// Seeded at random once per process (foldhash's quality hasher): the
+/// dicts index by this number as is, so a client cannot choose keys that
+/// collide in them without knowing the seed.
 pub fn py_hash(v: &Value) -> Result<u64, Unhashable> {
-    let mut h = DefaultHasher::new();
+    static STATE: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
+    let mut h = STATE.get_or_init(Default::default).build_hasher();
     hash_into(v, &mut h)?;
     Ok(h.finish())
 }
 
-fn hash_into(v: &Value, h: &mut DefaultHasher) -> Result<(), Unhashable> {
+/// The hasher of [`PyDict`]'s index: its keys are [`py_hash`]es, already
+/// seeded and mixed, so they are used as they are (hashing them again
+/// doubled the cost of a lookup).
+#[derive(Default)]
+struct AsIs(u64);
+
+impl Hasher for AsIs {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; anything else is folded in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Index = HashMap<u64, Positions, std::hash::BuildHasherDefault<AsIs>>;
+
+fn hash_into(v: &Value, h: &mut impl Hasher) -> Result<(), Unhashable> {
     if let Some(n) = num(v) {
         match n {
             Num::Int(i) => (0u8, i).hash(h),
@@ -646,7 +675,7 @@ pub struct PyDict {
     /// Entries in insertion order; a deleted one leaves `None` until compaction.
     entries: Vec<Option<(Value, Value)>>,
     /// Hash -> positions in `entries` of the keys with that hash.
-    index: HashMap<u64, Positions>,
+    index: Index,
     len: usize,
 }
 

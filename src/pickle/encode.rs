@@ -51,6 +51,35 @@ pub(crate) fn dumps_tuple_into(items: &[&Value], out: &mut Vec<u8>) {
     });
 }
 
+/// The bytes of `dumps_into(&Value::Tuple([ident or None, method,
+/// Tuple(args), Dict(kwds)]))` without building the tuple: a manager
+/// client's request, from references.
+pub(crate) fn dumps_request_into(
+    ident: Option<&str>,
+    method: &str,
+    args: &[Value],
+    kwds: &[(Value, Value)],
+    out: &mut Vec<u8>,
+) {
+    encode_into(out, |e| {
+        e.boundary();
+        e.write(&[op::MARK]);
+        e.boundary();
+        match ident {
+            Some(ident) => e.save_str(ident.as_bytes()),
+            None => e.write(&[op::NONE]),
+        }
+        e.boundary();
+        e.save_str(method.as_bytes());
+        e.boundary();
+        e.save_tuple(args.iter());
+        e.boundary();
+        e.save_dict(kwds);
+        e.write(&[op::TUPLE]);
+        e.memoize();
+    });
+}
+
 fn encode_into<'v>(out: &mut Vec<u8>, save: impl FnOnce(&mut Encoder<'v>)) {
     out.extend_from_slice(&[op::PROTO, 4]);
     let mut e = Encoder {
@@ -60,7 +89,7 @@ fn encode_into<'v>(out: &mut Vec<u8>, save: impl FnOnce(&mut Encoder<'v>)) {
         memo_len: 0,
         globals: HashMap::new(),
         modules: HashMap::new(),
-        singletons: HashMap::new(),
+        singletons: Singletons::default(),
     };
     save(&mut e);
     e.write(&[op::STOP]);
@@ -80,7 +109,7 @@ struct Encoder<'v> {
     modules: HashMap<&'v str, u32>,
     /// Memo index of each str or bytes that CPython keeps as a singleton
     /// (empty, or one character / byte below 256): every repeat is the same object.
-    singletons: HashMap<(bool, &'v [u8]), u32>,
+    singletons: Singletons,
 }
 
 impl<'v> Encoder<'v> {
@@ -136,11 +165,7 @@ impl<'v> Encoder<'v> {
     fn get(&mut self, index: u32) {
         match u8::try_from(index) {
             Ok(i) => self.write(&[op::BINGET, i]),
-            Err(_) => {
-                let mut b = vec![op::LONG_BINGET];
-                b.extend_from_slice(&index.to_le_bytes());
-                self.write(&b);
-            }
+            Err(_) => self.write(Op::new(op::LONG_BINGET, &index.to_le_bytes()).as_slice()),
         }
     }
 
@@ -165,6 +190,47 @@ impl<'v> Encoder<'v> {
         }
     }
 
+    /// A str, as its UTF-8 bytes (surrogates as `PyStr` keeps them).
+    fn save_str(&mut self, b: &[u8]) {
+        // Empty, or one code point below 256 (1 or 2 UTF-8 bytes).
+        let slot = Singletons::str_slot(b);
+        if !self.repeat_singleton(slot) {
+            let header = sized_header(
+                b.len(),
+                op::SHORT_BINUNICODE,
+                op::BINUNICODE,
+                op::BINUNICODE8,
+            );
+            self.write_payload(header.as_slice(), b);
+            let i = self.memoize();
+            if let Some(slot) = slot {
+                self.singletons.insert(slot, i);
+            }
+        }
+    }
+
+    fn save_dict(&mut self, pairs: &'v [(Value, Value)]) {
+        self.write(&[op::EMPTY_DICT]);
+        self.memoize();
+        if let [(k, v)] = pairs {
+            self.save(k);
+            self.save(v);
+            self.write(&[op::SETITEM]);
+        } else if !pairs.is_empty() {
+            for batch in pairs.chunks(BATCHSIZE) {
+                self.write(&[op::MARK]);
+                for (k, v) in batch {
+                    self.save(k);
+                    self.save(v);
+                }
+                self.write(&[op::SETITEMS]);
+            }
+            if pairs.len() % BATCHSIZE == 0 {
+                self.write(&[op::MARK, op::SETITEMS]);
+            }
+        }
+    }
+
     fn save(&mut self, v: &'v Value) {
         self.boundary();
         match v {
@@ -179,38 +245,17 @@ impl<'v> Encoder<'v> {
                     _ => self.save_long(min),
                 }
             }
-            Value::Float(f) => {
-                let mut b = vec![op::BINFLOAT];
-                b.extend_from_slice(&f.to_be_bytes());
-                self.write(&b);
-            }
-            Value::Str(s) => {
-                let b = s.as_bytes();
-                // Empty, or one code point below 256 (1 or 2 UTF-8 bytes).
-                let singleton = b.is_empty() || b.len() == 1 || (b.len() == 2 && b[0] < 0xc4);
-                if !self.repeat_singleton(singleton, true, b) {
-                    let header = sized_header(
-                        b.len(),
-                        op::SHORT_BINUNICODE,
-                        op::BINUNICODE,
-                        op::BINUNICODE8,
-                    );
-                    self.write_payload(&header, b);
-                    let i = self.memoize();
-                    if singleton {
-                        self.singletons.insert((true, b), i);
-                    }
-                }
-            }
+            Value::Float(f) => self.write(Op::new(op::BINFLOAT, &f.to_be_bytes()).as_slice()),
+            Value::Str(s) => self.save_str(s.as_bytes()),
             Value::Bytes(b) => {
-                let singleton = b.len() <= 1;
-                if !self.repeat_singleton(singleton, false, b) {
+                let slot = Singletons::bytes_slot(b);
+                if !self.repeat_singleton(slot) {
                     let header =
                         sized_header(b.len(), op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8);
-                    self.write_payload(&header, b);
+                    self.write_payload(header.as_slice(), b);
                     let i = self.memoize();
-                    if singleton {
-                        self.singletons.insert((false, b), i);
+                    if let Some(slot) = slot {
+                        self.singletons.insert(slot, i);
                     }
                 }
             }
@@ -223,7 +268,7 @@ impl<'v> Encoder<'v> {
                 } else {
                     let header =
                         sized_header(b.len(), op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8);
-                    self.write_payload(&header, b);
+                    self.write_payload(header.as_slice(), b);
                     self.memoize();
                     self.write(&[op::TUPLE1]);
                     self.memoize();
@@ -248,27 +293,7 @@ impl<'v> Encoder<'v> {
                     }
                 }
             }
-            Value::Dict(pairs) => {
-                self.write(&[op::EMPTY_DICT]);
-                self.memoize();
-                if let [(k, v)] = pairs.as_slice() {
-                    self.save(k);
-                    self.save(v);
-                    self.write(&[op::SETITEM]);
-                } else if !pairs.is_empty() {
-                    for batch in pairs.chunks(BATCHSIZE) {
-                        self.write(&[op::MARK]);
-                        for (k, v) in batch {
-                            self.save(k);
-                            self.save(v);
-                        }
-                        self.write(&[op::SETITEMS]);
-                    }
-                    if pairs.len() % BATCHSIZE == 0 {
-                        self.write(&[op::MARK, op::SETITEMS]);
-                    }
-                }
-            }
+            Value::Dict(pairs) => self.save_dict(pairs),
             Value::Set(items) => {
                 self.write(&[op::EMPTY_SET]);
                 self.memoize();
@@ -333,12 +358,12 @@ impl<'v> Encoder<'v> {
     }
 
     /// Write a BINGET if this str/bytes is a CPython singleton already in the memo.
-    fn repeat_singleton(&mut self, singleton: bool, is_str: bool, b: &'v [u8]) -> bool {
-        if !singleton {
+    fn repeat_singleton(&mut self, slot: Option<u16>) -> bool {
+        let Some(slot) = slot else {
             return false;
-        }
-        match self.singletons.get(&(is_str, b)) {
-            Some(&i) => {
+        };
+        match self.singletons.get(slot) {
+            Some(i) => {
                 self.get(i);
                 true
             }
@@ -354,27 +379,19 @@ impl<'v> Encoder<'v> {
                 self.write(&[op::BININT2, b[0], b[1]]);
             }
             _ => match i32::try_from(i) {
-                Ok(i) => {
-                    let mut b = vec![op::BININT];
-                    b.extend_from_slice(&i.to_le_bytes());
-                    self.write(&b);
-                }
+                Ok(i) => self.write(Op::new(op::BININT, &i.to_le_bytes()).as_slice()),
                 Err(_) => self.save_long(minimal_twos(&i.to_le_bytes())),
             },
         }
     }
 
     fn save_long(&mut self, min: &[u8]) {
-        let mut b = match u8::try_from(min.len()) {
-            Ok(n) => vec![op::LONG1, n],
-            Err(_) => {
-                let mut h = vec![op::LONG4];
-                h.extend_from_slice(&(min.len() as i32).to_le_bytes());
-                h
-            }
+        let header = match u8::try_from(min.len()) {
+            Ok(n) => Op::new(op::LONG1, &[n]),
+            Err(_) => Op::new(op::LONG4, &(min.len() as i32).to_le_bytes()),
         };
-        b.extend_from_slice(min);
-        self.write(&b);
+        self.write(header.as_slice());
+        self.write(min);
     }
 
     /// The class as CPython writes it: `module name STACK_GLOBAL`, memoized; repeats are BINGETs.
@@ -412,7 +429,7 @@ impl<'v> Encoder<'v> {
             op::BINUNICODE,
             op::BINUNICODE8,
         );
-        self.write_payload(&header, s.as_bytes());
+        self.write_payload(header.as_slice(), s.as_bytes());
     }
 }
 
@@ -429,24 +446,159 @@ fn private_module_name(module: &str, name: &str) -> bool {
     )
 }
 
+/// Memo indices of the singleton strs and bytes written so far: a short
+/// list scanned in place (no allocation for a pickle with none, no hashing),
+/// then a table of all 514 once a pickle has many.
+#[derive(Default)]
+struct Singletons {
+    few: Vec<(u16, u32)>,
+    all: Option<Box<[u32; 514]>>,
+}
+
+impl Singletons {
+    const FEW: usize = 8;
+
+    /// The slot of a str CPython keeps as a singleton (the empty str, or
+    /// one code point below 256: one UTF-8 byte, or two with 0xc2 or 0xc3
+    /// first); `None` for any other str.
+    fn str_slot(b: &[u8]) -> Option<u16> {
+        match *b {
+            [] => Some(0),
+            [c] => Some(u16::from(c) + 1),
+            [hi @ (0xc2 | 0xc3), lo] => {
+                Some(((u16::from(hi & 0x1f) << 6) | u16::from(lo & 0x3f)) + 1)
+            }
+            _ => None,
+        }
+    }
+
+    /// The slot of a bytes CPython keeps as a singleton (empty, or one byte).
+    fn bytes_slot(b: &[u8]) -> Option<u16> {
+        match *b {
+            [] => Some(257),
+            [c] => Some(258 + u16::from(c)),
+            _ => None,
+        }
+    }
+
+    fn get(&self, slot: u16) -> Option<u32> {
+        match &self.all {
+            Some(all) => Some(all[usize::from(slot)]).filter(|&i| i != u32::MAX),
+            None => self.few.iter().find(|(s, _)| *s == slot).map(|&(_, i)| i),
+        }
+    }
+
+    fn insert(&mut self, slot: u16, index: u32) {
+        if self.all.is_none() && self.few.len() < Self::FEW {
+            self.few.push((slot, index));
+            return;
+        }
+        let all = self.all.get_or_insert_with(|| {
+            let mut all = Box::new([u32::MAX; 514]);
+            for &(s, i) in &self.few {
+                all[usize::from(s)] = i;
+            }
+            all
+        });
+        all[usize::from(slot)] = index;
+    }
+}
+
+/// An opcode and its little-endian argument, built on the stack (no
+/// allocation per opcode written).
+struct Op {
+    bytes: [u8; 9],
+    len: usize,
+}
+
+impl Op {
+    fn new(code: u8, arg: &[u8]) -> Op {
+        let mut bytes = [0; 9];
+        bytes[0] = code;
+        bytes[1..=arg.len()].copy_from_slice(arg);
+        Op {
+            bytes,
+            len: 1 + arg.len(),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// The opcode and length field for a payload of `len` bytes: u8, u32 or u64 length.
-fn sized_header(len: usize, short: u8, mid: u8, long: u8) -> Vec<u8> {
+fn sized_header(len: usize, short: u8, mid: u8, long: u8) -> Op {
     if let Ok(n) = u8::try_from(len) {
-        vec![short, n]
+        Op::new(short, &[n])
     } else if let Ok(n) = u32::try_from(len) {
-        let mut h = vec![mid];
-        h.extend_from_slice(&n.to_le_bytes());
-        h
+        Op::new(mid, &n.to_le_bytes())
     } else {
-        let mut h = vec![long];
-        h.extend_from_slice(&(len as u64).to_le_bytes());
-        h
+        Op::new(long, &(len as u64).to_le_bytes())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_from_references_is_the_tuple_pickled() {
+        let args = vec![
+            Value::str("k"),
+            Value::Int(7),
+            Value::str("k"),
+            Value::str("é"),
+            Value::Float(1.5),
+            Value::Int(1 << 40),
+        ];
+        let kwds = vec![(Value::str("block"), Value::Bool(false))];
+        for ident in [Some("7f00:1"), None] {
+            for kwds in [&kwds[..], &[]] {
+                let mut direct = vec![9];
+                dumps_request_into(ident, "get", &args, kwds, &mut direct);
+                let tuple = Value::Tuple(vec![
+                    ident.map_or(Value::None, Value::str),
+                    Value::str("get"),
+                    Value::Tuple(args.clone()),
+                    Value::Dict(kwds.to_vec()),
+                ]);
+                let mut built = vec![9];
+                dumps_into(&tuple, &mut built);
+                assert_eq!(direct, built);
+            }
+        }
+    }
+
+    #[test]
+    fn many_singletons_repeat_from_the_memo() {
+        // 20 one-character strs and 20 one-byte bytes (past the short
+        // list, into the table), then the first of each again: each repeat
+        // is a BINGET of the first's memo index (the list is index 0).
+        let strs = (0..20u8).map(|c| Value::str(&char::from(b'a' + c).to_string()));
+        // Two ASCII characters are not a singleton ('ab' is not 'b').
+        let v = Value::List(
+            strs.clone()
+                .chain([Value::str("ab"), Value::str("é"), Value::str("ab")])
+                .collect(),
+        );
+        assert_eq!(crate::pickle::loads(&dumps(&v)).unwrap(), v);
+        let bytes = (0..20u8).map(|b| Value::Bytes(vec![b]));
+        for (items, first) in [
+            (strs.collect::<Vec<_>>(), Value::str("a")),
+            (bytes.collect(), Value::Bytes(vec![0])),
+        ] {
+            let mut items = items;
+            items.push(first);
+            let v = Value::List(items);
+            let out = dumps(&v);
+            assert_eq!(crate::pickle::loads(&out).unwrap(), v);
+            assert_eq!(
+                &out[out.len() - 4..],
+                &[op::BINGET, 1, op::APPENDS, op::STOP]
+            );
+        }
+    }
 
     #[test]
     fn tuple_of_references_encodes_as_the_tuple() {

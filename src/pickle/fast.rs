@@ -14,15 +14,41 @@ use super::op;
 use super::value::{PyStr, Value};
 use super::Limits;
 
+/// The value stack (each value with its height, 0 for a leaf, for
+/// max_depth) and the marks, kept per thread between pickles: no
+/// allocation for them per message.
+#[derive(Default)]
+struct Stacks {
+    stack: Vec<(Value, usize)>,
+    marks: Vec<usize>,
+}
+
+thread_local! {
+    static STACKS: std::cell::Cell<Option<Stacks>> = const { std::cell::Cell::new(None) };
+}
+
+/// Buffers this size or smaller are kept for the next pickle.
+const KEEP: usize = 64;
+
 /// The value of `data`, or `None` when the full decoder must decide.
 pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
+    // Taken out of the thread's slot (a nested call, if any, makes its own).
+    let mut stacks = STACKS.with(|s| s.take()).unwrap_or_default();
+    let v = decode(data, limits, &mut stacks);
+    stacks.stack.clear();
+    stacks.marks.clear();
+    if stacks.stack.capacity() <= KEEP && stacks.marks.capacity() <= KEEP {
+        STACKS.with(|s| s.set(Some(stacks)));
+    }
+    v
+}
+
+fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
     let mut r = Reader { data, pos: 0 };
-    // The stack of values, each with its height (0 for a leaf) for max_depth.
-    let mut stack: Vec<(Value, usize)> = Vec::with_capacity(8);
-    let mut marks: Vec<usize> = Vec::with_capacity(4);
+    let Stacks { stack, marks } = stacks;
     let mut values = 0usize;
     let mut memo = 0usize;
-    let base = |marks: &Vec<usize>| marks.last().copied().unwrap_or(0);
+    let base = |marks: &[usize]| marks.last().copied().unwrap_or(0);
     loop {
         let code = r.u8()?;
         let leaf = match code {
@@ -40,7 +66,7 @@ pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
                 continue;
             }
             op::STOP => {
-                if stack.len() <= base(&marks) {
+                if stack.len() <= base(marks) {
                     return None;
                 }
                 return stack.pop().map(|(v, _)| v);
@@ -61,7 +87,7 @@ pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
                     _ => {}
                 }
                 memo += 1;
-                if memo > limits.max_memo || stack.len() <= base(&marks) {
+                if memo > limits.max_memo || stack.len() <= base(marks) {
                     return None;
                 }
                 continue;
@@ -109,13 +135,13 @@ pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
                     op::TUPLE | op::LIST | op::DICT => marks.pop()?,
                     _ => {
                         let n = usize::from(code - op::TUPLE1 + 1);
-                        if stack.len() < base(&marks) + n {
+                        if stack.len() < base(marks) + n {
                             return None;
                         }
                         stack.len() - n
                     }
                 };
-                let (items, height) = take(&mut stack, from, limits)?;
+                let (items, height) = take(stack, from, limits)?;
                 let v = match code {
                     op::LIST => Value::List(items),
                     op::DICT => Value::Dict(pairs(items)?),
@@ -135,10 +161,10 @@ pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
                     _ => stack.len().checked_sub(2)?,
                 };
                 // The target sits below the items, inside the current MARK frame.
-                if from <= base(&marks) || from > stack.len() {
+                if from <= base(marks) || from > stack.len() {
                     return None;
                 }
-                let (items, height) = take(&mut stack, from, limits)?;
+                let (items, height) = take(stack, from, limits)?;
                 let (target, target_height) = stack.last_mut()?;
                 match (code, target) {
                     (op::APPEND | op::APPENDS, Value::List(l)) => l.extend(items),

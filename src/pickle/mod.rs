@@ -116,7 +116,7 @@
 
 mod de;
 mod decode;
-mod encode;
+pub(crate) mod encode;
 mod fast;
 mod json;
 pub(crate) mod proxy;
