@@ -552,7 +552,7 @@ mod tests {
             Value::Float(1.5),
             Value::Int(1 << 40),
         ];
-        let kwds = vec![(Value::str("block"), Value::Bool(false))];
+        let kwds = [(Value::str("block"), Value::Bool(false))];
         for ident in [Some("7f00:1"), None] {
             for kwds in [&kwds[..], &[]] {
                 let mut direct = vec![9];
@@ -575,7 +575,7 @@ mod tests {
         // 20 one-character strs and 20 one-byte bytes (past the short
         // list, into the table), then the first of each again: each repeat
         // is a BINGET of the first's memo index (the list is index 0).
-        let strs = (0..20u8).map(|c| Value::str(&char::from(b'a' + c).to_string()));
+        let strs = (0..20u8).map(|c| Value::str(char::from(b'a' + c).to_string()));
         // Two ASCII characters are not a singleton ('ab' is not 'b').
         let v = Value::List(
             strs.clone()
