@@ -273,7 +273,9 @@ struct ThreadConnection {
 thread_local! {
     /// This thread's connections, one per manager address (a thread talks
     /// to few managers: a vector scan, no hashing per call).
-    static CONNECTIONS: RefCell<Vec<(Address, ThreadConnection)>> = const { RefCell::new(Vec::new()) };
+    /// Boxed: a call takes its connection out and puts it back, which
+    /// moves a pointer rather than the connection and its buffers.
+    static CONNECTIONS: RefCell<Vec<Box<(Address, ThreadConnection)>>> = const { RefCell::new(Vec::new()) };
     /// The manager whose reply is being decoded: a proxy inside the reply
     /// (a nested proxy) belongs to it.
     static DECODING_FOR: RefCell<Option<Endpoint>> = const { RefCell::new(None) };
@@ -312,17 +314,18 @@ fn with_thread_connection<R>(
     let pid = crate::synchronize::my_pid();
     let cached = CONNECTIONS.with(|c| {
         let mut c = c.borrow_mut();
-        let i = c.iter().position(|(a, _)| *a == ep.address)?;
+        let i = c.iter().position(|e| e.0 == ep.address)?;
         Some(c.swap_remove(i))
     });
-    let (address, conn, pending) = match cached {
-        Some((address, tc)) if tc.pid == pid => (address, tc.conn, false),
+    let (entry, pending) = match cached {
+        Some(entry) if entry.1.pid == pid => (entry, false),
         cached => {
-            if let Some((_, inherited)) = cached {
+            if let Some(inherited) = cached {
                 // Inherited through fork: the socket is the parent's, and
                 // the child may already have closed its descriptor (and the
                 // number may be reused): never close it from here.
-                std::mem::forget(inherited.conn);
+                let (_, tc) = *inherited;
+                std::mem::forget(tc.conn);
             }
             // A connection of our own.
             let conn = ep.connect()?;
@@ -333,10 +336,13 @@ fn with_thread_connection<R>(
                 &[Value::str(thread_name())],
                 &[],
             )?;
-            (ep.address.clone(), conn, true)
+            (
+                Box::new((ep.address.clone(), ThreadConnection { pid, conn })),
+                true,
+            )
         }
     };
-    let result = f(&conn, pending);
+    let result = f(&entry.1.conn, pending);
     // A connection that failed mid-call may be out of step: drop it; the
     // next call opens a fresh one.
     if !matches!(
@@ -348,10 +354,7 @@ fn with_thread_connection<R>(
             | Error::Protocol(_)
             | Error::TooLong { .. })
     ) {
-        CONNECTIONS.with(|c| {
-            c.borrow_mut()
-                .push((address, ThreadConnection { pid, conn }))
-        });
+        CONNECTIONS.with(|c| c.borrow_mut().push(entry));
     }
     result
 }
