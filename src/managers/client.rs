@@ -275,6 +275,7 @@ thread_local! {
     /// to few managers: a vector scan, no hashing per call).
     /// Boxed: a call takes its connection out and puts it back, which
     /// moves a pointer rather than the connection and its buffers.
+    #[allow(clippy::vec_box)]
     static CONNECTIONS: RefCell<Vec<Box<(Address, ThreadConnection)>>> = const { RefCell::new(Vec::new()) };
     /// The manager whose reply is being decoded: a proxy inside the reply
     /// (a nested proxy) belongs to it.
