@@ -19,7 +19,10 @@ use super::Limits;
 /// allocation for them per message.
 #[derive(Default)]
 struct Stacks {
-    stack: Vec<(Value, usize)>,
+    stack: Vec<Value>,
+    /// The height of each value on `stack` (apart: the values move into
+    /// their container with one copy).
+    heights: Vec<usize>,
     marks: Vec<usize>,
 }
 
@@ -36,8 +39,12 @@ pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
     let mut stacks = STACKS.with(|s| s.take()).unwrap_or_default();
     let v = decode(data, limits, &mut stacks);
     stacks.stack.clear();
+    stacks.heights.clear();
     stacks.marks.clear();
-    if stacks.stack.capacity() <= KEEP && stacks.marks.capacity() <= KEEP {
+    if stacks.stack.capacity() <= KEEP
+        && stacks.heights.capacity() <= KEEP
+        && stacks.marks.capacity() <= KEEP
+    {
         STACKS.with(|s| s.set(Some(stacks)));
     }
     v
@@ -45,7 +52,11 @@ pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
 
 fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
     let mut r = Reader { data, pos: 0 };
-    let Stacks { stack, marks } = stacks;
+    let Stacks {
+        stack,
+        heights,
+        marks,
+    } = stacks;
     let mut values = 0usize;
     let mut memo = 0usize;
     let base = |marks: &[usize]| marks.last().copied().unwrap_or(0);
@@ -69,7 +80,7 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
                 if stack.len() <= base(marks) {
                     return None;
                 }
-                return stack.pop().map(|(v, _)| v);
+                return stack.pop();
             }
             op::MARK => {
                 if marks.len() >= limits.max_marks {
@@ -141,7 +152,7 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
                         stack.len() - n
                     }
                 };
-                let (items, height) = take(stack, from, limits)?;
+                let (items, height) = take(stack, heights, from, limits)?;
                 let v = match code {
                     op::LIST => Value::List(items),
                     op::DICT => Value::Dict(pairs(items)?),
@@ -151,7 +162,8 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
                 if values > limits.max_values || stack.len() >= limits.max_stack {
                     return None;
                 }
-                stack.push((v, height));
+                stack.push(v);
+                heights.push(height);
                 continue;
             }
             op::APPEND | op::APPENDS | op::SETITEM | op::SETITEMS => {
@@ -164,8 +176,8 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
                 if from <= base(marks) || from > stack.len() {
                     return None;
                 }
-                let (items, height) = take(stack, from, limits)?;
-                let (target, target_height) = stack.last_mut()?;
+                let (items, height) = take(stack, heights, from, limits)?;
+                let (target, target_height) = (stack.last_mut()?, heights.last_mut()?);
                 match (code, target) {
                     (op::APPEND | op::APPENDS, Value::List(l)) => l.extend(items),
                     (op::SETITEM | op::SETITEMS, Value::Dict(d)) => d.extend(pairs(items)?),
@@ -180,25 +192,24 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
         if values > limits.max_values || stack.len() >= limits.max_stack {
             return None;
         }
-        stack.push((leaf, 0));
+        stack.push(leaf);
+        heights.push(0);
     }
 }
 
 /// The items from `from` up, and the height of a container holding them.
 fn take(
-    stack: &mut Vec<(Value, usize)>,
+    stack: &mut Vec<Value>,
+    heights: &mut Vec<usize>,
     from: usize,
     limits: &Limits,
 ) -> Option<(Vec<Value>, usize)> {
-    let mut height = 1;
-    let items = stack
-        .drain(from..)
-        .map(|(v, h)| {
-            height = height.max(h + 1);
-            v
-        })
-        .collect();
-    (height <= limits.max_depth).then_some((items, height))
+    let height = 1 + heights[from..].iter().copied().max().unwrap_or(0);
+    if height > limits.max_depth {
+        return None;
+    }
+    heights.truncate(from);
+    Some((stack.drain(from..).collect(), height))
 }
 
 fn pairs(items: Vec<Value>) -> Option<Vec<(Value, Value)>> {
