@@ -264,6 +264,7 @@ impl Board {
         id: u64,
         results: Vec<(u64, std::result::Result<MapOutcome, String>)>,
         want: usize,
+        free: usize,
         wait: Duration,
     ) -> (Vec<(u64, Vec<u8>)>, Control) {
         let mut st = self.lock();
@@ -303,7 +304,12 @@ impl Board {
             if !st.workers.contains_key(&id) {
                 return (Vec::new(), Control::Expired);
             }
-            while tasks.len() < want {
+            // Beyond its idle slots, a worker takes at most its share of
+            // what is queued: a few records at the end of a run are not
+            // held behind another's running ones while a worker idles.
+            let share = st.queue.len() / st.workers.len().max(1);
+            let grant = want.min(free.max(share));
+            while tasks.len() < grant {
                 let Some(seq) = st.queue.pop_front() else {
                     break;
                 };
@@ -459,7 +465,9 @@ impl Hosted for Board {
                 ]))
             }
             "exchange" => {
-                let usage = || bad("exchange(worker_id: int, results: list, want: int, wait: float)");
+                let usage = || {
+                    bad("exchange(worker_id: int, results: list, want: int, wait: float[, free: int])")
+                };
                 let mut args = args.into_iter();
                 let id = args
                     .next()
@@ -498,7 +506,12 @@ impl Hosted for Board {
                         }
                     }
                 }
-                let (tasks, control) = self.exchange(id, results, want, wait);
+                let free = args
+                    .next()
+                    .and_then(|v| v.as_i128())
+                    .and_then(|n| usize::try_from(n).ok())
+                    .map_or(want, |f| f.min(want));
+                let (tasks, control) = self.exchange(id, results, want, free, wait);
                 let tasks = tasks
                     .into_iter()
                     .map(|(seq, rec)| Value::Tuple(vec![Value::Int(seq as i64), Value::Bytes(rec)]))
@@ -727,6 +740,7 @@ pub trait Link {
         &mut self,
         results: Vec<MapOutcome>,
         want: usize,
+        free: usize,
         wait: Duration,
     ) -> Result<(Vec<(u64, Vec<u8>)>, Control)>;
 }
@@ -742,10 +756,11 @@ impl Link for LocalLink {
         &mut self,
         results: Vec<MapOutcome>,
         want: usize,
+        free: usize,
         wait: Duration,
     ) -> Result<(Vec<(u64, Vec<u8>)>, Control)> {
         let results = results.into_iter().map(|o| (o.seq, Ok(o))).collect();
-        Ok(self.board.exchange(self.id, results, want, wait))
+        Ok(self.board.exchange(self.id, results, want, free, wait))
     }
 }
 
@@ -760,6 +775,7 @@ impl Link for RemoteLink {
         &mut self,
         results: Vec<MapOutcome>,
         want: usize,
+        free: usize,
         wait: Duration,
     ) -> Result<(Vec<(u64, Vec<u8>)>, Control)> {
         let results: Vec<Value> = results.into_iter().map(encode_result).collect();
@@ -770,6 +786,7 @@ impl Link for RemoteLink {
                 Value::List(results),
                 Value::Int(want as i64),
                 Value::Float(wait.as_secs_f64()),
+                Value::Int(free as i64),
             ],
             vec![],
         )?;
@@ -905,7 +922,8 @@ fn engine_loop(
         } else {
             Duration::from_millis(20)
         };
-        let (tasks, control) = link.exchange(std::mem::take(&mut done), want, wait)?;
+        let free = slots.saturating_sub(in_flight).min(want);
+        let (tasks, control) = link.exchange(std::mem::take(&mut done), want, free, wait)?;
         for (seq, record) in tasks {
             in_flight += 1;
             let task = MapTask {
@@ -1436,12 +1454,13 @@ impl Link for WatchedLink {
         &mut self,
         results: Vec<MapOutcome>,
         want: usize,
+        free: usize,
         wait: Duration,
     ) -> Result<(Vec<(u64, Vec<u8>)>, Control)> {
         use std::sync::atomic::Ordering;
         let now = self.start.elapsed().as_millis() as u64 + 1;
         self.busy.store(now, Ordering::SeqCst);
-        let r = self.inner.exchange(results, want, wait);
+        let r = self.inner.exchange(results, want, free, wait);
         self.busy.store(0, Ordering::SeqCst);
         r
     }
