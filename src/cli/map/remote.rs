@@ -49,6 +49,9 @@ pub const BOARD_NAME: &str = "mp_tasks";
 /// were lost each time) fails instead of running again.
 const MAX_LOST: u32 = 3;
 
+/// A worker calls at least this often, even with nothing to say.
+const HEARTBEAT: Duration = Duration::from_millis(500);
+
 /// Longest a worker's `exchange` waits for work before it answers empty
 /// (the worker's heartbeat).
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -131,7 +134,15 @@ struct State {
     /// No more records are added (input ended early: --halt, a signal).
     no_more: bool,
     abort: bool,
+    /// Threads waiting on each condition variable.
+    waiting: [usize; 3],
 }
+
+/// Who waits on the board: workers (for records), the main thread (for
+/// results), the input thread (for room in the window).
+const W: usize = 0;
+const M: usize = 1;
+const F: usize = 2;
 
 /// What the main thread takes from the board.
 struct Taken {
@@ -144,7 +155,9 @@ struct Taken {
 /// The task board (see the module docs).
 pub struct Board {
     state: Mutex<State>,
-    changed: Condvar,
+    /// Woken for: workers waiting for records, the main thread waiting for
+    /// results, the input thread waiting for room (see [`W`], [`M`], [`F`]).
+    changed: [Condvar; 3],
     config: Value,
     window: usize,
     lease: Duration,
@@ -154,7 +167,7 @@ impl Board {
     fn new(config: Value, window: usize, lease: Duration) -> Board {
         Board {
             state: Mutex::new(State::default()),
-            changed: Condvar::new(),
+            changed: [Condvar::new(), Condvar::new(), Condvar::new()],
             config,
             window,
             lease,
@@ -165,16 +178,33 @@ impl Board {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits on condition `who` for up to `t`.
+    fn wait<'a>(&self, who: usize, mut st: MutexGuard<'a, State>, t: Duration) -> MutexGuard<'a, State> {
+        st.waiting[who] += 1;
+        let mut st = self.changed[who]
+            .wait_timeout(st, t)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        st.waiting[who] -= 1;
+        st
+    }
+
+    /// Wakes whoever waits on the conditions `who` (no system call when
+    /// nobody does).
+    fn wake(&self, st: &State, who: &[usize]) {
+        for &w in who {
+            if st.waiting[w] > 0 {
+                self.changed[w].notify_all();
+            }
+        }
+    }
+
     /// Adds a record, waiting while the window is full; false when no
     /// more records are wanted.
     fn add(&self, seq: u64, record: Vec<u8>) -> bool {
         let mut st = self.lock();
         while st.unwritten >= self.window && !st.no_more && !st.abort {
-            st = self
-                .changed
-                .wait_timeout(st, Duration::from_millis(200))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.wait(F, st, Duration::from_millis(200));
         }
         if st.no_more || st.abort {
             return false;
@@ -190,14 +220,14 @@ impl Board {
         st.queue.push_back(seq);
         st.added.push(seq);
         st.unwritten += 1;
-        drop(st);
-        self.changed.notify_all();
+        self.wake(&st, &[W]);
         true
     }
 
     fn input_done(&self) {
-        self.lock().input_done = true;
-        self.changed.notify_all();
+        let mut st = self.lock();
+        st.input_done = true;
+        self.wake(&st, &[W, M]);
     }
 
     /// --halt soon: no new record starts; the ones not leased are
@@ -212,8 +242,7 @@ impl Board {
         }
         st.withdrawn.extend(queued.iter().copied());
         st.unwritten -= queued.len();
-        drop(st);
-        self.changed.notify_all();
+        self.wake(&st, &[W, M, F]);
         queued.len()
     }
 
@@ -222,16 +251,14 @@ impl Board {
         let mut st = self.lock();
         st.abort = true;
         st.no_more = true;
-        drop(st);
-        self.changed.notify_all();
+        self.wake(&st, &[W, M, F]);
     }
 
     /// The records written out.
     fn written(&self, n: usize) {
         let mut st = self.lock();
         st.unwritten -= n;
-        drop(st);
-        self.changed.notify_all();
+        self.wake(&st, &[F]);
     }
 
     /// Every record added has finished and the input is over.
@@ -293,7 +320,8 @@ impl Board {
             any = true;
         }
         if any {
-            self.changed.notify_all();
+            let all_done = Self::all_done(&st);
+            self.wake(&st, if all_done { &[W, M] } else { &[M] });
         }
         let deadline = Instant::now() + wait.min(MAX_WAIT);
         let mut tasks = Vec::new();
@@ -325,11 +353,7 @@ impl Board {
             if now >= deadline {
                 break;
             }
-            st = self
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.wait(W, st, deadline - now);
         }
         if let Some(w) = st.workers.get_mut(&id) {
             w.leased.extend(tasks.iter().map(|(s, _)| *s));
@@ -382,12 +406,12 @@ impl Board {
                 rerun += 1;
             }
         }
+        self.wake(&st, &[W, M]);
         drop(st);
         eprintln!(
             "mp map: worker {id} ({}) {why}; {rerun} of its records run again elsewhere",
             w.host
         );
-        self.changed.notify_all();
     }
 
     /// Gives up the workers silent for longer than the lease.
@@ -413,11 +437,7 @@ impl Board {
     fn take_finished(&self, timeout: Duration) -> Taken {
         let mut st = self.lock();
         if st.finished.is_empty() && !Self::all_done(&st) {
-            st = self
-                .changed
-                .wait_timeout(st, timeout)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.wait(M, st, timeout);
         }
         Taken {
             finished: st.finished.drain(..).collect(),
@@ -888,18 +908,18 @@ fn engine_loop(
     let mut in_flight = 0usize;
     let mut done: Vec<MapOutcome> = Vec::new();
     let mut ending = false;
+    // Results go back in batches: when the records held run low (time
+    // to take more), when a batch is ready, or for the heartbeat.
+    let batch = low.max(1);
+    let mut last_call: Option<Instant> = None;
     loop {
-        // Wait for a result while enough records are held; else look only.
-        let block = in_flight > low || (ending && in_flight > 0);
-        let first = results.next_timeout(Some(if block {
-            Duration::from_millis(500)
-        } else {
-            Duration::ZERO
-        }));
-        let mut take = |r: mp::Result<Option<MapOutcome>>| -> Result<bool> {
+        let take = |r: mp::Result<Option<MapOutcome>>,
+                    in_flight: &mut usize,
+                    done: &mut Vec<MapOutcome>|
+         -> Result<bool> {
             match r {
                 Ok(Some(o)) => {
-                    in_flight -= 1;
+                    *in_flight -= 1;
                     done.push(o);
                     Ok(true)
                 }
@@ -910,20 +930,36 @@ fn engine_loop(
                 ),
             }
         };
-        if take(first)? {
-            while take(results.next_timeout(Some(Duration::ZERO)))? {}
+        while take(
+            results.next_timeout(Some(Duration::ZERO)),
+            &mut in_flight,
+            &mut done,
+        )? {}
+        let since = last_call.map_or(HEARTBEAT, |t| t.elapsed());
+        let call = (!ending && in_flight <= low)
+            || done.len() >= batch
+            || since >= HEARTBEAT
+            || (ending && in_flight == 0);
+        if !call {
+            // Wait for a result, at most until the heartbeat is due.
+            let _ = take(
+                results.next_timeout(Some(HEARTBEAT - since)),
+                &mut in_flight,
+                &mut done,
+            )?;
+            continue;
         }
         let want = if ending { 0 } else { cap - in_flight };
         let wait = if in_flight == 0 {
             MAX_WAIT
-        } else if done.is_empty() && in_flight > low {
-            // Nothing to say: only a heartbeat.
+        } else if !done.is_empty() || in_flight > low {
             Duration::ZERO
         } else {
             Duration::from_millis(20)
         };
         let free = slots.saturating_sub(in_flight).min(want);
         let (tasks, control) = link.exchange(std::mem::take(&mut done), want, free, wait)?;
+        last_call = Some(Instant::now());
         for (seq, record) in tasks {
             in_flight += 1;
             let task = MapTask {
