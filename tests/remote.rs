@@ -103,7 +103,11 @@ fn remote_workers_and_local_slots_keep_order_statuses_and_hosts() {
     assert_eq!(f1.code(), Some(0), "{}", f1.show());
     assert_eq!(f2.code(), Some(0), "{}", f2.show());
     let joblog = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<Vec<&str>> = joblog.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    let lines: Vec<Vec<&str>> = joblog
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
     assert_eq!(lines.len(), 40, "{joblog}");
     let hosts: std::collections::HashSet<&str> = lines.iter().map(|l| l[1]).collect();
     assert!(hosts.contains("w1") && hosts.contains("w2"), "{joblog}");
@@ -183,8 +187,15 @@ fn killed_worker_records_run_elsewhere_exactly_once() {
         "echo $TAG {{}} >> {}; [ $TAG = doomed ] && exec sleep {m}; echo out {{}}",
         started.display()
     );
-    let co = coordinator(&["--listen", &addr, "-j", "0", "--", "sh", "-c", &cmd], b"1\n2\n3\n4\n5\n6\n");
-    let mut doomed = worker(&addr, &["-j", "2", "--host", "doomed"], &[("TAG", "doomed")]);
+    let co = coordinator(
+        &["--listen", &addr, "-j", "0", "--", "sh", "-c", &cmd],
+        b"1\n2\n3\n4\n5\n6\n",
+    );
+    let mut doomed = worker(
+        &addr,
+        &["-j", "2", "--host", "doomed"],
+        &[("TAG", "doomed")],
+    );
     let lines = wait_for_file_lines(&started, 2, LIMIT).expect("the doomed worker started");
     assert!(lines.iter().all(|l| l.starts_with("doomed")), "{lines:?}");
     doomed.child.kill().unwrap();
@@ -216,13 +227,20 @@ fn coordinator_death_ends_the_workers_tasks() {
     let m = marker();
     let _reaper = Reaper(m.clone());
     let cmd = format!("echo {{}} >> {}; sleep {m}", started.display());
-    let co = coordinator(&["--listen", &addr, "-j", "0", "--", "sh", "-c", &cmd], b"1\n2\n");
+    let co = coordinator(
+        &["--listen", &addr, "-j", "0", "--", "sh", "-c", &cmd],
+        b"1\n2\n",
+    );
     let w = worker(&addr, &["-j", "2"], &[]);
     wait_for_file_lines(&started, 2, LIMIT).expect("tasks started");
     signal(co.pid() as i32, libc::SIGKILL);
     let f = w.finish(LIMIT);
     assert_eq!(f.code(), Some(1), "{}", f.show());
-    assert!(text(&f.stderr).contains("lost the coordinator"), "{}", f.show());
+    assert!(
+        text(&f.stderr).contains("lost the coordinator"),
+        "{}",
+        f.show()
+    );
     gone_within(&m, Duration::from_secs(10)).expect("the tasks were ended");
     let _ = co.finish(LIMIT);
 }
@@ -237,7 +255,10 @@ fn ctrl_c_on_the_coordinator_ends_remote_tasks() {
     let _reaper = Reaper(m.clone());
     let cmd = format!("echo {{}} >> {}; sleep {m}", started.display());
     let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
-    let co = coordinator(&["--listen", &addr, "-j", "1", "--", "sh", "-c", &cmd], input.as_bytes());
+    let co = coordinator(
+        &["--listen", &addr, "-j", "1", "--", "sh", "-c", &cmd],
+        input.as_bytes(),
+    );
     let w = worker(&addr, &["-j", "2"], &[]);
     wait_for_file_lines(&started, 3, LIMIT).expect("tasks started");
     signal(co.pid() as i32, libc::SIGINT);
@@ -280,7 +301,11 @@ fn wrong_key_and_hostile_peers_are_refused_and_the_run_goes_on() {
     let bad = worker(&addr, &["--authkey-file", bad_key.to_str().unwrap()], &[]);
     let b = bad.finish(LIMIT);
     assert_eq!(b.code(), Some(1), "{}", b.show());
-    assert!(text(&b.stderr).contains("refused this worker's key"), "{}", b.show());
+    assert!(
+        text(&b.stderr).contains("refused this worker's key"),
+        "{}",
+        b.show()
+    );
     // Junk, and a frame that claims 2 GiB.
     for junk in [&b"\x00\x00\x00\x05hello"[..], &b"\x7f\xff\xff\xffxxxx"[..]] {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -310,7 +335,16 @@ fn a_python_worker_takes_records() {
     let key = dir.path().join("key");
     std::fs::write(&key, "py key").unwrap();
     let co = coordinator(
-        &["--listen", &addr, "--authkey-file", key.to_str().unwrap(), "-j", "0", "--", "unused"],
+        &[
+            "--listen",
+            &addr,
+            "--authkey-file",
+            key.to_str().unwrap(),
+            "-j",
+            "0",
+            "--",
+            "unused",
+        ],
         b"abc\nxy\n",
     );
     let py = Run::new(
@@ -335,13 +369,17 @@ const PYTHON_WORKER: &str = include_str!("python/remote_worker.py");
 
 #[test]
 fn readme_python_worker_is_the_tested_one() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let body: String = PYTHON_WORKER
         .lines()
         .filter(|l| !l.starts_with('#'))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(readme.contains(body.trim()), "README's Python worker differs from tests/python/remote_worker.py");
+    assert!(
+        readme.contains(body.trim()),
+        "README's Python worker differs from tests/python/remote_worker.py"
+    );
 }
 
 // ---- several hosts on one machine: network namespaces ----
@@ -390,8 +428,24 @@ impl Hosts {
                 && ip(&["link", "add", &a, "type", "veth", "peer", "name", &b])
                 && ip(&["link", "set", &a, "netns", &c])
                 && ip(&["link", "set", &b, "netns", &ns])
-                && ip(&["-n", &c, "addr", "add", &format!("{subnet}.1/24"), "dev", &a])
-                && ip(&["-n", &ns, "addr", "add", &format!("{subnet}.2/24"), "dev", &b])
+                && ip(&[
+                    "-n",
+                    &c,
+                    "addr",
+                    "add",
+                    &format!("{subnet}.1/24"),
+                    "dev",
+                    &a,
+                ])
+                && ip(&[
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    &format!("{subnet}.2/24"),
+                    "dev",
+                    &b,
+                ])
                 && ip(&["-n", &c, "link", "set", &a, "up"])
                 && ip(&["-n", &ns, "link", "set", &b, "up"])
                 && ip(&["-n", &ns, "link", "set", "lo", "up"]);
@@ -467,7 +521,20 @@ fn two_worker_hosts_in_network_namespaces() {
             let addr = format!("{}:7000", hosts.coordinator_ip(i));
             Run::new(
                 hosts
-                    .mp_in(w, &["worker", "--connect", &addr, "--authkey-file", key, "-j", "2", "--host", w])
+                    .mp_in(
+                        w,
+                        &[
+                            "worker",
+                            "--connect",
+                            &addr,
+                            "--authkey-file",
+                            key,
+                            "-j",
+                            "2",
+                            "--host",
+                            w,
+                        ],
+                    )
                     .spawn()
                     .unwrap(),
             )

@@ -354,10 +354,14 @@ pub trait Hosted: Send + Sync {
     /// Calls `method` for the client on connection `conn`: the value to
     /// return, or the last line of the traceback the client gets
     /// (`ValueError: ...`).
-    fn call(&self, method: &str, args: Vec<Value>, conn: u64) -> std::result::Result<Value, String>;
+    fn call(&self, method: &str, args: Vec<Value>, conn: u64)
+        -> std::result::Result<Value, String>;
     /// Connection `conn` ended (the client closed it or died).
     fn disconnected(&self, _conn: u64) {}
 }
+
+/// A hosted object: (name, ident, object).
+type HostedEntry = (String, String, Arc<dyn Hosted>);
 
 /// The manager server.
 pub struct Server {
@@ -379,7 +383,7 @@ pub struct Server {
     per_conn: Mutex<HashMap<u64, usize>>,
     /// Hosted objects: name -> (ident, object); they live as long as the
     /// server.
-    hosted: Mutex<Vec<(String, String, Arc<dyn Hosted>)>>,
+    hosted: Mutex<Vec<HostedEntry>>,
 }
 
 /// The traceback of an unknown typeid or object id.

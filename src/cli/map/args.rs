@@ -159,7 +159,12 @@ pub struct MapArgs {
     pub(super) listen: Option<String>,
     /// With --listen: read the authentication key from FILE (else
     /// $MP_AUTHKEY). Workers need the same key.
-    #[arg(long, value_name = "FILE", env = "MP_AUTHKEY_FILE", requires = "listen")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MP_AUTHKEY_FILE",
+        requires = "listen"
+    )]
     pub(super) authkey_file: Option<PathBuf>,
     /// With --listen: a worker silent for this long (no call, as when its
     /// host is cut off) is given up, and its records run elsewhere.

@@ -39,11 +39,11 @@ use super::jobs::{DoneSet, Joblog};
 use super::wire::Usage;
 use args::MAX_WORKERS;
 pub use args::{parse_duration, MapArgs};
-pub use remote::{run_worker_engine, WorkerArgs};
 use blocks::{BlockReader, BLOCK_TARGET, FIRST_BLOCK_RECORDS, MAX_BLOCK_RECORDS};
 use input::{InputStatus, Records};
 use output::Out;
 use output::Tally;
+pub use remote::{run_worker_engine, WorkerArgs};
 use template::{Piece, Template};
 
 /// What the pool runs: the template, one record, its number.

@@ -179,7 +179,12 @@ impl Board {
     }
 
     /// Waits on condition `who` for up to `t`.
-    fn wait<'a>(&self, who: usize, mut st: MutexGuard<'a, State>, t: Duration) -> MutexGuard<'a, State> {
+    fn wait<'a>(
+        &self,
+        who: usize,
+        mut st: MutexGuard<'a, State>,
+        t: Duration,
+    ) -> MutexGuard<'a, State> {
         st.waiting[who] += 1;
         let mut st = self.changed[who]
             .wait_timeout(st, t)
@@ -427,7 +432,10 @@ impl Board {
         for id in silent {
             self.lose(
                 id,
-                &format!("was silent for {:.1}s (its lease)", self.lease.as_secs_f64()),
+                &format!(
+                    "was silent for {:.1}s (its lease)",
+                    self.lease.as_secs_f64()
+                ),
             );
         }
     }
@@ -465,7 +473,12 @@ impl Hosted for Board {
         &["hello", "exchange"]
     }
 
-    fn call(&self, method: &str, args: Vec<Value>, conn: u64) -> std::result::Result<Value, String> {
+    fn call(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        conn: u64,
+    ) -> std::result::Result<Value, String> {
         match method {
             "hello" => {
                 let host = args
@@ -570,7 +583,8 @@ fn bytes_of(v: Value) -> Option<Vec<u8>> {
 }
 
 fn opt_int(v: Option<&Value>) -> Option<i32> {
-    v.and_then(Value::as_i128).and_then(|n| i32::try_from(n).ok())
+    v.and_then(Value::as_i128)
+        .and_then(|n| i32::try_from(n).ok())
 }
 
 fn float_of(v: Option<&Value>) -> Option<f64> {
@@ -585,7 +599,9 @@ fn float_of(v: Option<&Value>) -> Option<f64> {
 /// signal, timed_out, error, start, duration, worker_pid, pid, command)`,
 /// of which everything after `exit_code` may be left out (a Python worker
 /// sends `(seq, exit_code, stdout)`).
-fn decode_result(v: Value) -> std::result::Result<(u64, std::result::Result<MapOutcome, String>), String> {
+fn decode_result(
+    v: Value,
+) -> std::result::Result<(u64, std::result::Result<MapOutcome, String>), String> {
     let shape = || {
         bad("a result is (seq, exit_code, stdout, stderr, signal, timed_out, error, start, duration, worker_pid, pid, command), all after exit_code optional")
     };
@@ -717,7 +733,12 @@ impl RunConfig {
         let Value::Dict(pairs) = v else {
             bail!("the coordinator sent no settings");
         };
-        let get = |k: &str| pairs.iter().find(|(key, _)| key.as_str() == Some(k)).map(|(_, v)| v);
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key.as_str() == Some(k))
+                .map(|(_, v)| v)
+        };
         let version = get("version").and_then(Value::as_str).unwrap_or("?");
         if version != env!("CARGO_PKG_VERSION") {
             bail!(
@@ -752,6 +773,9 @@ impl RunConfig {
 
 // ---- the engine: a pool running the records a link hands it ----
 
+/// Records leased `(seq, record)`, and what to do next.
+pub type Leased = (Vec<(u64, Vec<u8>)>, Control);
+
 /// Where an engine gets records and sends results.
 pub trait Link {
     /// Hands in results, asks for up to `want` records (waiting up to
@@ -762,7 +786,7 @@ pub trait Link {
         want: usize,
         free: usize,
         wait: Duration,
-    ) -> Result<(Vec<(u64, Vec<u8>)>, Control)>;
+    ) -> Result<Leased>;
 }
 
 /// The coordinator's own slots: the board, without a connection.
@@ -778,7 +802,7 @@ impl Link for LocalLink {
         want: usize,
         free: usize,
         wait: Duration,
-    ) -> Result<(Vec<(u64, Vec<u8>)>, Control)> {
+    ) -> Result<Leased> {
         let results = results.into_iter().map(|o| (o.seq, Ok(o))).collect();
         Ok(self.board.exchange(self.id, results, want, free, wait))
     }
@@ -797,7 +821,7 @@ impl Link for RemoteLink {
         want: usize,
         free: usize,
         wait: Duration,
-    ) -> Result<(Vec<(u64, Vec<u8>)>, Control)> {
+    ) -> Result<Leased> {
         let results: Vec<Value> = results.into_iter().map(encode_result).collect();
         let reply = self.proxy.call_value(
             "exchange",
@@ -830,7 +854,10 @@ impl Link for RemoteLink {
             let (Value::Tuple(mut p) | Value::List(mut p)) = t else {
                 bail!("a task is not (seq, record)");
             };
-            let rec = p.pop().and_then(bytes_of).context("a task without a record")?;
+            let rec = p
+                .pop()
+                .and_then(bytes_of)
+                .context("a task without a record")?;
             let seq = p
                 .pop()
                 .and_then(|s| s.as_i128())
@@ -901,7 +928,7 @@ fn engine_loop(
     slots: usize,
 ) -> Result<EngineEnd> {
     let (tx, rx) = std::sync::mpsc::channel::<MapTask>();
-    let mut results = pool.imap_unordered_streaming(map_task, rx.into_iter(), 1);
+    let mut results = pool.imap_unordered_streaming(map_task, rx, 1);
     // Records held: running, or ready behind a running one.
     let cap = if cfg.halting { slots } else { slots * 4 + 4 };
     let low = if cfg.halting { 0 } else { slots * 2 };
@@ -1270,7 +1297,9 @@ fn halt(board: &Board, h: super::super::jobs::Halt, tally: &Tally) -> bool {
             if h.now {
                 "stopping the running ones".to_string()
             } else {
-                format!("starting nothing new ({withdrawn} not started); waiting for the running ones")
+                format!(
+                    "starting nothing new ({withdrawn} not started); waiting for the running ones"
+                )
             }
         )
     });
@@ -1279,7 +1308,6 @@ fn halt(board: &Board, h: super::super::jobs::Halt, tally: &Tally) -> bool {
     }
     h.now
 }
-
 
 // ---- mp worker ----
 
@@ -1492,7 +1520,7 @@ impl Link for WatchedLink {
         want: usize,
         free: usize,
         wait: Duration,
-    ) -> Result<(Vec<(u64, Vec<u8>)>, Control)> {
+    ) -> Result<Leased> {
         use std::sync::atomic::Ordering;
         let now = self.start.elapsed().as_millis() as u64 + 1;
         self.busy.store(now, Ordering::SeqCst);
