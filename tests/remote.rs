@@ -384,11 +384,12 @@ fn readme_python_worker_is_the_tested_one() {
 
 // ---- several hosts on one machine: network namespaces ----
 
-/// Network namespaces `NAME-c` (the coordinator, 10.77.N.1) and `NAME-w1`,
-/// `NAME-w2` (workers), each joined to the coordinator's by a veth pair.
-/// Removed on drop.
+/// Network namespaces `NAME-c` (the coordinator, 10.77.N.1 on a bridge)
+/// and `NAME-w1`, `NAME-w2` (workers, .2 and .3), each joined to the
+/// bridge by a veth pair. Removed on drop.
 struct Hosts {
     name: String,
+    n: u32,
 }
 
 fn ip(args: &[&str]) -> bool {
@@ -401,7 +402,7 @@ fn ip(args: &[&str]) -> bool {
 }
 
 impl Hosts {
-    fn new() -> Option<Hosts> {
+    fn new(tag: u32) -> Option<Hosts> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             println!("SKIPPED: network namespace test needs root");
@@ -411,38 +412,45 @@ impl Hosts {
             println!("SKIPPED: network namespace test needs iproute2's ip");
             return None;
         }
-        let n = std::process::id() % 200 + 20;
+        let n = (std::process::id() % 60) * 4 + tag;
         let name = format!("mpt{n}");
-        let h = Hosts { name: name.clone() };
+        let h = Hosts {
+            name: name.clone(),
+            n,
+        };
         let c = format!("{name}-c");
         if !ip(&["netns", "add", &c]) {
             println!("SKIPPED: cannot create network namespaces here");
             return None;
         }
-        ip(&["-n", &c, "link", "set", "lo", "up"]);
+        let subnet = format!("10.77.{n}");
+        let ok = ip(&["-n", &c, "link", "set", "lo", "up"])
+            && ip(&["-n", &c, "link", "add", "br0", "type", "bridge"])
+            && ip(&[
+                "-n",
+                &c,
+                "addr",
+                "add",
+                &format!("{subnet}.1/24"),
+                "dev",
+                "br0",
+            ])
+            && ip(&["-n", &c, "link", "set", "br0", "up"]);
+        assert!(ok, "could not set up namespace {c}");
         for (i, w) in ["w1", "w2"].iter().enumerate() {
             let ns = format!("{name}-{w}");
             let (a, b) = (format!("{name}c{i}"), format!("{name}{w}"));
-            let subnet = format!("10.{}.{}", 77 + i, n);
             let ok = ip(&["netns", "add", &ns])
                 && ip(&["link", "add", &a, "type", "veth", "peer", "name", &b])
                 && ip(&["link", "set", &a, "netns", &c])
                 && ip(&["link", "set", &b, "netns", &ns])
-                && ip(&[
-                    "-n",
-                    &c,
-                    "addr",
-                    "add",
-                    &format!("{subnet}.1/24"),
-                    "dev",
-                    &a,
-                ])
+                && ip(&["-n", &c, "link", "set", &a, "master", "br0"])
                 && ip(&[
                     "-n",
                     &ns,
                     "addr",
                     "add",
-                    &format!("{subnet}.2/24"),
+                    &format!("{subnet}.{}/24", i + 2),
                     "dev",
                     &b,
                 ])
@@ -466,10 +474,23 @@ impl Hosts {
         c
     }
 
-    /// The coordinator's address as worker `i` (0, 1) reaches it.
-    fn coordinator_ip(&self, i: usize) -> String {
-        let n = std::process::id() % 200 + 20;
-        format!("10.{}.{}.1", 77 + i, n)
+    /// The coordinator's address, as the workers reach it.
+    fn coordinator_ip(&self) -> String {
+        format!("10.77.{}.1", self.n)
+    }
+
+    /// Cuts (or restores) worker `w`'s link.
+    fn link(&self, w: &str, up: bool) {
+        let ns = format!("{}-{w}", self.name);
+        let dev = format!("{}{w}", self.name);
+        assert!(ip(&[
+            "-n",
+            &ns,
+            "link",
+            "set",
+            &dev,
+            if up { "up" } else { "down" }
+        ]));
     }
 }
 
@@ -481,9 +502,25 @@ impl Drop for Hosts {
     }
 }
 
+/// Starts `mp map ARGS` in the coordinator's namespace with `input`.
+fn coordinator_in(hosts: &Hosts, args: &[&str], input: String, env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["map"];
+    all.extend_from_slice(args);
+    let mut co = hosts.mp_in("c", &all);
+    co.process_group(0)
+        .stdin(Stdio::piped())
+        .envs(env.iter().copied());
+    let mut child = co.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    Run::new(child)
+}
+
 #[test]
 fn two_worker_hosts_in_network_namespaces() {
-    let Some(hosts) = Hosts::new() else { return };
+    let Some(hosts) = Hosts::new(0) else { return };
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key");
     std::fs::write(&key, "netns key").unwrap();
@@ -517,8 +554,8 @@ fn two_worker_hosts_in_network_namespaces() {
     let workers: Vec<Run> = ["w1", "w2"]
         .iter()
         .enumerate()
-        .map(|(i, w)| {
-            let addr = format!("{}:7000", hosts.coordinator_ip(i));
+        .map(|(_, w)| {
+            let addr = format!("{}:7000", hosts.coordinator_ip());
             Run::new(
                 hosts
                     .mp_in(
@@ -555,5 +592,167 @@ fn two_worker_hosts_in_network_namespaces() {
     assert!(log.contains("\tw1\t") && log.contains("\tw2\t"), "{log}");
 }
 
-#[allow(dead_code)]
-fn unused(_: PathBuf) {}
+/// `--ssh w1,2/w2` with an ssh program that enters the namespace instead
+/// of a real sshd (`PROG HOST COMMAND`, as ssh is called).
+#[test]
+fn ssh_starts_the_workers() {
+    let Some(hosts) = Hosts::new(1) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "ssh key").unwrap();
+    let fake_ssh = dir.path().join("fake-ssh");
+    std::fs::write(
+        &fake_ssh,
+        format!(
+            "#!/bin/sh\nhost=$1; shift\nexec ip netns exec {}-$host sh -c \"$*\"\n",
+            hosts.name
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &fake_ssh,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_mp"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let advertise = format!("{}:7001", hosts.coordinator_ip());
+    let log = dir.path().join("log");
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    let co = coordinator_in(
+        &hosts,
+        &[
+            "--listen",
+            "0.0.0.0:7001",
+            "--authkey-file",
+            key.to_str().unwrap(),
+            "-j",
+            "0",
+            "--ssh",
+            "w1,2/w2",
+            "--ssh-program",
+            fake_ssh.to_str().unwrap(),
+            "--advertise",
+            &advertise,
+            "--joblog",
+            log.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.05; echo {}",
+        ],
+        input.clone(),
+        &[("PATH", &path)],
+    );
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(0), "{}", c.show());
+    assert_eq!(text(&c.stdout), input, "{}", c.show());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("\tw1\t") && log.contains("\tw2\t"), "{log}");
+}
+
+/// A worker's link cut (`ip link set down`): it goes silent, its lease
+/// runs out, its records run on the other worker, each output once; the
+/// cut-off worker gives the coordinator up and ends its tasks.
+#[test]
+fn a_cut_link_moves_the_records_after_the_lease() {
+    let Some(hosts) = Hosts::new(2) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let key = dir.path().join("key");
+    std::fs::write(&key, "cut key").unwrap();
+    let key = key.to_str().unwrap();
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let cmd = format!(
+        "echo $TAG {{}} >> {}; [ $TAG = w1 ] && exec sleep {m}; echo out {{}}",
+        started.display()
+    );
+    let co = coordinator_in(
+        &hosts,
+        &[
+            "--listen",
+            "0.0.0.0:7002",
+            "--authkey-file",
+            key,
+            "-j",
+            "0",
+            "--lease",
+            "2s",
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ],
+        "1\n2\n3\n4\n".into(),
+        &[],
+    );
+    let addr = format!("{}:7002", hosts.coordinator_ip());
+    let w1 = Run::new(
+        hosts
+            .mp_in(
+                "w1",
+                &[
+                    "worker",
+                    "--connect",
+                    &addr,
+                    "--authkey-file",
+                    key,
+                    "-j",
+                    "2",
+                    "--host",
+                    "w1",
+                ],
+            )
+            .env("TAG", "w1")
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_file_lines(&started, 2, LIMIT).expect("w1 started two records");
+    hosts.link("w1", false);
+    let w2 = Run::new(
+        hosts
+            .mp_in(
+                "w2",
+                &[
+                    "worker",
+                    "--connect",
+                    &addr,
+                    "--authkey-file",
+                    key,
+                    "-j",
+                    "2",
+                    "--host",
+                    "w2",
+                ],
+            )
+            .env("TAG", "w2")
+            .spawn()
+            .unwrap(),
+    );
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(0), "{}", c.show());
+    assert_eq!(
+        text(&c.stdout),
+        "out 1\nout 2\nout 3\nout 4\n",
+        "{}",
+        c.show()
+    );
+    assert!(text(&c.stderr).contains("silent"), "{}", c.show());
+    let f1 = w1.finish(LIMIT);
+    assert_eq!(f1.code(), Some(1), "{}", f1.show());
+    assert!(
+        text(&f1.stderr).contains("has not answered"),
+        "{}",
+        f1.show()
+    );
+    gone_within(&m, Duration::from_secs(10)).expect("w1 ended its tasks");
+    assert_eq!(w2.finish(LIMIT).code(), Some(0));
+}

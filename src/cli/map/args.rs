@@ -170,6 +170,27 @@ pub struct MapArgs {
     /// host is cut off) is given up, and its records run elsewhere.
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "10s", requires = "listen")]
     pub(super) lease: Duration,
+    /// With --listen: start `mp worker` on these hosts over ssh, as GNU
+    /// parallel's -S does (HOST or N/HOST for N slots, comma-separated;
+    /// may be repeated). The key goes to the worker on its stdin.
+    #[arg(
+        long,
+        value_name = "HOST[,HOST...]",
+        value_delimiter = ',',
+        requires = "listen"
+    )]
+    pub(super) ssh: Vec<String>,
+    /// With --listen: the --ssh hosts, one per line (# comments).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub(super) sshloginfile: Option<PathBuf>,
+    /// The program --ssh runs as `PROG HOST COMMAND` (as GNU parallel's
+    /// --ssh).
+    #[arg(long, value_name = "PROG", env = "MP_SSH", default_value = "ssh")]
+    pub(super) ssh_program: String,
+    /// The address --ssh workers dial [default: the --listen address, an
+    /// unspecified host (0.0.0.0) replaced by this machine's name].
+    #[arg(long, value_name = "ADDR", requires = "listen")]
+    pub(super) advertise: Option<String>,
     /// The command and its arguments (use -- before it if it has options).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub(super) command: Vec<OsString>,

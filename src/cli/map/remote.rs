@@ -1079,6 +1079,7 @@ pub(super) fn run_listen(
             let _ = server.serve_forever(listener);
         })?;
     eprintln!("mp map: listening on {bound}");
+    let ssh = SshWorkers::start(args, &bound, key.as_deref())?;
     {
         let board = board.clone();
         std::thread::Builder::new()
@@ -1270,6 +1271,7 @@ pub(super) fn run_listen(
     if let Some(h) = local {
         let _ = h.join();
     }
+    ssh.finish();
     let code = if failed > 0 {
         eprintln!("mp: {failed} of {done} tasks failed");
         1
@@ -1283,6 +1285,118 @@ pub(super) fn run_listen(
         }
         None => Ok(code),
     }
+}
+
+/// The `mp worker`s `--ssh` started.
+struct SshWorkers(Vec<(String, std::process::Child)>);
+
+impl SshWorkers {
+    /// Starts `PROG HOST 'mp worker --connect ADDR ...'` for each host of
+    /// --ssh and --sshloginfile, the key written to its stdin.
+    fn start(
+        args: &MapArgs,
+        bound: &mp::connection::Address,
+        key: Option<&[u8]>,
+    ) -> Result<SshWorkers> {
+        let mut hosts = args.ssh.clone();
+        if let Some(f) = &args.sshloginfile {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| Usage(format!("cannot read --sshloginfile {}: {e}", f.display())))?;
+            hosts.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        let mut out = SshWorkers(Vec::new());
+        if hosts.is_empty() {
+            return Ok(out);
+        }
+        let connect = match &args.advertise {
+            Some(a) => a.clone(),
+            None => match bound {
+                mp::connection::Address::Tcp { host, port }
+                    if host.is_empty() || host == "0.0.0.0" || host == "::" =>
+                {
+                    format!("{}:{port}", this_host())
+                }
+                a => a.to_string(),
+            },
+        };
+        for spec in hosts {
+            let (slots, host) = match spec.split_once('/') {
+                Some((n, h)) => match n.parse::<usize>() {
+                    Ok(n) if n > 0 => (Some(n), h.to_string()),
+                    _ => bail!(Usage(format!(
+                        "--ssh {spec:?}: expected HOST or N/HOST (N slots, at least 1)"
+                    ))),
+                },
+                None => (None, spec.clone()),
+            };
+            if host.is_empty() || host.starts_with('-') {
+                bail!(Usage(format!("--ssh {spec:?}: not a host name")));
+            }
+            let q = |s: &str| {
+                String::from_utf8_lossy(&super::template::shell_quote(s.as_bytes())).into_owned()
+            };
+            let mut remote = format!("mp worker --connect {} --host {}", q(&connect), q(&host));
+            if let Some(n) = slots {
+                remote.push_str(&format!(" -j {n}"));
+            }
+            if key.is_some() {
+                remote.push_str(" --authkey-file -");
+            }
+            let mut child = std::process::Command::new(&args.ssh_program)
+                .arg(&host)
+                .arg(&remote)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| Usage(format!("cannot run {} for --ssh: {e}", args.ssh_program)))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                let _ = stdin.write_all(key.unwrap_or_default());
+            }
+            out.0.push((host, child));
+        }
+        Ok(out)
+    }
+
+    /// Waits a little for the ssh sessions to end with their workers, then
+    /// ends the ones left.
+    fn finish(self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for (host, mut child) in self.0 {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(s)) => {
+                        if !s.success() && !signals::stopping() {
+                            eprintln!("mp map: the worker on {host} (over ssh) ended with {s}");
+                        }
+                        break;
+                    }
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// This machine's name.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// --halt reached: says so; true when running tasks are to stop now.
@@ -1414,11 +1528,7 @@ pub fn run_worker_engine(args: WorkerArgs) -> Result<i32> {
         .clamp(1, super::args::MAX_WORKERS);
     let host = match &args.host {
         Some(h) => h.clone(),
-        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "?".into()),
+        None => this_host(),
     };
     signals::install()?;
     mp::command::reap_orphans(Duration::from_secs(2))
