@@ -553,8 +553,7 @@ fn two_worker_hosts_in_network_namespaces() {
     let co = Run::new(child);
     let workers: Vec<Run> = ["w1", "w2"]
         .iter()
-        .enumerate()
-        .map(|(_, w)| {
+        .map(|w| {
             let addr = format!("{}:7000", hosts.coordinator_ip());
             Run::new(
                 hosts
