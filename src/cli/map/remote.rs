@@ -1685,3 +1685,99 @@ impl Watchdog {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board() -> Board {
+        Board::new(Value::None, 100, Duration::from_millis(50))
+    }
+
+    fn result(seq: u64, out: &str) -> (u64, std::result::Result<MapOutcome, String>) {
+        decode_result(Value::Tuple(vec![
+            Value::Int(seq as i64),
+            Value::Int(0),
+            Value::Bytes(out.as_bytes().to_vec()),
+        ]))
+        .unwrap()
+    }
+
+    fn stdout_of(f: &Finished) -> Vec<u8> {
+        match &f.result.as_ref().unwrap().outcome.stdout {
+            Captured::Inline(b) => b.clone(),
+            Captured::Spilled(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_lost_workers_records_run_elsewhere_and_its_late_results_are_dropped() {
+        let b = board();
+        for seq in 1..=3 {
+            assert!(b.add(seq, format!("r{seq}").into_bytes()));
+        }
+        b.input_done();
+        let a = b.hello("a", 2, Some(10));
+        let (got, c) = b.exchange(a, vec![], 2, 2, Duration::ZERO);
+        assert_eq!(c, Control::Run);
+        assert_eq!(got.iter().map(|t| t.0).collect::<Vec<_>>(), [1, 2]);
+        // a goes silent past its lease: its records go back, first in line.
+        std::thread::sleep(Duration::from_millis(80));
+        b.expire();
+        let w = b.hello("b", 3, Some(11));
+        let (got, _) = b.exchange(w, vec![], 3, 3, Duration::ZERO);
+        assert_eq!(got.iter().map(|t| t.0).collect::<Vec<_>>(), [1, 2, 3]);
+        // a comes back with a late result: dropped, and a learns it expired.
+        let (none, c) = b.exchange(a, vec![result(1, "late")], 2, 2, Duration::ZERO);
+        assert!(none.is_empty());
+        assert_eq!(c, Control::Expired);
+        let (_, c) = b.exchange(
+            w,
+            vec![result(1, "one"), result(2, "two"), result(3, "three")],
+            0,
+            0,
+            Duration::ZERO,
+        );
+        assert_eq!(c, Control::End);
+        let taken = b.take_finished(Duration::ZERO);
+        assert!(taken.all_done);
+        let outs: Vec<Vec<u8>> = taken.finished.iter().map(stdout_of).collect();
+        assert_eq!(outs, [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+        assert_eq!(taken.finished[0].record, b"r1");
+        assert_eq!(&*taken.finished[0].host, "b");
+    }
+
+    #[test]
+    fn a_record_whose_workers_keep_dying_fails() {
+        let b = board();
+        assert!(b.add(1, b"r".to_vec()));
+        b.input_done();
+        for conn in 0..MAX_LOST as u64 {
+            let id = b.hello("h", 1, Some(conn));
+            let (got, _) = b.exchange(id, vec![], 1, 1, Duration::ZERO);
+            assert_eq!(got.len(), 1);
+            b.disconnected(conn);
+        }
+        let taken = b.take_finished(Duration::ZERO);
+        assert_eq!(taken.finished.len(), 1);
+        assert!(taken.finished[0]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("lost"));
+        assert!(taken.all_done);
+    }
+
+    #[test]
+    fn beyond_its_idle_slots_a_worker_takes_its_share() {
+        let b = board();
+        for seq in 1..=4 {
+            assert!(b.add(seq, vec![]));
+        }
+        let x = b.hello("x", 1, Some(1));
+        let _y = b.hello("y", 1, Some(2));
+        // One idle slot, 8 wanted: the share of 4 queued among 2 is 2.
+        let (got, _) = b.exchange(x, vec![], 8, 1, Duration::ZERO);
+        assert_eq!(got.len(), 2);
+    }
+}
