@@ -755,3 +755,85 @@ fn a_cut_link_moves_the_records_after_the_lease() {
     gone_within(&m, Duration::from_secs(10)).expect("w1 ended its tasks");
     assert_eq!(w2.finish(LIMIT).code(), Some(0));
 }
+
+/// --halt now on the first failure stops the remote tasks (the worker
+/// ends them and exits 1) and the run exits 1.
+#[test]
+fn halt_now_stops_remote_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let started = dir.path().join("started");
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    // Record 1 fails once the other two have started.
+    let cmd = format!(
+        "echo {{}} >> {s}; [ {{}} = 1 ] && {{ while [ $(wc -l < {s}) -lt 3 ]; do sleep 0.05; done; exit 3; }}; sleep {m}",
+        s = started.display()
+    );
+    let w = worker(&addr, &["-j", "3"], &[]);
+    let co = coordinator(
+        &[
+            "--listen",
+            &addr,
+            "-j",
+            "0",
+            "--halt",
+            "now,fail=1",
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ],
+        b"1\n2\n3\n4\n5\n",
+    );
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(1), "{}", c.show());
+    assert!(text(&c.stderr).contains("--halt now"), "{}", c.show());
+    let f = w.finish(LIMIT);
+    assert_eq!(f.code(), Some(1), "{}", f.show());
+    assert!(text(&f.stderr).contains("stopped the run"), "{}", f.show());
+    gone_within(&m, Duration::from_secs(10)).expect("the remote tasks were ended");
+}
+
+/// --joblog + --resume: a second run through a remote worker runs only
+/// what the first did not finish.
+#[test]
+fn resume_runs_only_what_is_left_remotely() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let log = dir.path().join("log");
+    let ran = dir.path().join("ran");
+    let cmd = format!("echo {{}} >> {}; echo {{}}", ran.display());
+    let run = |input: &[u8]| {
+        let w = worker(&addr, &["-j", "2"], &[]);
+        let co = coordinator(
+            &[
+                "--listen",
+                &addr,
+                "-j",
+                "0",
+                "--joblog",
+                log.to_str().unwrap(),
+                "--resume",
+                "--",
+                "sh",
+                "-c",
+                &cmd,
+            ],
+            input,
+        );
+        let c = co.finish(LIMIT);
+        assert_eq!(c.code(), Some(0), "{}", c.show());
+        assert_eq!(w.finish(LIMIT).code(), Some(0));
+        text(&c.stdout)
+    };
+    assert_eq!(run(b"a\nb\n"), "a\nb\n");
+    assert_eq!(run(b"a\nb\nc\nd\n"), "c\nd\n");
+    let mut ran: Vec<String> = std::fs::read_to_string(&ran)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["a", "b", "c", "d"]);
+}
