@@ -12,7 +12,10 @@
 //! (they would run Python code in the server), with 3.14's additions
 //! (`set`, list `clear`/`copy`, dict `|`, `fromkeys`, `reversed`, and
 //! `locked` on the locks), and registered names bound to one shared object
-//! of such a type. The objects and their methods are in `objects.rs`.
+//! of such a type. The objects and their methods are in `objects.rs`. The
+//! server's owner can also serve an object of its own under a name
+//! ([`Server::host`], a [`Hosted`] implementation): `mp map --listen`'s
+//! task board is one.
 //!
 //! # Proxies inside shared objects
 //!

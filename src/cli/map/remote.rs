@@ -976,7 +976,7 @@ fn engine_loop(
             )?;
             continue;
         }
-        let want = if ending { 0 } else { cap - in_flight };
+        let want = if ending { 0 } else { cap.saturating_sub(in_flight) };
         let wait = if in_flight == 0 {
             MAX_WAIT
         } else if !done.is_empty() || in_flight > low {
