@@ -7,7 +7,8 @@
 #  2. the same records through local `mp map -j 2` (the same 2 cores);
 #  3. PN x `true` (default 1,000: ssh per job is slow) through GNU parallel
 #     -S to the same two namespaces over ssh (an sshd per namespace,
-#     openssh-server installed by this script when missing).
+#     openssh-server installed by this script when missing), with -M
+#     (ssh ControlMaster: one connection per host, reused, its fastest way).
 # Tables show medians. The machine may be shared: wall times are noisy,
 # the coordinator's CPU much less so.
 # Usage (as root): bench/distributed.sh [ROUNDS] [N] [PN]
@@ -81,7 +82,7 @@ EOF
   ip netns exec "$ns-$h" /usr/sbin/sshd -f "$tmp/sshd-$h.conf"
   i=$((i + 1))
 done
-ssh_cmd="ssh -i $tmp/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlMaster=no -o GSSAPIAuthentication=no"
+ssh_cmd="ssh -i $tmp/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o GSSAPIAuthentication=no"
 
 seq "$n" >"$tmp/in"
 seq "$pn" >"$tmp/pin"
@@ -108,7 +109,7 @@ local_j2() {
 
 gnu_parallel() {
   ip netns exec "$ns-c" /usr/bin/time -f "%e %U %S" -o "$tmp/t" \
-    parallel --ssh "$ssh_cmd" -S 1/root@10.99.0.2,1/root@10.99.0.3 true <"$tmp/pin" >/dev/null 2>&1
+    parallel -M --ssh "$ssh_cmd" -S 1/root@10.99.0.2,1/root@10.99.0.3 true <"$tmp/pin" >/dev/null 2>&1
   awk -v n="$pn" '{printf "parallel_S %s %.3f %.4f\n", $1*'"$n"'/n, $2+$3, ($2+$3)*1000/n}' "$tmp/t" >>"$tmp/runs"
 }
 

@@ -929,15 +929,16 @@ fn engine_loop(
 ) -> Result<EngineEnd> {
     let (tx, rx) = std::sync::mpsc::channel::<MapTask>();
     let mut results = pool.imap_unordered_streaming(map_task, rx, 1);
-    // Records held: running, or ready behind a running one.
-    let cap = if cfg.halting { slots } else { slots * 4 + 4 };
-    let low = if cfg.halting { 0 } else { slots * 2 };
+    // Records held: running, or ready behind a running one. Short tasks
+    // (under 20 ms on average) are taken in larger batches: the round
+    // trips then cost more than holding a few records back.
+    let base_cap = slots * 4 + 4;
+    let mut avg_ms = f64::INFINITY;
     let mut in_flight = 0usize;
     let mut done: Vec<MapOutcome> = Vec::new();
     let mut ending = false;
     // Results go back in batches: when the records held run low (time
     // to take more), when a batch is ready, or for the heartbeat.
-    let batch = low.max(1);
     let mut last_call: Option<Instant> = None;
     loop {
         let take = |r: mp::Result<Option<MapOutcome>>,
@@ -957,11 +958,25 @@ fn engine_loop(
                 ),
             }
         };
+        let before = done.len();
         while take(
             results.next_timeout(Some(Duration::ZERO)),
             &mut in_flight,
             &mut done,
         )? {}
+        for o in &done[before..] {
+            let ms = o.outcome.duration.as_secs_f64() * 1000.0;
+            avg_ms = if avg_ms.is_finite() { avg_ms * 0.9 + ms * 0.1 } else { ms };
+        }
+        let cap = if cfg.halting {
+            slots
+        } else if avg_ms < 20.0 {
+            base_cap.max(64)
+        } else {
+            base_cap
+        };
+        let low = if cfg.halting { 0 } else { cap / 2 };
+        let batch = low.max(1);
         let since = last_call.map_or(HEARTBEAT, |t| t.elapsed());
         let call = (!ending && in_flight <= low)
             || done.len() >= batch
