@@ -419,6 +419,10 @@ impl Hosts {
             n,
         };
         let c = format!("{name}-c");
+        // Left over from a run that was killed: start afresh.
+        for h in ["c", "w1", "w2"] {
+            ip(&["netns", "del", &format!("{name}-{h}")]);
+        }
         if !ip(&["netns", "add", &c]) {
             println!("SKIPPED: cannot create network namespaces here");
             return None;

@@ -966,7 +966,11 @@ fn engine_loop(
         )? {}
         for o in &done[before..] {
             let ms = o.outcome.duration.as_secs_f64() * 1000.0;
-            avg_ms = if avg_ms.is_finite() { avg_ms * 0.9 + ms * 0.1 } else { ms };
+            avg_ms = if avg_ms.is_finite() {
+                avg_ms * 0.9 + ms * 0.1
+            } else {
+                ms
+            };
         }
         let cap = if cfg.halting {
             slots
@@ -991,7 +995,11 @@ fn engine_loop(
             )?;
             continue;
         }
-        let want = if ending { 0 } else { cap.saturating_sub(in_flight) };
+        let want = if ending {
+            0
+        } else {
+            cap.saturating_sub(in_flight)
+        };
         let wait = if in_flight == 0 {
             MAX_WAIT
         } else if !done.is_empty() || in_flight > low {
