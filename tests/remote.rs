@@ -841,3 +841,19 @@ fn resume_runs_only_what_is_left_remotely() {
     ran.sort();
     assert_eq!(ran, ["a", "b", "c", "d"]);
 }
+
+/// A worker waiting for its coordinator stops on SIGTERM: 143, and says so.
+#[test]
+fn a_waiting_worker_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = worker(&sock(dir.path()), &[], &[]);
+    assert!(common::wait_signal_ready(w.pid(), libc::SIGTERM, LIMIT));
+    signal(w.pid() as i32, libc::SIGTERM);
+    let f = w.finish(LIMIT);
+    assert_eq!(f.code(), Some(143), "{}", f.show());
+    assert!(
+        text(&f.stderr).contains("mp worker: interrupted by SIGTERM"),
+        "{}",
+        f.show()
+    );
+}

@@ -1529,7 +1529,8 @@ fn connect(
                     said = true;
                 }
                 if signals::stopping() {
-                    signals::exit(130);
+                    // The signal thread exits with 128 + the signal.
+                    signals::drained();
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
@@ -1553,6 +1554,7 @@ pub fn run_worker_engine(args: WorkerArgs) -> Result<i32> {
         Some(h) => h.clone(),
         None => this_host(),
     };
+    signals::IN_WORKER.store(true, std::sync::atomic::Ordering::Relaxed);
     signals::install()?;
     mp::command::reap_orphans(Duration::from_secs(2))
         .context("cannot watch for orphaned processes")?;
