@@ -123,6 +123,8 @@ pub struct LogLine<'a> {
     pub signal: i32,
     /// The command line, as bytes (a tab or newline in it becomes a space).
     pub command: &'a [u8],
+    /// The Host column: `:` for this machine.
+    pub host: &'a str,
 }
 
 /// `--joblog FILE`: one line per finished task, appended and flushed as it is written.
@@ -155,8 +157,15 @@ impl Joblog {
         self.line.clear();
         let _ = write!(
             self.line,
-            "{}\t:\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\t",
-            l.seq, l.start, l.runtime, l.send, l.receive, l.exitval, l.signal
+            "{}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\t",
+            l.seq,
+            clean_host(l.host),
+            l.start,
+            l.runtime,
+            l.send,
+            l.receive,
+            l.exitval,
+            l.signal
         );
         // The command's exact bytes: a file name need not be UTF-8.
         self.line.extend(
@@ -168,6 +177,20 @@ impl Joblog {
         self.file
             .write_all(&self.line)
             .context("cannot write to the joblog")
+    }
+}
+
+/// A host name for the joblog's Host column: no tab, newline or space
+/// (`:` for an empty name).
+fn clean_host(h: &str) -> String {
+    let h: String = h
+        .chars()
+        .map(|c| if c.is_whitespace() { '_' } else { c })
+        .collect();
+    if h.is_empty() {
+        ":".into()
+    } else {
+        h
     }
 }
 
@@ -300,6 +323,7 @@ mod tests {
                 exitval,
                 signal: 0,
                 command: b"echo\ta",
+                host: if seq == 5 { "node 1" } else { ":" },
             })
             .unwrap();
         }
@@ -307,6 +331,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(JOBLOG_HEADER));
         assert!(text.contains("2\t:\t1.000\t0.500\t0\t3\t1\t0\techo a\n"));
+        assert!(text.contains("5\tnode_1\t1.000"), "{text}");
         let all = DoneSet::load(&path, false).unwrap();
         assert!(all.contains(1) && all.contains(2) && all.contains(5) && !all.contains(3));
         assert_eq!(all.len(), 3);
@@ -323,6 +348,7 @@ mod tests {
             exitval: 0,
             signal: 0,
             command: b"x",
+            host: "n2",
         })
         .unwrap();
         assert!(DoneSet::load(&path, true).unwrap().contains(2));

@@ -39,6 +39,9 @@ enum Command {
     /// Serve shared objects to CPython's SyncManager/BaseManager clients (see
     /// mp serve-manager --help).
     ServeManager(serve_manager::ServeArgs),
+    /// Take records from a coordinator (`mp map --listen`) and run them
+    /// here (see mp worker --help).
+    Worker(Box<map::WorkerArgs>),
     /// The shared-state verbs (queue, dict, list, value, lock, semaphore,
     /// event, barrier).
     #[command(flatten)]
@@ -95,6 +98,12 @@ where
             }
         },
         Command::Listen(args) => finish("mp listen", listen::listen(args)),
+        Command::Worker(args) => {
+            let r = map::run_worker_engine(*args);
+            // Nothing a task started outlives the worker.
+            mp::command::end_orphans();
+            finish("mp worker", r)
+        }
         Command::Client(args) => finish("mp client", client::client_main(args)),
         Command::ServeManager(args) => finish("mp serve-manager", serve_manager::serve(args)),
         Command::State(verb) => state::run(verb),

@@ -73,7 +73,14 @@ impl std::error::Error for Usage {}
 
 pub(super) fn authkey(file: &Option<PathBuf>) -> Result<Option<Vec<u8>>> {
     if let Some(path) = file {
-        let mut key = std::fs::read(path).map_err(|e| {
+        let read = if path.as_os_str() == "-" {
+            // `-`: the key on stdin (how `mp map --ssh` hands it over).
+            let mut k = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut k).map(|_| k)
+        } else {
+            std::fs::read(path)
+        };
+        let mut key = read.map_err(|e| {
             Usage(format!(
                 "cannot read --authkey-file {}: {e}",
                 path.display()

@@ -12,7 +12,10 @@
 //! (they would run Python code in the server), with 3.14's additions
 //! (`set`, list `clear`/`copy`, dict `|`, `fromkeys`, `reversed`, and
 //! `locked` on the locks), and registered names bound to one shared object
-//! of such a type. The objects and their methods are in `objects.rs`.
+//! of such a type. The objects and their methods are in `objects.rs`. The
+//! server's owner can also serve an object of its own under a name
+//! ([`Server::host`], a [`Hosted`] implementation): `mp map --listen`'s
+//! task board is one.
 //!
 //! # Proxies inside shared objects
 //!
@@ -347,6 +350,27 @@ struct Entry {
     internal: usize,
 }
 
+/// An object the server's owner implements itself and serves under a
+/// name ([`Server::host`]): a client reaches it as a registered name
+/// (Python's `BaseManager.register(NAME)`, then `m.NAME()`), and its
+/// methods are called on the connection's own thread. `mp map --listen`
+/// serves its task board this way.
+pub trait Hosted: Send + Sync {
+    /// The method names clients may call (what `create` and
+    /// `get_methods` send).
+    fn exposed(&self) -> &'static [&'static str];
+    /// Calls `method` for the client on connection `conn`: the value to
+    /// return, or the last line of the traceback the client gets
+    /// (`ValueError: ...`).
+    fn call(&self, method: &str, args: Vec<Value>, conn: u64)
+        -> std::result::Result<Value, String>;
+    /// Connection `conn` ended (the client closed it or died).
+    fn disconnected(&self, _conn: u64) {}
+}
+
+/// A hosted object: (name, ident, object).
+type HostedEntry = (String, String, Arc<dyn Hosted>);
+
 /// The manager server.
 pub struct Server {
     objects: Mutex<Objects>,
@@ -365,6 +389,9 @@ pub struct Server {
     limits: ServerLimits,
     /// Objects alive per creating connection (for the per-connection cap).
     per_conn: Mutex<HashMap<u64, usize>>,
+    /// Hosted objects: name -> (ident, object); they live as long as the
+    /// server.
+    hosted: Mutex<Vec<HostedEntry>>,
 }
 
 /// The traceback of an unknown typeid or object id.
@@ -518,7 +545,31 @@ impl Server {
             stopping: AtomicBool::new(false),
             limits,
             per_conn: Mutex::new(HashMap::new()),
+            hosted: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Serves `obj` under `name` (a typeid for clients, as a `--register`ed
+    /// name is), before [`Server::serve_forever`].
+    pub fn host(&self, name: &str, obj: Arc<dyn Hosted>) {
+        let ident = self.new_ident();
+        self.hosted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.to_string(), ident, obj));
+    }
+
+    /// The hosted object called `name` (by_name) or with id `ident`.
+    fn hosted_find(&self, key: &str, by_name: bool) -> Option<(String, Arc<dyn Hosted>)> {
+        let hosted = self.hosted.lock().unwrap_or_else(|e| e.into_inner());
+        hosted
+            .iter()
+            .find(|(n, i, _)| if by_name { n == key } else { i == key })
+            .map(|(_, i, o)| (i.clone(), o.clone()))
+    }
+
+    fn hosted_exposed(obj: &dyn Hosted) -> Value {
+        Value::Tuple(obj.exposed().iter().map(|m| Value::str(*m)).collect())
     }
 
     fn objects(&self) -> MutexGuard<'_, Objects> {
@@ -787,6 +838,12 @@ impl Server {
         let Some(typeid) = typeid_value.as_str() else {
             return traceback(format!("KeyError: {}", py_repr(&typeid_value)));
         };
+        if let Some((ident, obj)) = self.hosted_find(typeid, true) {
+            return Reply::Return(Value::Tuple(vec![
+                Value::str(ident),
+                Self::hosted_exposed(&*obj),
+            ]));
+        }
         if self.is_name(typeid) {
             // A named object: the one object, one more reference to it.
             return match self.named_object(typeid, None) {
@@ -917,6 +974,9 @@ impl Server {
                 "TypeError: incref() missing 1 required positional argument: 'ident'",
             );
         };
+        if self.hosted_find(ident, false).is_some() {
+            return Reply::Return(Value::None);
+        }
         match self.objects().get_mut(ident) {
             // Also revives an object only containers held (CPython's
             // `id_to_local_proxy_obj`): a client rebuilt a proxy to it.
@@ -934,6 +994,9 @@ impl Server {
                 "TypeError: decref() missing 1 required positional argument: 'ident'",
             );
         };
+        if self.hosted_find(ident, false).is_some() {
+            return Reply::Return(Value::None);
+        }
         let gone = {
             let mut objs = self.objects();
             let Some(e) = objs.get_mut(ident) else {
@@ -965,6 +1028,9 @@ impl Server {
                 .map(String::from),
             _ => None,
         };
+        if let Some((_, obj)) = ident.as_deref().and_then(|i| self.hosted_find(i, false)) {
+            return Reply::Return(Self::hosted_exposed(&*obj));
+        }
         let objs = self.objects();
         match ident.and_then(|i| objs.get(&i).map(|e| e.obj.kind)) {
             Some(kind) => Reply::Return(kind.exposed_value()),
@@ -1022,6 +1088,16 @@ impl Server {
         // Beyond CPython: what this connection (a client thread) held is
         // released, so a client that died does not block the others.
         self.release_held_by(session.id);
+        let hosted: Vec<Arc<dyn Hosted>> = self
+            .hosted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, _, o)| o.clone())
+            .collect();
+        for obj in hosted {
+            obj.disconnected(session.id);
+        }
     }
 
     fn release_held_by(&self, conn_id: u64) {
@@ -1069,6 +1145,22 @@ impl Server {
         let Some(ident) = ident.as_str() else {
             return traceback(format!("KeyError: {}", py_repr(&ident)));
         };
+        if let Some((_, hosted)) = self.hosted_find(ident, false) {
+            if !hosted.exposed().contains(&method.as_str()) {
+                return attribute_traceback(
+                    &format!(
+                        "method {} is not in exposed={}",
+                        py_repr(&Value::str(method.as_str())),
+                        py_repr(&Self::hosted_exposed(&*hosted))
+                    ),
+                    &method,
+                );
+            }
+            return match hosted.call(&method, args, session.id) {
+                Ok(v) => Reply::Return(v),
+                Err(line) => traceback(line),
+            };
+        }
         let Some(obj) = self.objects().get(ident).map(|e| e.obj.clone()) else {
             return key_error_traceback(ident);
         };

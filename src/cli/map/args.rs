@@ -150,6 +150,47 @@ pub struct MapArgs {
     /// Like --resume, but also run again the records whose last run failed.
     #[arg(long, requires = "joblog", conflicts_with = "resume")]
     pub(super) resume_failed: bool,
+    /// Serve the records to remote `mp worker --connect ADDR` processes too
+    /// (HOST:PORT, port 0 picks one; or a Unix socket path): the address
+    /// is printed on stderr. Needs an authkey (--authkey-file or
+    /// $MP_AUTHKEY) unless ADDR is loopback or a Unix socket. -j counts
+    /// the local slots (-j 0: none). See "Remote workers" in the README.
+    #[arg(long, value_name = "ADDR")]
+    pub(super) listen: Option<String>,
+    /// With --listen: read the authentication key from FILE (else
+    /// $MP_AUTHKEY). Workers need the same key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MP_AUTHKEY_FILE",
+        requires = "listen"
+    )]
+    pub(super) authkey_file: Option<PathBuf>,
+    /// With --listen: a worker silent for this long (no call, as when its
+    /// host is cut off) is given up, and its records run elsewhere.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "10s", requires = "listen")]
+    pub(super) lease: Duration,
+    /// With --listen: start `mp worker` on these hosts over ssh, as GNU
+    /// parallel's -S does (HOST or N/HOST for N slots, comma-separated;
+    /// may be repeated). The key goes to the worker on its stdin.
+    #[arg(
+        long,
+        value_name = "HOST[,HOST...]",
+        value_delimiter = ',',
+        requires = "listen"
+    )]
+    pub(super) ssh: Vec<String>,
+    /// With --listen: the --ssh hosts, one per line (# comments).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub(super) sshloginfile: Option<PathBuf>,
+    /// The program --ssh runs as `PROG HOST COMMAND` (as GNU parallel's
+    /// --ssh).
+    #[arg(long, value_name = "PROG", env = "MP_SSH", default_value = "ssh")]
+    pub(super) ssh_program: String,
+    /// The address --ssh workers dial [default: the --listen address, an
+    /// unspecified host (0.0.0.0) replaced by this machine's name].
+    #[arg(long, value_name = "ADDR", requires = "listen")]
+    pub(super) advertise: Option<String>,
     /// The command and its arguments (use -- before it if it has options).
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub(super) command: Vec<OsString>,
@@ -209,7 +250,7 @@ pub(super) fn parse_jobs(s: &str) -> std::result::Result<Jobs, String> {
             return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
         }
     }
-    if matches!(jobs, Jobs::Exactly(0) | Jobs::Percent(0)) {
+    if matches!(jobs, Jobs::Percent(0)) {
         return Err(format!(
             "{s:?}: at least 1 worker is needed (GNU parallel's -j 0, \"as many as possible\", is not supported)"
         ));

@@ -17,6 +17,7 @@ mod args;
 mod blocks;
 mod input;
 mod output;
+mod remote;
 mod signals;
 mod template;
 
@@ -42,6 +43,7 @@ use blocks::{BlockReader, BLOCK_TARGET, FIRST_BLOCK_RECORDS, MAX_BLOCK_RECORDS};
 use input::{InputStatus, Records};
 use output::Out;
 use output::Tally;
+pub use remote::{run_worker_engine, WorkerArgs};
 use template::{Piece, Template};
 
 /// What the pool runs: the template, one record, its number.
@@ -161,10 +163,16 @@ fn run_inner(args: MapArgs) -> Result<i32> {
         None => Records::new(Box::new(std::io::stdin()), Some(0), delim),
     };
     let cpus = mp::process_cpu_count();
-    let processes = args
+    if args.processes == Some(args::Jobs::Exactly(0)) && args.listen.is_none() {
+        bail!(Usage(
+            "-j 0: at least 1 worker is needed (GNU parallel's -j 0, \"as many as possible\", is not supported; with --listen, -j 0 means no local slots)".into()
+        ));
+    }
+    let local_slots = args
         .processes
         .map_or(cpus, |j| j.resolve(cpus))
-        .clamp(1, MAX_WORKERS);
+        .min(MAX_WORKERS);
+    let processes = local_slots.max(1);
     let done_before = match &args.joblog {
         Some(path) if args.resume || args.resume_failed => {
             DoneSet::load(path, args.resume_failed).map_err(|e| Usage(format!("{e:#}")))?
@@ -183,11 +191,33 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             done_before.len()
         );
     }
+    if args.persistent && args.listen.is_some() {
+        bail!(Usage(
+            "--listen does not serve --persistent runs yet: remote workers run a command per record".into()
+        ));
+    }
     if args.persistent {
         return run_persistent(&args, records, processes, done_before, joblog);
     }
     let command: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
     let template = Arc::new(Template::new(&command, uses_shell(&args), colsep));
+    if let (Some(listen), false) = (&args.listen, args.dry_run) {
+        if args.maxtasksperchild.is_some() || args.chunksize.is_some() {
+            bail!(Usage(
+                "--listen: --chunksize and --maxtasksperchild are not used with remote workers (they take records in batches of their own)".into()
+            ));
+        }
+        let listen = listen.clone();
+        return remote::run_listen(
+            &args,
+            &listen,
+            records,
+            local_slots,
+            done_before,
+            joblog,
+            template,
+        );
+    }
     let make_task = {
         let template = template.clone();
         let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json);
@@ -289,6 +319,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             stderr: &stderr,
             json,
             joblog: &mut tally.joblog,
+            host: ":",
         };
         let ok = tally.progress.suspend(|| output::report(r, seq, out))?;
         tally.count(ok);
@@ -582,6 +613,7 @@ fn run_persistent(
                     stderr: &stderr,
                     json,
                     joblog: &mut tally.joblog,
+                    host: ":",
                 };
                 tally
                     .progress
@@ -619,6 +651,7 @@ fn needs_shell(s: &[u8]) -> bool {
 mod tests {
     use super::args::*;
     use super::*;
+    use args::Jobs;
 
     fn task(args: &[&str], record: &str, colsep: Option<&str>) -> Vec<String> {
         task_bytes(args, record.as_bytes(), colsep)
@@ -750,7 +783,9 @@ mod tests {
         assert_eq!(parse_jobs("50%").unwrap().resolve(8), 4);
         assert_eq!(parse_jobs("10%").unwrap().resolve(2), 1);
         assert_eq!(parse_jobs("200%").unwrap().resolve(3), 6);
-        for bad in ["0", "0%", "x", "", "+", "1.5", "-x"] {
+        // -j 0 parses: it means no local slots with --listen, and is refused without.
+        assert_eq!(parse_jobs("0").unwrap(), Jobs::Exactly(0));
+        for bad in ["0%", "x", "", "+", "1.5", "-x"] {
             let e = parse_jobs(bad).unwrap_err();
             assert!(!e.contains("-- -"), "{e}");
         }

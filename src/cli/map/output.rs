@@ -63,6 +63,9 @@ pub struct Out<'a> {
     pub stderr: &'a std::io::Stderr,
     pub json: bool,
     pub joblog: &'a mut Option<Joblog>,
+    /// The joblog's Host column: `:` for this machine (GNU parallel's
+    /// name for it), else the remote worker's host.
+    pub host: &'a str,
 }
 
 /// Writes one task's result (and its joblog line); returns whether it succeeded.
@@ -121,13 +124,32 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
                     exitval: r.exit_code.unwrap_or(-1),
                     signal: r.signal.unwrap_or(0),
                     command: command.as_deref().unwrap_or(b""),
+                    host: o.host,
                 })?;
             }
             Ok(ok)
         }
-        Err(e) => {
+        Err(e) => report_error(task_error(e), seq, o),
+    }
+}
+
+/// A remote task's result (the reason when it has none).
+pub fn report_remote(
+    result: std::result::Result<MapOutcome, String>,
+    seq: u64,
+    o: Out<'_>,
+) -> Result<bool> {
+    match result {
+        Ok(r) => report(Ok(r), Some(seq), o),
+        Err(e) => report_error(e, Some(seq), o),
+    }
+}
+
+/// A task without a result: the reason, on stderr (or as JSON) and in the joblog.
+fn report_error(e: String, seq: Option<u64>, o: Out<'_>) -> Result<bool> {
+    {
+        {
             let position = seq.map_or_else(|| "?".to_string(), |p| p.to_string());
-            let e = task_error(e);
             if o.json {
                 let mut obj = Map::new();
                 obj.insert("seq".into(), seq.map_or(Value::Null, Value::from));
@@ -146,6 +168,7 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
                     exitval: -1,
                     signal: 0,
                     command: format!("({e})").as_bytes(),
+                    host: o.host,
                 })?;
             }
             Ok(false)
@@ -328,6 +351,7 @@ pub fn report_block(b: BlockOutcome, frame: Frame, o: Out<'_>) -> Result<()> {
                 },
                 signal: failure.and_then(|f| f.signal).unwrap_or(0),
                 command: &record,
+                host: o.host,
             })?;
         }
     }

@@ -41,6 +41,18 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 /// killed by SIGPIPE.
 pub const BROKEN_PIPE_EXIT: i32 = 128 + libc::SIGPIPE;
 
+/// Set in `mp worker`, which shares this signal handling: its messages
+/// name it.
+pub static IN_WORKER: AtomicBool = AtomicBool::new(false);
+
+fn who() -> &'static str {
+    if IN_WORKER.load(Ordering::Relaxed) {
+        "mp worker"
+    } else {
+        "mp map"
+    }
+}
+
 /// Whether a signal asked the run to stop.
 pub fn stopping() -> bool {
     STOPPING.load(Ordering::SeqCst)
@@ -127,7 +139,8 @@ pub fn install() -> Result<()> {
             loop {
                 if let Some(again) = signals.pending().next() {
                     eprintln!(
-                        "mp map: interrupted by {} again: leaving now",
+                        "{}: interrupted by {} again: leaving now",
+                        who(),
                         signal_name(again)
                     );
                     exit_on_signal(128 + sig);
@@ -141,7 +154,7 @@ pub fn install() -> Result<()> {
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            eprintln!("mp map: interrupted by {}", signal_name(sig));
+            eprintln!("{}: interrupted by {}", who(), signal_name(sig));
             exit_on_signal(128 + sig);
         })
         .context("cannot start the signal thread")?;
