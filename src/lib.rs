@@ -24,6 +24,7 @@
 //! | `shared_memory.SharedMemory` | [`shared_memory::SharedMemory`] |
 //! | `connection.Listener`, `connection.Client` | [`connection::Listener`], [`connection::client`] |
 //! | `pickle.loads` / `dumps` (the wire subset, never executing anything) | [`pickle`] |
+//! | `subprocess.Popen(..., process_group=0)` plus killing the group | [`process_group::ProcessGroup`] (new group, death signal, TERM/grace/KILL teardown) |
 //!
 //! ```no_run
 //! fn f(conn: mp::Connection) {
@@ -57,6 +58,7 @@ pub mod pickle;
 pub mod pool;
 mod popen;
 pub mod process;
+pub mod process_group;
 pub mod queues;
 pub mod reduction;
 pub mod shared_memory;

@@ -742,7 +742,12 @@ fn a_lock_whose_manager_goes_stops_its_command() {
     let ready = dir.path().join("ready");
     let marker = common::marker();
     let _reaper = common::Reaper(marker.clone());
-    let script = format!("touch {}; sleep {marker}", ready.display());
+    // Two processes in the command's group, one in the background: the
+    // teardown ends both.
+    let script = format!(
+        "sleep {marker} & touch {}; sleep {marker}; wait",
+        ready.display()
+    );
     let child = mp(&s, &["lock", "L", "--", "sh", "-c", &script])
         .stderr(Stdio::piped())
         .spawn()

@@ -163,25 +163,12 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
 }
 
 /// Ends `group` (0: none), the persistent command an idle worker keeps,
-/// giving it half a second to exit on SIGTERM before SIGKILL, then exits
-/// with 128 + `sig`. Async-signal-safe.
+/// giving it half a second to go on SIGTERM before SIGKILL
+/// ([`crate::process_group::terminate_all`]), then exits with 128 + `sig`.
+/// Async-signal-safe.
 fn end_group_and_exit(group: i32, sig: libc::c_int) -> ! {
     if group > 0 {
-        // SAFETY: kill, waitpid and nanosleep are async-signal-safe.
-        unsafe {
-            libc::kill(-group, libc::SIGTERM);
-            for _ in 0..50 {
-                if libc::waitpid(group, std::ptr::null_mut(), libc::WNOHANG) == group {
-                    break;
-                }
-                let ts = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 10_000_000,
-                };
-                libc::nanosleep(&ts, std::ptr::null_mut());
-            }
-            libc::kill(-group, libc::SIGKILL);
-        }
+        crate::process_group::terminate_all(&[group], Duration::from_millis(500));
     }
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(128 + sig) }
@@ -321,7 +308,8 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         Ok(c) => c,
         Err(e) => return fail(format!("{}: {e}", describe_command(first))),
     };
-    let pid = child.pid;
+    let mut group = child.group;
+    let pid = group.id() as i32;
     if let Some(delay) = spawn::test_record_delay() {
         std::thread::sleep(delay);
     }
@@ -332,7 +320,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             let _ = std::fs::File::from(input).write_all(&data);
         });
     }
-    let pidfd = child.pidfd;
+    let pidfd = group.pidfd().expect("spawn returns a pidfd");
     let mut out = Sink::default();
     let mut err = Sink::default();
     let mut pipes: Vec<(OwnedFd, bool)> = vec![(child.stdout, true), (child.stderr, false)];
@@ -349,14 +337,14 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             && (STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d))
         {
             timed_out = !STOP.load(Ordering::SeqCst);
-            // SAFETY: signalling the command's own process group.
-            unsafe { libc::kill(-pid, libc::SIGTERM) };
+            // Teardown, step by step in this loop so that the pipes are
+            // read meanwhile: TERM, the grace period, KILL.
+            let _ = group.signal(libc::SIGTERM);
             stopping_since = Some(now);
         }
         if let Some(since) = stopping_since {
             if now.duration_since(since) >= task.grace {
-                // SAFETY: as above.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = group.signal(libc::SIGKILL);
                 if exited {
                     // Grandchildren may hold the pipes open: stop waiting for them.
                     break;
@@ -416,7 +404,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             break;
         }
     }
-    let status = spawn::wait(pid);
+    let status = group.wait();
     CURRENT_GROUP.store(0, Ordering::SeqCst);
     // Whatever is left of the group goes too: after a stop, at once; after
     // a normal exit, background processes the command left get SIGTERM
@@ -427,8 +415,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
     } else {
         libc::SIGTERM
     };
-    // SAFETY: signalling the command's own process group.
-    unsafe { libc::kill(-pid, leftover) };
+    let _ = group.signal(leftover);
     let (exit_code, signal) = match status {
         Ok(s) => (s.code(), s.signal()),
         Err(_) => (None, None),
