@@ -48,7 +48,6 @@
 #![deny(missing_docs)]
 
 mod build_id;
-pub mod command;
 pub mod connection;
 pub mod context;
 mod deadline;
@@ -83,4 +82,5 @@ pub mod internals {
     pub use crate::deadline::{after, deadline, left};
     pub use crate::popen::forkserver::server_pid;
     pub use crate::popen::spawn::set_executable as set_spawn_executable;
+    pub use crate::process_group::pidfd_open;
 }

@@ -379,7 +379,7 @@ fn reap(pid: i32, block: bool) -> io::Result<Option<ExitStatus>> {
 }
 
 /// `pidfd_open(2)` for a child of ours (race-free while it is unreaped).
-pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: the syscall takes a pid and flags and returns a new descriptor or -1.
     let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if r < 0 {

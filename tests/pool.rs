@@ -214,7 +214,11 @@ fn workers_cannot_start(m: StartMethod) -> TestResult {
         .build()?;
     let t = Instant::now();
     match p.map(pow3, 0..10u64, Some(1)) {
-        Err(Error::Task(e @ TaskError::WorkersCannotStart { count, exitcode, .. })) => {
+        Err(Error::Task(
+            e @ TaskError::WorkersCannotStart {
+                count, exitcode, ..
+            },
+        )) => {
             check(count == mp::pool::START_FAILURES, format!("{e}"))?;
             check(exitcode == Some(3), format!("{e}"))?;
             let msg = e.to_string();
@@ -227,7 +231,10 @@ fn workers_cannot_start(m: StartMethod) -> TestResult {
     }
     check(t.elapsed() < Duration::from_secs(30), "no hang")?;
     // The pool stays failed: later work fails at once, no hang.
-    check(p.map(pow3, 0..3u64, None).is_err(), "a failed pool fails later work")
+    check(
+        p.map(pow3, 0..3u64, None).is_err(),
+        "a failed pool fails later work",
+    )
 }
 
 /// A finalizer: sends this worker's pid on the queue.

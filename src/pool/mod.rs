@@ -74,7 +74,10 @@ use crate::error::{Error, Misuse, Result};
 /// words. `exitcode` is Python's `Process.exitcode`: negative for the
 /// signal that killed it, `None` when its status could not be learned.
 fn worker_lost(pid: i32, exitcode: Option<i32>) -> String {
-    format!("worker {pid} {} while running the task", how_it_ended(exitcode))
+    format!(
+        "worker {pid} {} while running the task",
+        how_it_ended(exitcode)
+    )
 }
 
 /// "was killed by SIGKILL", "exited with status 3".

@@ -41,7 +41,7 @@
 //! `PATH` cache with its retry when a program moved.
 //!
 //! The started command is handed over as a
-//! [`ProcessGroup`](crate::process_group::ProcessGroup) (`adopt`: no
+//! [`ProcessGroup`](mp::process_group::ProcessGroup) (`adopt`: no
 //! system call), which signals, reaps and tears it down as every other
 //! command mp starts. It is the one place without the group's death
 //! signal: `posix_spawn` has no attribute for `PR_SET_PDEATHSIG`, and
@@ -58,7 +58,7 @@ use std::path::Path;
 use std::ptr;
 
 use super::CommandTask;
-use crate::process_group::ProcessGroup;
+use mp::process_group::ProcessGroup;
 
 /// The variables set per task; the inherited values of these are dropped.
 const PER_TASK: [&str; 3] = ["MP_SEQ", "PARALLEL_SEQ", "MP_SLOT"];
@@ -290,7 +290,7 @@ fn spawn_exec(
         )
     })?;
     // Ours and unreaped: the pid cannot have been reused.
-    match crate::process_group::pidfd_open(pid) {
+    match mp::process_group::pidfd_open(pid) {
         Ok(pidfd) => Ok(ProcessGroup::adopt(pid as u32, Some(pidfd))),
         Err(e) => {
             // Without a pidfd it cannot be watched: dropping the group

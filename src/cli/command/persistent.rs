@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
 
-use crate::process_group::ProcessGroup;
+use mp::process_group::ProcessGroup;
 
 use super::{as_task, base_command, epoch_now, record_group, CURRENT_GROUP, STOP, STOP_SIGNAL};
 
@@ -185,7 +185,7 @@ fn set_nonblocking(fd: &OwnedFd) {
 }
 
 fn start(cmd: &PersistentCommand) -> Result<Running, String> {
-    let slot = crate::pool::worker_slot().map_or(1, |s| s + 1).to_string();
+    let slot = mp::pool::worker_slot().map_or(1, |s| s + 1).to_string();
     let argv: Vec<std::ffi::OsString> = cmd
         .argv
         .iter()
@@ -435,7 +435,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
             b
         };
         let want_write = write_pos < limit_bytes && r.stdin.is_some();
-        let deadline = crate::deadline::deadline(last_progress, cmd.timeout);
+        let deadline = mp::internals::deadline(last_progress, cmd.timeout);
         let timeout = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
