@@ -48,6 +48,7 @@
 #![deny(missing_docs)]
 
 mod build_id;
+mod child;
 pub mod connection;
 pub mod context;
 mod deadline;

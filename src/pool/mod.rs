@@ -548,7 +548,7 @@ impl Pool {
     }
 
     fn start(b: PoolBuilder) -> Result<Pool> {
-        crate::popen::check_bootstrap()?;
+        crate::child::check_bootstrap()?;
         let processes = b.processes.unwrap_or_else(context::process_cpu_count);
         let (wake_r, wake_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)

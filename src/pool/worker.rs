@@ -123,7 +123,7 @@ fn run_hook(hook: Arc<super::WorkerHook>) -> Option<String> {
     match r {
         Ok(Ok(())) => None,
         Ok(Err(text)) => Some(text),
-        Err(payload) => Some(crate::popen::panic_text(&*payload)),
+        Err(payload) => Some(crate::child::panic_text(&*payload)),
     }
 }
 
