@@ -7,14 +7,14 @@
 //! - **A new group.** The command leads a new process group (its pgid is
 //!   its pid), so a signal to the group reaches everything it started
 //!   that did not leave the group on purpose (`setsid`, `setpgid`).
-//! - **A death signal.** Started by [`ProcessGroup::spawn`], the command
-//!   gets [`DEATH_SIGNAL`] (SIGKILL) when the thread that started it dies
-//!   (`PR_SET_PDEATHSIG`), so even a SIGKILLed parent does not leave it
-//!   running. SIGKILL, not SIGTERM: the parent that would have followed a
-//!   TERM with a KILL after the grace period is gone, so a command that
-//!   ignores TERM would outlive it for ever. The kernel sends it to the
-//!   leader only: what the leader started in the background survives the
-//!   leader; `mp map` ends those with its subreaper (see its README notes).
+//! - **A death signal, to the whole group.** Started by
+//!   [`ProcessGroup::spawn`], the group gets [`DEATH_SIGNAL`] (SIGKILL) when
+//!   this process dies, even by SIGKILL: the leader from the kernel
+//!   (`PR_SET_PDEATHSIG`), every member from the group's *watchdog*, a small
+//!   forked process of ours that waits on this process's pidfd and signals
+//!   the group when it exits. SIGKILL, not SIGTERM: the parent that would
+//!   have followed a TERM with a KILL after the grace period is gone, so a
+//!   command that ignores TERM would outlive it for ever.
 //! - **Teardown.** [`ProcessGroup::terminate`]: SIGTERM to the group, up to
 //!   the grace period for the leader to exit (it is reaped) and the rest of
 //!   the group to go, then SIGKILL to the group (harmless when it is empty;
@@ -25,8 +25,9 @@
 //!
 //! [`ProcessGroup::adopt`] takes a leader started by other means (`mp map`
 //! starts per-record commands with glibc's `posix_spawn` and
-//! `POSIX_SPAWN_SETPGROUP`, which has no death signal): it gets the same
-//! signals, waits and teardown.
+//! `POSIX_SPAWN_SETPGROUP`, which has no death signal, and ends the groups
+//! of a dead worker with its subreaper): it gets the same signals, waits
+//! and teardown, and neither death signal nor watchdog.
 //!
 //! # Example
 //!
@@ -50,7 +51,15 @@
 //! - `PR_SET_PDEATHSIG` fires when the *thread* that started the command
 //!   exits, not only the process: start commands from a thread that
 //!   outlives them (the main thread, or one that waits for its command).
-//! - The death signal reaches the leader only (see above).
+//! - The watchdog is started right after the command: if this process is
+//!   killed in between, only the leader gets the death signal. It is a
+//!   child of this process in this process's group, it ignores the
+//!   terminal's signals, holds no descriptor of ours, and is killed and
+//!   reaped when the group is terminated or dropped. When this process
+//!   dies it signals the group it was given; should that group have ended
+//!   just before and its id been reused at once, the signal would reach a
+//!   stranger: the kernel reuses pids only after going round the whole
+//!   pid space, so this is not a practical concern.
 //! - A group id is a pid: once the leader is reaped and every member has
 //!   gone, the kernel may give the number to a new process. Signal a group
 //!   only while you know a member is left ([`ProcessGroup::is_empty`]), or
@@ -82,6 +91,8 @@ pub struct ProcessGroup {
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
+    /// The watchdog's pid, while it runs (see the module docs).
+    watchdog: Option<i32>,
 }
 
 impl ProcessGroup {
@@ -113,6 +124,7 @@ impl ProcessGroup {
         let mut child = cmd.spawn()?;
         let pid = child.id() as i32;
         let mut group = ProcessGroup::adopt(pid as u32, pidfd_open(pid).ok());
+        group.watchdog = start_watchdog(pid).ok();
         group.stdin = child.stdin.take();
         group.stdout = child.stdout.take();
         group.stderr = child.stderr.take();
@@ -134,6 +146,7 @@ impl ProcessGroup {
             stdin: None,
             stdout: None,
             stderr: None,
+            watchdog: None,
         }
     }
 
@@ -245,10 +258,23 @@ impl ProcessGroup {
             grace,
         );
         self.status = status;
+        self.stop_watchdog();
         match (status, error) {
             (Some(s), _) => Ok(s),
             (None, Some(e)) => Err(e),
             (None, None) => Err(io::Error::other("the leader was not reaped")),
+        }
+    }
+}
+
+impl ProcessGroup {
+    /// Kills and reaps the watchdog, if it runs.
+    fn stop_watchdog(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            // SAFETY: kill has no memory preconditions; `w` is our
+            // unreaped child, so the pid is still its.
+            unsafe { libc::kill(w, libc::SIGKILL) };
+            reap_raw(w, true);
         }
     }
 }
@@ -259,6 +285,79 @@ impl Drop for ProcessGroup {
             let _ = self.signal(libc::SIGKILL);
             let _ = reap(self.pid, true);
         }
+        self.stop_watchdog();
+    }
+}
+
+/// Forks the watchdog of group `pgid`: see the module docs. Returns its pid.
+fn start_watchdog(pgid: i32) -> io::Result<i32> {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the child runs only `watchdog`, which makes async-signal-safe
+    // system calls and never returns to Rust code of the parent's.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        // SAFETY: we are the freshly forked child.
+        0 => unsafe { watchdog(parent, pgid) },
+        pid => Ok(pid),
+    }
+}
+
+/// The watchdog's whole life: let go of every descriptor (a pipe end held
+/// here would keep its reader from seeing end of file), ignore the
+/// terminal's signals, wait until `parent` exits, send the group
+/// [`DEATH_SIGNAL`], exit.
+///
+/// # Safety
+/// Only in a child just forked from `parent`: it makes only
+/// async-signal-safe system calls.
+unsafe fn watchdog(parent: libc::pid_t, pgid: i32) -> ! {
+    // SAFETY: plain system calls with valid arguments.
+    unsafe {
+        for sig in [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+            libc::SIGPIPE,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            for fd in 0..1024 {
+                libc::close(fd);
+            }
+        }
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, parent, 0) as libc::c_int;
+        // Opened after the fork: if the parent is already gone, we were
+        // re-parented (or the pid names another process by now).
+        if libc::getppid() == parent {
+            if pidfd >= 0 {
+                let mut fd = libc::pollfd {
+                    fd: pidfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                while libc::poll(&mut fd, 1, -1) <= 0 {}
+            } else {
+                // No pidfds: look at the parent ten times a second.
+                let ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 100_000_000,
+                };
+                while libc::getppid() == parent {
+                    libc::nanosleep(&ts, std::ptr::null_mut());
+                }
+            }
+        }
+        if pgid > 1 {
+            libc::kill(-pgid, DEATH_SIGNAL);
+        }
+        libc::_exit(0)
     }
 }
 
@@ -470,9 +569,11 @@ mod tests {
         let ids = [a.id() as i32, b.id() as i32];
         terminate_all(&ids, Duration::from_secs(30));
         assert!(gone_within(bg_a) && gone_within(bg_b));
-        // terminate_all reaped the leaders; the groups must not try again.
-        std::mem::forget(a);
-        std::mem::forget(b);
+        // terminate_all reaped the leaders: the groups must not wait again;
+        // dropping them stops their watchdogs.
+        let (mut a, mut b) = (a, b);
+        a.status = Some(ExitStatus::from_raw(0));
+        b.status = Some(ExitStatus::from_raw(0));
     }
 
     #[test]
