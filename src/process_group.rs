@@ -51,8 +51,10 @@
 //! - `PR_SET_PDEATHSIG` fires when the *thread* that started the command
 //!   exits, not only the process: start commands from a thread that
 //!   outlives them (the main thread, or one that waits for its command).
-//! - The watchdog is started right after the command: if this process is
-//!   killed in between, only the leader gets the death signal. It is a
+//! - The watchdog is forked just before the command, which writes its pid
+//!   to it before it execs, so there is no moment when the command runs
+//!   and would not be ended with this process. Each [`ProcessGroup::spawn`]
+//!   adds that hook to the `Command`: spawn a `Command` once. It is a
 //!   child of this process in this process's group, it ignores the
 //!   terminal's signals, holds no descriptor of ours, and is killed and
 //!   reaped when the group is terminated or dropped. When this process
@@ -104,27 +106,49 @@ impl ProcessGroup {
     /// The errors are `Command::spawn`'s (`NotFound` for a missing program).
     pub fn spawn(cmd: &mut Command) -> io::Result<ProcessGroup> {
         let parent = std::process::id() as libc::pid_t;
+        // The watchdog comes first, and the command tells it its pid before
+        // it execs: no moment when the command runs and nobody would end
+        // its group if this process died.
+        let (watchdog, tell) = start_watchdog()?;
+        let tell_fd = tell.as_raw_fd();
         cmd.process_group(0);
         // SAFETY: between fork and exec the closure makes only
-        // async-signal-safe system calls (prctl, getppid, getpid, kill) and
-        // builds an io::Error from an errno, which does not allocate.
+        // async-signal-safe system calls (prctl, getpid, write, getppid,
+        // kill) and builds an io::Error from an errno, which does not
+        // allocate. `tell_fd` is open in the child until its exec
+        // (close-on-exec), and this closure runs before that.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, DEATH_SIGNAL) != 0 {
                     return Err(io::Error::last_os_error());
                 }
+                let me: libc::pid_t = libc::getpid();
+                libc::write(
+                    tell_fd,
+                    (&me as *const libc::pid_t).cast::<libc::c_void>(),
+                    std::mem::size_of::<libc::pid_t>(),
+                );
                 // The parent died before the prctl: the signal will never
                 // come, so take it now.
                 if libc::getppid() != parent {
-                    libc::kill(libc::getpid(), DEATH_SIGNAL);
+                    libc::kill(me, DEATH_SIGNAL);
                 }
                 Ok(())
             });
         }
-        let mut child = cmd.spawn()?;
+        let spawned = cmd.spawn();
+        // The watchdog has the pid now, or end of file (nothing started).
+        drop(tell);
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                stop_watchdog(watchdog);
+                return Err(e);
+            }
+        };
         let pid = child.id() as i32;
         let mut group = ProcessGroup::adopt(pid as u32, pidfd_open(pid).ok());
-        group.watchdog = start_watchdog(pid).ok();
+        group.watchdog = Some(watchdog);
         group.stdin = child.stdin.take();
         group.stdout = child.stdout.take();
         group.stderr = child.stderr.take();
@@ -271,10 +295,7 @@ impl ProcessGroup {
     /// Kills and reaps the watchdog, if it runs.
     fn stop_watchdog(&mut self) {
         if let Some(w) = self.watchdog.take() {
-            // SAFETY: kill has no memory preconditions; `w` is our
-            // unreaped child, so the pid is still its.
-            unsafe { libc::kill(w, libc::SIGKILL) };
-            reap_raw(w, true);
+            stop_watchdog(w);
         }
     }
 }
@@ -289,29 +310,40 @@ impl Drop for ProcessGroup {
     }
 }
 
-/// Forks the watchdog of group `pgid`: see the module docs. Returns its pid.
-fn start_watchdog(pgid: i32) -> io::Result<i32> {
+/// Kills and reaps watchdog `w`.
+fn stop_watchdog(w: i32) {
+    // SAFETY: kill has no memory preconditions; `w` is our unreaped child,
+    // so the pid is still its.
+    unsafe { libc::kill(w, libc::SIGKILL) };
+    reap_raw(w, true);
+}
+
+/// Forks a watchdog (see the module docs): its pid, and the pipe on which
+/// the group's leader tells it the group's id.
+fn start_watchdog() -> io::Result<(i32, OwnedFd)> {
     let parent = std::process::id() as libc::pid_t;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
     // SAFETY: the child runs only `watchdog`, which makes async-signal-safe
     // system calls and never returns to Rust code of the parent's.
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
         // SAFETY: we are the freshly forked child.
-        0 => unsafe { watchdog(parent, pgid) },
-        pid => Ok(pid),
+        0 => unsafe { watchdog(parent, r.as_raw_fd()) },
+        pid => Ok((pid, w)),
     }
 }
 
-/// The watchdog's whole life: let go of every descriptor (a pipe end held
-/// here would keep its reader from seeing end of file), ignore the
-/// terminal's signals, wait until `parent` exits, send the group
+/// The watchdog's whole life: let go of every descriptor but `tell` (a
+/// pipe end held here would keep its reader from seeing end of file),
+/// ignore the terminal's signals, read the group's id from `tell` (end of
+/// file: nothing was started), wait until `parent` exits, send the group
 /// [`DEATH_SIGNAL`], exit.
 ///
 /// # Safety
 /// Only in a child just forked from `parent`: it makes only
 /// async-signal-safe system calls.
-unsafe fn watchdog(parent: libc::pid_t, pgid: i32) -> ! {
-    // SAFETY: plain system calls with valid arguments.
+unsafe fn watchdog(parent: libc::pid_t, tell: libc::c_int) -> ! {
+    // SAFETY: plain system calls with valid arguments and buffers.
     unsafe {
         for sig in [
             libc::SIGINT,
@@ -327,11 +359,31 @@ unsafe fn watchdog(parent: libc::pid_t, pgid: i32) -> ! {
         ] {
             libc::signal(sig, libc::SIG_IGN);
         }
-        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-            for fd in 0..1024 {
+        let t = tell as u32;
+        let below = t == 0 || libc::syscall(libc::SYS_close_range, 0u32, t - 1, 0u32) == 0;
+        let above = libc::syscall(libc::SYS_close_range, t + 1, u32::MAX, 0u32) == 0;
+        if !(below && above) {
+            for fd in (0..1024).filter(|&fd| fd != tell) {
                 libc::close(fd);
             }
         }
+        let mut pgid: libc::pid_t = 0;
+        let mut got = 0usize;
+        let want = std::mem::size_of::<libc::pid_t>();
+        while got < want {
+            let n = libc::read(
+                tell,
+                (&mut pgid as *mut libc::pid_t).cast::<u8>().add(got).cast(),
+                want - got,
+            );
+            if n > 0 {
+                got += n as usize;
+            } else if n == 0 || *libc::__errno_location() != libc::EINTR {
+                // Nothing was started.
+                libc::_exit(0);
+            }
+        }
+        libc::close(tell);
         let pidfd = libc::syscall(libc::SYS_pidfd_open, parent, 0) as libc::c_int;
         // Opened after the fork: if the parent is already gone, we were
         // re-parented (or the pid names another process by now).
