@@ -206,7 +206,7 @@ pub fn process_cpu_count() -> usize {
 ///
 /// Call it first thing in `main`. See [the bootstrap](self#the-bootstrap-and-its-trap).
 pub fn freeze_support() {
-    crate::popen::bootstrap();
+    crate::child::bootstrap();
 }
 
 /// Runs `f` after the bootstrap: `fn main() { mp::main(|| { ... }) }` is the

@@ -24,6 +24,7 @@
 //! | `shared_memory.SharedMemory` | [`shared_memory::SharedMemory`] |
 //! | `connection.Listener`, `connection.Client` | [`connection::Listener`], [`connection::client`] |
 //! | `pickle.loads` / `dumps` (the wire subset, never executing anything) | [`pickle`] |
+//! | `subprocess.Popen(..., process_group=0)` plus killing the group | [`process_group::ProcessGroup`] (new group, death signal, TERM/grace/KILL teardown) |
 //!
 //! ```no_run
 //! fn f(conn: mp::Connection) {
@@ -47,7 +48,7 @@
 #![deny(missing_docs)]
 
 mod build_id;
-pub mod command;
+mod child;
 pub mod connection;
 pub mod context;
 mod deadline;
@@ -57,6 +58,7 @@ pub mod pickle;
 pub mod pool;
 mod popen;
 pub mod process;
+pub mod process_group;
 pub mod queues;
 pub mod reduction;
 pub mod shared_memory;
@@ -81,4 +83,5 @@ pub mod internals {
     pub use crate::deadline::{after, deadline, left};
     pub use crate::popen::forkserver::server_pid;
     pub use crate::popen::spawn::set_executable as set_spawn_executable;
+    pub use crate::process_group::pidfd_open;
 }

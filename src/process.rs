@@ -263,7 +263,7 @@ impl Process {
 
     /// Starts the child. A process can be started once.
     pub fn start(&self) -> Result<()> {
-        popen::check_bootstrap()?;
+        crate::child::check_bootstrap()?;
         let (name, identity, daemon, method, watch_parent, target) = {
             let mut cfg = lock(&self.inner.config);
             let target = cfg

@@ -425,21 +425,39 @@ impl SharedMemory {
     }
 
     /// Copies `buf.len()` bytes at `offset` into `buf`.
+    ///
+    /// Other processes may write the segment meanwhile: the copy is made of
+    /// relaxed atomic byte loads, so a racing write is no data race (no
+    /// undefined behaviour), and `buf` gets, byte by byte, the old or the
+    /// new value. Agreeing on who writes when (a [`Lock`](crate::synchronize::Lock),
+    /// a message) is the caller's business, as in Python.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: in range; a plain byte copy out of shared memory.
+        // SAFETY: in range of the mapping, which lives as long as `self`;
+        // this process touches the segment's bytes only through
+        // `read_at`/`write_at` (atomic byte accesses) unless a caller of the
+        // unsafe `as_slice`/`as_mut_slice` vouched that nobody writes.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.as_ptr().add(offset), buf.as_mut_ptr(), buf.len())
+            crate::sharedctypes::copy::load_into::<u8>(
+                self.as_ptr().add(offset),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
         };
         Ok(())
     }
 
-    /// Copies `data` into the segment at `offset`.
+    /// Copies `data` into the segment at `offset`, with relaxed atomic byte
+    /// stores (see [`read_at`](Self::read_at)).
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
         self.check_range(offset, data.len())?;
-        // SAFETY: in range; a plain byte copy into shared memory.
+        // SAFETY: as in `read_at`.
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.as_ptr().add(offset), data.len())
+            crate::sharedctypes::copy::store_from::<u8>(
+                data.as_ptr(),
+                self.as_ptr().add(offset),
+                data.len(),
+            )
         };
         Ok(())
     }

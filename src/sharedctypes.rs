@@ -106,7 +106,7 @@ unsafe impl<T: Shareable, const N: usize> Shareable for [T; N] {}
 /// bytes, so accesses never mix sizes, and a field no wider than that (a
 /// `bool`, a `char`) is never split between two units: a racing write can
 /// mix units of two values, never make an invalid `bool` or `char`.
-mod copy {
+pub(crate) mod copy {
     use std::mem::{align_of, size_of};
     use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
@@ -190,7 +190,7 @@ mod copy {
     /// through this module while anyone else might write them; `dst` is
     /// aligned and valid for writing `n` values.
     #[inline]
-    pub(super) unsafe fn load_into<T: Shareable>(src: *const T, dst: *mut T, n: usize) {
+    pub(crate) unsafe fn load_into<T: Shareable>(src: *const T, dst: *mut T, n: usize) {
         // SAFETY: the caller's contract.
         unsafe { by_width(src, dst, n, false) }
     }
@@ -201,7 +201,7 @@ mod copy {
     /// # Safety
     /// As for [`load_into`], with the roles of `src` and `dst` swapped.
     #[inline]
-    pub(super) unsafe fn store_from<T: Shareable>(src: *const T, dst: *mut T, n: usize) {
+    pub(crate) unsafe fn store_from<T: Shareable>(src: *const T, dst: *mut T, n: usize) {
         // SAFETY: the caller's contract.
         unsafe { by_width(src, dst, n, true) }
     }

@@ -912,6 +912,35 @@ fn a_killed_persistent_worker_takes_its_command_with_it() {
     worker_killed(true);
 }
 
+/// A persistent command that does not reply in time is torn down with its
+/// whole process group (TERM, --grace, KILL): the background process it
+/// started goes with it.
+#[test]
+fn a_persistent_command_that_times_out_goes_with_its_whole_group() {
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let cmd =
+        format!("while read l; do if [ $l = 1 ]; then sleep {m} & sleep {m}; fi; echo ok$l; done");
+    let out = map(
+        &[
+            "--persistent",
+            "-j1",
+            "--timeout",
+            "300ms",
+            "--grace",
+            "300ms",
+            "--",
+            &cmd,
+        ],
+        "1\n2\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "ok2\n", "{}", show(&out));
+    if let Err(left) = gone_within(&format!("sleep {m}"), Duration::from_secs(5)) {
+        panic!("the timed-out command's group outlived its teardown: {left}");
+    }
+}
+
 /// Whether `pid` exists and is not a zombie.
 fn running(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {

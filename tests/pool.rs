@@ -18,6 +18,10 @@ fn main() {
         ("worker_death_fails_task_and_pool_goes_on", worker_death),
         ("initializer_runs_in_each_worker", initializer_runs),
         ("finalizer_runs_as_each_worker_leaves", finalizer_runs),
+        (
+            "workers_that_die_before_they_are_ready_fail_the_pool",
+            workers_cannot_start,
+        ),
     ];
     let global: &[(&str, Global)] = &[
         ("imap_ordered_chunksizes", imap_ordered_chunksizes),
@@ -138,6 +142,10 @@ fn init_panics(_: ()) {
     panic!("initializer fell over");
 }
 
+fn init_exits(_: ()) {
+    std::process::exit(3);
+}
+
 fn identity(x: u64) -> u64 {
     x
 }
@@ -192,6 +200,41 @@ fn initializer_runs(m: StartMethod) -> TestResult {
         .build()?;
     let got = p.map(read_init, vec![(); 10], Some(1))?;
     check(got.iter().all(|&v| v == 41), format!("{got:?}"))
+}
+
+/// An initializer that exits (no panic to report): CPython restarts such
+/// workers for ever. After `START_FAILURES` in a row the pool fails every
+/// pending task with a clear error, promptly; no task was blamed for a
+/// worker that never took one.
+fn workers_cannot_start(m: StartMethod) -> TestResult {
+    let p = Pool::builder()
+        .processes(2)
+        .start_method(m)
+        .initializer(init_exits, ())?
+        .build()?;
+    let t = Instant::now();
+    match p.map(pow3, 0..10u64, Some(1)) {
+        Err(Error::Task(
+            e @ TaskError::WorkersCannotStart {
+                count, exitcode, ..
+            },
+        )) => {
+            check(count == mp::pool::START_FAILURES, format!("{e}"))?;
+            check(exitcode == Some(3), format!("{e}"))?;
+            let msg = e.to_string();
+            check(
+                msg.contains("died before they were ready") && msg.contains("exited with status 3"),
+                msg,
+            )?;
+        }
+        other => return Err(format!("expected WorkersCannotStart, got {other:?}").into()),
+    }
+    check(t.elapsed() < Duration::from_secs(30), "no hang")?;
+    // The pool stays failed: later work fails at once, no hang.
+    check(
+        p.map(pow3, 0..3u64, None).is_err(),
+        "a failed pool fails later work",
+    )
 }
 
 /// A finalizer: sends this worker's pid on the queue.

@@ -429,7 +429,12 @@ fn a_holder_killed_mid_command_lets_the_others_go_on() {
     let kill_a_holder = || {
         // A holder whose command never ends by itself, killed (SIGKILL)
         // while it holds the lock and the loops wait for it.
-        let script = format!("touch {}; exec sleep {marker}", started.display());
+        // A background process in the command's group too: the whole
+        // group goes with mp.
+        let script = format!(
+            "sleep {marker} </dev/null >/dev/null 2>&1 & touch {}; exec sleep {marker}",
+            started.display()
+        );
         let child = mp(&s, &["lock", "counter", "--", "sh", "-c", &script])
             .spawn()
             .unwrap();
@@ -734,7 +739,12 @@ fn a_lock_whose_manager_goes_stops_its_command() {
     let ready = dir.path().join("ready");
     let marker = common::marker();
     let _reaper = common::Reaper(marker.clone());
-    let script = format!("touch {}; sleep {marker}", ready.display());
+    // Two processes in the command's group, one in the background: the
+    // teardown ends both.
+    let script = format!(
+        "sleep {marker} & touch {}; sleep {marker}; wait",
+        ready.display()
+    );
     let child = mp(&s, &["lock", "L", "--", "sh", "-c", &script])
         .stderr(Stdio::piped())
         .spawn()

@@ -807,6 +807,67 @@ fn mp_listen_signal_ends_exec_commands() {
     }
 }
 
+/// `mp listen --exec` killed outright (SIGKILL: no clean-up runs): its
+/// command's whole process group gets the death signal and goes too.
+#[test]
+fn mp_listen_killed_takes_its_exec_command_with_it() {
+    let m = common::marker();
+    let _reaper = common::Reaper(m.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    // The leader and a background process of its group: both go (the
+    // leader by its death signal, the rest by the group's watchdog).
+    let cmd = format!("sleep {m} </dev/null >/dev/null & exec sleep {m}");
+    let (mut listen, _) =
+        start_listen(&["--address", sock.to_str().unwrap(), "--exec", &cmd], None);
+    let _c = client(&Address::Unix(sock.clone()), None).unwrap();
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(20), || !common::survivors(
+            &format!("sleep {m}")
+        )
+        .is_empty()),
+        "the command never started"
+    );
+    listen.kill().unwrap();
+    listen.wait().unwrap();
+    if let Err(left) =
+        common::gone_within(&format!("sleep {m}"), std::time::Duration::from_secs(10))
+    {
+        panic!("the --exec command outlived mp listen: {left}");
+    }
+}
+
+/// A command that exits while something it started in the background
+/// still runs (in its group): that is ended too, when the connection ends.
+#[test]
+fn mp_listen_exec_leaves_nothing_behind() {
+    let m = common::marker();
+    let _reaper = common::Reaper(m.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    // The background sleep keeps neither stdin nor stdout of the bridge.
+    let cmd = format!("sleep {m} </dev/null >/dev/null 2>&1 & read line; echo \"got:$line\"");
+    let (mut listen, _) = start_listen(
+        &[
+            "--address",
+            sock.to_str().unwrap(),
+            "--exec",
+            &cmd,
+            "--once",
+        ],
+        None,
+    );
+    let c = client(&Address::Unix(sock.clone()), None).unwrap();
+    c.send_bytes(b"hello").unwrap();
+    assert_eq!(c.recv_bytes(None).unwrap(), b"got:hello");
+    assert_eq!(listen.wait().unwrap().code(), Some(0));
+    if let Err(left) =
+        common::gone_within(&format!("sleep {m}"), std::time::Duration::from_secs(10))
+    {
+        panic!("the --exec command's background process outlived it: {left}");
+    }
+}
+
 /// Python dicts are ordered: their JSON keeps the order, both ways.
 #[test]
 fn json_keeps_dict_order() {

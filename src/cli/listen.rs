@@ -2,13 +2,13 @@
 //! client`) and prints their messages, or bridges each to a command.
 
 use std::io::{BufRead, Write};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use mp::connection::{Listener, SocketFile};
+use mp::process_group::{terminate_all, ProcessGroup};
 use mp::{Connection, Error};
 
 use super::wire::{
@@ -69,8 +69,11 @@ static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// process exits from there, and the listener is never dropped.
 static SOCKET_FILE: Mutex<Option<SocketFile>> = Mutex::new(None);
 
+/// Between SIGTERM and SIGKILL when --exec commands are ended.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// On SIGINT, SIGTERM or SIGHUP: ends every --exec command's process group
-/// (SIGTERM, up to half a second, SIGKILL), removes the socket file, and
+/// (SIGTERM, up to [`GRACE`], SIGKILL: [`terminate_all`]), removes the socket file, and
 /// exits 128 + the signal. Installed before the bind, so that no signal
 /// finds the file made and nobody to remove it.
 fn install_signal_thread() -> Result<()> {
@@ -84,22 +87,7 @@ fn install_signal_thread() -> Result<()> {
                 return;
             };
             let groups = CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            for &g in &groups {
-                // SAFETY: signals a process group this process started.
-                unsafe { libc::kill(-g, libc::SIGTERM) };
-            }
-            let deadline = mp::internals::after(Some(std::time::Duration::from_millis(500)));
-            // SAFETY: kill with signal 0 only checks that the group exists.
-            let alive = |g: i32| unsafe { libc::kill(-g, 0) } == 0;
-            while groups.iter().any(|&g| alive(g))
-                && deadline.is_some_and(|d| std::time::Instant::now() < d)
-            {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            for &g in &groups {
-                // SAFETY: as above.
-                unsafe { libc::kill(-g, libc::SIGKILL) };
-            }
+            terminate_all(&groups, GRACE);
             if let Some(file) = SOCKET_FILE.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 file.remove();
             }
@@ -183,28 +171,20 @@ fn bridge(conn: Connection, cmd: &str, json: bool) -> Result<()> {
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        // Its own process group, so that a signal to mp listen ends the
-        // command's whole tree (see `install_signal_thread`).
-        .process_group(0);
-    // SAFETY: the closure only makes one async-signal-safe system call.
-    unsafe {
-        command.pre_exec(|| {
-            // If mp listen dies without cleaning up (SIGKILL), the shell goes too.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("cannot run --exec {cmd:?}"))?;
+        .stdout(Stdio::piped());
+    // Its own process group, so that a signal to mp listen ends the
+    // command's whole tree (see `install_signal_thread`); the shell gets
+    // the death signal if mp listen dies without cleaning up (SIGKILL).
+    // This thread waits for it, so the death signal's thread outlives it.
+    let mut child =
+        ProcessGroup::spawn(&mut command).with_context(|| format!("cannot run --exec {cmd:?}"))?;
     let group = child.id() as i32;
     CHILDREN
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(group);
-    let mut stdin = child.stdin.take().expect("piped");
-    let stdout = child.stdout.take().expect("piped");
+    let mut stdin = child.take_stdin().expect("piped");
+    let stdout = child.take_stdout().expect("piped");
     // Read on the original: it may hold messages that arrived with the
     // handshake's last frame. Write on the duplicate.
     let writer = conn.duplicate()?;
@@ -239,7 +219,10 @@ fn bridge(conn: Connection, cmd: &str, json: bool) -> Result<()> {
             break;
         }
     }
+    // The command has closed its stdout: wait for it, then end what it
+    // left running in its group (as mp map does after a task).
     let _ = child.wait();
+    let _ = child.terminate(GRACE);
     CHILDREN
         .lock()
         .unwrap_or_else(|e| e.into_inner())

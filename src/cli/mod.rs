@@ -2,6 +2,7 @@
 //! The library never knows the CLI exists.
 
 mod client;
+pub mod command;
 mod jobs;
 mod listen;
 mod map;

@@ -40,7 +40,7 @@ fn run_items<I, R: Serialize>(
 ) {
     let guarded = |item: I| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(item)))
-            .map_err(|payload| crate::popen::panic_text(&*payload))
+            .map_err(|payload| crate::child::panic_text(&*payload))
     };
     match sink {
         ChunkSink::Each(emit) => {

@@ -74,7 +74,15 @@ use crate::error::{Error, Misuse, Result};
 /// words. `exitcode` is Python's `Process.exitcode`: negative for the
 /// signal that killed it, `None` when its status could not be learned.
 fn worker_lost(pid: i32, exitcode: Option<i32>) -> String {
-    let how = match exitcode {
+    format!(
+        "worker {pid} {} while running the task",
+        how_it_ended(exitcode)
+    )
+}
+
+/// "was killed by SIGKILL", "exited with status 3".
+fn how_it_ended(exitcode: Option<i32>) -> String {
+    match exitcode {
         Some(code) if code < 0 => {
             let signal = code.checked_neg().unwrap_or(i32::MAX);
             match nix::sys::signal::Signal::try_from(signal) {
@@ -84,9 +92,13 @@ fn worker_lost(pid: i32, exitcode: Option<i32>) -> String {
         }
         Some(code) => format!("exited with status {code}"),
         None => "died (its exit status is unknown)".to_string(),
-    };
-    format!("worker {pid} {how} while running the task")
+    }
 }
+
+/// How many workers in a row may die before they are ready (their
+/// initializer done) before the pool gives up: see
+/// [`TaskError::WorkersCannotStart`].
+pub const START_FAILURES: u32 = 3;
 
 /// Why a task did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
@@ -111,6 +123,24 @@ pub enum TaskError {
     /// The pool's initializer failed in a worker, so no task can run.
     #[error("the pool's initializer failed: {0}")]
     InitializerFailed(String),
+    /// [`START_FAILURES`] workers in a row died before they were ready
+    /// (before or in the initializer: it exited or was killed, or the
+    /// program could not start), so no task can run. CPython's pool
+    /// restarts such workers for ever; this one fails every pending task
+    /// instead.
+    #[error(
+        "{count} pool workers in a row died before they were ready (the last, worker {pid}, {}): \
+         the initializer or the worker program cannot start",
+        how_it_ended(*exitcode)
+    )]
+    WorkersCannotStart {
+        /// How many died in a row.
+        count: u32,
+        /// The last one's pid.
+        pid: i32,
+        /// Its exit code (negative: killed by that signal).
+        exitcode: Option<i32>,
+    },
     /// The pool was terminated before the task finished.
     #[error("the pool was terminated")]
     Terminated,
@@ -313,6 +343,8 @@ pub(crate) struct State {
     pub stopping: bool,
     /// Set when no task can ever run (the initializer fails).
     pub fatal: Option<TaskError>,
+    /// Workers that died before they were ready, in a row.
+    pub start_failures: u32,
     /// The dispatcher is blocked on `Shared::work`.
     pub dispatcher_waiting: bool,
     /// Slots whose worker has not been started yet (lazy pools).
@@ -352,6 +384,8 @@ pub(crate) struct Slot {
     /// The worker handed back its queued chunks: give it no more until its
     /// running chunk is done.
     pub hold: bool,
+    /// The worker said it is ready (its initializer is done).
+    pub ready: bool,
 }
 
 impl Shared {
@@ -514,7 +548,7 @@ impl Pool {
     }
 
     fn start(b: PoolBuilder) -> Result<Pool> {
-        crate::popen::check_bootstrap()?;
+        crate::child::check_bootstrap()?;
         let processes = b.processes.unwrap_or_else(context::process_cpu_count);
         let (wake_r, wake_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)

@@ -70,6 +70,7 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
         s.writer = Some(Arc::new(Mutex::new(writer)));
         s.sent = 0;
         s.hold = false;
+        s.ready = false;
         s.pid = Some(pid);
         hand_over(shared, &mut st);
     }
@@ -352,9 +353,28 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
                     let _ = w.process.kill();
                     let _ = w.process.join(None);
                 }
-                handle_death(&shared, i, w.pid, w.process.exitcode(), per_item);
+                let exitcode = w.process.exitcode();
+                let ready = std::mem::take(&mut shared.lock().slots[i].ready);
+                handle_death(&shared, i, w.pid, exitcode, per_item, ready);
                 let restart = {
-                    let st = shared.lock();
+                    let mut st = shared.lock();
+                    // Died before it was ready: the initializer or the
+                    // program is broken, most likely; after a few in a
+                    // row, give up rather than restart them for ever.
+                    if !ready {
+                        st.start_failures += 1;
+                        if st.start_failures >= super::START_FAILURES && st.fatal.is_none() {
+                            let err = TaskError::WorkersCannotStart {
+                                count: st.start_failures,
+                                pid: w.pid,
+                                exitcode,
+                            };
+                            st.fatal = Some(err.clone());
+                            drop(st);
+                            fail_everything(&shared, err);
+                            st = shared.lock();
+                        }
+                    }
                     // No replacements while this process exits: its exit
                     // handler is what ended the workers.
                     !st.stopping && st.fatal.is_none() && !crate::process::exiting()
@@ -455,6 +475,10 @@ fn handle_messages(
                 }
                 deliveries.push((chunk, ChunkResults::Items(all)));
             }
+            FromWorker::Ready => {
+                st.slots[slot].ready = true;
+                st.start_failures = 0;
+            }
             FromWorker::InitFailed(text) => {
                 init_failed = Some(TaskError::InitializerFailed(text));
             }
@@ -504,7 +528,17 @@ fn deliver(deliveries: Vec<(Chunk, ChunkResults)>) {
     }
 }
 
-fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, per_item: bool) {
+/// A worker died: its running chunk fails (or is retried), the chunks
+/// queued for it go back to the queue. One that died before it was `ready`
+/// ran nothing: all its chunks go back.
+fn handle_death(
+    shared: &Shared,
+    slot: usize,
+    pid: i32,
+    exitcode: Option<i32>,
+    per_item: bool,
+    ready: bool,
+) {
     let mut deliveries = Vec::new();
     {
         let mut st = shared.lock();
@@ -517,7 +551,7 @@ fn handle_death(shared: &Shared, slot: usize, pid: i32, exitcode: Option<i32>, p
         let partial = std::mem::take(&mut s.partial);
         let mut inflight: Vec<Chunk> = s.inflight.drain(..).collect();
         let mut requeue: Vec<Chunk> = Vec::new();
-        if !inflight.is_empty() {
+        if !inflight.is_empty() && ready {
             let mut front = inflight.remove(0);
             let error = if timed_out {
                 TaskError::TimedOut(shared.opts.task_timeout.unwrap_or_default())

@@ -65,6 +65,8 @@ pub(crate) enum FromWorker {
     },
     /// The initializer panicked; the worker exits.
     InitFailed(String),
+    /// The initializer (if any) is done: the worker takes tasks.
+    Ready,
     /// The next `n` chunks after the running one are handed back unrun
     /// (the running one takes long; other workers may be free).
     GaveBack { n: usize },
@@ -121,7 +123,7 @@ fn run_hook(hook: Arc<super::WorkerHook>) -> Option<String> {
     match r {
         Ok(Ok(())) => None,
         Ok(Err(text)) => Some(text),
-        Err(payload) => Some(crate::popen::panic_text(&*payload)),
+        Err(payload) => Some(crate::child::panic_text(&*payload)),
     }
 }
 
@@ -173,6 +175,9 @@ fn worker_loop(args: WorkerArgs) {
             let _ = lock().send(&FromWorker::InitFailed(text));
             return;
         }
+    }
+    if lock().send(&FromWorker::Ready).is_err() {
+        return;
     }
     let mut done = 0usize;
     while args.maxtasks.is_none_or(|m| done < m) {

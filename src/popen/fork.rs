@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::{pidfd_open, run_child, socketpair, ChildSpec, Launched};
+use super::{pidfd_open, socketpair, ChildSpec, Launched};
+use crate::child::run_child;
 use crate::connection::Connection;
 use crate::context::StartMethod;
 use crate::error::{Error, Result};

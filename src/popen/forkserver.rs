@@ -17,9 +17,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::spawn::self_command;
-use super::{
-    exit_code, pidfd_open, recv_spec, run_child, send_spec, socketpair, ChildSpec, Launched, Report,
-};
+use super::{exit_code, pidfd_open, recv_spec, send_spec, socketpair, ChildSpec, Launched, Report};
 use crate::connection::{wait, Codec, Connection, Waitable};
 use crate::context::StartMethod;
 use crate::error::{Error, Result};
@@ -287,7 +285,7 @@ fn fork_child(
             let (spec, mut fds) = match recv_spec(&channel) {
                 Ok(x) => x,
                 Err(e @ Error::BuildMismatch { .. }) => {
-                    super::refuse_spec(&channel, "forkserver child", e)
+                    crate::child::refuse_spec(&channel, "forkserver child", e)
                 }
                 // SAFETY: _exit is always safe to call.
                 Err(_) => unsafe { libc::_exit(1) }, // the requester went away
@@ -302,7 +300,7 @@ fn fork_child(
             } else {
                 Some(fds.remove(0))
             };
-            run_child(spec, fds, parent, channel, StartMethod::Forkserver)
+            crate::child::run_child(spec, fds, parent, channel, StartMethod::Forkserver)
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             let channel = Connection::from_fd(channel, true, true, true);

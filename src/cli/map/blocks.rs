@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp::command::{Block, Frame, PersistentCommand};
+use crate::cli::command::{Block, Frame, PersistentCommand};
 
 use super::super::jobs::DoneSet;
 use super::input::Records;
@@ -87,7 +87,7 @@ impl BlockReader {
             // Fast path: all whole lines in the buffer fit.
             let whole = match memchr::memrchr(b'\n', buf) {
                 Some(last) if last < room => {
-                    let lines = mp::command::count_newlines(&buf[..=last]);
+                    let lines = crate::cli::command::count_newlines(&buf[..=last]);
                     (count + lines <= want).then_some((last + 1, lines))
                 }
                 _ => None,

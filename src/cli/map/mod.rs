@@ -1,6 +1,6 @@
 //! `mp map`: fan records from stdin out over a pool of worker processes, each
 //! record running a command. The engine is the library's `Pool` with
-//! `mp::command::run_task` as the task function.
+//! `crate::cli::command::run_task` as the task function.
 //!
 //! - `args`: the options, their parsers and the long help;
 //! - `template`: COMMAND and its placeholders, expanded on bytes;
@@ -28,10 +28,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use mp::command::{
+use crate::cli::command::{
     run_block, run_task, BlockOutcome, CommandOutcome, CommandTask, Frame, PersistentCommand,
 };
+use anyhow::{bail, Context, Result};
 
 use serde::{Deserialize, Serialize};
 
@@ -119,7 +119,7 @@ pub fn run(args: MapArgs) -> Result<i32> {
         r => {
             signals::clean_up();
             // Nothing a task started outlives mp.
-            mp::command::end_orphans();
+            crate::cli::command::end_orphans();
             r
         }
     }
@@ -252,7 +252,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     // Signals first: from here on there is something to clean up.
     signals::install()?;
     // Tasks are ended whole, even when their worker dies: orphans come to us.
-    mp::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
+    crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     let spill = signals::spill_dir()?;
     // One task waits ready in each busy worker's socket, so a worker starts
     // its next command without a round trip through the pool; a task that
@@ -263,7 +263,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     let mut builder = pool_builder(&args, processes)?
         .window(processes * 4 + 4)
         .prefetch(usize::from(!halting))
-        .initializer(mp::command::prepare_worker, Some(spill))
+        .initializer(crate::cli::command::prepare_worker, Some(spill))
         .context("cannot set up the worker pool")?;
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
@@ -356,7 +356,7 @@ fn pool_builder(args: &MapArgs, processes: usize) -> Result<mp::pool::PoolBuilde
         .start_method(args.start_method)
         .lazy(true)
         // A persistent command ends with its worker.
-        .finalizer(mp::command::finish_worker, ())
+        .finalizer(crate::cli::command::finish_worker, ())
         .context("cannot set up the worker pool")
 }
 
@@ -578,7 +578,7 @@ fn run_persistent(
     };
     signals::install()?;
     // Commands are ended whole, even when their worker dies.
-    mp::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
+    crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     // One block running and one waiting per worker; the window bounds what
     // waits for its turn in ordered output.
     let pool = start_pool(

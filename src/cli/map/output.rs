@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::cli::command::{BlockOutcome, Frame};
 use anyhow::Result;
-use mp::command::{BlockOutcome, Frame};
 use serde_json::{Map, Value};
 
 use super::super::jobs::{self, Joblog, LogLine};

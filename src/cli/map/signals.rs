@@ -70,7 +70,7 @@ pub fn spill_dir() -> Result<PathBuf> {
 }
 
 /// Removes the spill directory (and anything a killed worker left in it).
-/// Call [`mp::command::end_orphans`] too on the way out.
+/// Call [`crate::cli::command::end_orphans`] too on the way out.
 pub fn clean_up() {
     let dir = SPILL_DIR.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(dir) = dir {
@@ -87,7 +87,7 @@ pub fn exit(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     clean_up();
-    mp::command::end_orphans();
+    crate::cli::command::end_orphans();
     std::process::exit(code)
 }
 
@@ -96,7 +96,7 @@ pub fn exit(code: i32) -> ! {
 /// written out is flushed already when it said it had drained).
 fn exit_on_signal(code: i32) -> ! {
     clean_up();
-    mp::command::end_orphans();
+    crate::cli::command::end_orphans();
     std::process::exit(code)
 }
 

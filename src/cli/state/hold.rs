@@ -25,18 +25,17 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
 use mp::managers::LockProxy;
 use mp::pickle::Value;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use mp::process_group::ProcessGroup;
 
 use super::{command_of, finish, ManagerOpts};
 use crate::cli::map::parse_duration;
@@ -254,28 +253,16 @@ fn run(
         flags.push((sig, flag));
     }
     let mut cmd = Command::new(program);
-    cmd.args(args).process_group(0);
-    let parent = std::process::id();
-    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) run
-    // between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            // If mp dies (even by SIGKILL) the lock goes: so must the command.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() as u32 != parent {
-                libc::_exit(FAILED);
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(|e| {
+    cmd.args(args);
+    // Its own group, and if mp dies (even by SIGKILL) the lock goes: so
+    // must the command (the group's death signal).
+    let mut group = ProcessGroup::spawn(&mut cmd).map_err(|e| {
         eprintln!("{what}: cannot run {}: {e}", program.to_string_lossy());
         match e.kind() {
             std::io::ErrorKind::NotFound => NOT_FOUND,
             _ => CANNOT_RUN,
         }
     })?;
-    let pgid = Pid::from_raw(child.id() as i32);
     let waited = |r: std::io::Result<ExitStatus>| {
         r.map_err(|e| {
             eprintln!("{what}: waiting for the command: {e}");
@@ -283,7 +270,7 @@ fn run(
         })
     };
     loop {
-        match child.try_wait() {
+        match group.try_wait() {
             Ok(Some(status)) => return Ok(status),
             Ok(None) => {}
             Err(e) => return waited(Err(e)),
@@ -294,9 +281,7 @@ fn run(
             while matches!((&wake_r).read(&mut buf), Ok(n) if n > 0) {}
             for (sig, flag) in &flags {
                 if *sig != libc::SIGCHLD && flag.swap(false, Ordering::SeqCst) {
-                    if let Ok(s) = Signal::try_from(*sig) {
-                        let _ = killpg(pgid, s);
-                    }
+                    let _ = group.signal(*sig);
                 }
             }
         }
@@ -305,8 +290,8 @@ fn run(
                 "{what}: the connection to the manager broke: the lock is no longer held; \
                  stopping the command"
             );
-            stop_group(pgid, &mut child);
-            waited(child.wait())?;
+            // TERM, then KILL after GRACE if any of it is still there.
+            waited(group.terminate(GRACE))?;
             return Err(FAILED);
         }
     }
@@ -332,25 +317,6 @@ fn wait_either(wake: &UnixStream, watch: &OwnedFd) -> (bool, bool) {
             Err(_) => return (true, false),
         }
     }
-}
-
-/// Ends the command's process group: TERM, then KILL after [`GRACE`] if
-/// any of it is still there (the command itself is reaped meanwhile, so
-/// that it does not count as there).
-fn stop_group(pgid: Pid, child: &mut std::process::Child) {
-    if killpg(pgid, Signal::SIGTERM).is_err() {
-        return;
-    }
-    let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline {
-        let reaped = !matches!(child.try_wait(), Ok(None));
-        // Signal 0: is anyone of the group left?
-        if reaped && killpg(pgid, None).is_err() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = killpg(pgid, Signal::SIGKILL);
 }
 
 /// Exits as the command did: its code, or (killed by a signal that does

@@ -1,8 +1,16 @@
-//! Running one external command as a pool task: the engine of `mp map`.
+//! Running one external command as a pool task: the engine of `mp map`,
+//! part of the command line (the library does not install signal handlers
+//! behind its users' backs; it offers [`mp::process_group`] instead).
+//!
+//! # Running one record
 //!
 //! [`run_task`] is a plain `fn(CommandTask) -> CommandOutcome`, so it runs in
-//! [`crate::Pool`] workers like any task: the command is a child of a pool
+//! [`mp::Pool`] workers like any task: the command is a child of a pool
 //! worker, and `maxtasksperchild` really recycles the process that starts it.
+//! A pool that runs it registers [`prepare_worker`] as its initializer and
+//! [`finish_worker`] as its finalizer; the process that owns the pool calls
+//! [`reap_orphans`] first and [`end_orphans`] on the way out. Persistent
+//! workers run [`Block`]s with [`run_block`] the same way.
 //!
 //! - The command gets its own process group, so a time limit or Ctrl-C ends
 //!   the whole tree it started: SIGTERM to the group, a grace period, SIGKILL.
@@ -26,9 +34,7 @@ use serde::{Deserialize, Serialize};
 mod persistent;
 mod reaper;
 mod spawn;
-pub use persistent::{
-    count_newlines, run_block, Block, BlockOutcome, Frame, PersistentCommand, RecordFailure,
-};
+pub use persistent::{count_newlines, run_block, Block, BlockOutcome, Frame, PersistentCommand};
 pub use reaper::{end_orphans, reap_orphans};
 
 /// Captured output beyond this many bytes is written to a temporary file.
@@ -163,25 +169,12 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
 }
 
 /// Ends `group` (0: none), the persistent command an idle worker keeps,
-/// giving it half a second to exit on SIGTERM before SIGKILL, then exits
-/// with 128 + `sig`. Async-signal-safe.
+/// giving it half a second to go on SIGTERM before SIGKILL
+/// ([`mp::process_group::terminate_all`]), then exits with 128 + `sig`.
+/// Async-signal-safe.
 fn end_group_and_exit(group: i32, sig: libc::c_int) -> ! {
     if group > 0 {
-        // SAFETY: kill, waitpid and nanosleep are async-signal-safe.
-        unsafe {
-            libc::kill(-group, libc::SIGTERM);
-            for _ in 0..50 {
-                if libc::waitpid(group, std::ptr::null_mut(), libc::WNOHANG) == group {
-                    break;
-                }
-                let ts = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 10_000_000,
-                };
-                libc::nanosleep(&ts, std::ptr::null_mut());
-            }
-            libc::kill(-group, libc::SIGKILL);
-        }
+        mp::process_group::terminate_all(&[group], Duration::from_millis(500));
     }
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(128 + sig) }
@@ -268,7 +261,7 @@ pub fn prepare_worker(spill_dir: Option<PathBuf>) {
 }
 
 /// A pool finalizer for workers that run commands
-/// ([`crate::pool::PoolBuilder::finalizer`]): the worker's persistent
+/// ([`mp::pool::PoolBuilder::finalizer`]): the worker's persistent
 /// command, if any, gets end of file on its stdin and its grace time to
 /// exit, then its group is ended.
 pub fn finish_worker(_: ()) {
@@ -317,11 +310,12 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
     let Some(first) = task.argv.first() else {
         return fail("empty command".into());
     };
-    let child = match spawn::spawn(&task, crate::pool::worker_slot()) {
+    let child = match spawn::spawn(&task, mp::pool::worker_slot()) {
         Ok(c) => c,
         Err(e) => return fail(format!("{}: {e}", describe_command(first))),
     };
-    let pid = child.pid;
+    let mut group = child.group;
+    let pid = group.id() as i32;
     if let Some(delay) = spawn::test_record_delay() {
         std::thread::sleep(delay);
     }
@@ -332,11 +326,11 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             let _ = std::fs::File::from(input).write_all(&data);
         });
     }
-    let pidfd = child.pidfd;
+    let pidfd = group.pidfd().expect("spawn returns a pidfd");
     let mut out = Sink::default();
     let mut err = Sink::default();
     let mut pipes: Vec<(OwnedFd, bool)> = vec![(child.stdout, true), (child.stderr, false)];
-    let deadline = crate::deadline::deadline(started, task.timeout);
+    let deadline = mp::internals::deadline(started, task.timeout);
     let mut timed_out = false;
     let mut stopping_since: Option<Instant> = None;
     let mut exited = false;
@@ -349,14 +343,14 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             && (STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d))
         {
             timed_out = !STOP.load(Ordering::SeqCst);
-            // SAFETY: signalling the command's own process group.
-            unsafe { libc::kill(-pid, libc::SIGTERM) };
+            // Teardown, step by step in this loop so that the pipes are
+            // read meanwhile: TERM, the grace period, KILL.
+            let _ = group.signal(libc::SIGTERM);
             stopping_since = Some(now);
         }
         if let Some(since) = stopping_since {
             if now.duration_since(since) >= task.grace {
-                // SAFETY: as above.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = group.signal(libc::SIGKILL);
                 if exited {
                     // Grandchildren may hold the pipes open: stop waiting for them.
                     break;
@@ -365,7 +359,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         }
         let mut wait_for = deadline.map(|d| d.saturating_duration_since(now));
         if let Some(since) = stopping_since {
-            let left = crate::deadline::deadline(since, Some(task.grace))
+            let left = mp::internals::deadline(since, Some(task.grace))
                 .map_or(Duration::MAX, |d| d.saturating_duration_since(now));
             wait_for = Some(wait_for.map_or(left, |w| w.min(left)));
         }
@@ -374,14 +368,14 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
                 w.min(Duration::from_millis(50))
             }));
         }
-        let mut objs: Vec<&dyn crate::connection::Waitable> = pipes
+        let mut objs: Vec<&dyn mp::connection::Waitable> = pipes
             .iter()
-            .map(|(fd, _)| fd as &dyn crate::connection::Waitable)
+            .map(|(fd, _)| fd as &dyn mp::connection::Waitable)
             .collect();
         if !exited {
             objs.push(&pidfd);
         }
-        let ready = crate::connection::wait(&objs, wait_for).unwrap_or_default();
+        let ready = mp::connection::wait(&objs, wait_for).unwrap_or_default();
         let mut closed = Vec::new();
         for &i in &ready {
             if i >= pipes.len() {
@@ -416,7 +410,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             break;
         }
     }
-    let status = spawn::wait(pid);
+    let status = group.wait();
     CURRENT_GROUP.store(0, Ordering::SeqCst);
     // Whatever is left of the group goes too: after a stop, at once; after
     // a normal exit, background processes the command left get SIGTERM
@@ -427,8 +421,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
     } else {
         libc::SIGTERM
     };
-    // SAFETY: signalling the command's own process group.
-    unsafe { libc::kill(-pid, leftover) };
+    let _ = group.signal(leftover);
     let (exit_code, signal) = match status {
         Ok(s) => (s.code(), s.signal()),
         Err(_) => (None, None),

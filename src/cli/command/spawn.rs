@@ -38,10 +38,16 @@
 //! every descriptor here is close-on-exec), no signal is blocked
 //! (`POSIX_SPAWN_SETSIGMASK`), SIGPIPE (ignored by Rust) and every handled
 //! signal are at their defaults (`POSIX_SPAWN_SETSIGDEF`, glibc), the
-//! `PATH` cache with its retry when a program moved. No death signal is
-//! needed: a command whose worker dies is ended by the subreaper (see
-//! `reaper`); persistent commands, which use `PR_SET_PDEATHSIG`, are
-//! started by `std::process::Command` (see `persistent`).
+//! `PATH` cache with its retry when a program moved.
+//!
+//! The started command is handed over as a
+//! [`ProcessGroup`](mp::process_group::ProcessGroup) (`adopt`: no
+//! system call), which signals, reaps and tears it down as every other
+//! command mp starts. It is the one place without the group's death
+//! signal: `posix_spawn` has no attribute for `PR_SET_PDEATHSIG`, and
+//! setting it would take a `fork` and code of ours in the child, what this
+//! module stopped doing. A command whose worker dies is ended, with its
+//! whole group, by the subreaper instead (see `reaper`).
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -52,16 +58,15 @@ use std::path::Path;
 use std::ptr;
 
 use super::CommandTask;
+use mp::process_group::ProcessGroup;
 
 /// The variables set per task; the inherited values of these are dropped.
 const PER_TASK: [&str; 3] = ["MP_SEQ", "PARALLEL_SEQ", "MP_SLOT"];
 
-/// A started command: its pid (it leads its own process group) and our ends
-/// of its pipes.
+/// A started command: its process group (with a pidfd, readable once the
+/// command has exited) and our ends of its pipes.
 pub(super) struct Spawned {
-    pub pid: i32,
-    /// Readable once the command has exited.
-    pub pidfd: OwnedFd,
+    pub group: ProcessGroup,
     pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
@@ -257,17 +262,6 @@ impl Drop for FileActions {
     }
 }
 
-/// `pidfd_open(2)` for a child of ours.
-fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: the syscall takes a pid and flags and returns a new descriptor or -1.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this new descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) })
-}
-
 /// Starts `path` with glibc's `posix_spawn`: its own process group, `stdio`
 /// on 0-2, no blocked signals, handled signals and SIGPIPE at their
 /// defaults. Returns when the command has exec'd (or with the reason it
@@ -278,7 +272,7 @@ fn spawn_exec(
     argp: &[*mut libc::c_char],
     envp: &[*mut libc::c_char],
     stdio: [libc::c_int; 3],
-) -> io::Result<(i32, OwnedFd)> {
+) -> io::Result<ProcessGroup> {
     let actions = FileActions::new(stdio)?;
     let mut pid: libc::pid_t = 0;
     // SAFETY: `path` is a C string; `argp` and `envp` are null-terminated
@@ -296,13 +290,12 @@ fn spawn_exec(
         )
     })?;
     // Ours and unreaped: the pid cannot have been reused.
-    match pidfd_open(pid) {
-        Ok(pidfd) => Ok((pid, pidfd)),
+    match mp::process_group::pidfd_open(pid) {
+        Ok(pidfd) => Ok(ProcessGroup::adopt(pid as u32, Some(pidfd))),
         Err(e) => {
-            // Without a pidfd it cannot be watched: end it.
-            // SAFETY: signalling the group the command leads.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            let _ = wait(pid);
+            // Without a pidfd it cannot be watched: dropping the group
+            // kills and reaps it.
+            drop(ProcessGroup::adopt(pid as u32, None));
             Err(e)
         }
     }
@@ -388,7 +381,7 @@ fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::
         err_w.as_raw_fd(),
     ];
     let not_found = || io::Error::from_raw_os_error(libc::ENOENT);
-    let (pid, pidfd) = if name.contains(&b'/') {
+    let group = if name.contains(&b'/') {
         // A name with a slash is a path.
         spawn_exec(l, &args[0], &argp, &envp, stdio)?
     } else {
@@ -410,27 +403,9 @@ fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::
     };
     drop((in_r, out_w, err_w));
     Ok(Spawned {
-        pid,
-        pidfd,
+        group,
         stdin: in_w,
         stdout: out_r,
         stderr: err_r,
     })
-}
-
-/// Waits for `pid` and returns its status.
-pub(super) fn wait(pid: i32) -> io::Result<std::process::ExitStatus> {
-    use std::os::unix::process::ExitStatusExt;
-    let mut status = 0;
-    loop {
-        // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            return Ok(std::process::ExitStatus::from_raw(status));
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(e);
-        }
-    }
 }

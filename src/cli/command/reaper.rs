@@ -37,7 +37,7 @@ static GRACE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// Every child of this process outside its own process group is taken for
 /// an orphan and ended: do not use it in a program that starts long-lived
 /// process-group or session leaders of its own (the resource tracker of
-/// named [`SharedMemory`](crate::shared_memory) segments is one). A helper
+/// named [`SharedMemory`](mp::shared_memory) segments is one). A helper
 /// a running command double-forks is left alone while the command (its
 /// group's leader) runs.
 pub fn reap_orphans(grace: Duration) -> io::Result<()> {

@@ -22,19 +22,22 @@
 //!   SIGKILL) and a fresh command takes the rest.
 //! - With retries, a failed record is given to the fresh command again.
 //!
-//! The command runs in its own process group, with `PR_SET_PDEATHSIG`, so it
-//! never outlives its worker.
+//! The command is a [`ProcessGroup`]: its own process group, with the
+//! group's death signal, so it never outlives its worker (what it started
+//! in the background is ended by `mp map`'s subreaper).
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
+
+use mp::process_group::ProcessGroup;
 
 use super::{as_task, base_command, epoch_now, record_group, CURRENT_GROUP, STOP, STOP_SIGNAL};
 
@@ -158,11 +161,10 @@ pub struct BlockOutcome {
 
 /// The command this worker keeps.
 struct Running {
-    child: Child,
+    group: ProcessGroup,
     pid: i32,
     stdin: Option<OwnedFd>,
     stdout: OwnedFd,
-    pidfd: Option<OwnedFd>,
     /// Records fully written to it, over its life.
     fed: u64,
     /// Json frame: bytes read and not yet parsed into replies.
@@ -183,7 +185,7 @@ fn set_nonblocking(fd: &OwnedFd) {
 }
 
 fn start(cmd: &PersistentCommand) -> Result<Running, String> {
-    let slot = crate::pool::worker_slot().map_or(1, |s| s + 1).to_string();
+    let slot = mp::pool::worker_slot().map_or(1, |s| s + 1).to_string();
     let argv: Vec<std::ffi::OsString> = cmd
         .argv
         .iter()
@@ -193,9 +195,7 @@ fn start(cmd: &PersistentCommand) -> Result<Running, String> {
         return Err("empty command".into());
     };
     let first = super::describe_command(&argv[0]);
-    let parent = std::process::id() as libc::pid_t;
-    c.process_group(0)
-        .stdin(Stdio::piped())
+    c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .env("MP_PERSISTENT", "1")
@@ -208,29 +208,18 @@ fn start(cmd: &PersistentCommand) -> Result<Running, String> {
         )
         .env("PYTHONUNBUFFERED", "1");
     c.env("MP_SLOT", &slot);
-    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
-    unsafe {
-        c.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-    let mut child = c.spawn().map_err(|e| format!("cannot run {first}: {e}"))?;
-    let pid = child.id() as i32;
+    let mut group = ProcessGroup::spawn(&mut c).map_err(|e| format!("cannot run {first}: {e}"))?;
+    let pid = group.id() as i32;
     record_group(pid);
-    let stdin: OwnedFd = child.stdin.take().expect("piped").into();
-    let stdout: OwnedFd = child.stdout.take().expect("piped").into();
+    let stdin: OwnedFd = group.take_stdin().expect("piped").into();
+    let stdout: OwnedFd = group.take_stdout().expect("piped").into();
     set_nonblocking(&stdin);
     set_nonblocking(&stdout);
     Ok(Running {
         pid,
         stdin: Some(stdin),
         stdout,
-        pidfd: crate::popen::pidfd_open(pid).ok(),
-        child,
+        group,
         fed: 0,
         pending: Vec::new(),
         grace: cmd.grace,
@@ -262,43 +251,22 @@ pub(crate) fn on_worker_exit() {
     }
 }
 
-/// Waits up to `limit` for the command to exit.
-fn wait_exit(r: &mut Running, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = crate::deadline::after(Some(limit));
-    loop {
-        if let Ok(Some(st)) = r.child.try_wait() {
-            return Some(st);
-        }
-        let left = crate::deadline::left(deadline).unwrap_or(Duration::MAX);
-        if left.is_zero() {
-            return None;
-        }
-        match &r.pidfd {
-            Some(fd) => {
-                let _ = crate::connection::wait(&[fd], Some(left));
-            }
-            None => std::thread::sleep(left.min(Duration::from_millis(5))),
-        }
-    }
-}
-
-/// Ends the command: gently (close stdin, wait `grace`) or not (SIGTERM to
-/// its group, `grace`, SIGKILL). Whatever is left of its group is killed.
-/// Returns (exit code, signal).
+/// Ends the command: gently (close stdin, wait `grace`) or not (its
+/// group's teardown: SIGTERM, `grace`, SIGKILL). Whatever is left of its
+/// group is killed. Returns (exit code, signal).
 fn stop(mut r: Running, grace: Duration, gentle: bool) -> (Option<i32>, Option<i32>) {
     let mut status = None;
     if gentle {
         r.stdin = None;
-        status = wait_exit(&mut r, grace);
+        status = r.group.wait_timeout(grace).ok().flatten();
     }
-    if status.is_none() {
-        // SAFETY: signalling the command's own process group.
-        unsafe { libc::kill(-r.pid, libc::SIGTERM) };
-        status = wait_exit(&mut r, grace);
+    match status {
+        // It exited: what it left in its group goes at once.
+        Some(_) => {
+            let _ = r.group.signal(libc::SIGKILL);
+        }
+        None => status = r.group.terminate(grace).ok(),
     }
-    // SAFETY: as above; sweeps the group (and the leader if it ignored TERM).
-    unsafe { libc::kill(-r.pid, libc::SIGKILL) };
-    let status = status.or_else(|| r.child.wait().ok());
     CURRENT_GROUP.store(0, Ordering::SeqCst);
     match status {
         Some(s) => (s.code(), s.signal()),
@@ -467,7 +435,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
             b
         };
         let want_write = write_pos < limit_bytes && r.stdin.is_some();
-        let deadline = crate::deadline::deadline(last_progress, cmd.timeout);
+        let deadline = mp::internals::deadline(last_progress, cmd.timeout);
         let timeout = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
@@ -493,8 +461,9 @@ fn run_block_inner(block: Block) -> BlockOutcome {
         let r = guard.as_mut().expect("a running command");
         let (w_ready, r_ready, p_ready, intr) = {
             let mut fds = vec![PollFd::new(r.stdout.as_fd(), PollFlags::POLLIN)];
-            if let Some(p) = &r.pidfd {
-                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+            let pidfd = r.group.pidfd();
+            if let Some(p) = pidfd {
+                fds.push(PollFd::new(p, PollFlags::POLLIN));
             }
             if want_write {
                 if let Some(i) = &r.stdin {
@@ -504,7 +473,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
             let res = nix::poll::poll(&mut fds, timeout);
             let ev = |f: &PollFd| f.revents().is_some_and(|e| !e.is_empty());
             let r_ready = ev(&fds[0]);
-            let p_ready = r.pidfd.is_some() && ev(&fds[1]);
+            let p_ready = pidfd.is_some() && ev(&fds[1]);
             let w_ready = want_write && fds.last().is_some_and(ev);
             (
                 w_ready,
@@ -546,7 +515,7 @@ fn run_block_inner(block: Block) -> BlockOutcome {
         let mut json_error = None;
         if r_ready || p_ready {
             // Read; once the command has exited, drain what it left.
-            let exited = p_ready && matches!(r.child.try_wait(), Ok(Some(_)));
+            let exited = p_ready && matches!(r.group.try_wait(), Ok(Some(_)));
             loop {
                 let (res, got) = match cmd.frame {
                     Frame::Lines => {
