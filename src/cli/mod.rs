@@ -102,7 +102,7 @@ where
         Command::Worker(args) => {
             let r = map::run_worker_engine(*args);
             // Nothing a task started outlives the worker.
-            mp::command::end_orphans();
+            crate::cli::command::end_orphans();
             finish("mp worker", r)
         }
         Command::Client(args) => finish("mp client", client::client_main(args)),

@@ -31,7 +31,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use mp::command::{Captured, CommandOutcome};
+use crate::cli::command::{Captured, CommandOutcome};
 use mp::managers::server::{Hosted, Server, ServerLimits};
 use mp::pickle::Value;
 
@@ -900,11 +900,11 @@ pub fn run_engine(link: &mut dyn Link, cfg: &RunConfig, o: &EngineOptions) -> Re
             .processes(slots)
             .start_method(o.start_method)
             .lazy(true)
-            .finalizer(mp::command::finish_worker, ())
+            .finalizer(crate::cli::command::finish_worker, ())
             .context("cannot set up the worker pool")?
             .window(slots * 4 + 4)
             .prefetch(usize::from(!cfg.halting))
-            .initializer(mp::command::prepare_worker, Some(o.spill.clone()))
+            .initializer(crate::cli::command::prepare_worker, Some(o.spill.clone()))
             .context("cannot set up the worker pool")?
             .build()
             .context("cannot start the worker pool")?,
@@ -1072,7 +1072,7 @@ pub(super) fn run_listen(
         .map_err(|e| Usage(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.address().clone();
     signals::install()?;
-    mp::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
+    crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     let spill = signals::spill_dir()?;
     let halting = args.halt.is_some_and(|h| h.0.is_some());
     let lease = args.lease;
@@ -1556,7 +1556,7 @@ pub fn run_worker_engine(args: WorkerArgs) -> Result<i32> {
     };
     signals::IN_WORKER.store(true, std::sync::atomic::Ordering::Relaxed);
     signals::install()?;
-    mp::command::reap_orphans(Duration::from_secs(2))
+    crate::cli::command::reap_orphans(Duration::from_secs(2))
         .context("cannot watch for orphaned processes")?;
     let spill = signals::spill_dir()?;
     let opts = EngineOptions {
