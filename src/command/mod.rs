@@ -349,12 +349,21 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             && (STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d))
         {
             timed_out = !STOP.load(Ordering::SeqCst);
+            log::info!(
+                "task {}: {}: SIGTERM to process group {pid}",
+                task.seq,
+                if timed_out { "timed out" } else { "stopping" }
+            );
             // SAFETY: signalling the command's own process group.
             unsafe { libc::kill(-pid, libc::SIGTERM) };
             stopping_since = Some(now);
         }
         if let Some(since) = stopping_since {
             if now.duration_since(since) >= task.grace {
+                log::info!(
+                    "task {}: still there after the grace period: SIGKILL to process group {pid}",
+                    task.seq
+                );
                 // SAFETY: as above.
                 unsafe { libc::kill(-pid, libc::SIGKILL) };
                 if exited {
