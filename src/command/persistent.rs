@@ -207,7 +207,7 @@ fn start(cmd: &PersistentCommand) -> Result<Running, String> {
             },
         )
         .env("PYTHONUNBUFFERED", "1");
-    c.env("MP_SLOT", &slot);
+    c.env("MP_SLOT", &slot).env("PARALLEL_JOBSLOT", &slot);
     // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
     unsafe {
         c.pre_exec(move || {
@@ -292,6 +292,7 @@ fn stop(mut r: Running, grace: Duration, gentle: bool) -> (Option<i32>, Option<i
         status = wait_exit(&mut r, grace);
     }
     if status.is_none() {
+        log::info!("persistent command: SIGTERM to process group {}", r.pid);
         // SAFETY: signalling the command's own process group.
         unsafe { libc::kill(-r.pid, libc::SIGTERM) };
         status = wait_exit(&mut r, grace);

@@ -18,6 +18,7 @@ mod blocks;
 mod input;
 mod output;
 mod signals;
+mod sources;
 mod template;
 
 use std::ffi::OsString;
@@ -44,16 +45,16 @@ use output::Out;
 use output::Tally;
 use template::{Piece, Template};
 
-/// What the pool runs: the template, one record, its number.
+/// What the pool runs: the template, one record (a value per source; with
+/// -n/-X/-m several records, one after the other), its number.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MapTask {
     template: Arc<Template>,
-    #[serde(with = "serde_bytes")]
-    record: Vec<u8>,
+    args: Vec<serde_bytes::ByteBuf>,
     seq: u64,
     timeout: Option<Duration>,
     grace: Duration,
-    /// Send the record back with the result (for --json).
+    /// Send the record back with the result (for --json, --tag).
     echo_input: bool,
     /// Run a failed command again, up to this many more times.
     retries: u32,
@@ -75,9 +76,10 @@ pub struct MapOutcome {
 /// The pool task: expand the placeholders (the slot is known only here) and run.
 fn map_task(t: MapTask) -> MapOutcome {
     let slot = mp::pool::worker_slot().map_or(1, |s| s + 1);
+    let args: Vec<Vec<u8>> = t.args.into_iter().map(|a| a.into_vec()).collect();
     let argv: Vec<OsString> = t
         .template
-        .expand(&t.record, t.seq, slot)
+        .expand(&args, t.seq, slot)
         .into_iter()
         .map(OsString::from_vec)
         .collect();
@@ -101,10 +103,10 @@ fn map_task(t: MapTask) -> MapOutcome {
     };
     MapOutcome {
         seq: t.seq,
-        input: t.echo_input.then(|| t.record.clone()),
+        input: t.echo_input.then(|| args.join(&b' ')),
         command: t
             .want_command
-            .then(|| t.template.command_line(&t.record, t.seq, slot)),
+            .then(|| t.template.command_line(&args, t.seq, slot)),
         outcome,
     }
 }
@@ -151,15 +153,6 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             "--colsep needs per-record commands: with --persistent the command gets whole records on its stdin".into()
         ));
     }
-    let records = match &args.arg_file {
-        Some(path) => {
-            let f = std::fs::File::open(path)
-                .map_err(|e| Usage(format!("cannot read --arg-file {}: {e}", path.display())))?;
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-            Records::new(Box::new(f), Some(fd), delim)
-        }
-        None => Records::new(Box::new(std::io::stdin()), Some(0), delim),
-    };
     let cpus = mp::process_cpu_count();
     let processes = args
         .processes
@@ -183,18 +176,99 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             done_before.len()
         );
     }
+    // GNU parallel's sources: -a FILE (each a source), then `:::` lists
+    // and `::::` files after COMMAND; none: stdin.
+    let (command, after) = sources::split_command(&args.command);
+    let mut groups: Vec<sources::Group> = args
+        .arg_file
+        .iter()
+        .map(|p| vec![sources::Source::File(p.clone())])
+        .collect();
+    groups.extend(after);
+    let batching = sources::Batching {
+        max_records: args.max_args,
+        fill: args.context || args.multi,
+        workers: processes,
+        uses: 1,
+    };
+    log::info!(
+        "map: {processes} workers ({}; {cpus} CPUs usable), start method {}, {} source(s){}",
+        if args.processes.is_some() {
+            "from -j"
+        } else {
+            "the CPUs"
+        },
+        args.start_method.as_str(),
+        groups.len().max(1),
+        match (batching.max_records, batching.fill) {
+            (_, true) => ", records batched to fill command lines (-X/-m)".to_string(),
+            (Some(n), false) => format!(", up to {n} records per command (-n)"),
+            (None, false) => String::new(),
+        }
+    );
     if args.persistent {
+        let single = match groups.as_slice() {
+            [] => Some(std::path::PathBuf::from("-")),
+            [g] => match g.as_slice() {
+                [sources::Source::File(p)] => Some(p.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(path) = single else {
+            bail!(Usage(
+                "--persistent reads its records from stdin or one -a FILE (not from ::: lists or several sources)".into()
+            ));
+        };
+        if batching.on() || args.tag {
+            bail!(Usage(
+                "-n, -X, -m and --tag need a command per task: with --persistent the command gets records on its stdin".into()
+            ));
+        }
+        let records = if path.as_os_str() == "-" {
+            stdin_hint();
+            Records::new(Box::new(std::io::stdin()), Some(0), delim)
+        } else {
+            let f = std::fs::File::open(&path)
+                .map_err(|e| Usage(format!("cannot read --arg-file {}: {e}", path.display())))?;
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+            Records::new(Box::new(f), Some(fd), delim)
+        };
         return run_persistent(&args, records, processes, done_before, joblog);
     }
-    let command: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let template = Arc::new(Template::new(&command, uses_shell(&args), colsep));
+    if groups.is_empty() {
+        stdin_hint();
+        groups.push(vec![sources::Source::File("-".into())]);
+    }
+    let status = InputStatus::default();
+    let product = sources::Product::open(groups, delim, &status, output::progress_shown(&args))
+        .map_err(Usage)?;
+    // The progress line's total: tasks, when the records are known ahead.
+    let total = match (product.total, batching.max_records) {
+        (Some(t), None) if !batching.on() => Some(t.saturating_sub(done_before.len())),
+        (Some(t), Some(n)) if !batching.fill => Some(t.div_ceil(n as u64)),
+        _ => None,
+    };
+    let command: Vec<Vec<u8>> = command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let mut template = Template::new(&command, uses_shell(&args, &command), colsep);
+    template.context = args.context;
+    let batching = sources::Batching {
+        uses: template.uses_per_value(),
+        ..batching
+    };
+    let template = Arc::new(template);
+    let records: Box<dyn Iterator<Item = Vec<Vec<u8>>> + Send> = if batching.on() {
+        Box::new(sources::Batches::new(product, batching).map(|(values, _)| values))
+    } else {
+        Box::new(product)
+    };
     let make_task = {
         let template = template.clone();
-        let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json);
+        let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json || args.tag);
         let (retries, want_command) = (args.retries, args.joblog.is_some());
-        move |(i, record): (usize, Vec<u8>)| MapTask {
+        move |(i, args): (usize, Vec<Vec<u8>>)| MapTask {
             template: template.clone(),
-            record,
+            args: args.into_iter().map(serde_bytes::ByteBuf::from).collect(),
             seq: i as u64 + 1,
             timeout,
             grace,
@@ -206,14 +280,14 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     if args.dry_run {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        let status = records.status.clone();
         for task in records
             .enumerate()
             .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
             .map(make_task)
         {
             let slot = ((task.seq - 1) as usize % processes) + 1;
-            out.write_all(&template.command_line(&task.record, task.seq, slot))?;
+            let args: Vec<Vec<u8>> = task.args.into_iter().map(|a| a.into_vec()).collect();
+            out.write_all(&template.command_line(&args, task.seq, slot))?;
             out.write_all(b"\n")?;
         }
         return input_result(&status, 0);
@@ -244,7 +318,6 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     // The record numbers handed to the pool, in order (to name a task that
     // failed without a result in ordered mode).
     let handed = Arc::new(Mutex::new(std::collections::VecDeque::new()));
-    let status = records.status.clone();
     let tasks = {
         let (stop_input, handed) = (stop_input.clone(), handed.clone());
         let ordered = !args.unordered;
@@ -268,10 +341,10 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     // Each worker exits as soon as nothing is left for it, while the last
     // results are still being written, not after.
     results.close_pool_when_fed();
-    let mut tally = Tally::new(&args, joblog);
+    let mut tally = Tally::new(&args, joblog, total);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let json = args.json;
+    let (json, tag) = (args.json, args.tag);
     let ordered = !args.unordered;
     let handle = |r: mp::Result<MapOutcome>, tally: &mut Tally| -> Result<()> {
         let seq = match &r {
@@ -288,6 +361,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             stdout: &stdout,
             stderr: &stderr,
             json,
+            tag,
             joblog: &mut tally.joblog,
         };
         let ok = tally.progress.suspend(|| output::report(r, seq, out))?;
@@ -485,7 +559,8 @@ fn run_persistent(
         Frame::Lines
     };
     // The slot is only known in the worker: {%} stays and is expanded there.
-    let shell = uses_shell(args);
+    let command: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let shell = uses_shell(args, &command);
     let argv: Vec<Vec<u8>> = template
         .iter()
         .map(|arg| arg.iter().flat_map(|p| p.spelling()).collect())
@@ -561,7 +636,7 @@ fn run_persistent(
         pool.imap_streaming(run_block, blocks, 1)
     };
     results.close_pool_when_fed();
-    let mut tally = Tally::new(args, joblog);
+    let mut tally = Tally::new(args, joblog, None);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let json = args.json;
@@ -581,6 +656,7 @@ fn run_persistent(
                     stdout: &stdout,
                     stderr: &stderr,
                     json,
+                    tag: false,
                     joblog: &mut tally.joblog,
                 };
                 tally
@@ -606,8 +682,19 @@ fn run_persistent(
 }
 
 /// COMMAND runs with sh -c: asked for, or one argument with shell syntax.
-fn uses_shell(args: &MapArgs) -> bool {
-    args.shell || (args.command.len() == 1 && needs_shell(args.command[0].as_bytes()))
+fn uses_shell(args: &MapArgs, command: &[Vec<u8>]) -> bool {
+    args.shell || (command.len() == 1 && needs_shell(&command[0]))
+}
+
+/// Reading records from a terminal: say so, as GNU parallel does, rather
+/// than wait in silence.
+fn stdin_hint() {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!(
+            "mp map: reading records from the terminal, one per line; end with Ctrl-D \
+             (records usually come from a pipe, -a FILE, or ::: a b c after COMMAND)"
+        );
+    }
 }
 
 fn needs_shell(s: &[u8]) -> bool {
@@ -630,7 +717,11 @@ mod tests {
     fn task_bytes(args: &[&str], record: &[u8], colsep: Option<&str>) -> Vec<Vec<u8>> {
         let command: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
         let shell = command.len() == 1 && needs_shell(&command[0]);
-        Template::new(&command, shell, colsep.map(|c| c.as_bytes().to_vec())).expand(record, 7, 2)
+        Template::new(&command, shell, colsep.map(|c| c.as_bytes().to_vec())).expand(
+            &[record.to_vec()],
+            7,
+            2,
+        )
     }
 
     #[test]
