@@ -764,6 +764,55 @@ mod tests {
         assert_eq!(task(&["echo", "{//}"], "file", None), ["echo", "."]);
     }
 
+    fn batch(args: &[&str], values: &[&str], shell: bool, context: bool) -> Vec<String> {
+        let command: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let mut t = Template::new(&command, shell, None);
+        t.context = context;
+        let values: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        t.expand(&values, 3, 1)
+            .into_iter()
+            .map(|a| String::from_utf8(a).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn several_values_split_or_repeat_the_word() {
+        // {} takes every value as a word of its own; text joins the ends.
+        assert_eq!(
+            batch(&["echo", "pre{}post"], &["a", "b", "c"], false, false),
+            ["echo", "prea", "b", "cpost"]
+        );
+        // -X: the word is repeated for each value.
+        assert_eq!(
+            batch(&["echo", "pre{}post", "{#}"], &["a", "b"], false, true),
+            ["echo", "preapost", "prebpost", "3"]
+        );
+        // Shell mode: values quoted; -X repeats the blank-separated word only.
+        assert_eq!(
+            batch(&["cat {.}.txt | wc -l"], &["x y.c", "z"], true, true),
+            ["cat 'x y'.txt z.txt | wc -l"]
+        );
+        assert_eq!(
+            batch(&["echo {} end"], &["it's", "b"], true, false),
+            ["echo 'it'\\''s' b end"]
+        );
+        // Positional values; a word that is only a missing one is left out.
+        assert_eq!(
+            batch(
+                &["echo", "{2}", "x{3}y", "{3}", "{1}"],
+                &["a", "b"],
+                false,
+                false
+            ),
+            ["echo", "b", "xy", "a"]
+        );
+        // No placeholder: every value goes last.
+        assert_eq!(
+            batch(&["rm", "-f"], &["a", "b c"], false, false),
+            ["rm", "-f", "a", "b c"]
+        );
+    }
+
     #[test]
     fn awk_braces_are_text() {
         assert_eq!(
