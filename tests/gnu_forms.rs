@@ -344,6 +344,12 @@ fn progress_on_a_terminal_shows_the_total_for_an_arg_file() {
         return;
     };
     assert!(screen.contains("3/3 done"), "{screen:?}");
+    // --persistent counts records.
+    let Some(screen) = on_a_terminal("mp map --progress --persistent -a recs cat", dir.path())
+    else {
+        return;
+    };
+    assert!(screen.contains("5/5 done"), "{screen:?}");
 }
 
 #[test]

@@ -234,7 +234,12 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
             Records::new(Box::new(f), Some(fd), delim)
         };
-        return run_persistent(&args, records, processes, done_before, joblog);
+        // The progress line's total: records, when the input is a regular file.
+        let total = output::progress_shown(&args)
+            .then(|| sources::count_records(&path, delim))
+            .flatten()
+            .map(|t| t.saturating_sub(done_before.len()));
+        return run_persistent(&args, records, processes, done_before, joblog, total);
     }
     if groups.is_empty() {
         stdin_hint();
@@ -532,6 +537,7 @@ fn run_persistent(
     processes: usize,
     done_before: DoneSet,
     joblog: Option<Joblog>,
+    total: Option<u64>,
 ) -> Result<i32> {
     if args.command.is_empty() {
         bail!(Usage(
@@ -636,7 +642,7 @@ fn run_persistent(
         pool.imap_streaming(run_block, blocks, 1)
     };
     results.close_pool_when_fed();
-    let mut tally = Tally::new(args, joblog, None);
+    let mut tally = Tally::new(args, joblog, total);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let json = args.json;

@@ -215,7 +215,7 @@ impl Iterator for Product {
 
 /// How many records a regular file holds (`-`: stdin, from where it is
 /// now), without moving stdin's offset; `None` for a pipe or a terminal.
-fn count_records(path: &std::path::Path, delim: u8) -> Option<u64> {
+pub fn count_records(path: &std::path::Path, delim: u8) -> Option<u64> {
     use std::os::unix::fs::FileExt;
     let stdin;
     let file;
