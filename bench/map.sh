@@ -6,6 +6,9 @@
 #     wall time and CPU per task.
 #  2. start-up: one record through mp map vs xargs.
 #  3. the Pool: mp (examples/bench_pool.rs) vs CPython (bench/pool.py).
+#  4. batching: $FILES (default 100000) small files removed, 500 to a
+#     command: mp map -n 500 and mp map -X vs xargs -P2 -n 500 vs GNU
+#     parallel -X (FILES=0 leaves it out; about 10 s a round).
 # Rounds rotate the tools so load hits all alike; tables show medians.
 # Usage: bench/map.sh [ROUNDS] [NAME=MP_BINARY]...  (default 5 rounds; about
 # two minutes). Each NAME=MP_BINARY adds a row for another build of mp in
@@ -49,6 +52,22 @@ for r in $(seq "$rounds"); do
   done
   target/release/examples/bench_pool | sed 's/^/mp /' >>"$tmp/pool"
   python3 bench/pool.py | sed 's/^/py /' >>"$tmp/pool"
+  if ((${FILES:-100000} > 0)); then
+    batch=(
+      "mp_n500|$mp map -j2 -n 500 rm -f --"
+      "mp_X|$mp map -j2 -X rm -f --"
+      "xargs_n500|xargs -P2 -n 500 rm -f --"
+    )
+    ((have_parallel)) && batch+=("parallel_X|parallel -j2 -X rm -f --")
+    for b in "${batch[@]}"; do
+      mkdir -p "$tmp/files"
+      (cd "$tmp/files" && seq -f 'small%06g.txt' "${FILES:-100000}" >../names && xargs touch <../names)
+      (cd "$tmp/files" && /usr/bin/time -f "${b%%|*} %e %U %S" -o "$tmp/t" ${b#*|} <../names >/dev/null 2>&1) || true
+      left=$(find "$tmp/files" -type f | wc -l)
+      ((left == 0)) || echo "${b%%|*}: $left files left" >&2
+      awk '{printf "%s %s %.3f\n", $1, $2, $3+$4}' "$tmp/t" >>"$tmp/batch"
+    done
+  fi
 done
 med() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 fw=$(awk '$1=="floor"{print $2}' "$tmp/runs" | med)
@@ -83,6 +102,20 @@ r = json.load(open(sys.argv[1]))["results"]
 mp, xargs = (x["median"] * 1000 for x in r)
 print(f"start-up, one record (hyperfine -N, no shell, median of 60): mp {mp:.1f} ms, xargs {xargs:.1f} ms (target ≤ 5 ms)")
 PY
+fi
+if [[ -s $tmp/batch ]]; then
+  echo
+  echo "### ${FILES:-100000} small files removed, 500 per command (or -X), 2 in flight"
+  echo
+  echo "| runner | wall s | wall / xargs | CPU s (all processes) |"
+  echo "|---|---|---|---|"
+  xw=$(awk '$1=="xargs_n500"{print $2}' "$tmp/batch" | med)
+  for k in mp_n500 mp_X xargs_n500 parallel_X; do
+    w=$(awk -v k=$k '$1==k{print $2}' "$tmp/batch" | med)
+    [[ -z $w ]] && continue
+    c=$(awk -v k=$k '$1==k{print $3}' "$tmp/batch" | med)
+    awk -v k=$k -v w="$w" -v c="$c" -v x="$xw" 'BEGIN {printf "| %s | %.3f | %.2f× (target ≤ 1.05×) | %.3f |\n", k, w, w/x, c}'
+  done
 fi
 echo
 echo "### Pool(2) vs CPython multiprocessing.Pool(2)"

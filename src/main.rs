@@ -4,6 +4,8 @@ mod cli;
 
 fn main() {
     tune_malloc();
+    // MP_LOG (set by -v in the parent too): a worker logs as mp does.
+    cli::logging::init(0);
     // A copy of this program started by spawn or the forkserver becomes the child here.
     mp::freeze_support();
     std::process::exit(cli::run());

@@ -117,6 +117,40 @@ fn remote_workers_and_local_slots_keep_order_statuses_and_hosts() {
 }
 
 #[test]
+fn gnu_sources_batches_and_tags_run_remotely() {
+    // Several values per record (::: sources, -n batches) cross to the
+    // worker as a list, and --tag prefixes with the whole record.
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let w = worker(&addr, &["-j", "2"], &[]);
+    let co = coordinator(
+        &[
+            "--listen", &addr, "-j", "0", "--tag", "--", "echo", "{1}-{2}", ":::", "a", "b", ":::",
+            "1", "2",
+        ],
+        b"",
+    );
+    let co = co.finish(LIMIT);
+    assert_eq!(co.code(), Some(0), "{}", co.show());
+    assert_eq!(
+        text(&co.stdout),
+        "a 1\ta-1\na 2\ta-2\nb 1\tb-1\nb 2\tb-2\n",
+        "{}",
+        co.show()
+    );
+    assert_eq!(w.finish(LIMIT).code(), Some(0));
+    let w = worker(&addr, &["-j", "2"], &[]);
+    let co = coordinator(
+        &["--listen", &addr, "-j", "0", "-n", "3", "--", "echo"],
+        b"1\n2\n3\n4\n5\n",
+    );
+    let co = co.finish(LIMIT);
+    assert_eq!(co.code(), Some(0), "{}", co.show());
+    assert_eq!(text(&co.stdout), "1 2 3\n4 5\n", "{}", co.show());
+    assert_eq!(w.finish(LIMIT).code(), Some(0));
+}
+
+#[test]
 fn zero_local_slots_unordered_json_and_timeouts_run_remotely() {
     let dir = tempfile::tempdir().unwrap();
     let addr = sock(dir.path());

@@ -3,8 +3,10 @@
 
 mod client;
 pub mod command;
+mod docs;
 mod jobs;
 mod listen;
+pub mod logging;
 mod map;
 mod serve_manager;
 mod state;
@@ -23,6 +25,8 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    verbosity: logging::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +47,8 @@ enum Command {
     /// Take records from a coordinator (`mp map --listen`) and run them
     /// here (see mp worker --help).
     Worker(Box<map::WorkerArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
     /// The shared-state verbs (queue, dict, list, value, lock, semaphore,
     /// event, barrier).
     #[command(flatten)]
@@ -70,7 +76,10 @@ where
         .is_some_and(|a| state::VERBS.contains(&a))
     {
         return match state::Cli::try_parse_from(&args) {
-            Ok(cli) => state::run(cli.verb),
+            Ok(cli) => {
+                logging::init(cli.verbosity.verbose);
+                state::run(cli.verb)
+            }
             Err(e) => {
                 let code = if e.use_stderr() { 2 } else { 0 };
                 let _ = e.print();
@@ -86,6 +95,7 @@ where
             return code;
         }
     };
+    logging::init(cli.verbosity.verbose);
     match cli.command {
         Command::Map(args) => match map::run(*args) {
             Ok(code) => code,
@@ -108,6 +118,7 @@ where
         Command::Client(args) => finish("mp client", client::client_main(args)),
         Command::ServeManager(args) => finish("mp serve-manager", serve_manager::serve(args)),
         Command::State(verb) => state::run(verb),
+        Command::Completions(args) => finish("mp completions", docs::completions(args)),
         Command::Info => {
             println!("cpu_count: {}", mp::cpu_count());
             println!("process_cpu_count: {}", mp::process_cpu_count());

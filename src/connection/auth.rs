@@ -135,6 +135,7 @@ pub(crate) fn deliver_challenge_with(conn: &Connection, key: &[u8], msg: &[u8]) 
     conn.send_bytes(&frame)?;
     let response = read_auth(conn)?;
     if verify(key, msg, &response) {
+        log::debug!("handshake: the peer answered our challenge; welcome");
         conn.send_bytes(WELCOME)?;
         Ok(())
     } else {
@@ -156,6 +157,7 @@ pub fn answer_challenge(conn: &Connection, key: &[u8]) -> Result<()> {
     conn.send_bytes(&response_for(key, msg)?)?;
     let verdict = read_auth(conn)?;
     if verdict == WELCOME {
+        log::debug!("handshake: our answer was accepted");
         Ok(())
     } else {
         Err(auth_error("digest sent was rejected"))

@@ -340,6 +340,7 @@ impl Listener {
                 (s.into(), peer)
             }
         };
+        log::debug!("listener: accepted a connection from {peer:?}");
         self.last_accepted = Some(peer);
         let mut conn = Connection::from_fd(fd, true, true, true);
         conn.set_codec(super::Codec::Pickle);
@@ -398,6 +399,14 @@ pub fn client_within(
             .map_err(|e| Error::io("connect", e))?
             .into(),
     };
+    log::debug!(
+        "client: connected to {address:?}{}",
+        if authkey.is_some() {
+            "; handshake next"
+        } else {
+            ""
+        }
+    );
     let mut conn = Connection::from_fd(fd, true, true, true);
     conn.set_codec(super::Codec::Pickle);
     conn.set_max_message(Some(DEFAULT_MAX_MESSAGE));

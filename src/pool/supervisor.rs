@@ -63,6 +63,11 @@ fn start_worker(shared: &Shared, slot: usize) -> Result<Worker> {
     }
     p.start()?;
     let pid = p.pid().unwrap_or(-1);
+    log::info!(
+        "pool: started worker {} (pid {pid}, {})",
+        slot + 1,
+        opts.method.map_or("default start method", |m| m.as_str())
+    );
     let writer = mine.duplicate()?;
     {
         let mut st = shared.lock();
@@ -355,6 +360,22 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
                 }
                 let exitcode = w.process.exitcode();
                 let ready = std::mem::take(&mut shared.lock().slots[i].ready);
+                log::info!(
+                    "pool: worker {} (pid {}) ended ({}){}",
+                    i + 1,
+                    w.pid,
+                    match exitcode {
+                        Some(c) if c < 0 => format!("killed by signal {}", -c),
+                        Some(c) => format!("exit code {c}"),
+                        None => "exit status unknown".into(),
+                    },
+                    match shared.opts.maxtasks {
+                        Some(m) if exitcode == Some(0) => {
+                            format!("; recycled after --maxtasksperchild {m}, or done")
+                        }
+                        _ => String::new(),
+                    }
+                );
                 handle_death(&shared, i, w.pid, exitcode, per_item, ready);
                 let restart = {
                     let mut st = shared.lock();
@@ -399,6 +420,10 @@ pub(super) fn supervise(shared: Arc<Shared>, mut workers: Vec<Option<Worker>>, w
                     if !s.timed_out && !s.inflight.is_empty() && now.duration_since(since) >= limit
                     {
                         s.timed_out = true;
+                        log::info!(
+                            "pool: worker {} passed the task time limit {limit:?}: killing it",
+                            i + 1
+                        );
                         if let Some(w) = workers[i].as_ref() {
                             let _ = w.process.kill();
                         }
@@ -563,6 +588,11 @@ fn handle_death(
             }
             if front.attempts < retries {
                 front.attempts += 1;
+                log::info!(
+                    "pool: {error} (worker {}); retrying its task, attempt {} of {retries}",
+                    slot + 1,
+                    front.attempts
+                );
                 requeue.push(front);
             } else if per_item {
                 // Only the running task fails; the rest of the chunk runs elsewhere.

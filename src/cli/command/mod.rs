@@ -343,6 +343,11 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             && (STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d))
         {
             timed_out = !STOP.load(Ordering::SeqCst);
+            log::info!(
+                "task {}: {}: SIGTERM to process group {pid}",
+                task.seq,
+                if timed_out { "timed out" } else { "stopping" }
+            );
             // Teardown, step by step in this loop so that the pipes are
             // read meanwhile: TERM, the grace period, KILL.
             let _ = group.signal(libc::SIGTERM);
@@ -350,6 +355,10 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         }
         if let Some(since) = stopping_since {
             if now.duration_since(since) >= task.grace {
+                log::info!(
+                    "task {}: still there after the grace period: SIGKILL to process group {pid}",
+                    task.seq
+                );
                 let _ = group.signal(libc::SIGKILL);
                 if exited {
                     // Grandchildren may hold the pipes open: stop waiting for them.

@@ -207,7 +207,7 @@ fn start(cmd: &PersistentCommand) -> Result<Running, String> {
             },
         )
         .env("PYTHONUNBUFFERED", "1");
-    c.env("MP_SLOT", &slot);
+    c.env("MP_SLOT", &slot).env("PARALLEL_JOBSLOT", &slot);
     let mut group = ProcessGroup::spawn(&mut c).map_err(|e| format!("cannot run {first}: {e}"))?;
     let pid = group.id() as i32;
     record_group(pid);
@@ -265,7 +265,13 @@ fn stop(mut r: Running, grace: Duration, gentle: bool) -> (Option<i32>, Option<i
         Some(_) => {
             let _ = r.group.signal(libc::SIGKILL);
         }
-        None => status = r.group.terminate(grace).ok(),
+        None => {
+            log::info!(
+                "persistent command: TERM, then KILL after the grace period, to process group {}",
+                r.group.id()
+            );
+            status = r.group.terminate(grace).ok();
+        }
     }
     CURRENT_GROUP.store(0, Ordering::SeqCst);
     match status {

@@ -125,11 +125,13 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
         seen.push(pgrp);
         match ending.get(&pgrp) {
             None => {
+                log::info!("orphaned process group {pgrp}: SIGTERM");
                 // SAFETY: signalling an orphaned process group.
                 unsafe { libc::kill(-pgrp, libc::SIGTERM) };
                 ending.insert(pgrp, now);
             }
             Some(&since) if now.duration_since(since) >= grace => {
+                log::info!("orphaned process group {pgrp} outlived the grace period: SIGKILL");
                 // SAFETY: as above.
                 unsafe { libc::kill(-pgrp, libc::SIGKILL) };
             }

@@ -61,7 +61,7 @@ use super::CommandTask;
 use mp::process_group::ProcessGroup;
 
 /// The variables set per task; the inherited values of these are dropped.
-const PER_TASK: [&str; 3] = ["MP_SEQ", "PARALLEL_SEQ", "MP_SLOT"];
+const PER_TASK: [&str; 4] = ["MP_SEQ", "PARALLEL_SEQ", "MP_SLOT", "PARALLEL_JOBSLOT"];
 
 /// A started command: its process group (with a pidfd, readable once the
 /// command has exited) and our ends of its pipes.
@@ -320,7 +320,7 @@ pub(super) fn test_record_delay() -> Option<std::time::Duration> {
 /// Starts the task's `argv` (or `sh -c argv[0]`) in a new process group,
 /// stdin from a pipe (when the task has input) or /dev/null, stdout and
 /// stderr into pipes, with `MP_SEQ` and `PARALLEL_SEQ` set to its record
-/// number and `MP_SLOT` to `slot`.
+/// number and `MP_SLOT` and `PARALLEL_JOBSLOT` to `slot`.
 pub(super) fn spawn(task: &CommandTask, slot: Option<usize>) -> io::Result<Spawned> {
     LAUNCHER.with(|cell| {
         let mut guard = cell.borrow_mut();
@@ -352,6 +352,7 @@ fn spawn_with(l: &mut Launcher, task: &CommandTask, slot: Option<usize>) -> io::
     ];
     if let Some(s) = slot {
         extra.push(cstring(format!("MP_SLOT={}", s + 1))?);
+        extra.push(cstring(format!("PARALLEL_JOBSLOT={}", s + 1))?);
     }
     let mut envp: Vec<*mut libc::c_char> = l
         .env

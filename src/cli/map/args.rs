@@ -8,56 +8,128 @@ use clap::Args;
 
 use super::super::jobs;
 
-/// The long help of `mp map` (shown after the options).
-const MAP_AFTER: &str = "Records are lines of stdin (or of --arg-file). COMMAND's arguments may
-hold placeholders, replaced per record as in GNU parallel:
-  {}    the record            {.}   without its extension
-  {/}   its basename          {//}  its directory
-  {/.}  basename without ext  {#}   the record number (1, 2, ...)
-  {%}   the worker slot (1..j)  {1} {2} ...  columns, with --colsep
-Without a placeholder the record is appended as the last argument. Without
-COMMAND each record is itself a shell command line. A COMMAND given as one
-argument with shell syntax (pipes, redirections, spaces) runs with sh -c,
-its placeholders shell-quoted; otherwise the command is executed directly.
+/// What `mp map -h` shows after the options.
+const MAP_SHORT: &str = "Records: lines of stdin, of -a FILE, or ::: a b c after COMMAND.
+Placeholders: {} {.} {/} {//} {/.} {#} {%} {1} {2}...
+  ls *.txt | mp map gzip -k {}        mp map convert {} {.}.png ::: *.jpg
+See mp map --help for the placeholder table, worked examples, GNU parallel's
+input forms and how mp differs from it; exit codes: 0 ok, 1 a task failed,
+2 usage, 141 closed stdout, 130/143/129 signals.";
 
-Each task's stdout and stderr are written whole, never interleaved with
-another task's, in input order unless --unordered. Tasks see MP_SEQ (the
-record number) and MP_SLOT (the worker slot) in their environment.
+/// The long help of `mp map` (shown after the options, with --help).
+const MAP_AFTER: &str = r#"RECORDS
+  Records are lines of stdin (-0: NUL-separated, -d C: another byte), or come
+  from sources written after COMMAND, as in GNU parallel:
+    ::: a b c        a list                 :::: FILE...   lines of files (- is stdin)
+    -a FILE          a file (may repeat)    :::+ / ::::+   linked to the source before
+  Several sources give every combination, the last varying fastest:
+    mp map echo {1}-{2} ::: a b ::: 1 2     prints a-1 a-2 b-1 b-2
+    mp map echo {1}-{2} ::: a b :::+ 1 2    prints a-1 b-2 (linked: pairs)
+  Reading records from a terminal (no pipe, no source) prints a hint first.
 
-With --persistent, each worker starts COMMAND once and writes records to
-its stdin; COMMAND answers exactly one reply per record on stdout (one
-line with --frame lines; one JSON value with --frame json, where records
-arrive as {\"seq\":N,\"record\":\"...\"}). Replies are printed in input order.
-A record without a reply (crash, --timeout) fails alone; the command is
-restarted and the later records go on. See the README for the protocol.
+PLACEHOLDERS (GNU parallel's meanings), for the record a/b/c.tar.gz:
+  {}     the record                 a/b/c.tar.gz
+  {.}    without its extension      a/b/c.tar
+  {/}    its basename               c.tar.gz
+  {//}   its directory              a/b
+  {/.}   basename without extension c.tar
+  {#}    the task number (1, 2...)  7          (also $MP_SEQ, $PARALLEL_SEQ)
+  {%}    the worker slot (1..j)     2          (also $MP_SLOT, $PARALLEL_JOBSLOT)
+  {1} {2}  the value of source 1, 2, or column 1, 2 with --colsep
+           (for the record "x,y" and --colsep ,: {1} is x, {2} is y)
+  Without a placeholder the record (its values, its columns) goes last.
+  Other braces stay as written (awk's '{print $1}', the shell's ${#0}).
+  A COMMAND given as one argument with shell syntax (pipes, redirections,
+  spaces) runs with sh -c, its placeholders shell-quoted; otherwise it is
+  executed directly.
 
-Long runs: --retries N, --halt soon|now[,fail|success|done=N],
---joblog FILE (GNU parallel's format), --resume / --resume-failed.
+SEVERAL RECORDS PER COMMAND
+  -n N   up to N records per command: {} is all of them (separate words),
+         {1} {2} each one.   mp map -n 2 echo {2} {1} ::: a b c d  ->  b a / d c
+  -X     as many as fit in a command line, a word holding {} repeated for
+         each record:        mp map -X echo pre{}post ::: a b  ->  preapost prebpost
+  -m     as -X, {} in place: mp map -m echo pre{}post ::: a b  ->  prea bpost
+  With -X and -m the last records are spread evenly over the workers.
 
-Records and arguments are bytes: a file name that is not UTF-8 reaches
-the command exactly (with --json, see the README for how such bytes are
-carried). A task is over when its command exits; background processes it
-leaves behind are ended (TERM, then KILL after --grace).
+OUTPUT
+  Each task's stdout and stderr are written whole, never interleaved with
+  another task's, in input order (-k, the default) or, with --unordered, as
+  tasks finish. --tag starts each line with the record and a TAB. Tasks see
+  MP_SEQ / PARALLEL_SEQ and MP_SLOT / PARALLEL_JOBSLOT in their environment.
+
+  With --persistent, each worker starts COMMAND once and writes records to
+  its stdin; COMMAND answers exactly one reply per record on stdout (one line
+  with --frame lines; one JSON value with --frame json, where records arrive
+  as {"seq":N,"record":"..."}). Replies are printed in input order. A record
+  without a reply (crash, --timeout) fails alone; the command is restarted.
+
+WORKED EXAMPLES
+  1. Compress every log file, names with spaces or newlines included:
+       find . -name '*.log' -print0 | mp map -0 gzip -9
+     (-0 splits records at NUL bytes, as find -print0 writes them.)
+     Many small files? Batch them, as xargs -n does:
+       find . -name '*.tmp' -print0 | mp map -0 -n 500 rm --
+
+  2. A CSV file: one command per row, columns by number:
+       mp map -a prices.csv --colsep , -- printf '%s costs %s\n' {1} {2}
+
+  3. A Python worker that starts once and answers one line per record:
+       # upper.py
+       import sys
+       for line in sys.stdin:
+           print(line.strip().upper(), flush=True)
+       seq 1000 | mp map --persistent python3 upper.py
+
+  4. A long run you may interrupt with Ctrl-C, then take up where it stopped:
+       mp map --joblog jobs.log -a urls.txt curl -sO {}
+       ^C   (running tasks are ended; jobs.log holds every task that finished)
+       mp map --joblog jobs.log --resume -a urls.txt curl -sO {}
+     (--resume skips what jobs.log shows done; --resume-failed also runs the
+     failed ones again. The input must be the same, in the same order.)
+
+  5. One JSON object per task, for jq: which archives are damaged?
+       ls *.gz | mp map --json gzip -t | jq -r 'select(.exit_code != 0) | .input'
+     (fields: seq input exit_code signal timed_out error stdout stderr start
+     duration worker_pid pid; bytes that are not UTF-8 also come exactly in
+     *_b64 fields.)
 
 Examples:
   find . -name '*.log' -print0 | mp map -0 gzip
   seq 100 | mp map -j 50% -- sh -c 'echo $(( {} * {} ))'
-  cut -f1,3 data.tsv | mp map --colsep '\\t' echo {2} {1}
+  cut -f1,3 data.tsv | mp map --colsep '\t' echo {2} {1}
   ls *.csv | mp map --timeout 1m sort -o {.}.sorted {}
   mp map --joblog jobs.log --resume -a files.txt gzip -k
 
-Exit codes: 0 every task succeeded; 1 at least one task failed (exited
-non-zero, was killed, timed out or could not start; the count is printed on
-stderr), or reading input or writing output failed; 2 usage error (a bad
-option, an --arg-file that cannot be opened); 141 stdout was closed (as
-in `| head`: mp stops quietly, like a program killed by SIGPIPE); 130
-after SIGINT; 143 after SIGTERM; 129 after SIGHUP. On a signal or a
-closed stdout, every running task's process group is ended (TERM, then
-KILL after --grace) and no process is left.";
+DIFFERENCES FROM GNU PARALLEL
+  - Output is in input order by default (GNU's -k); --unordered for
+    completion order (GNU's default).
+  - Exit status 1 when any task failed, with "mp: K of N tasks failed" (GNU:
+    the number of failures, up to 101).
+  - -j 0 is refused; the default is the CPUs this process may use.
+  - --colsep is a literal string, not a regular expression; no trimming.
+  - Background processes a task leaves are ended when its command exits.
+  - Not there: --pipe (use --persistent), --line-buffer, --sshlogin,
+    --results, {= perl =} and combined forms like {2.}.
+
+Long runs: --retries N, --halt soon|now[,fail|success|done=N],
+--joblog FILE (GNU parallel's format), --resume / --resume-failed.
+A task is over when its command exits; background processes it leaves
+behind are ended (TERM, then KILL after --grace). Records and arguments are
+bytes: a file name that is not UTF-8 reaches the command exactly.
+
+EXIT CODES
+  0 every task succeeded; 1 at least one task failed (exited non-zero, was
+  killed, timed out or could not start; the count is printed on stderr), or
+  reading input or writing output failed; 2 usage error (a bad option, an
+  --arg-file that cannot be opened); 141 stdout was closed (as in `| head`:
+  mp stops quietly, like a program killed by SIGPIPE); 130 after SIGINT; 143
+  after SIGTERM; 129 after SIGHUP. On a signal or a closed stdout, every
+  running task's process group is ended (TERM, then KILL after --grace) and
+  no process is left."#;
 
 /// Arguments of `mp map`.
 #[derive(Debug, Args)]
-#[command(after_help = MAP_AFTER)]
+#[command(after_help = MAP_SHORT, after_long_help = MAP_AFTER)]
 pub struct MapArgs {
     /// Number of worker processes: N, or relative to the CPUs this process
     /// may use: +N (CPUs + N), -N (CPUs - N, at least 1), N% (N percent of
@@ -83,7 +155,7 @@ pub struct MapArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
     pub(super) grace: Duration,
     /// Write results in completion order instead of input order.
-    #[arg(long)]
+    #[arg(long, overrides_with = "keep_order")]
     pub(super) unordered: bool,
     /// Records are separated by NUL bytes (as from find -print0).
     #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
@@ -92,9 +164,32 @@ pub struct MapArgs {
     /// \t \n \r \0 \\ are understood).
     #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
     pub(super) delimiter: Option<OsString>,
-    /// Read records from FILE instead of stdin.
+    /// Read records from FILE instead of stdin (`-` is stdin). Given more
+    /// than once, each file is a source of its own: {1} from the first, {2}
+    /// from the second, every combination (as `:::: FILE FILE`).
     #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
-    pub(super) arg_file: Option<PathBuf>,
+    pub(super) arg_file: Vec<PathBuf>,
+    /// Up to N records per command (as xargs -n): {} stands for all of
+    /// them, {1} {2}... for each; without a placeholder they go last.
+    #[arg(short = 'n', long = "max-args", value_name = "N", value_parser = parse_positive)]
+    pub(super) max_args: Option<usize>,
+    /// As many records per command as fit in a command line, a word
+    /// holding {} repeated for each (context replace: `-X gzip -k {}`,
+    /// `-X cp {} dir/`); the last ones are spread over the workers.
+    #[arg(short = 'X', conflicts_with = "multi")]
+    pub(super) context: bool,
+    /// As -X, but {} becomes all the records as separate words in its place
+    /// (text around it joins the first and the last).
+    #[arg(short = 'm')]
+    pub(super) multi: bool,
+    /// Prefix each line of a task's output (stdout and stderr) with its
+    /// record (values joined by spaces) and a TAB.
+    #[arg(long)]
+    pub(super) tag: bool,
+    /// Keep output in input order: the default (GNU parallel's -k), accepted
+    /// for its users; --unordered turns it off.
+    #[arg(short = 'k', long = "keep-order", overrides_with = "unordered")]
+    pub(super) keep_order: bool,
     /// Split each record into columns {1}, {2}... at this string (the same
     /// escapes as -d; columns are not trimmed). Without a placeholder in
     /// COMMAND, the columns are its last arguments.
@@ -116,9 +211,11 @@ pub struct MapArgs {
     /// Python's fork).
     #[arg(long, value_name = "METHOD", default_value = "forkserver", value_parser = parse_start_method)]
     pub(super) start_method: mp::StartMethod,
-    /// Show a progress line on stderr (tasks done, rate, elapsed) [default: on
-    /// when stderr is a terminal].
-    #[arg(long, overrides_with = "no_progress")]
+    /// Show a progress line on stderr: tasks done (of the total, with a rate
+    /// and an ETA, when the total is known: -a FILE, ::: lists, a regular
+    /// file on stdin) [default: on when stderr is a terminal]. --bar and
+    /// --eta (GNU parallel's) are the same.
+    #[arg(long, visible_aliases = ["bar", "eta"], overrides_with = "no_progress")]
     pub(super) progress: bool,
     /// Never show the progress line.
     #[arg(long)]

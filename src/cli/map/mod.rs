@@ -19,6 +19,7 @@ mod input;
 mod output;
 mod remote;
 mod signals;
+mod sources;
 mod template;
 
 use std::ffi::OsString;
@@ -46,16 +47,16 @@ use output::Tally;
 pub use remote::{run_worker_engine, WorkerArgs};
 use template::{Piece, Template};
 
-/// What the pool runs: the template, one record, its number.
+/// What the pool runs: the template, one record (a value per source; with
+/// -n/-X/-m several records, one after the other), its number.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MapTask {
     template: Arc<Template>,
-    #[serde(with = "serde_bytes")]
-    record: Vec<u8>,
+    args: Vec<serde_bytes::ByteBuf>,
     seq: u64,
     timeout: Option<Duration>,
     grace: Duration,
-    /// Send the record back with the result (for --json).
+    /// Send the record back with the result (for --json, --tag).
     echo_input: bool,
     /// Run a failed command again, up to this many more times.
     retries: u32,
@@ -77,9 +78,10 @@ pub struct MapOutcome {
 /// The pool task: expand the placeholders (the slot is known only here) and run.
 fn map_task(t: MapTask) -> MapOutcome {
     let slot = mp::pool::worker_slot().map_or(1, |s| s + 1);
+    let args: Vec<Vec<u8>> = t.args.into_iter().map(|a| a.into_vec()).collect();
     let argv: Vec<OsString> = t
         .template
-        .expand(&t.record, t.seq, slot)
+        .expand(&args, t.seq, slot)
         .into_iter()
         .map(OsString::from_vec)
         .collect();
@@ -103,10 +105,10 @@ fn map_task(t: MapTask) -> MapOutcome {
     };
     MapOutcome {
         seq: t.seq,
-        input: t.echo_input.then(|| t.record.clone()),
+        input: t.echo_input.then(|| args.join(&b' ')),
         command: t
             .want_command
-            .then(|| t.template.command_line(&t.record, t.seq, slot)),
+            .then(|| t.template.command_line(&args, t.seq, slot)),
         outcome,
     }
 }
@@ -153,15 +155,6 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             "--colsep needs per-record commands: with --persistent the command gets whole records on its stdin".into()
         ));
     }
-    let records = match &args.arg_file {
-        Some(path) => {
-            let f = std::fs::File::open(path)
-                .map_err(|e| Usage(format!("cannot read --arg-file {}: {e}", path.display())))?;
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-            Records::new(Box::new(f), Some(fd), delim)
-        }
-        None => Records::new(Box::new(std::io::stdin()), Some(0), delim),
-    };
     let cpus = mp::process_cpu_count();
     if args.processes == Some(args::Jobs::Exactly(0)) && args.listen.is_none() {
         bail!(Usage(
@@ -196,11 +189,97 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             "--listen does not serve --persistent runs yet: remote workers run a command per record".into()
         ));
     }
+    // GNU parallel's sources: -a FILE (each a source), then `:::` lists
+    // and `::::` files after COMMAND; none: stdin.
+    let (command, after) = sources::split_command(&args.command);
+    let mut groups: Vec<sources::Group> = args
+        .arg_file
+        .iter()
+        .map(|p| vec![sources::Source::File(p.clone())])
+        .collect();
+    groups.extend(after);
+    let batching = sources::Batching {
+        max_records: args.max_args,
+        fill: args.context || args.multi,
+        workers: processes,
+        uses: 1,
+    };
+    log::info!(
+        "map: {processes} workers ({}; {cpus} CPUs usable), start method {}, {} source(s){}",
+        if args.processes.is_some() {
+            "from -j"
+        } else {
+            "the CPUs"
+        },
+        args.start_method.as_str(),
+        groups.len().max(1),
+        match (batching.max_records, batching.fill) {
+            (_, true) => ", records batched to fill command lines (-X/-m)".to_string(),
+            (Some(n), false) => format!(", up to {n} records per command (-n)"),
+            (None, false) => String::new(),
+        }
+    );
     if args.persistent {
-        return run_persistent(&args, records, processes, done_before, joblog);
+        let single = match groups.as_slice() {
+            [] => Some(std::path::PathBuf::from("-")),
+            [g] => match g.as_slice() {
+                [sources::Source::File(p)] => Some(p.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(path) = single else {
+            bail!(Usage(
+                "--persistent reads its records from stdin or one -a FILE (not from ::: lists or several sources)".into()
+            ));
+        };
+        if batching.on() || args.tag {
+            bail!(Usage(
+                "-n, -X, -m and --tag need a command per task: with --persistent the command gets records on its stdin".into()
+            ));
+        }
+        let records = if path.as_os_str() == "-" {
+            stdin_hint();
+            Records::new(Box::new(std::io::stdin()), Some(0), delim)
+        } else {
+            let f = std::fs::File::open(&path)
+                .map_err(|e| Usage(format!("cannot read --arg-file {}: {e}", path.display())))?;
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+            Records::new(Box::new(f), Some(fd), delim)
+        };
+        // The progress line's total: records, when the input is a regular file.
+        let total = output::progress_shown(&args)
+            .then(|| sources::count_records(&path, delim))
+            .flatten()
+            .map(|t| t.saturating_sub(done_before.len()));
+        return run_persistent(&args, records, processes, done_before, joblog, total);
     }
-    let command: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let template = Arc::new(Template::new(&command, uses_shell(&args), colsep));
+    if groups.is_empty() {
+        stdin_hint();
+        groups.push(vec![sources::Source::File("-".into())]);
+    }
+    let status = InputStatus::default();
+    let product = sources::Product::open(groups, delim, &status, output::progress_shown(&args))
+        .map_err(Usage)?;
+    // The progress line's total: tasks, when the records are known ahead.
+    let total = match (product.total, batching.max_records) {
+        (Some(t), None) if !batching.on() => Some(t.saturating_sub(done_before.len())),
+        (Some(t), Some(n)) if !batching.fill => Some(t.div_ceil(n as u64)),
+        _ => None,
+    };
+    let command: Vec<Vec<u8>> = command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let mut template = Template::new(&command, uses_shell(&args, &command), colsep);
+    template.context = args.context;
+    let batching = sources::Batching {
+        uses: template.uses_per_value(),
+        ..batching
+    };
+    let template = Arc::new(template);
+    let records: Box<dyn Iterator<Item = Vec<Vec<u8>>> + Send> = if batching.on() {
+        Box::new(sources::Batches::new(product, batching).map(|(values, _)| values))
+    } else {
+        Box::new(product)
+    };
     if let (Some(listen), false) = (&args.listen, args.dry_run) {
         if args.maxtasksperchild.is_some() || args.chunksize.is_some() {
             bail!(Usage(
@@ -211,7 +290,11 @@ fn run_inner(args: MapArgs) -> Result<i32> {
         return remote::run_listen(
             &args,
             &listen,
-            records,
+            remote::ListenInput {
+                records,
+                status,
+                total,
+            },
             local_slots,
             done_before,
             joblog,
@@ -220,11 +303,11 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     }
     let make_task = {
         let template = template.clone();
-        let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json);
+        let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json || args.tag);
         let (retries, want_command) = (args.retries, args.joblog.is_some());
-        move |(i, record): (usize, Vec<u8>)| MapTask {
+        move |(i, args): (usize, Vec<Vec<u8>>)| MapTask {
             template: template.clone(),
-            record,
+            args: args.into_iter().map(serde_bytes::ByteBuf::from).collect(),
             seq: i as u64 + 1,
             timeout,
             grace,
@@ -236,14 +319,14 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     if args.dry_run {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        let status = records.status.clone();
         for task in records
             .enumerate()
             .filter(|(i, _)| !done_before.contains(*i as u64 + 1))
             .map(make_task)
         {
             let slot = ((task.seq - 1) as usize % processes) + 1;
-            out.write_all(&template.command_line(&task.record, task.seq, slot))?;
+            let args: Vec<Vec<u8>> = task.args.into_iter().map(|a| a.into_vec()).collect();
+            out.write_all(&template.command_line(&args, task.seq, slot))?;
             out.write_all(b"\n")?;
         }
         return input_result(&status, 0);
@@ -274,7 +357,6 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     // The record numbers handed to the pool, in order (to name a task that
     // failed without a result in ordered mode).
     let handed = Arc::new(Mutex::new(std::collections::VecDeque::new()));
-    let status = records.status.clone();
     let tasks = {
         let (stop_input, handed) = (stop_input.clone(), handed.clone());
         let ordered = !args.unordered;
@@ -298,10 +380,10 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     // Each worker exits as soon as nothing is left for it, while the last
     // results are still being written, not after.
     results.close_pool_when_fed();
-    let mut tally = Tally::new(&args, joblog);
+    let mut tally = Tally::new(&args, joblog, total);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let json = args.json;
+    let (json, tag) = (args.json, args.tag);
     let ordered = !args.unordered;
     let handle = |r: mp::Result<MapOutcome>, tally: &mut Tally| -> Result<()> {
         let seq = match &r {
@@ -318,6 +400,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             stdout: &stdout,
             stderr: &stderr,
             json,
+            tag,
             joblog: &mut tally.joblog,
             host: ":",
         };
@@ -489,6 +572,7 @@ fn run_persistent(
     processes: usize,
     done_before: DoneSet,
     joblog: Option<Joblog>,
+    total: Option<u64>,
 ) -> Result<i32> {
     if args.command.is_empty() {
         bail!(Usage(
@@ -516,7 +600,8 @@ fn run_persistent(
         Frame::Lines
     };
     // The slot is only known in the worker: {%} stays and is expanded there.
-    let shell = uses_shell(args);
+    let command: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let shell = uses_shell(args, &command);
     let argv: Vec<Vec<u8>> = template
         .iter()
         .map(|arg| arg.iter().flat_map(|p| p.spelling()).collect())
@@ -592,7 +677,7 @@ fn run_persistent(
         pool.imap_streaming(run_block, blocks, 1)
     };
     results.close_pool_when_fed();
-    let mut tally = Tally::new(args, joblog);
+    let mut tally = Tally::new(args, joblog, total);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let json = args.json;
@@ -612,6 +697,7 @@ fn run_persistent(
                     stdout: &stdout,
                     stderr: &stderr,
                     json,
+                    tag: false,
                     joblog: &mut tally.joblog,
                     host: ":",
                 };
@@ -638,8 +724,19 @@ fn run_persistent(
 }
 
 /// COMMAND runs with sh -c: asked for, or one argument with shell syntax.
-fn uses_shell(args: &MapArgs) -> bool {
-    args.shell || (args.command.len() == 1 && needs_shell(args.command[0].as_bytes()))
+fn uses_shell(args: &MapArgs, command: &[Vec<u8>]) -> bool {
+    args.shell || (command.len() == 1 && needs_shell(&command[0]))
+}
+
+/// Reading records from a terminal: say so, as GNU parallel does, rather
+/// than wait in silence.
+fn stdin_hint() {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!(
+            "mp map: reading records from the terminal, one per line; end with Ctrl-D \
+             (records usually come from a pipe, -a FILE, or ::: a b c after COMMAND)"
+        );
+    }
 }
 
 fn needs_shell(s: &[u8]) -> bool {
@@ -663,7 +760,11 @@ mod tests {
     fn task_bytes(args: &[&str], record: &[u8], colsep: Option<&str>) -> Vec<Vec<u8>> {
         let command: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
         let shell = command.len() == 1 && needs_shell(&command[0]);
-        Template::new(&command, shell, colsep.map(|c| c.as_bytes().to_vec())).expand(record, 7, 2)
+        Template::new(&command, shell, colsep.map(|c| c.as_bytes().to_vec())).expand(
+            &[record.to_vec()],
+            7,
+            2,
+        )
     }
 
     #[test]
@@ -704,6 +805,55 @@ mod tests {
         );
         assert_eq!(task(&["echo", "{.}"], ".hidden", None), ["echo", ".hidden"]);
         assert_eq!(task(&["echo", "{//}"], "file", None), ["echo", "."]);
+    }
+
+    fn batch(args: &[&str], values: &[&str], shell: bool, context: bool) -> Vec<String> {
+        let command: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let mut t = Template::new(&command, shell, None);
+        t.context = context;
+        let values: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        t.expand(&values, 3, 1)
+            .into_iter()
+            .map(|a| String::from_utf8(a).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn several_values_split_or_repeat_the_word() {
+        // {} takes every value as a word of its own; text joins the ends.
+        assert_eq!(
+            batch(&["echo", "pre{}post"], &["a", "b", "c"], false, false),
+            ["echo", "prea", "b", "cpost"]
+        );
+        // -X: the word is repeated for each value.
+        assert_eq!(
+            batch(&["echo", "pre{}post", "{#}"], &["a", "b"], false, true),
+            ["echo", "preapost", "prebpost", "3"]
+        );
+        // Shell mode: values quoted; -X repeats the blank-separated word only.
+        assert_eq!(
+            batch(&["cat {.}.txt | wc -l"], &["x y.c", "z"], true, true),
+            ["cat 'x y'.txt z.txt | wc -l"]
+        );
+        assert_eq!(
+            batch(&["echo {} end"], &["it's", "b"], true, false),
+            ["echo 'it'\\''s' b end"]
+        );
+        // Positional values; a word that is only a missing one is left out.
+        assert_eq!(
+            batch(
+                &["echo", "{2}", "x{3}y", "{3}", "{1}"],
+                &["a", "b"],
+                false,
+                false
+            ),
+            ["echo", "b", "xy", "a"]
+        );
+        // No placeholder: every value goes last.
+        assert_eq!(
+            batch(&["rm", "-f"], &["a", "b c"], false, false),
+            ["rm", "-f", "a", "b c"]
+        );
     }
 
     #[test]

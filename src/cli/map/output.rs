@@ -62,10 +62,24 @@ pub struct Out<'a> {
     pub stdout: &'a std::io::Stdout,
     pub stderr: &'a std::io::Stderr,
     pub json: bool,
+    /// `--tag`: each output line starts with the record and a TAB.
+    pub tag: bool,
     pub joblog: &'a mut Option<Joblog>,
     /// The joblog's Host column: `:` for this machine (GNU parallel's
     /// name for it), else the remote worker's host.
     pub host: &'a str,
+}
+
+/// Writes `data` with `tag` and a TAB before each line (a last line
+/// without its newline too).
+fn write_tagged(out: &mut dyn Write, tag: &[u8], data: &[u8]) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(data.len() + 16 * (tag.len() + 1));
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        buf.extend_from_slice(tag);
+        buf.push(b'\t');
+        buf.extend_from_slice(line);
+    }
+    out.write_all(&buf)
 }
 
 /// Writes one task's result (and its joblog line); returns whether it succeeded.
@@ -97,6 +111,23 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
                 obj.insert("worker_pid".into(), r.worker_pid.into());
                 obj.insert("pid".into(), r.pid.into());
                 write_json_line(&mut o.stdout.lock(), obj)?;
+            } else if o.tag {
+                let tag = input.as_deref().unwrap_or(b"");
+                let out_bytes = r.stdout.into_bytes()?;
+                stdout_len = out_bytes.len() as u64;
+                write_tagged(&mut o.stdout.lock(), tag, &out_bytes)?;
+                let err_bytes = r.stderr.into_bytes()?;
+                let mut err = o.stderr.lock();
+                write_tagged(&mut err, tag, &err_bytes)?;
+                if let Some(e) = &r.spawn_error {
+                    writeln!(err, "mp: task {seq}: cannot run {e}")?;
+                } else if r.timed_out {
+                    writeln!(
+                        err,
+                        "mp: task {seq}: timed out after {:.3}s",
+                        r.duration.as_secs_f64()
+                    )?;
+                }
             } else {
                 {
                     let mut out = o.stdout.lock();
@@ -358,26 +389,75 @@ pub fn report_block(b: BlockOutcome, frame: Frame, o: Out<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The progress line: a spinner on a terminal, a plain line once a second elsewhere.
+/// Whether `mp map` shows a progress line.
+pub(super) fn progress_shown(args: &MapArgs) -> bool {
+    !args.no_progress && (args.progress || std::io::IsTerminal::is_terminal(&std::io::stderr()))
+}
+
+/// A rate as a person writes it: `120/s`, `2.3/s`, `0.25/s`.
+pub(super) fn human_rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        "0/s".into()
+    } else if per_sec >= 100.0 {
+        format!("{per_sec:.0}/s")
+    } else if per_sec >= 1.0 {
+        format!("{per_sec:.1}/s")
+    } else {
+        format!("{per_sec:.2}/s")
+    }
+}
+
+/// A duration as a person writes it: `42s`, `3m05s`, `2h10m`.
+pub(super) fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    }
+}
+
+/// The progress line: a bar (or a spinner when the total is unknown) on a
+/// terminal, a plain line once a second elsewhere. O(1) memory either way.
 pub(super) struct Progress {
     pub(super) bar: Option<indicatif::ProgressBar>,
     pub(super) plain: bool,
     pub(super) last: Instant,
     pub(super) started: Instant,
+    pub(super) total: Option<u64>,
 }
 
 impl Progress {
-    pub(super) fn new(args: &MapArgs) -> Progress {
+    pub(super) fn new(args: &MapArgs, total: Option<u64>) -> Progress {
         let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let show = !args.no_progress && (args.progress || stderr_tty);
-        // The total is unknown while records stream in: show count and rate, O(1) memory.
+        let show = progress_shown(args);
         let bar = (show && stderr_tty).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
+            let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&human_rate(s.per_sec()));
+            };
+            let eta = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&human_duration(s.eta()));
+            };
+            let (bar, template) = match total {
+                Some(t) => (
+                    indicatif::ProgressBar::new(t),
+                    "[{bar:30}] {pos}/{len} done, {msg}{rate}, ETA {eta_h} [{elapsed_precise}]",
+                ),
+                None => (
+                    indicatif::ProgressBar::new_spinner(),
+                    "{spinner} {pos} done, {msg}{rate} [{elapsed_precise}]",
+                ),
+            };
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {pos} done, {msg}{per_sec} [{elapsed_precise}]",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                indicatif::ProgressStyle::with_template(template)
+                    .map(|s| {
+                        s.with_key("rate", rate)
+                            .with_key("eta_h", eta)
+                            .progress_chars("=> ")
+                    })
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
@@ -387,6 +467,7 @@ impl Progress {
             plain: show && !stderr_tty,
             last: Instant::now(),
             started: Instant::now(),
+            total,
         }
     }
 
@@ -411,8 +492,18 @@ impl Progress {
     }
 
     pub(super) fn print(&self, done: u64, failed: u64) {
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        eprintln!("mp: {done} done, {failed} failed, {rate:.1}/s");
+        let elapsed = self.started.elapsed().as_secs_f64().max(1e-9);
+        let per_sec = done as f64 / elapsed;
+        let rate = human_rate(per_sec);
+        match self.total {
+            Some(total) => {
+                let left = total.saturating_sub(done) as f64 / per_sec.max(1e-9);
+                let eta =
+                    human_duration(Duration::try_from_secs_f64(left).unwrap_or(Duration::MAX));
+                eprintln!("mp: {done}/{total} done, {failed} failed, {rate}, ETA {eta}");
+            }
+            None => eprintln!("mp: {done} done, {failed} failed, {rate}"),
+        }
     }
 
     pub(super) fn finish(self, done: u64, failed: u64) {
@@ -420,7 +511,12 @@ impl Progress {
             self.print(done, failed);
         }
         if let Some(bar) = self.bar {
-            bar.finish_and_clear();
+            if self.total.is_some() {
+                // The finished bar stays on the screen, as GNU's --bar does.
+                bar.finish();
+            } else {
+                bar.finish_and_clear();
+            }
         }
     }
 }
@@ -436,14 +532,14 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    pub(super) fn new(args: &MapArgs, joblog: Option<Joblog>) -> Tally {
+    pub(super) fn new(args: &MapArgs, joblog: Option<Joblog>, total: Option<u64>) -> Tally {
         Tally {
             done: 0,
             failed: 0,
             joblog,
             halt: args.halt.and_then(|h| h.0),
             halted: false,
-            progress: Progress::new(args),
+            progress: Progress::new(args, total),
         }
     }
 

@@ -30,14 +30,13 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
 use crate::cli::command::{Captured, CommandOutcome};
+use anyhow::{bail, Context, Result};
 use mp::managers::server::{Hosted, Server, ServerLimits};
 use mp::pickle::Value;
 
 use super::super::jobs::{DoneSet, Joblog};
 use super::super::wire::{Usage, AUTHKEY_ENV};
-use super::input::Records;
 use super::output::{self, Out, Tally};
 use super::template::Template;
 use super::{map_task, signals, MapArgs, MapOutcome, MapTask};
@@ -92,7 +91,7 @@ impl Control {
 }
 
 struct Task {
-    record: Vec<u8>,
+    record: Record,
     /// The worker holding its lease.
     leased_to: Option<u64>,
     /// Times its worker was lost while it held the lease.
@@ -111,7 +110,7 @@ struct Worker {
 pub struct Finished {
     pub seq: u64,
     pub host: Arc<str>,
-    pub record: Vec<u8>,
+    pub record: Record,
     pub result: std::result::Result<MapOutcome, String>,
 }
 
@@ -206,7 +205,7 @@ impl Board {
 
     /// Adds a record, waiting while the window is full; false when no
     /// more records are wanted.
-    fn add(&self, seq: u64, record: Vec<u8>) -> bool {
+    fn add(&self, seq: u64, record: Record) -> bool {
         let mut st = self.lock();
         while st.unwritten >= self.window && !st.no_more && !st.abort {
             st = self.wait(F, st, Duration::from_millis(200));
@@ -298,7 +297,7 @@ impl Board {
         want: usize,
         free: usize,
         wait: Duration,
-    ) -> (Vec<(u64, Vec<u8>)>, Control) {
+    ) -> (Vec<(u64, Record)>, Control) {
         let mut st = self.lock();
         let Some(worker) = st.workers.get_mut(&id) else {
             return (Vec::new(), Control::Expired);
@@ -547,7 +546,7 @@ impl Hosted for Board {
                 let (tasks, control) = self.exchange(id, results, want, free, wait);
                 let tasks = tasks
                     .into_iter()
-                    .map(|(seq, rec)| Value::Tuple(vec![Value::Int(seq as i64), Value::Bytes(rec)]))
+                    .map(|(seq, rec)| Value::Tuple(vec![Value::Int(seq as i64), record_value(rec)]))
                     .collect();
                 Ok(Value::Tuple(vec![
                     Value::List(tasks),
@@ -573,6 +572,23 @@ impl Hosted for Board {
 }
 
 // ---- results on the wire ----
+
+/// A record on the wire: bytes when it is one value (what a Python worker
+/// runs), else a list of bytes (several sources, or -n/-X/-m).
+fn record_value(mut rec: Record) -> Value {
+    if rec.len() == 1 {
+        Value::Bytes(rec.pop().unwrap_or_default())
+    } else {
+        Value::List(rec.into_iter().map(Value::Bytes).collect())
+    }
+}
+
+fn record_of(v: Value) -> Option<Record> {
+    match v {
+        Value::List(items) | Value::Tuple(items) => items.into_iter().map(bytes_of).collect(),
+        v => bytes_of(v).map(|b| vec![b]),
+    }
+}
 
 fn bytes_of(v: Value) -> Option<Vec<u8>> {
     match v {
@@ -774,7 +790,10 @@ impl RunConfig {
 // ---- the engine: a pool running the records a link hands it ----
 
 /// Records leased `(seq, record)`, and what to do next.
-pub type Leased = (Vec<(u64, Vec<u8>)>, Control);
+/// A record: its values (one per source, or several with -n/-X/-m).
+pub type Record = Vec<Vec<u8>>;
+
+pub type Leased = (Vec<(u64, Record)>, Control);
 
 /// Where an engine gets records and sends results.
 pub trait Link {
@@ -856,7 +875,7 @@ impl Link for RemoteLink {
             };
             let rec = p
                 .pop()
-                .and_then(bytes_of)
+                .and_then(record_of)
                 .context("a task without a record")?;
             let seq = p
                 .pop()
@@ -1014,7 +1033,7 @@ fn engine_loop(
             in_flight += 1;
             let task = MapTask {
                 template: cfg.template.clone(),
-                record,
+                args: record.into_iter().map(serde_bytes::ByteBuf::from).collect(),
                 seq,
                 timeout: cfg.timeout,
                 grace: cfg.grace,
@@ -1048,15 +1067,28 @@ fn set_signal_pool(pool: &Arc<mp::Pool>) {
 }
 
 /// `mp map --listen ADDR`.
+/// The records a `--listen` run serves: what the sources give, how
+/// reading them ended, and their number when known ahead (for --progress).
+pub(super) struct ListenInput {
+    pub records: Box<dyn Iterator<Item = Record> + Send>,
+    pub status: super::input::InputStatus,
+    pub total: Option<u64>,
+}
+
 pub(super) fn run_listen(
     args: &MapArgs,
     listen: &str,
-    records: Records,
+    input: ListenInput,
     local_slots: usize,
     done_before: DoneSet,
     joblog: Option<Joblog>,
     template: Arc<Template>,
 ) -> Result<i32> {
+    let ListenInput {
+        records,
+        status,
+        total,
+    } = input;
     let key = super::super::wire::authkey(&args.authkey_file)?;
     let addr: mp::connection::Address = listen
         .parse()
@@ -1112,7 +1144,6 @@ pub(super) fn run_listen(
                 board.expire();
             })?;
     }
-    let status = records.status.clone();
     {
         let board = board.clone();
         std::thread::Builder::new()
@@ -1159,7 +1190,7 @@ pub(super) fn run_listen(
         None
     };
 
-    let mut tally = Tally::new(args, joblog);
+    let mut tally = Tally::new(args, joblog, total);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let ordered = !args.unordered;
@@ -1168,7 +1199,7 @@ pub(super) fn run_listen(
     let mut order: VecDeque<u64> = VecDeque::new();
     let mut withdrawn: HashSet<u64> = HashSet::new();
     let mut held: HashMap<u64, Finished> = HashMap::new();
-    let json = args.json;
+    let (json, tag) = (args.json, args.tag);
     let write = |f: Finished, tally: &mut Tally| -> Result<()> {
         let Finished {
             seq,
@@ -1178,8 +1209,8 @@ pub(super) fn run_listen(
         } = f;
         let result = match result {
             Ok(mut o) => {
-                if json {
-                    o.input = Some(record);
+                if json || tag {
+                    o.input = Some(record.join(&b' '));
                 }
                 Ok(o)
             }
@@ -1189,6 +1220,7 @@ pub(super) fn run_listen(
             stdout: &stdout,
             stderr: &stderr,
             json,
+            tag,
             joblog: &mut tally.joblog,
             host: &host,
         };
@@ -1739,7 +1771,7 @@ mod tests {
     fn a_lost_workers_records_run_elsewhere_and_its_late_results_are_dropped() {
         let b = board();
         for seq in 1..=3 {
-            assert!(b.add(seq, format!("r{seq}").into_bytes()));
+            assert!(b.add(seq, vec![format!("r{seq}").into_bytes()]));
         }
         b.input_done();
         let a = b.hello("a", 2, Some(10));
@@ -1768,14 +1800,14 @@ mod tests {
         assert!(taken.all_done);
         let outs: Vec<Vec<u8>> = taken.finished.iter().map(stdout_of).collect();
         assert_eq!(outs, [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
-        assert_eq!(taken.finished[0].record, b"r1");
+        assert_eq!(taken.finished[0].record, vec![b"r1".to_vec()]);
         assert_eq!(&*taken.finished[0].host, "b");
     }
 
     #[test]
     fn a_record_whose_workers_keep_dying_fails() {
         let b = board();
-        assert!(b.add(1, b"r".to_vec()));
+        assert!(b.add(1, vec![b"r".to_vec()]));
         b.input_done();
         for conn in 0..MAX_LOST as u64 {
             let id = b.hello("h", 1, Some(conn));

@@ -187,6 +187,19 @@ pub struct Template {
     pub colsep: Option<Vec<u8>>,
     /// COMMAND has no placeholder: the record (or its columns) goes last.
     pub append_record: bool,
+    /// `-X`: a word holding `{}` (or `{.}`...) is repeated for each value
+    /// (context replace); otherwise the values are separate words, the
+    /// word's text before and after joining the first and the last.
+    pub context: bool,
+}
+
+/// Whether a placeholder takes every value (`{}`, `{.}`, ...) rather than
+/// one (`{1}`) or none (`{#}`).
+fn takes_all(p: &Piece) -> bool {
+    matches!(
+        p,
+        Piece::Whole | Piece::NoExt | Piece::Base | Piece::Dir | Piece::BaseNoExt
+    )
 }
 
 impl Template {
@@ -200,6 +213,7 @@ impl Template {
                 shell: true,
                 colsep: None,
                 append_record: false,
+                context: false,
             };
         }
         let args: Vec<ArgTemplate> = command.iter().map(|a| parse_arg(a)).collect();
@@ -209,65 +223,132 @@ impl Template {
             shell,
             colsep,
             append_record,
+            context: false,
         }
     }
 
-    /// The argv (or, in shell mode, the one command line) for a record.
-    pub fn expand(&self, record: &[u8], seq: u64, slot: usize) -> Vec<Vec<u8>> {
-        if self.args.is_empty() {
-            return vec![record.to_vec()];
+    /// How many placeholders take every value (at least 1: the appended
+    /// record), to reckon a batch's command-line length.
+    pub fn uses_per_value(&self) -> usize {
+        self.args
+            .iter()
+            .flatten()
+            .filter(|p| takes_all(p))
+            .count()
+            .max(1)
+    }
+
+    /// The values of a task: its arguments (one per source, for each record
+    /// of a batch), each split into columns with `--colsep`.
+    fn values<'a>(&self, args: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
+        match &self.colsep {
+            Some(sep) => args.iter().flat_map(|a| split_columns(a, sep)).collect(),
+            None => args.iter().map(Vec::as_slice).collect(),
         }
-        let cols: Vec<&[u8]> = match &self.colsep {
-            Some(sep) => split_columns(record, sep),
-            None => vec![record],
-        };
-        let value = |p: &Piece| -> Vec<u8> {
+    }
+
+    /// The argv (or, in shell mode, the one command line) for a task whose
+    /// record (or records, values of several sources) is `args`.
+    pub fn expand(&self, args: &[Vec<u8>], seq: u64, slot: usize) -> Vec<Vec<u8>> {
+        if self.args.is_empty() {
+            return vec![args.join(&b' ')];
+        }
+        let values = self.values(args);
+        let one = |p: &Piece, v: &[u8]| -> Vec<u8> {
             match p {
-                Piece::Text(t) => t.clone(),
-                Piece::Whole => record.to_vec(),
-                Piece::NoExt => strip_ext(record).to_vec(),
-                Piece::Base => basename(record).to_vec(),
-                Piece::Dir => dirname(record).to_vec(),
-                Piece::BaseNoExt => strip_ext(basename(record)).to_vec(),
-                Piece::Seq => seq.to_string().into_bytes(),
-                Piece::Slot => slot.to_string().into_bytes(),
-                Piece::Col(n) => cols.get(n - 1).copied().unwrap_or(b"").to_vec(),
+                Piece::Whole => v.to_vec(),
+                Piece::NoExt => strip_ext(v).to_vec(),
+                Piece::Base => basename(v).to_vec(),
+                Piece::Dir => dirname(v).to_vec(),
+                Piece::BaseNoExt => strip_ext(basename(v)).to_vec(),
+                _ => Vec::new(),
             }
         };
-        let mut args: Vec<Vec<u8>> = self
-            .args
-            .iter()
-            .map(|arg| {
-                let mut out = Vec::new();
-                for p in arg {
-                    match p {
-                        Piece::Text(t) => out.extend_from_slice(t),
-                        _ if self.shell => out.extend(shell_quote(&value(p))),
-                        _ => out.extend(value(p)),
+        let quote = |v: Vec<u8>| if self.shell { shell_quote(&v) } else { v };
+        // A word's expansion: one or more words (a placeholder taking
+        // several values splits the word between them).
+        let expand_word = |word: &[Piece], values: &[&[u8]], out: &mut Vec<Vec<u8>>| {
+            // A word that is one positional placeholder past the values is
+            // left out, as GNU does (`-n 2 echo {2} {1}` on a last single record).
+            if let [Piece::Col(n)] = word {
+                if *n > values.len() {
+                    return;
+                }
+            }
+            let mut cur = Vec::new();
+            for p in word {
+                match p {
+                    Piece::Text(t) => cur.extend_from_slice(t),
+                    Piece::Seq => cur.extend(quote(seq.to_string().into_bytes())),
+                    Piece::Slot => cur.extend(quote(slot.to_string().into_bytes())),
+                    Piece::Col(n) => {
+                        cur.extend(quote(values.get(n - 1).copied().unwrap_or(b"").to_vec()))
+                    }
+                    p => {
+                        for (i, v) in values.iter().enumerate() {
+                            if i > 0 {
+                                if self.shell {
+                                    cur.push(b' ');
+                                } else {
+                                    out.push(std::mem::take(&mut cur));
+                                }
+                            }
+                            cur.extend(quote(one(p, v)));
+                        }
                     }
                 }
-                out
-            })
-            .collect();
-        if self.append_record {
-            args.extend(cols.iter().map(|c| {
-                if self.shell {
-                    shell_quote(c)
+            }
+            out.push(cur);
+        };
+        let mut out: Vec<Vec<u8>> = Vec::with_capacity(self.args.len() + values.len());
+        for arg in &self.args {
+            if self.context && values.len() > 1 && arg.iter().any(takes_all) {
+                let words = if self.shell {
+                    split_words(arg)
                 } else {
-                    c.to_vec()
+                    vec![Word::Word(arg.clone())]
+                };
+                let mut line = Vec::new();
+                for w in words {
+                    match w {
+                        Word::Space(s) => line.push(s),
+                        Word::Word(w) if w.iter().any(takes_all) => {
+                            for (i, v) in values.iter().enumerate() {
+                                let mut one_word = Vec::new();
+                                expand_word(&w, &[v], &mut one_word);
+                                if self.shell {
+                                    if i > 0 {
+                                        line.push(b" ".to_vec());
+                                    }
+                                    line.extend(one_word);
+                                } else {
+                                    out.extend(one_word);
+                                }
+                            }
+                        }
+                        Word::Word(w) => expand_word(&w, &values, &mut line),
+                    }
                 }
-            }));
+                if self.shell {
+                    out.push(line.concat());
+                }
+            } else {
+                expand_word(arg, &values, &mut out);
+            }
+        }
+        if self.append_record {
+            out.extend(values.iter().map(|v| quote(v.to_vec())));
         }
         if self.shell {
-            vec![args.join(&b' ')]
+            vec![out.join(&b' ')]
         } else {
-            args
+            out
         }
     }
 
     /// The command line as a shell would read it (for --dry-run and the joblog).
-    pub fn command_line(&self, record: &[u8], seq: u64, slot: usize) -> Vec<u8> {
-        let argv = self.expand(record, seq, slot);
+    pub fn command_line(&self, args: &[Vec<u8>], seq: u64, slot: usize) -> Vec<u8> {
+        let argv = self.expand(args, seq, slot);
         if self.shell {
             argv.join(&b' ')
         } else {
@@ -277,6 +358,52 @@ impl Template {
                 .join(&b' ')
         }
     }
+}
+
+/// A shell-mode argument cut at blanks, for `-X`'s context replace.
+enum Word {
+    Word(ArgTemplate),
+    Space(Vec<u8>),
+}
+
+/// Splits a shell-mode argument into words and the blanks between them.
+fn split_words(arg: &[Piece]) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut word: ArgTemplate = Vec::new();
+    for p in arg {
+        let Piece::Text(t) = p else {
+            word.push(p.clone());
+            continue;
+        };
+        let mut rest = &t[..];
+        while !rest.is_empty() {
+            let blank = |b: &u8| b.is_ascii_whitespace();
+            match rest.iter().position(blank) {
+                None => {
+                    word.push(Piece::Text(rest.to_vec()));
+                    rest = &[];
+                }
+                Some(i) => {
+                    if i > 0 {
+                        word.push(Piece::Text(rest[..i].to_vec()));
+                    }
+                    if !word.is_empty() {
+                        out.push(Word::Word(std::mem::take(&mut word)));
+                    }
+                    let end = rest[i..]
+                        .iter()
+                        .position(|b| !blank(b))
+                        .map_or(rest.len(), |j| i + j);
+                    out.push(Word::Space(rest[i..end].to_vec()));
+                    rest = &rest[end..];
+                }
+            }
+        }
+    }
+    if !word.is_empty() {
+        out.push(Word::Word(word));
+    }
+    out
 }
 
 /// Splits a record at every occurrence of `sep` (not empty).

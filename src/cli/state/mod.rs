@@ -85,6 +85,8 @@ pub enum Verb {
 pub struct Cli {
     #[command(subcommand)]
     pub verb: Verb,
+    #[command(flatten)]
+    pub verbosity: super::logging::Verbosity,
 }
 
 /// Runs a verb; its exit code.
