@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'mp' -ScriptBlock {
             [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Accept framed messages from CPython''s Client (or mp client) and print them, or bridge them to a command (see mp listen --help)')
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Send stdin lines as messages to a Listener (CPython''s or mp listen) and print the replies (see mp client --help)')
             [CompletionResult]::new('serve-manager', 'serve-manager', [CompletionResultType]::ParameterValue, 'Serve shared objects to CPython''s SyncManager/BaseManager clients (see mp serve-manager --help)')
+            [CompletionResult]::new('worker', 'worker', [CompletionResultType]::ParameterValue, 'Take records from a coordinator (`mp map --listen`) and run them here (see mp worker --help)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('queue', 'queue', [CompletionResultType]::ParameterValue, 'A queue on a manager, from the shell: put, get, size, task-done, join (see mp queue --help)')
             [CompletionResult]::new('dict', 'dict', [CompletionResultType]::ParameterValue, 'A dict on a manager: set, get, del, keys, items, len, incr')
@@ -63,6 +64,13 @@ Register-ArgumentCompleter -Native -CommandName 'mp' -ScriptBlock {
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Run a failed task (or record) again, up to N more times')
             [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'When to stop early: never (default); soon (after the first failure, start nothing new, let running tasks finish); now (after the first failure, kill running tasks); or soon|now,fail|success|done=N')
             [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Append one line per finished task to FILE (GNU parallel''s format: Seq Host Starttime JobRuntime Send Receive Exitval Signal Command)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Serve the records to remote `mp worker --connect ADDR` processes too (HOST:PORT, port 0 picks one; or a Unix socket path): the address is printed on stderr. Needs an authkey (--authkey-file or $MP_AUTHKEY) unless ADDR is loopback or a Unix socket. -j counts the local slots (-j 0: none). See "Remote workers" in the README')
+            [CompletionResult]::new('--authkey-file', '--authkey-file', [CompletionResultType]::ParameterName, 'With --listen: read the authentication key from FILE (else $MP_AUTHKEY). Workers need the same key')
+            [CompletionResult]::new('--lease', '--lease', [CompletionResultType]::ParameterName, 'With --listen: a worker silent for this long (no call, as when its host is cut off) is given up, and its records run elsewhere')
+            [CompletionResult]::new('--ssh', '--ssh', [CompletionResultType]::ParameterName, 'With --listen: start `mp worker` on these hosts over ssh, as GNU parallel''s -S does (HOST or N/HOST for N slots, comma-separated; may be repeated). The key goes to the worker on its stdin')
+            [CompletionResult]::new('--sshloginfile', '--sshloginfile', [CompletionResultType]::ParameterName, 'With --listen: the --ssh hosts, one per line (# comments)')
+            [CompletionResult]::new('--ssh-program', '--ssh-program', [CompletionResultType]::ParameterName, 'The program --ssh runs as `PROG HOST COMMAND` (as GNU parallel''s --ssh)')
+            [CompletionResult]::new('--advertise', '--advertise', [CompletionResultType]::ParameterName, 'The address --ssh workers dial [default: the --listen address, an unspecified host (0.0.0.0) replaced by this machine''s name]')
             [CompletionResult]::new('--unordered', '--unordered', [CompletionResultType]::ParameterName, 'Write results in completion order instead of input order')
             [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Records are separated by NUL bytes (as from find -print0)')
             [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Records are separated by NUL bytes (as from find -print0)')
@@ -129,6 +137,21 @@ Register-ArgumentCompleter -Native -CommandName 'mp' -ScriptBlock {
             [CompletionResult]::new('--max-objects', '--max-objects', [CompletionResultType]::ParameterName, 'Refuse to create an object while N are alive (created and not yet released by their last decref); the client gets a RemoteError that says so')
             [CompletionResult]::new('--max-objects-per-connection', '--max-objects-per-connection', [CompletionResultType]::ParameterName, 'Refuse to create an object for a connection whose requests created N that are still alive (a Python client opens a connection per create, so this bounds what one client thread''s calls create, such as dict iterators)')
             [CompletionResult]::new('--max-message', '--max-message', [CompletionResultType]::ParameterName, 'Refuse a request longer than BYTES: the client gets a RemoteError that says so and its connection is closed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'mp;worker' {
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'The coordinator''s address (HOST:PORT or a Unix socket path)')
+            [CompletionResult]::new('--authkey-file', '--authkey-file', [CompletionResultType]::ParameterName, 'Read the authentication key from FILE (else $MP_AUTHKEY)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Local slots: N, +N, -N or N% of the CPUs [default: the CPUs]')
+            [CompletionResult]::new('--processes', '--processes', [CompletionResultType]::ParameterName, 'Local slots: N, +N, -N or N% of the CPUs [default: the CPUs]')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The name this worker gives in the coordinator''s joblog [default: the host name]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Keep trying to reach the coordinator for this long')
+            [CompletionResult]::new('--start-method', '--start-method', [CompletionResultType]::ParameterName, 'How the local slots'' processes are started (as mp map''s)')
+            [CompletionResult]::new('--keep-going', '--keep-going', [CompletionResultType]::ParameterName, 'After a run ends (or the coordinator goes away), wait for the next one')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -710,6 +733,7 @@ Register-ArgumentCompleter -Native -CommandName 'mp' -ScriptBlock {
             [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Accept framed messages from CPython''s Client (or mp client) and print them, or bridge them to a command (see mp listen --help)')
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Send stdin lines as messages to a Listener (CPython''s or mp listen) and print the replies (see mp client --help)')
             [CompletionResult]::new('serve-manager', 'serve-manager', [CompletionResultType]::ParameterValue, 'Serve shared objects to CPython''s SyncManager/BaseManager clients (see mp serve-manager --help)')
+            [CompletionResult]::new('worker', 'worker', [CompletionResultType]::ParameterValue, 'Take records from a coordinator (`mp map --listen`) and run them here (see mp worker --help)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('queue', 'queue', [CompletionResultType]::ParameterValue, 'A queue on a manager, from the shell: put, get, size, task-done, join (see mp queue --help)')
             [CompletionResult]::new('dict', 'dict', [CompletionResultType]::ParameterValue, 'A dict on a manager: set, get, del, keys, items, len, incr')
@@ -735,6 +759,9 @@ Register-ArgumentCompleter -Native -CommandName 'mp' -ScriptBlock {
             break
         }
         'mp;help;serve-manager' {
+            break
+        }
+        'mp;help;worker' {
             break
         }
         'mp;help;completions' {

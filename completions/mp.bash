@@ -61,6 +61,9 @@ _mp() {
             mp,value)
                 cmd="mp__subcmd__value"
                 ;;
+            mp,worker)
+                cmd="mp__subcmd__worker"
+                ;;
             mp__subcmd__barrier,help)
                 cmd="mp__subcmd__barrier__subcmd__help"
                 ;;
@@ -201,6 +204,9 @@ _mp() {
                 ;;
             mp__subcmd__help,value)
                 cmd="mp__subcmd__help__subcmd__value"
+                ;;
+            mp__subcmd__help,worker)
+                cmd="mp__subcmd__help__subcmd__worker"
                 ;;
             mp__subcmd__help__subcmd__barrier,reset)
                 cmd="mp__subcmd__help__subcmd__barrier__subcmd__reset"
@@ -365,7 +371,7 @@ _mp() {
 
     case "${cmd}" in
         mp)
-            opts="-v -h -V --verbose --help --version map info listen client serve-manager completions queue dict list value lock semaphore event barrier help"
+            opts="-v -h -V --verbose --help --version map info listen client serve-manager worker completions queue dict list value lock semaphore event barrier help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1185,7 +1191,7 @@ _mp() {
             return 0
             ;;
         mp__subcmd__help)
-            opts="map info listen client serve-manager completions queue dict list value lock semaphore event barrier help"
+            opts="map info listen client serve-manager worker completions queue dict list value lock semaphore event barrier help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1744,6 +1750,20 @@ _mp() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mp__subcmd__help__subcmd__worker)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mp__subcmd__info)
             opts="-v -h --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2061,7 +2081,7 @@ _mp() {
             return 0
             ;;
         mp__subcmd__map)
-            opts="-j -0 -d -a -n -X -m -k -v -h --processes --chunksize --maxtasksperchild --timeout --grace --unordered --null --delimiter --arg-file --max-args --tag --keep-order --colsep --shell --json --dry-run --start-method --bar --eta --progress --no-progress --persistent --frame --retries --halt --joblog --resume --resume-failed --verbose --help"
+            opts="-j -0 -d -a -n -X -m -k -v -h --processes --chunksize --maxtasksperchild --timeout --grace --unordered --null --delimiter --arg-file --max-args --tag --keep-order --colsep --shell --json --dry-run --start-method --bar --eta --progress --no-progress --persistent --frame --retries --halt --joblog --resume --resume-failed --listen --authkey-file --lease --ssh --sshloginfile --ssh-program --advertise --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2136,6 +2156,34 @@ _mp() {
                     return 0
                     ;;
                 --joblog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authkey-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sshloginfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-program)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --advertise)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2648,6 +2696,48 @@ _mp() {
                     return 0
                     ;;
                 --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mp__subcmd__worker)
+            opts="-j -v -h --connect --authkey-file --processes --host --connect-timeout --keep-going --start-method --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authkey-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --processes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-method)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

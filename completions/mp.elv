@@ -29,6 +29,7 @@ set edit:completion:arg-completer[mp] = {|@words|
             cand listen 'Accept framed messages from CPython''s Client (or mp client) and print them, or bridge them to a command (see mp listen --help)'
             cand client 'Send stdin lines as messages to a Listener (CPython''s or mp listen) and print the replies (see mp client --help)'
             cand serve-manager 'Serve shared objects to CPython''s SyncManager/BaseManager clients (see mp serve-manager --help)'
+            cand worker 'Take records from a coordinator (`mp map --listen`) and run them here (see mp worker --help)'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand queue 'A queue on a manager, from the shell: put, get, size, task-done, join (see mp queue --help)'
             cand dict 'A dict on a manager: set, get, del, keys, items, len, incr'
@@ -59,6 +60,13 @@ set edit:completion:arg-completer[mp] = {|@words|
             cand --retries 'Run a failed task (or record) again, up to N more times'
             cand --halt 'When to stop early: never (default); soon (after the first failure, start nothing new, let running tasks finish); now (after the first failure, kill running tasks); or soon|now,fail|success|done=N'
             cand --joblog 'Append one line per finished task to FILE (GNU parallel''s format: Seq Host Starttime JobRuntime Send Receive Exitval Signal Command)'
+            cand --listen 'Serve the records to remote `mp worker --connect ADDR` processes too (HOST:PORT, port 0 picks one; or a Unix socket path): the address is printed on stderr. Needs an authkey (--authkey-file or $MP_AUTHKEY) unless ADDR is loopback or a Unix socket. -j counts the local slots (-j 0: none). See "Remote workers" in the README'
+            cand --authkey-file 'With --listen: read the authentication key from FILE (else $MP_AUTHKEY). Workers need the same key'
+            cand --lease 'With --listen: a worker silent for this long (no call, as when its host is cut off) is given up, and its records run elsewhere'
+            cand --ssh 'With --listen: start `mp worker` on these hosts over ssh, as GNU parallel''s -S does (HOST or N/HOST for N slots, comma-separated; may be repeated). The key goes to the worker on its stdin'
+            cand --sshloginfile 'With --listen: the --ssh hosts, one per line (# comments)'
+            cand --ssh-program 'The program --ssh runs as `PROG HOST COMMAND` (as GNU parallel''s --ssh)'
+            cand --advertise 'The address --ssh workers dial [default: the --listen address, an unspecified host (0.0.0.0) replaced by this machine''s name]'
             cand --unordered 'Write results in completion order instead of input order'
             cand -0 'Records are separated by NUL bytes (as from find -print0)'
             cand --null 'Records are separated by NUL bytes (as from find -print0)'
@@ -121,6 +129,20 @@ set edit:completion:arg-completer[mp] = {|@words|
             cand --max-objects 'Refuse to create an object while N are alive (created and not yet released by their last decref); the client gets a RemoteError that says so'
             cand --max-objects-per-connection 'Refuse to create an object for a connection whose requests created N that are still alive (a Python client opens a connection per create, so this bounds what one client thread''s calls create, such as dict iterators)'
             cand --max-message 'Refuse a request longer than BYTES: the client gets a RemoteError that says so and its connection is closed'
+            cand -v 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides'
+            cand --verbose 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'mp;worker'= {
+            cand --connect 'The coordinator''s address (HOST:PORT or a Unix socket path)'
+            cand --authkey-file 'Read the authentication key from FILE (else $MP_AUTHKEY)'
+            cand -j 'Local slots: N, +N, -N or N% of the CPUs [default: the CPUs]'
+            cand --processes 'Local slots: N, +N, -N or N% of the CPUs [default: the CPUs]'
+            cand --host 'The name this worker gives in the coordinator''s joblog [default: the host name]'
+            cand --connect-timeout 'Keep trying to reach the coordinator for this long'
+            cand --start-method 'How the local slots'' processes are started (as mp map''s)'
+            cand --keep-going 'After a run ends (or the coordinator goes away), wait for the next one'
             cand -v 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides'
             cand --verbose 'Log what mp decides and why, on stderr: -v workers started and ended (recycled, killed), retries, time limits, process groups signalled; -vv also connections and handshakes. MP_LOG=FILTER (env_logger''s syntax: MP_LOG=debug, MP_LOG=mp::pool=info) overrides'
             cand -h 'Print help'
@@ -632,6 +654,7 @@ set edit:completion:arg-completer[mp] = {|@words|
             cand listen 'Accept framed messages from CPython''s Client (or mp client) and print them, or bridge them to a command (see mp listen --help)'
             cand client 'Send stdin lines as messages to a Listener (CPython''s or mp listen) and print the replies (see mp client --help)'
             cand serve-manager 'Serve shared objects to CPython''s SyncManager/BaseManager clients (see mp serve-manager --help)'
+            cand worker 'Take records from a coordinator (`mp map --listen`) and run them here (see mp worker --help)'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand queue 'A queue on a manager, from the shell: put, get, size, task-done, join (see mp queue --help)'
             cand dict 'A dict on a manager: set, get, del, keys, items, len, incr'
@@ -652,6 +675,8 @@ set edit:completion:arg-completer[mp] = {|@words|
         &'mp;help;client'= {
         }
         &'mp;help;serve-manager'= {
+        }
+        &'mp;help;worker'= {
         }
         &'mp;help;completions'= {
         }
