@@ -422,7 +422,7 @@ fn verbose_logs_what_mp_decided() {
             ":::",
             "5",
         ])
-        .env("MP_LOG", "mp::command=info")
+        .env("MP_LOG", "mp::cli::command=info")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
