@@ -159,6 +159,55 @@ pub struct BlockOutcome {
     pub pids: Vec<(u32, u32)>,
 }
 
+impl BlockOutcome {
+    /// A block of `nrecords` records none of which got a reply, each
+    /// failing with `reason` after `attempts` tries: a record that cannot be
+    /// framed, or (`mp map --listen`) a block whose workers were lost.
+    pub fn all_failed(
+        first_seq: u64,
+        nrecords: u32,
+        attempts: u32,
+        reason: &str,
+        timing: bool,
+    ) -> BlockOutcome {
+        let n = nrecords as usize;
+        BlockOutcome {
+            first_seq,
+            nrecords,
+            replies: Vec::new(),
+            failures: (0..n)
+                .map(|i| RecordFailure::new(i, attempts, reason.to_string()))
+                .collect(),
+            echo: None,
+            start: epoch_now(),
+            duration: Duration::ZERO,
+            times: if timing {
+                vec![(0.0, 0.0); n]
+            } else {
+                Vec::new()
+            },
+            worker_pid: 0,
+            pids: Vec::new(),
+        }
+    }
+
+    /// Whether this could be the outcome of `data` (framed records, each
+    /// ending with a newline): as many records, each either answered by
+    /// one line of `replies` or failed once, in order.
+    pub fn fits(&self, data: &[u8]) -> bool {
+        let n = self.nrecords as usize;
+        let mut last = None;
+        n == count_newlines(data)
+            && count_newlines(&self.replies) + self.failures.len() == n
+            && self.replies.last().is_none_or(|&c| c == b'\n')
+            && self.failures.iter().all(|f| {
+                let ok = (f.index as usize) < n && last.is_none_or(|l| f.index > l);
+                last = Some(f.index);
+                ok
+            })
+    }
+}
+
 /// The command this worker keeps.
 struct Running {
     group: ProcessGroup,
@@ -342,12 +391,10 @@ fn run_block_inner(block: Block) -> BlockOutcome {
         pids: Vec::new(),
     };
     if let Some(reason) = &block.reject {
-        out.nrecords = 1;
-        out.failures.push(RecordFailure::new(0, 0, reason.clone()));
-        if block.timing {
-            out.times.push((0.0, 0.0));
-        }
-        return out;
+        return BlockOutcome {
+            worker_pid: out.worker_pid,
+            ..BlockOutcome::all_failed(block.first_seq, 1, 0, reason, block.timing)
+        };
     }
     let n = count_newlines(data);
     out.nrecords = n as u32;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::command::{Block, Frame, PersistentCommand};
+use crate::cli::command::{Block, BlockOutcome, Frame, PersistentCommand};
 
 use super::super::jobs::DoneSet;
 use super::input::Records;
@@ -21,6 +21,18 @@ pub(super) const BLOCK_TARGET: Duration = Duration::from_millis(20);
 pub(super) const MAX_BLOCK_RECORDS: usize = 65_536;
 /// A block stops growing at this many bytes (one longer record makes its own block).
 pub(super) const MAX_BLOCK_BYTES: usize = 512 * 1024;
+
+/// Sizes the blocks still to be read after block `b` came back: halfway
+/// toward the number of records that takes [`BLOCK_TARGET`] at `b`'s pace
+/// (a block with failures says nothing of the pace).
+pub(super) fn adapt(size: &AtomicUsize, b: &BlockOutcome) {
+    if b.nrecords > 0 && b.failures.is_empty() {
+        let per = b.duration.as_secs_f64() / f64::from(b.nrecords);
+        let ideal = (BLOCK_TARGET.as_secs_f64() / per.max(1e-9)) as usize;
+        let next = ((size.load(Ordering::Relaxed) + ideal.clamp(1, MAX_BLOCK_RECORDS)) / 2).max(1);
+        size.store(next, Ordering::Relaxed);
+    }
+}
 
 /// Reads records and frames them into blocks for persistent workers.
 pub(super) struct BlockReader {

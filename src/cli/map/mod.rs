@@ -40,7 +40,7 @@ use super::jobs::{DoneSet, Joblog};
 use super::wire::Usage;
 use args::MAX_WORKERS;
 pub use args::{parse_duration, MapArgs};
-use blocks::{BlockReader, BLOCK_TARGET, FIRST_BLOCK_RECORDS, MAX_BLOCK_RECORDS};
+use blocks::{BlockReader, FIRST_BLOCK_RECORDS};
 use input::{InputStatus, Records};
 use output::Out;
 use output::Tally;
@@ -184,11 +184,6 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             done_before.len()
         );
     }
-    if args.persistent && args.listen.is_some() {
-        bail!(Usage(
-            "--listen does not serve --persistent runs yet: remote workers run a command per record".into()
-        ));
-    }
     // GNU parallel's sources: -a FILE (each a source), then `:::` lists
     // and `::::` files after COMMAND; none: stdin.
     let (command, after) = sources::split_command(&args.command);
@@ -252,7 +247,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             .then(|| sources::count_records(&path, delim))
             .flatten()
             .map(|t| t.saturating_sub(done_before.len()));
-        return run_persistent(&args, records, processes, done_before, joblog, total);
+        return run_persistent(&args, records, local_slots, done_before, joblog, total);
     }
     if groups.is_empty() {
         stdin_hint();
@@ -283,7 +278,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
     if let (Some(listen), false) = (&args.listen, args.dry_run) {
         if args.maxtasksperchild.is_some() || args.chunksize.is_some() {
             bail!(Usage(
-                "--listen: --chunksize and --maxtasksperchild are not used with remote workers (they take records in batches of their own)".into()
+                "--listen: --chunksize and --maxtasksperchild are not used with remote workers (they take records in batches of their own; with --persistent they are)".into()
             ));
         }
         let listen = listen.clone();
@@ -291,12 +286,14 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             &args,
             &listen,
             remote::ListenInput {
-                records,
+                feed: remote::Feed::Records {
+                    records,
+                    done_before,
+                },
                 status,
                 total,
             },
             local_slots,
-            done_before,
             joblog,
             template,
         );
@@ -565,11 +562,12 @@ fn finish_run(pool: &mp::Pool, tally: Tally, status: &InputStatus) -> Result<i32
 pub(super) const NEWLINE_IN_RECORD: &str =
     "the record contains a newline, which the lines frame cannot carry; use --frame json";
 
-/// `mp map --persistent`.
+/// `mp map --persistent` (with `--listen`: blocks served to remote workers
+/// too, `local_slots` of them run here).
 fn run_persistent(
     args: &MapArgs,
     records: Records,
-    processes: usize,
+    local_slots: usize,
     done_before: DoneSet,
     joblog: Option<Joblog>,
     total: Option<u64>,
@@ -602,11 +600,14 @@ fn run_persistent(
     // The slot is only known in the worker: {%} stays and is expanded there.
     let command: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
     let shell = uses_shell(args, &command);
+    // What remote workers are told the COMMAND is (they run `argv` below).
+    let told = Arc::new(Template::new(&command, shell, None));
     let argv: Vec<Vec<u8>> = template
         .iter()
         .map(|arg| arg.iter().flat_map(|p| p.spelling()).collect())
         .collect();
     let argv = if shell { vec![argv.join(&b' ')] } else { argv };
+    let processes = local_slots.max(1);
     if args.dry_run {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -661,6 +662,23 @@ fn run_persistent(
         held: None,
         eof: false,
     };
+    if let Some(listen) = &args.listen {
+        return remote::run_listen(
+            args,
+            listen,
+            remote::ListenInput {
+                feed: remote::Feed::Blocks {
+                    reader: blocks,
+                    adaptive: fixed.is_none(),
+                },
+                status,
+                total,
+            },
+            local_slots,
+            joblog,
+            told,
+        );
+    }
     signals::install()?;
     // Commands are ended whole, even when their worker dies.
     crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
@@ -684,13 +702,8 @@ fn run_persistent(
     let handle = |r: mp::Result<BlockOutcome>, tally: &mut Tally| -> Result<()> {
         match r {
             Ok(b) => {
-                if fixed.is_none() && b.nrecords > 0 && b.failures.is_empty() {
-                    let per = b.duration.as_secs_f64() / f64::from(b.nrecords);
-                    let ideal = (BLOCK_TARGET.as_secs_f64() / per.max(1e-9)) as usize;
-                    let next = ((size.load(Ordering::Relaxed) + ideal.clamp(1, MAX_BLOCK_RECORDS))
-                        / 2)
-                    .max(1);
-                    size.store(next, Ordering::Relaxed);
+                if fixed.is_none() {
+                    blocks::adapt(&size, &b);
                 }
                 let (n, f) = (u64::from(b.nrecords), b.failures.len() as u64);
                 let out = Out {

@@ -25,21 +25,34 @@
 //! The coordinator's local slots (`-j N`) run the same engine as `mp
 //! worker` ([`run_engine`]: the library's pool running `map_task`, as
 //! local `mp map` does), talking to the board directly.
+//!
+//! `--persistent` runs use the same board, with a *block* of records (see
+//! `blocks.rs`) where a record stands: a task is `(first_seq, framed
+//! records)`, the settings carry the persistent command, each slot of an
+//! engine keeps that command and runs blocks with [`run_block`] (as local
+//! `mp map --persistent` does), and a result is `(first_seq, outcome)`, the
+//! [`BlockOutcome`] in postcard bytes. A block lost with its worker runs
+//! again whole elsewhere; the board holds a bounded number of blocks (two
+//! per slot that has said hello, plus two; at most [`MAX_BLOCKS`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::cli::command::{Captured, CommandOutcome};
+use crate::cli::command::{
+    count_newlines, run_block, Block, BlockOutcome, Captured, CommandOutcome, PersistentCommand,
+};
 use anyhow::{bail, Context, Result};
 use mp::managers::server::{Hosted, Server, ServerLimits};
 use mp::pickle::Value;
 
 use super::super::jobs::{DoneSet, Joblog};
 use super::super::wire::{Usage, AUTHKEY_ENV};
+use super::blocks::BlockReader;
 use super::output::{self, Out, Tally};
 use super::template::Template;
 use super::{map_task, signals, MapArgs, MapOutcome, MapTask};
+use serde::{Deserialize, Serialize};
 
 /// The name the task board is served under.
 pub const BOARD_NAME: &str = "mp_tasks";
@@ -54,6 +67,53 @@ const HEARTBEAT: Duration = Duration::from_millis(500);
 /// Longest a worker's `exchange` waits for work before it answers empty
 /// (the worker's heartbeat).
 const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// The most blocks of a `--persistent` run the board holds (queued,
+/// leased, or finished and waiting for their turn in the output).
+pub const MAX_BLOCKS: usize = 256;
+
+/// What an engine runs: one record's command, or (`--persistent`) a block
+/// of records through the slot's persistent command.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum EngineTask {
+    /// One record (or batch of values) for one command.
+    Record(MapTask),
+    /// `--persistent`: a block of records.
+    Block(Block),
+}
+
+/// A finished [`EngineTask`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Outcome {
+    /// A command's result.
+    Record(MapOutcome),
+    /// A block's replies and failures.
+    Block(BlockOutcome),
+}
+
+impl Outcome {
+    fn seq(&self) -> u64 {
+        match self {
+            Outcome::Record(o) => o.seq,
+            Outcome::Block(b) => b.first_seq,
+        }
+    }
+
+    fn duration(&self) -> Duration {
+        match self {
+            Outcome::Record(o) => o.outcome.duration,
+            Outcome::Block(b) => b.duration,
+        }
+    }
+}
+
+/// The engine's pool task.
+fn engine_task(t: EngineTask) -> Outcome {
+    match t {
+        EngineTask::Record(t) => Outcome::Record(map_task(t)),
+        EngineTask::Block(b) => Outcome::Block(run_block(b)),
+    }
+}
 
 /// What an `exchange` tells the worker to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +160,8 @@ struct Task {
 
 struct Worker {
     host: Arc<str>,
+    /// The slots it said it has.
+    slots: usize,
     /// The connection it called from (None: the coordinator's own slots).
     conn: Option<u64>,
     last_seen: Instant,
@@ -111,7 +173,7 @@ pub struct Finished {
     pub seq: u64,
     pub host: Arc<str>,
     pub record: Record,
-    pub result: std::result::Result<MapOutcome, String>,
+    pub result: std::result::Result<Outcome, String>,
 }
 
 #[derive(Default)]
@@ -128,6 +190,8 @@ struct State {
     added: Vec<u64>,
     withdrawn: Vec<u64>,
     workers: HashMap<u64, Worker>,
+    /// The slots of the workers that said hello and are not lost.
+    slots: usize,
     next_worker: u64,
     input_done: bool,
     /// No more records are added (input ended early: --halt, a signal).
@@ -158,7 +222,12 @@ pub struct Board {
     /// results, the input thread waiting for room (see [`W`], [`M`], [`F`]).
     changed: [Condvar; 3],
     config: Value,
+    /// Records (blocks) added and not yet written out: at most this many,
+    /// plus `per_slot` for each slot of the workers that said hello.
     window: usize,
+    per_slot: usize,
+    /// A `--persistent` run: tasks are blocks (see the module docs).
+    blocks: bool,
     lease: Duration,
 }
 
@@ -169,7 +238,28 @@ impl Board {
             changed: [Condvar::new(), Condvar::new(), Condvar::new()],
             config,
             window,
+            per_slot: 0,
+            blocks: false,
             lease,
+        }
+    }
+
+    /// A board for `--persistent` blocks: two per slot (one running, one
+    /// ready) and two more, up to [`MAX_BLOCKS`], as local runs hold.
+    fn for_blocks(self) -> Board {
+        Board {
+            window: 2,
+            per_slot: 2,
+            blocks: true,
+            ..self
+        }
+    }
+
+    fn window(&self, st: &State) -> usize {
+        if self.blocks {
+            (self.window + self.per_slot * st.slots).min(MAX_BLOCKS)
+        } else {
+            self.window
         }
     }
 
@@ -206,25 +296,48 @@ impl Board {
     /// Adds a record, waiting while the window is full; false when no
     /// more records are wanted.
     fn add(&self, seq: u64, record: Record) -> bool {
+        self.push(seq, record, None)
+    }
+
+    /// Adds a record that has its result already (a block the coordinator
+    /// fails itself), in its place in the output.
+    fn add_done(&self, seq: u64, result: Outcome) -> bool {
+        self.push(seq, Vec::new(), Some(result))
+    }
+
+    fn push(&self, seq: u64, record: Record, done: Option<Outcome>) -> bool {
         let mut st = self.lock();
-        while st.unwritten >= self.window && !st.no_more && !st.abort {
+        while st.unwritten >= self.window(&st) && !st.no_more && !st.abort {
             st = self.wait(F, st, Duration::from_millis(200));
         }
         if st.no_more || st.abort {
             return false;
         }
-        st.tasks.insert(
-            seq,
-            Task {
-                record,
-                leased_to: None,
-                lost: 0,
-            },
-        );
-        st.queue.push_back(seq);
+        match done {
+            None => {
+                st.tasks.insert(
+                    seq,
+                    Task {
+                        record,
+                        leased_to: None,
+                        lost: 0,
+                    },
+                );
+                st.queue.push_back(seq);
+                self.wake(&st, &[W]);
+            }
+            Some(result) => {
+                st.finished.push_back(Finished {
+                    seq,
+                    host: Arc::from(":"),
+                    record,
+                    result: Ok(result),
+                });
+                self.wake(&st, &[M]);
+            }
+        }
         st.added.push(seq);
         st.unwritten += 1;
-        self.wake(&st, &[W]);
         true
     }
 
@@ -274,15 +387,22 @@ impl Board {
         let mut st = self.lock();
         st.next_worker += 1;
         let id = st.next_worker;
+        let n = usize::try_from(slots)
+            .unwrap_or(usize::MAX)
+            .min(super::args::MAX_WORKERS);
         st.workers.insert(
             id,
             Worker {
                 host: Arc::from(host),
+                slots: n,
                 conn,
                 last_seen: Instant::now(),
                 leased: HashSet::new(),
             },
         );
+        st.slots += n;
+        // More slots: a larger window for blocks.
+        self.wake(&st, &[F]);
         drop(st);
         if conn.is_some() {
             eprintln!("mp map: worker {id} joined from {host} with {slots} slots");
@@ -293,7 +413,7 @@ impl Board {
     fn exchange(
         &self,
         id: u64,
-        results: Vec<(u64, std::result::Result<MapOutcome, String>)>,
+        results: Vec<(u64, std::result::Result<Outcome, String>)>,
         want: usize,
         free: usize,
         wait: Duration,
@@ -315,6 +435,12 @@ impl Board {
             if let Some(w) = st.workers.get_mut(&id) {
                 w.leased.remove(&seq);
             }
+            let result = match result {
+                Ok(Outcome::Block(b)) if !b.fits(record.first().map_or(&[][..], |d| d)) => Err(
+                    format!("the result from {host} does not match the block it was given"),
+                ),
+                r => r,
+            };
             st.finished.push_back(Finished {
                 seq,
                 host: host.clone(),
@@ -378,6 +504,7 @@ impl Board {
         let Some(w) = st.workers.remove(&id) else {
             return;
         };
+        st.slots -= w.slots;
         let mut seqs: Vec<u64> = w.leased.into_iter().collect();
         if seqs.is_empty() && (w.conn.is_none() || Self::all_done(&st)) {
             // Nothing to run again: a worker leaving at the end of the run.
@@ -413,8 +540,13 @@ impl Board {
         self.wake(&st, &[W, M]);
         drop(st);
         eprintln!(
-            "mp map: worker {id} ({}) {why}; {rerun} of its records run again elsewhere",
-            w.host
+            "mp map: worker {id} ({}) {why}; {rerun} of its {} run again elsewhere",
+            w.host,
+            if self.blocks {
+                "blocks of records"
+            } else {
+                "records"
+            }
         );
     }
 
@@ -526,9 +658,14 @@ impl Hosted for Board {
                     },
                     None => Duration::ZERO,
                 };
+                let decode = if self.blocks {
+                    decode_block
+                } else {
+                    decode_result
+                };
                 let results = results
                     .into_iter()
-                    .map(decode_result)
+                    .map(decode)
                     .collect::<std::result::Result<Vec<_>, String>>()?;
                 {
                     let mut st = self.lock();
@@ -617,7 +754,7 @@ fn float_of(v: Option<&Value>) -> Option<f64> {
 /// sends `(seq, exit_code, stdout)`).
 fn decode_result(
     v: Value,
-) -> std::result::Result<(u64, std::result::Result<MapOutcome, String>), String> {
+) -> std::result::Result<(u64, std::result::Result<Outcome, String>), String> {
     let shape = || {
         bad("a result is (seq, exit_code, stdout, stderr, signal, timed_out, error, start, duration, worker_pid, pid, command), all after exit_code optional")
     };
@@ -668,16 +805,50 @@ fn decode_result(
     };
     Ok((
         seq,
-        Ok(MapOutcome {
+        Ok(Outcome::Record(MapOutcome {
             seq,
             input: None,
             command,
             outcome,
-        }),
+        })),
     ))
 }
 
-fn encode_result(o: MapOutcome) -> Value {
+/// A block's result as a worker sends it: `(first_seq, outcome)`, the
+/// [`BlockOutcome`] in postcard bytes (worker and coordinator run the same
+/// mp version).
+fn decode_block(
+    v: Value,
+) -> std::result::Result<(u64, std::result::Result<Outcome, String>), String> {
+    let shape = || bad("a block's result is (first_seq, outcome: bytes)");
+    let (Value::Tuple(items) | Value::List(items)) = v else {
+        return Err(shape());
+    };
+    let [seq, Value::Bytes(b)] = items.as_slice() else {
+        return Err(shape());
+    };
+    let seq = seq
+        .as_i128()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(shape)?;
+    let outcome: BlockOutcome = postcard::from_bytes(b)
+        .map_err(|e| bad(&format!("the result of block {seq} does not decode: {e}")))?;
+    if outcome.first_seq != seq {
+        return Err(shape());
+    }
+    Ok((seq, Ok(Outcome::Block(outcome))))
+}
+
+fn encode_result(o: Outcome) -> Value {
+    let o = match o {
+        Outcome::Record(o) => o,
+        Outcome::Block(b) => {
+            return Value::Tuple(vec![
+                Value::Int(b.first_seq as i64),
+                Value::Bytes(postcard::to_allocvec(&b).unwrap_or_default()),
+            ])
+        }
+    };
     let opt = |v: Option<i32>| v.map_or(Value::None, |n| Value::Int(i64::from(n)));
     let r = o.outcome;
     let stdout = r.stdout.into_bytes().unwrap_or_default();
@@ -716,6 +887,11 @@ pub struct RunConfig {
     /// --halt: hold no record ready beyond the free slots.
     pub halting: bool,
     pub lease: Duration,
+    /// --persistent: the command each slot keeps; tasks are blocks.
+    pub persistent: Option<Arc<PersistentCommand>>,
+    /// --persistent: record each record's start and run time (for
+    /// --joblog and --json).
+    pub timing: bool,
 }
 
 impl RunConfig {
@@ -742,6 +918,13 @@ impl RunConfig {
             kv("want_command", Value::Bool(self.want_command)),
             kv("halting", Value::Bool(self.halting)),
             kv("lease", Value::Float(self.lease.as_secs_f64())),
+            kv(
+                "persistent",
+                self.persistent.as_ref().map_or(Value::None, |c| {
+                    Value::Bytes(serde_json::to_vec(&**c).unwrap_or_default())
+                }),
+            ),
+            kv("timing", Value::Bool(self.timing)),
         ])
     }
 
@@ -783,6 +966,14 @@ impl RunConfig {
             want_command: matches!(get("want_command"), Some(Value::Bool(true))),
             halting: matches!(get("halting"), Some(Value::Bool(true))),
             lease: secs(get("lease")).unwrap_or(Duration::from_secs(10)),
+            persistent: match get("persistent") {
+                Some(Value::Bytes(b)) => Some(Arc::new(
+                    serde_json::from_slice::<PersistentCommand>(b)
+                        .context("the coordinator's persistent COMMAND does not decode")?,
+                )),
+                _ => None,
+            },
+            timing: matches!(get("timing"), Some(Value::Bool(true))),
         })
     }
 }
@@ -801,7 +992,7 @@ pub trait Link {
     /// `wait` when there is none).
     fn exchange(
         &mut self,
-        results: Vec<MapOutcome>,
+        results: Vec<Outcome>,
         want: usize,
         free: usize,
         wait: Duration,
@@ -817,12 +1008,12 @@ struct LocalLink {
 impl Link for LocalLink {
     fn exchange(
         &mut self,
-        results: Vec<MapOutcome>,
+        results: Vec<Outcome>,
         want: usize,
         free: usize,
         wait: Duration,
     ) -> Result<Leased> {
-        let results = results.into_iter().map(|o| (o.seq, Ok(o))).collect();
+        let results = results.into_iter().map(|o| (o.seq(), Ok(o))).collect();
         Ok(self.board.exchange(self.id, results, want, free, wait))
     }
 }
@@ -836,7 +1027,7 @@ pub struct RemoteLink {
 impl Link for RemoteLink {
     fn exchange(
         &mut self,
-        results: Vec<MapOutcome>,
+        results: Vec<Outcome>,
         want: usize,
         free: usize,
         wait: Duration,
@@ -909,7 +1100,9 @@ pub struct EngineOptions {
 }
 
 /// Runs records from `link` on a pool of `slots` workers, with
-/// `map_task` (exactly what local `mp map` runs), until the run ends.
+/// `map_task` (exactly what local `mp map` runs; with `--persistent`,
+/// blocks with `run_block`, as local `mp map --persistent`), until the run
+/// ends.
 /// On any error (the link broke) the pool is stopped first: every running
 /// task's process group is ended.
 pub fn run_engine(link: &mut dyn Link, cfg: &RunConfig, o: &EngineOptions) -> Result<EngineEnd> {
@@ -946,23 +1139,26 @@ fn engine_loop(
     pool: &mp::Pool,
     slots: usize,
 ) -> Result<EngineEnd> {
-    let (tx, rx) = std::sync::mpsc::channel::<MapTask>();
-    let mut results = pool.imap_unordered_streaming(map_task, rx, 1);
+    let (tx, rx) = std::sync::mpsc::channel::<EngineTask>();
+    let mut results = pool.imap_unordered_streaming(engine_task, rx, 1);
     // Records held: running, or ready behind a running one. Short tasks
     // (under 20 ms on average) are taken in larger batches: the round
-    // trips then cost more than holding a few records back.
+    // trips then cost more than holding a few records back. Blocks (each
+    // sized to about 20 ms of work): one running and one ready per slot,
+    // each result sent back at once.
+    let blocks = cfg.persistent.is_some();
     let base_cap = slots * 4 + 4;
     let mut avg_ms = f64::INFINITY;
     let mut in_flight = 0usize;
-    let mut done: Vec<MapOutcome> = Vec::new();
+    let mut done: Vec<Outcome> = Vec::new();
     let mut ending = false;
     // Results go back in batches: when the records held run low (time
     // to take more), when a batch is ready, or for the heartbeat.
     let mut last_call: Option<Instant> = None;
     loop {
-        let take = |r: mp::Result<Option<MapOutcome>>,
+        let take = |r: mp::Result<Option<Outcome>>,
                     in_flight: &mut usize,
-                    done: &mut Vec<MapOutcome>|
+                    done: &mut Vec<Outcome>|
          -> Result<bool> {
             match r {
                 Ok(Some(o)) => {
@@ -984,7 +1180,7 @@ fn engine_loop(
             &mut done,
         )? {}
         for o in &done[before..] {
-            let ms = o.outcome.duration.as_secs_f64() * 1000.0;
+            let ms = o.duration().as_secs_f64() * 1000.0;
             avg_ms = if avg_ms.is_finite() {
                 avg_ms * 0.9 + ms * 0.1
             } else {
@@ -993,13 +1189,15 @@ fn engine_loop(
         }
         let cap = if cfg.halting {
             slots
+        } else if blocks {
+            2 * slots
         } else if avg_ms < 20.0 {
             base_cap.max(64)
         } else {
             base_cap
         };
         let low = if cfg.halting { 0 } else { cap / 2 };
-        let batch = low.max(1);
+        let batch = if blocks { 1 } else { low.max(1) };
         let since = last_call.map_or(HEARTBEAT, |t| t.elapsed());
         let call = (!ending && in_flight <= low)
             || done.len() >= batch
@@ -1031,15 +1229,25 @@ fn engine_loop(
         last_call = Some(Instant::now());
         for (seq, record) in tasks {
             in_flight += 1;
-            let task = MapTask {
-                template: cfg.template.clone(),
-                args: record.into_iter().map(serde_bytes::ByteBuf::from).collect(),
-                seq,
-                timeout: cfg.timeout,
-                grace: cfg.grace,
-                echo_input: false,
-                retries: cfg.retries,
-                want_command: cfg.want_command,
+            let task = match &cfg.persistent {
+                Some(command) => EngineTask::Block(Block {
+                    command: command.clone(),
+                    first_seq: seq,
+                    data: record.concat(),
+                    reject: None,
+                    echo: false,
+                    timing: cfg.timing,
+                }),
+                None => EngineTask::Record(MapTask {
+                    template: cfg.template.clone(),
+                    args: record.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+                    seq,
+                    timeout: cfg.timeout,
+                    grace: cfg.grace,
+                    echo_input: false,
+                    retries: cfg.retries,
+                    want_command: cfg.want_command,
+                }),
             };
             if tx.send(task).is_err() {
                 bail!("the worker pool stopped");
@@ -1066,29 +1274,50 @@ fn set_signal_pool(pool: &Arc<mp::Pool>) {
     signals::set_pool(pool);
 }
 
-/// `mp map --listen ADDR`.
+/// What a `--listen` run serves.
+pub(super) enum Feed {
+    /// Records, one command each; the record numbers --resume skips.
+    Records {
+        records: Box<dyn Iterator<Item = Record> + Send>,
+        done_before: DoneSet,
+    },
+    /// `--persistent`: blocks of records (the reader skips what --resume
+    /// does); `adaptive`: their size follows the results (no --chunksize).
+    Blocks { reader: BlockReader, adaptive: bool },
+}
+
 /// The records a `--listen` run serves: what the sources give, how
 /// reading them ended, and their number when known ahead (for --progress).
 pub(super) struct ListenInput {
-    pub records: Box<dyn Iterator<Item = Record> + Send>,
+    pub feed: Feed,
     pub status: super::input::InputStatus,
     pub total: Option<u64>,
 }
 
+/// `mp map --listen ADDR`.
 pub(super) fn run_listen(
     args: &MapArgs,
     listen: &str,
     input: ListenInput,
     local_slots: usize,
-    done_before: DoneSet,
     joblog: Option<Joblog>,
     template: Arc<Template>,
 ) -> Result<i32> {
     let ListenInput {
-        records,
+        feed,
         status,
         total,
     } = input;
+    // --persistent: the frame, the block size to adapt, per-record times.
+    let (persistent, frame, size, timing) = match &feed {
+        Feed::Records { .. } => (None, None, None, false),
+        Feed::Blocks { reader, adaptive } => (
+            Some(reader.command.clone()),
+            Some(reader.frame),
+            adaptive.then(|| reader.size.clone()),
+            reader.timing,
+        ),
+    };
     let key = super::super::wire::authkey(&args.authkey_file)?;
     let addr: mp::connection::Address = listen
         .parse()
@@ -1116,9 +1345,16 @@ pub(super) fn run_listen(
         want_command: args.joblog.is_some(),
         halting,
         lease,
+        persistent,
+        timing,
     };
     let window = 4096usize.max(local_slots * 4 + 4);
-    let board = Arc::new(Board::new(cfg.to_value(), window, lease));
+    let board = Board::new(cfg.to_value(), window, lease);
+    let board = Arc::new(if frame.is_some() {
+        board.for_blocks()
+    } else {
+        board
+    });
     let server = Server::with_limits(
         bound.clone(),
         HashMap::new(),
@@ -1149,13 +1385,42 @@ pub(super) fn run_listen(
         std::thread::Builder::new()
             .name("mp-map-input".into())
             .spawn(move || {
-                for (i, record) in records.enumerate() {
-                    let seq = i as u64 + 1;
-                    if done_before.contains(seq) {
-                        continue;
+                match feed {
+                    Feed::Records {
+                        records,
+                        done_before,
+                    } => {
+                        for (i, record) in records.enumerate() {
+                            let seq = i as u64 + 1;
+                            if done_before.contains(seq) {
+                                continue;
+                            }
+                            if !board.add(seq, record) {
+                                break;
+                            }
+                        }
                     }
-                    if !board.add(seq, record) {
-                        break;
+                    Feed::Blocks { reader, .. } => {
+                        for block in reader {
+                            let seq = block.first_seq;
+                            let added = match &block.reject {
+                                // A record that cannot be framed fails here.
+                                Some(reason) => board.add_done(
+                                    seq,
+                                    Outcome::Block(BlockOutcome::all_failed(
+                                        seq,
+                                        1,
+                                        0,
+                                        reason,
+                                        block.timing,
+                                    )),
+                                ),
+                                None => board.add(seq, vec![block.data]),
+                            };
+                            if !added {
+                                break;
+                            }
+                        }
                     }
                 }
                 board.input_done();
@@ -1207,15 +1472,7 @@ pub(super) fn run_listen(
             record,
             result,
         } = f;
-        let result = match result {
-            Ok(mut o) => {
-                if json || tag {
-                    o.input = Some(record.join(&b' '));
-                }
-                Ok(o)
-            }
-            Err(e) => Err(e),
-        };
+        let echo = json || tally.joblog.is_some();
         let out = Out {
             stdout: &stdout,
             stderr: &stderr,
@@ -1224,12 +1481,52 @@ pub(super) fn run_listen(
             joblog: &mut tally.joblog,
             host: &host,
         };
-        let ok = tally
+        let Some(frame) = frame else {
+            let result = match result {
+                Ok(Outcome::Record(mut o)) => {
+                    if json || tag {
+                        o.input = Some(record.join(&b' '));
+                    }
+                    Ok(o)
+                }
+                Ok(Outcome::Block(_)) => Err("a block's result in a run of records".into()),
+                Err(e) => Err(e),
+            };
+            let ok = tally
+                .progress
+                .suspend(|| output::report_remote(result, seq, out))?;
+            tally.count(ok);
+            let (d, fl) = (tally.done, tally.failed);
+            tally.progress.update(d, fl, 1);
+            return Ok(());
+        };
+        // A block: its records, and their replies or failures.
+        let data = record.concat();
+        let mut b = match result {
+            Ok(Outcome::Block(b)) => b,
+            Ok(Outcome::Record(_)) => BlockOutcome::all_failed(
+                seq,
+                count_newlines(&data) as u32,
+                1,
+                "a record's result in a run of blocks",
+                timing,
+            ),
+            Err(e) => BlockOutcome::all_failed(seq, count_newlines(&data) as u32, 1, &e, timing),
+        };
+        if let Some(size) = &size {
+            super::blocks::adapt(size, &b);
+        }
+        if echo {
+            b.echo = Some(data);
+        }
+        let (n, f) = (u64::from(b.nrecords), b.failures.len() as u64);
+        tally
             .progress
-            .suspend(|| output::report_remote(result, seq, out))?;
-        tally.count(ok);
+            .suspend(|| output::report_block(b, frame, out))?;
+        tally.done += n;
+        tally.failed += f;
         let (d, fl) = (tally.done, tally.failed);
-        tally.progress.update(d, fl, 1);
+        tally.progress.update(d, fl, n);
         Ok(())
     };
     let mut aborted = false;
@@ -1498,6 +1795,11 @@ process group is ended (TERM, --grace, KILL) before the worker exits; its
 records run again on other workers. Anyone holding the key can run any
 command on this worker: see \"Remote workers\" in the README.
 
+A --persistent run: each slot starts the coordinator's COMMAND once and
+feeds it blocks of records on its stdin, exactly as local
+`mp map --persistent` does; a block cut short by this worker's death runs
+again elsewhere.
+
 Examples:
   # coordinator (a key file readable only by you):
   seq 1000 | mp map --listen 0.0.0.0:7000 --authkey-file key -j 0 -- gzip -k {}.log
@@ -1683,7 +1985,7 @@ struct WatchedLink {
 impl Link for WatchedLink {
     fn exchange(
         &mut self,
-        results: Vec<MapOutcome>,
+        results: Vec<Outcome>,
         want: usize,
         free: usize,
         wait: Duration,
@@ -1751,7 +2053,7 @@ mod tests {
         Board::new(Value::None, 100, Duration::from_millis(50))
     }
 
-    fn result(seq: u64, out: &str) -> (u64, std::result::Result<MapOutcome, String>) {
+    fn result(seq: u64, out: &str) -> (u64, std::result::Result<Outcome, String>) {
         decode_result(Value::Tuple(vec![
             Value::Int(seq as i64),
             Value::Int(0),
@@ -1761,10 +2063,74 @@ mod tests {
     }
 
     fn stdout_of(f: &Finished) -> Vec<u8> {
-        match &f.result.as_ref().unwrap().outcome.stdout {
-            Captured::Inline(b) => b.clone(),
-            Captured::Spilled(_) => unreachable!(),
+        match f.result.as_ref().unwrap() {
+            Outcome::Record(o) => match &o.outcome.stdout {
+                Captured::Inline(b) => b.clone(),
+                Captured::Spilled(_) => unreachable!(),
+            },
+            Outcome::Block(_) => unreachable!(),
         }
+    }
+
+    /// A block's outcome as a worker sends it, through the wire and back.
+    fn block_result(first_seq: u64, replies: &[u8]) -> (u64, std::result::Result<Outcome, String>) {
+        let mut b = BlockOutcome::all_failed(first_seq, 0, 0, "", false);
+        b.nrecords = count_newlines(replies) as u32;
+        b.replies = replies.to_vec();
+        decode_block(encode_result(Outcome::Block(b))).unwrap()
+    }
+
+    #[test]
+    fn blocks_fill_a_window_of_two_per_slot_and_only_results_that_fit_count() {
+        let b = board().for_blocks();
+        // No worker yet: two blocks.
+        assert!(b.add(1, vec![b"a\nb\n".to_vec()]));
+        assert!(b.add(3, vec![b"c\n".to_vec()]));
+        assert_eq!(b.window(&b.lock()), 2);
+        // A worker with one slot: room for two more.
+        let w = b.hello("w", 1, Some(1));
+        assert_eq!(b.window(&b.lock()), 4);
+        assert!(b.add(4, vec![b"d\n".to_vec()]));
+        // However many slots a worker claims, the window is bounded.
+        let greedy = b.hello("greedy", u64::MAX, Some(2));
+        assert_eq!(b.window(&b.lock()), MAX_BLOCKS);
+        b.lose(greedy, "left");
+        assert_eq!(b.window(&b.lock()), 4);
+        b.input_done();
+        let (got, _) = b.exchange(w, vec![], 3, 1, Duration::ZERO);
+        assert_eq!(got.iter().map(|t| t.0).collect::<Vec<_>>(), [1, 3, 4]);
+        // Block 1 answered whole; block 3 with one reply too many; block 4
+        // with a wrong first record number is refused on the wire.
+        let results = vec![block_result(1, b"A\nB\n"), block_result(3, b"C\nX\n")];
+        let (_, c) = b.exchange(w, results, 0, 0, Duration::ZERO);
+        assert_eq!(c, Control::Run);
+        let mut bad = BlockOutcome::all_failed(5, 1, 0, "", false);
+        bad.failures.clear();
+        let wire = Value::Tuple(vec![
+            Value::Int(4),
+            Value::Bytes(postcard::to_allocvec(&bad).unwrap()),
+        ]);
+        assert!(decode_block(wire).is_err());
+        assert!(decode_block(Value::Tuple(vec![
+            Value::Int(4),
+            Value::Bytes(b"junk".to_vec())
+        ]))
+        .is_err());
+        let (_, c) = b.exchange(w, vec![block_result(4, b"D\n")], 0, 0, Duration::ZERO);
+        assert_eq!(c, Control::End);
+        let taken = b.take_finished(Duration::ZERO);
+        assert_eq!(taken.finished.len(), 3);
+        let by_seq = |s: u64| taken.finished.iter().find(|f| f.seq == s).unwrap();
+        match by_seq(1).result.as_ref().unwrap() {
+            Outcome::Block(o) => assert_eq!(o.replies, b"A\nB\n"),
+            Outcome::Record(_) => unreachable!(),
+        }
+        assert!(by_seq(3)
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("does not match"));
+        assert!(by_seq(4).result.is_ok());
     }
 
     #[test]
