@@ -1,7 +1,8 @@
 //! Issue 18: `mp map --listen` with remote `mp worker`s: order, exit
 //! statuses, the joblog's Host column, -j 0, faults (a worker killed
 //! mid-task, the coordinator killed, Ctrl-C, a wrong key, a hostile peer),
-//! a Python worker, and several hosts on one machine in network namespaces.
+//! a Python worker, several hosts on one machine in network namespaces,
+//! and `--persistent` runs served in blocks.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -396,6 +397,287 @@ fn a_python_worker_takes_records() {
     assert_eq!(text(&c.stdout), "ABC\nXY\n", "{}", c.show());
     let p = py.finish(LIMIT);
     assert_eq!(p.code(), Some(0), "{}", p.show());
+}
+
+// ---- --persistent through remote workers ----
+
+/// `seq 100000 | mp map --listen --persistent -j 0 -- cat` through two
+/// remote workers: the output is the input, byte for byte, in order.
+#[test]
+fn persistent_cat_through_two_remote_workers_is_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let w1 = worker(&addr, &["-j", "1", "--host", "w1"], &[]);
+    let w2 = worker(&addr, &["-j", "1", "--host", "w2"], &[]);
+    let input: String = (1..=100_000).map(|i| format!("{i}\n")).collect();
+    let co = coordinator(
+        &["--listen", &addr, "-j", "0", "--persistent", "--", "cat"],
+        input.as_bytes(),
+    );
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(0), "{}", text(&c.stderr));
+    assert!(
+        c.stdout == input.as_bytes(),
+        "the output differs from the input"
+    );
+    for w in [w1, w2] {
+        let f = w.finish(LIMIT);
+        assert_eq!(f.code(), Some(0), "{}", f.show());
+    }
+}
+
+/// A Python persistent command with {%}, --frame json, --timeout per
+/// reply, --maxtasksperchild and --joblog, on a remote worker: replies in
+/// order, the slot is the worker's, a record without a reply in time fails
+/// alone, no command answers more than 3 records, the joblog names the
+/// worker.
+#[test]
+fn persistent_python_command_with_slot_timeout_and_joblog_runs_remotely() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let log = dir.path().join("log");
+    let script = dir.path().join("answer.py");
+    std::fs::write(
+        &script,
+        "import json, os, sys, time\n\
+         for line in sys.stdin:\n\
+         \x20   msg = json.loads(line)\n\
+         \x20   if msg['record'] == 'slow':\n\
+         \x20       time.sleep(30)\n\
+         \x20   print(json.dumps(f\"{sys.argv[1]}:{msg['seq']}:{msg['record']}:{os.getpid()}\"))\n",
+    )
+    .unwrap();
+    let w = worker(&addr, &["-j", "2", "--host", "pyw"], &[]);
+    let records = ["a", "b", "c", "d", "slow", "f", "g", "h", "i", "j"];
+    let input: String = records.iter().map(|r| format!("{r}\n")).collect();
+    let co = coordinator(
+        &[
+            "--listen",
+            &addr,
+            "-j",
+            "0",
+            "--persistent",
+            "--frame",
+            "json",
+            "--timeout",
+            "3s",
+            "--maxtasksperchild",
+            "3",
+            "--joblog",
+            log.to_str().unwrap(),
+            "--",
+            "python3",
+            script.to_str().unwrap(),
+            "{%}",
+        ],
+        input.as_bytes(),
+    );
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(1), "{}", c.show());
+    assert!(
+        text(&c.stderr).contains("mp: record 5: no reply within"),
+        "{}",
+        c.show()
+    );
+    let mut answered = Vec::new();
+    let mut per_pid = std::collections::HashMap::new();
+    for line in text(&c.stdout).lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        assert_eq!(f.len(), 4, "{line}");
+        assert!(f[0] == "1" || f[0] == "2", "slot {line}");
+        answered.push((f[1].parse::<usize>().unwrap(), f[2].to_string()));
+        *per_pid.entry(f[3].to_string()).or_insert(0) += 1;
+    }
+    let want: Vec<(usize, String)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r != "slow")
+        .map(|(i, r)| (i + 1, r.to_string()))
+        .collect();
+    assert_eq!(answered, want, "{}", c.show());
+    assert!(per_pid.values().all(|&n| n <= 3), "{per_pid:?}");
+    let joblog = std::fs::read_to_string(&log).unwrap();
+    let rows: Vec<Vec<&str>> = joblog
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 10, "{joblog}");
+    assert!(rows.iter().all(|r| r[1] == "pyw"), "{joblog}");
+    let slow = rows.iter().find(|r| r[0] == "5").unwrap();
+    assert_eq!(slow[6], "-1", "{joblog}");
+    let f = w.finish(LIMIT);
+    assert_eq!(f.code(), Some(0), "{}", f.show());
+}
+
+/// A remote worker SIGKILLed while its commands are in the middle of their
+/// blocks: the blocks run again on another worker, each record exactly
+/// once there, and the output is complete, in order, once; the killed
+/// worker's commands are gone.
+#[test]
+fn persistent_blocks_of_a_killed_worker_run_again_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let started = dir.path().join("started");
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let cmd = format!(
+        "while read -r l; do echo \"$TAG $l\" >> {}; [ $TAG = doomed ] && exec sleep {m}; echo \"out $l\"; done",
+        started.display()
+    );
+    let input: String = (1..=600).map(|i| format!("{i}\n")).collect();
+    let co = coordinator(
+        &[
+            "--listen",
+            &addr,
+            "-j",
+            "0",
+            "--persistent",
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ],
+        input.as_bytes(),
+    );
+    let mut doomed = worker(
+        &addr,
+        &["-j", "2", "--host", "doomed"],
+        &[("TAG", "doomed")],
+    );
+    let lines = wait_for_file_lines(&started, 2, LIMIT).expect("the doomed worker started");
+    assert!(lines.iter().all(|l| l.starts_with("doomed")), "{lines:?}");
+    doomed.child.kill().unwrap();
+    let _ = doomed.child.wait();
+    let good = worker(&addr, &["-j", "2", "--host", "good"], &[("TAG", "good")]);
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(0), "{}", c.show());
+    let want: String = (1..=600).map(|i| format!("out {i}\n")).collect();
+    assert!(text(&c.stdout) == want, "{}", c.show());
+    assert!(
+        text(&c.stderr).contains("run again elsewhere"),
+        "{}",
+        c.show()
+    );
+    let mut ran: Vec<u32> = std::fs::read_to_string(&started)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("good "))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    ran.sort_unstable();
+    assert_eq!(ran, (1..=600).collect::<Vec<u32>>());
+    let g = good.finish(LIMIT);
+    assert_eq!(g.code(), Some(0), "{}", g.show());
+    gone_within(&m, Duration::from_secs(10)).expect("the killed worker's commands were ended");
+}
+
+/// --persistent with local slots (-j 1) and a remote worker together, in
+/// fixed blocks (--chunksize): both take blocks, the output is in order,
+/// and the joblog's Host column tells which ran where.
+#[test]
+fn persistent_local_and_remote_slots_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let log = dir.path().join("log");
+    let remote_went = dir.path().join("remote-went");
+    // The local slot waits until the remote worker has answered a record,
+    // so both surely take part.
+    let cmd = format!(
+        "while read -r l; do if [ \"$TAG\" = remote ]; then : > {r}; else while [ ! -e {r} ]; do sleep 0.01; done; fi; echo \"${{TAG:-local}} $l\"; done",
+        r = remote_went.display()
+    );
+    let w = worker(&addr, &["-j", "1", "--host", "w"], &[("TAG", "remote")]);
+    let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
+    let co = coordinator(
+        &[
+            "--listen",
+            &addr,
+            "-j",
+            "1",
+            "--persistent",
+            "--chunksize",
+            "5",
+            "--joblog",
+            log.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ],
+        input.as_bytes(),
+    );
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(0), "{}", c.show());
+    let out = text(&c.stdout);
+    let numbers: Vec<u32> = out
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=40).collect::<Vec<u32>>(), "{out}");
+    assert!(out.contains("local ") && out.contains("remote "), "{out}");
+    let joblog = std::fs::read_to_string(&log).unwrap();
+    let hosts: std::collections::HashSet<&str> = joblog
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        [":", "w"]
+            .into_iter()
+            .collect::<std::collections::HashSet<&str>>(),
+        "{joblog}"
+    );
+    let f = w.finish(LIMIT);
+    assert_eq!(f.code(), Some(0), "{}", f.show());
+}
+
+/// --persistent --joblog --resume through a remote worker: the second run
+/// feeds the command only the records the first did not finish.
+#[test]
+fn persistent_resume_runs_only_what_is_left_remotely() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let log = dir.path().join("log");
+    let ran = dir.path().join("ran");
+    let cmd = format!(
+        "while read -r l; do echo \"$l\" >> {}; echo \"got $l\"; done",
+        ran.display()
+    );
+    let run = |input: &[u8]| {
+        let w = worker(&addr, &["-j", "2"], &[]);
+        let co = coordinator(
+            &[
+                "--listen",
+                &addr,
+                "-j",
+                "0",
+                "--persistent",
+                "--joblog",
+                log.to_str().unwrap(),
+                "--resume",
+                "--",
+                "sh",
+                "-c",
+                &cmd,
+            ],
+            input,
+        );
+        let c = co.finish(LIMIT);
+        assert_eq!(c.code(), Some(0), "{}", c.show());
+        assert_eq!(w.finish(LIMIT).code(), Some(0));
+        text(&c.stdout)
+    };
+    assert_eq!(run(b"a\nb\n"), "got a\ngot b\n");
+    assert_eq!(run(b"a\nb\nc\nd\n"), "got c\ngot d\n");
+    let mut ran: Vec<String> = std::fs::read_to_string(&ran)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["a", "b", "c", "d"]);
 }
 
 /// The README's Python worker (kept in step with it by `readme_python_worker_is_the_tested_one`).
