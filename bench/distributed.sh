@@ -9,14 +9,21 @@
 #     -S to the same two namespaces over ssh (an sshd per namespace,
 #     openssh-server installed by this script when missing), with -M
 #     (ssh ControlMaster: one connection per host, reused, its fastest way).
+#  4. `seq PS` (default 1,000,000 records) through `--persistent cat` on
+#     the same 2 remote workers (the coordinator with -j 0), against local
+#     `mp map --persistent -j2 -- cat`: MB/s, and peak RSS: the
+#     coordinator's own (GNU time's %M, its VmHWM: with -j 0 it has no
+#     children) beside the local run's (the largest of mp, its workers
+#     and cat). Every output is checked against the input, byte for byte.
 # Tables show medians. The machine may be shared: wall times are noisy,
 # the coordinator's CPU much less so.
-# Usage (as root): bench/distributed.sh [ROUNDS] [N] [PN]
+# Usage (as root): bench/distributed.sh [ROUNDS] [N] [PN] [PS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 n=${2:-20000}
 pn=${3:-1000}
+ps=${4:-1000000}
 [ "$(id -u)" = 0 ] || { echo "bench/distributed.sh needs root (network namespaces)" >&2; exit 2; }
 need_apt=()
 command -v ip >/dev/null || need_apt+=(iproute2)
@@ -86,6 +93,8 @@ ssh_cmd="ssh -i $tmp/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/n
 
 seq "$n" >"$tmp/in"
 seq "$pn" >"$tmp/pin"
+seq "$ps" >"$tmp/psin"
+ps_bytes=$(stat -c %s "$tmp/psin")
 head -c 32 /dev/urandom >"$tmp/key"
 : >"$tmp/runs"
 port=7100
@@ -113,12 +122,42 @@ gnu_parallel() {
   awk -v n="$pn" '{printf "parallel_S %s %.3f %.4f\n", $1*'"$n"'/n, $2+$3, ($2+$3)*1000/n}' "$tmp/t" >>"$tmp/runs"
 }
 
+# The workers are started once the coordinator listens (a worker that
+# finds nobody retries after 200 ms, which would be most of this run).
+remote_persistent() {
+  port=$((port + 1))
+  : >"$tmp/co.err"
+  ip netns exec "$ns-c" /usr/bin/time -f "%e %M" -o "$tmp/t" \
+    "$mp" map --listen "0.0.0.0:$port" --authkey-file "$tmp/key" -j 0 --persistent -- cat \
+    <"$tmp/psin" >"$tmp/psout" 2>"$tmp/co.err" &
+  local tries=0
+  until grep -q "listening on" "$tmp/co.err"; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 2000 ] || { echo "the coordinator did not listen:" >&2; cat "$tmp/co.err" >&2; exit 1; }
+    sleep 0.005
+  done
+  for h in w1 w2; do
+    ip netns exec "$ns-$h" "$mp" worker --connect "10.99.0.1:$port" --authkey-file "$tmp/key" -j 1 2>/dev/null &
+  done
+  wait
+  cmp -s "$tmp/psin" "$tmp/psout" || { echo "remote --persistent cat: the output is not the input" >&2; exit 1; }
+  awk -v b="$ps_bytes" '{printf "remote_persistent %s %.1f %.1f\n", $1, b / 1e6 / $1, $2 / 1024}' "$tmp/t" >>"$tmp/pruns"
+}
+
+local_persistent() {
+  /usr/bin/time -f "%e %M" -o "$tmp/t" "$mp" map --persistent -j 2 -- cat <"$tmp/psin" >"$tmp/psout" 2>/dev/null
+  cmp -s "$tmp/psin" "$tmp/psout" || { echo "local --persistent cat: the output is not the input" >&2; exit 1; }
+  awk -v b="$ps_bytes" '{printf "local_persistent %s %.1f %.1f\n", $1, b / 1e6 / $1, $2 / 1024}' "$tmp/t" >>"$tmp/pruns"
+}
+
+: >"$tmp/pruns"
 for r in $(seq "$rounds"); do
   case $((r % 3)) in
     1) remote; local_j2; gnu_parallel ;;
     2) local_j2; gnu_parallel; remote ;;
     0) gnu_parallel; remote; local_j2 ;;
   esac
+  if [ $((r % 2)) = 1 ]; then remote_persistent; local_persistent; else local_persistent; remote_persistent; fi
 done
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -133,4 +172,14 @@ for tool in remote_2x1 local_j2 parallel_S; do
   c=$(awk -v t="$tool" '$1 == t {print $3}' "$tmp/runs" | median)
   p=$(awk -v t="$tool" '$1 == t {print $4}' "$tmp/runs" | median)
   printf "%-12s %10s %10s %14s\n" "$tool" "$w" "$c" "$p"
+done
+echo
+echo "# --persistent cat, seq $ps ($ps_bytes bytes), 2 remote workers of 1 slot (coordinator -j 0)"
+echo "# vs local mp map --persistent -j2; rss: coordinator alone (remote), largest process (local)."
+printf "%-18s %10s %10s %12s\n" tool wall_s MB_per_s peak_rss_MiB
+for tool in remote_persistent local_persistent; do
+  w=$(awk -v t="$tool" '$1 == t {print $2}' "$tmp/pruns" | median)
+  m=$(awk -v t="$tool" '$1 == t {print $3}' "$tmp/pruns" | median)
+  r=$(awk -v t="$tool" '$1 == t {print $4}' "$tmp/pruns" | median)
+  printf "%-18s %10s %10s %12s\n" "$tool" "$w" "$m" "$r"
 done
