@@ -665,6 +665,8 @@ fn decode_result(
         duration,
         worker_pid,
         pid,
+        streamed: 0,
+        output_closed: false,
     };
     Ok((
         seq,
@@ -1040,6 +1042,7 @@ fn engine_loop(
                 echo_input: false,
                 retries: cfg.retries,
                 want_command: cfg.want_command,
+                line_buffer: false,
             };
             if tx.send(task).is_err() {
                 bail!("the worker pool stopped");
