@@ -24,7 +24,7 @@ for o in "$@"; do
   others+=("$o")
 done
 cargo build --release --quiet --bin mp --example bench_pool
-mp=target/release/mp
+mp=$PWD/target/release/mp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 gcc -O2 -o "$tmp/floor" bench/spawn_floor.c

@@ -2081,7 +2081,7 @@ _mp() {
             return 0
             ;;
         mp__subcmd__map)
-            opts="-j -0 -d -a -n -X -m -k -v -h --processes --chunksize --maxtasksperchild --timeout --grace --unordered --null --delimiter --arg-file --max-args --tag --keep-order --colsep --shell --json --dry-run --start-method --bar --eta --progress --no-progress --persistent --frame --retries --halt --joblog --resume --resume-failed --listen --authkey-file --lease --ssh --sshloginfile --ssh-program --advertise --verbose --help"
+            opts="-j -0 -d -a -n -X -m -k -v -h --processes --chunksize --maxtasksperchild --timeout --grace --unordered --null --delimiter --arg-file --max-args --tag --line-buffer --keep-order --colsep --shell --json --dry-run --start-method --bar --eta --progress --no-progress --persistent --frame --retries --halt --joblog --resume --resume-failed --listen --authkey-file --lease --ssh --sshloginfile --ssh-program --advertise --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -73,6 +73,7 @@ set edit:completion:arg-completer[mp] = {|@words|
             cand -X 'As many records per command as fit in a command line, a word holding {} repeated for each (context replace: `-X gzip -k {}`, `-X cp {} dir/`); the last ones are spread over the workers'
             cand -m 'As -X, but {} becomes all the records as separate words in its place (text around it joins the first and the last)'
             cand --tag 'Prefix each line of a task''s output (stdout and stderr) with its record (values joined by spaces) and a TAB'
+            cand --line-buffer 'Print each complete line of a task''s output (stdout, stderr) as soon as the task writes it, instead of a task''s whole output once it is done: lines of different tasks interleave, never mix within a line; the order of tasks is not kept. With --tag, each line starts with the record. Output of an attempt that --retries runs again is shown'
             cand -k 'Keep output in input order: the default (GNU parallel''s -k), accepted for its users; --unordered turns it off'
             cand --keep-order 'Keep output in input order: the default (GNU parallel''s -k), accepted for its users; --unordered turns it off'
             cand --shell 'Always run COMMAND with sh -c'

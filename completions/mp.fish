@@ -70,6 +70,7 @@ complete -c mp -n "__fish_mp_using_subcommand map" -s 0 -l null -d 'Records are 
 complete -c mp -n "__fish_mp_using_subcommand map" -s X -d 'As many records per command as fit in a command line, a word holding {} repeated for each (context replace: `-X gzip -k {}`, `-X cp {} dir/`); the last ones are spread over the workers'
 complete -c mp -n "__fish_mp_using_subcommand map" -s m -d 'As -X, but {} becomes all the records as separate words in its place (text around it joins the first and the last)'
 complete -c mp -n "__fish_mp_using_subcommand map" -l tag -d 'Prefix each line of a task\'s output (stdout and stderr) with its record (values joined by spaces) and a TAB'
+complete -c mp -n "__fish_mp_using_subcommand map" -l line-buffer -d 'Print each complete line of a task\'s output (stdout, stderr) as soon as the task writes it, instead of a task\'s whole output once it is done: lines of different tasks interleave, never mix within a line; the order of tasks is not kept. With --tag, each line starts with the record. Output of an attempt that --retries runs again is shown'
 complete -c mp -n "__fish_mp_using_subcommand map" -s k -l keep-order -d 'Keep output in input order: the default (GNU parallel\'s -k), accepted for its users; --unordered turns it off'
 complete -c mp -n "__fish_mp_using_subcommand map" -l shell -d 'Always run COMMAND with sh -c'
 complete -c mp -n "__fish_mp_using_subcommand map" -l json -d 'Print one JSON object per task instead of its output'

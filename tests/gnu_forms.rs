@@ -567,3 +567,136 @@ fn worked_examples_in_the_long_help_work() {
         }
     }
 }
+
+/// `--line-buffer`: a line reaches stdout while its task still runs (the
+/// task then waits on a FIFO the test opens only after reading the line).
+#[test]
+fn line_buffer_prints_a_line_while_its_task_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("go");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let script = format!("echo start $1; read go < '{}'; echo end $1", fifo.display());
+    let mut child = common::spawn_map_in(
+        &["--line-buffer", "--tag", "sh", "-c", &script, "sh", "{}"],
+        b"r1\n",
+        &[],
+    );
+    let lines = common::line_reader(child.stdout.take().unwrap(), 10);
+    let first = lines.recv_timeout(std::time::Duration::from_secs(20));
+    // Let the task go on (and end) whatever happened.
+    std::fs::write(&fifo, "go\n").unwrap();
+    let first = first.expect("no line while the task ran: output held until the task ended");
+    assert_eq!(text(&first), "r1\tstart r1\n");
+    let second = lines
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the task's second line");
+    assert_eq!(text(&second), "r1\tend r1\n");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// Long lines (past the 4 KiB a pipe writes atomically), each written in
+/// many pieces by two tasks at once: every line comes out whole, with its
+/// tag, and the joblog counts the bytes.
+#[test]
+fn line_buffer_never_mixes_lines_of_two_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    // Each task writes 100 lines of 20,000 of its letter, 100 bytes a write.
+    let script = "import os, sys\n\
+                  c = sys.argv[1].encode()\n\
+                  for i in range(100):\n\
+                  \x20   for _ in range(200):\n\
+                  \x20       os.write(1, c * 100)\n\
+                  \x20   os.write(1, b'\\n')\n";
+    let out = map(
+        &[
+            "-j2",
+            "--line-buffer",
+            "--tag",
+            "--joblog",
+            log.to_str().unwrap(),
+            "python3",
+            "-c",
+            script,
+            "{}",
+        ],
+        "a\nb\n",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let mut count = std::collections::HashMap::new();
+    for line in text(&out.stdout).lines() {
+        let (tag, body) = line.split_once('\t').expect("a tagged line");
+        assert!(
+            tag == "a" || tag == "b",
+            "bad tag {:?}",
+            &tag[..tag.len().min(40)]
+        );
+        assert_eq!(body.len(), 20_000, "a line of {tag} was cut or mixed");
+        assert!(body.bytes().all(|b| b == tag.as_bytes()[0]), "mixed line");
+        *count.entry(tag.to_string()).or_insert(0) += 1;
+    }
+    assert_eq!(count.get("a"), Some(&100));
+    assert_eq!(count.get("b"), Some(&100));
+    let log = std::fs::read_to_string(&log).unwrap();
+    let receive: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(5).unwrap())
+        .collect();
+    assert_eq!(receive, ["2000100", "2000100"], "{log}");
+}
+
+/// `--line-buffer ... | head -1`: mp stops quietly (141), the endless
+/// command with it.
+#[test]
+fn line_buffer_stops_quietly_when_the_reader_goes() {
+    let mark = common::marker();
+    let script = format!("yes line; : {mark}");
+    let mut child = common::spawn_map_in(
+        &["--line-buffer", "sh", "-c", &script, "sh", "{}"],
+        b"r\n",
+        &[],
+    );
+    let lines = common::line_reader(child.stdout.take().unwrap(), 1);
+    let first = lines
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a first line");
+    assert_eq!(text(&first), "line\n");
+    // The reader has gone: line_reader closed the pipe after one line.
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("mp map still runs with its reader gone");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(141), "{status:?}");
+    common::gone_within(&mark, std::time::Duration::from_secs(10)).unwrap();
+    let mut err = Vec::new();
+    std::io::Read::read_to_end(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.is_empty(), "{}", text(&err));
+}
+
+/// What --line-buffer cannot go with is refused, naming both.
+#[test]
+fn line_buffer_refuses_keep_order_and_json() {
+    for (other, named) in [
+        ("-k", "--keep-order"),
+        ("--json", "--json"),
+        ("--persistent", "--persistent"),
+    ] {
+        let out = map(&["--line-buffer", other, "cat"], "a\n");
+        assert_eq!(out.status.code(), Some(2), "{other}: {}", show(&out));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("--line-buffer") && err.contains(named),
+            "{other}: {err}"
+        );
+    }
+}

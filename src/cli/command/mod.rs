@@ -56,6 +56,12 @@ pub struct CommandTask {
     pub grace: Duration,
     /// Data to write to the command's stdin (None: /dev/null).
     pub stdin: Option<Vec<u8>>,
+    /// `--line-buffer`: instead of capturing the output whole, write each
+    /// complete line of it to this worker's own stdout or stderr as it
+    /// comes, starting with these bytes (`--tag`'s record and TAB, or
+    /// nothing). See [`LineSink`].
+    #[serde(default)]
+    pub line_buffer: Option<Vec<u8>>,
 }
 
 /// Captured output: in memory, or spilled to a file the receiver reads and removes.
@@ -121,6 +127,14 @@ pub struct CommandOutcome {
     pub worker_pid: u32,
     /// The command's pid.
     pub pid: Option<u32>,
+    /// `--line-buffer`: stdout bytes already written by the worker (not in
+    /// `stdout`).
+    #[serde(default)]
+    pub streamed: u64,
+    /// `--line-buffer`: writing a line failed because the reader of the
+    /// output went away (EPIPE); the rest was dropped.
+    #[serde(default)]
+    pub output_closed: bool,
 }
 
 impl CommandOutcome {
@@ -306,6 +320,8 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         duration: started.elapsed(),
         worker_pid,
         pid: None,
+        streamed: 0,
+        output_closed: false,
     };
     let Some(first) = task.argv.first() else {
         return fail("empty command".into());
@@ -327,8 +343,16 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         });
     }
     let pidfd = group.pidfd().expect("spawn returns a pidfd");
-    let mut out = Sink::default();
-    let mut err = Sink::default();
+    let (mut out, mut err) = match &task.line_buffer {
+        Some(prefix) => (
+            Output::Lines(LineSink::new(libc::STDOUT_FILENO, prefix)),
+            Output::Lines(LineSink::new(libc::STDERR_FILENO, prefix)),
+        ),
+        None => (
+            Output::Whole(Sink::default()),
+            Output::Whole(Sink::default()),
+        ),
+    };
     let mut pipes: Vec<(OwnedFd, bool)> = vec![(child.stdout, true), (child.stderr, false)];
     let deadline = mp::internals::deadline(started, task.timeout);
     let mut timed_out = false;
@@ -339,14 +363,23 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
             break;
         }
         let now = Instant::now();
+        // --line-buffer: with nobody left to read its output, the
+        // command is stopped as on a signal (mp map then exits quietly).
+        let unread = out.closed() || err.closed();
         if stopping_since.is_none()
-            && (STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d))
+            && (STOP.load(Ordering::SeqCst) || unread || deadline.is_some_and(|d| now >= d))
         {
-            timed_out = !STOP.load(Ordering::SeqCst);
+            timed_out = !STOP.load(Ordering::SeqCst) && !unread;
             log::info!(
                 "task {}: {}: SIGTERM to process group {pid}",
                 task.seq,
-                if timed_out { "timed out" } else { "stopping" }
+                if timed_out {
+                    "timed out"
+                } else if unread {
+                    "its output is no longer read"
+                } else {
+                    "stopping"
+                }
             );
             // Teardown, step by step in this loop so that the pipes are
             // read meanwhile: TERM, the grace period, KILL.
@@ -435,6 +468,8 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         Ok(s) => (s.code(), s.signal()),
         Err(_) => (None, None),
     };
+    let output_closed = out.closed() || err.closed();
+    let streamed = out.streamed();
     let outcome = CommandOutcome {
         exit_code,
         signal,
@@ -446,6 +481,8 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         duration: started.elapsed(),
         worker_pid,
         pid: Some(pid as u32),
+        streamed,
+        output_closed,
     };
     if STOP.load(Ordering::SeqCst) {
         // We were told to stop: the command is gone; so are we.
@@ -459,7 +496,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
 }
 
 /// Reads what is in the pipe now (FIONREAD), without waiting for more.
-fn drain_available(fd: &OwnedFd, sink: &mut Sink) {
+fn drain_available(fd: &OwnedFd, sink: &mut Output) {
     let mut left: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int.
     if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut left) } != 0 {
@@ -486,6 +523,192 @@ thread_local! {
     /// The worker's buffer for reading a command's output (zeroed once, not
     /// per read: a 64 KiB stack array cost a memset on every read).
     static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 65536]);
+}
+
+/// Where a command's stdout or stderr goes.
+enum Output {
+    /// Captured whole, returned with the outcome.
+    Whole(Sink),
+    /// `--line-buffer`: written line by line as it comes.
+    Lines(LineSink),
+}
+
+impl Output {
+    fn push(&mut self, data: &[u8]) {
+        match self {
+            Output::Whole(s) => s.push(data),
+            Output::Lines(l) => l.push(data),
+        }
+    }
+
+    /// The reader of the line-buffered output went away.
+    fn closed(&self) -> bool {
+        matches!(self, Output::Lines(l) if l.closed)
+    }
+
+    /// Bytes of the command's own output written line by line.
+    fn streamed(&self) -> u64 {
+        match self {
+            Output::Whole(_) => 0,
+            Output::Lines(l) => l.streamed,
+        }
+    }
+
+    /// What is left for the receiver of the outcome: the captured output,
+    /// or nothing once the last line (even without its newline) is out.
+    fn finish(self) -> Captured {
+        match self {
+            Output::Whole(s) => s.finish(),
+            Output::Lines(mut l) => {
+                l.flush_partial();
+                Captured::Inline(Vec::new())
+            }
+        }
+    }
+}
+
+/// `--line-buffer`: a command's output, written to one of this worker's
+/// own descriptors (stdout or stderr, which are `mp map`'s) a complete
+/// line at a time, as soon as the line is there, each line starting with
+/// `prefix`. The pool's workers share the descriptor; each write holds an
+/// exclusive `flock` on a lock file every worker opens itself (see
+/// [`line_lock`]), so lines of different tasks never mix, however long
+/// they are and whatever the descriptor is (a pipe is atomic only up to
+/// 4 KiB, a socket not at all). A line longer than [`SPILL_BYTES`] is
+/// written in pieces rather than held in memory.
+struct LineSink {
+    fd: libc::c_int,
+    prefix: Vec<u8>,
+    /// The start of a line whose newline has not come yet.
+    partial: Vec<u8>,
+    /// What is written next (reused).
+    buf: Vec<u8>,
+    /// Bytes of the command's output written so far.
+    streamed: u64,
+    /// A write failed: the rest is dropped.
+    closed: bool,
+    /// The last write ended within a line (one longer than
+    /// [`SPILL_BYTES`]): the next one continues it, without a prefix.
+    mid_line: bool,
+}
+
+impl LineSink {
+    fn new(fd: libc::c_int, prefix: &[u8]) -> LineSink {
+        LineSink {
+            fd,
+            prefix: prefix.to_vec(),
+            partial: Vec::new(),
+            buf: Vec::new(),
+            streamed: 0,
+            closed: false,
+            mid_line: false,
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        match data.iter().rposition(|&b| b == b'\n') {
+            Some(end) => {
+                let (lines, rest) = data.split_at(end + 1);
+                let partial = std::mem::take(&mut self.partial);
+                self.write_lines(&[&partial, lines]);
+                self.partial = partial;
+                self.partial.clear();
+                self.partial.extend_from_slice(rest);
+            }
+            None => self.partial.extend_from_slice(data),
+        }
+        if self.partial.len() > SPILL_BYTES {
+            self.flush_partial();
+        }
+    }
+
+    /// Writes the unfinished line as it is (at the end of the task, or
+    /// when it grows past [`SPILL_BYTES`]).
+    fn flush_partial(&mut self) {
+        if !self.partial.is_empty() {
+            let partial = std::mem::take(&mut self.partial);
+            self.write_lines(&[&partial]);
+            self.partial = partial;
+            self.partial.clear();
+        }
+    }
+
+    /// Writes `parts` (together: whole lines, or one unfinished line) with
+    /// the prefix before each line, under the workers' lock.
+    fn write_lines(&mut self, parts: &[&[u8]]) {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        self.streamed += n as u64;
+        if self.closed || n == 0 {
+            return;
+        }
+        self.buf.clear();
+        if self.prefix.is_empty() {
+            for p in parts {
+                self.buf.extend_from_slice(p);
+            }
+        } else {
+            let mut at_start = !self.mid_line;
+            for p in parts {
+                for piece in p.split_inclusive(|&b| b == b'\n') {
+                    if at_start {
+                        self.buf.extend_from_slice(&self.prefix);
+                    }
+                    self.buf.extend_from_slice(piece);
+                    at_start = piece.ends_with(b"\n");
+                }
+            }
+        }
+        self.mid_line = !self.buf.ends_with(b"\n");
+        let lock = line_lock();
+        if let Some(f) = lock {
+            // SAFETY: flock on a descriptor we own.
+            while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0
+                && io_errno() == libc::EINTR
+            {}
+        }
+        let mut rest = &self.buf[..];
+        while !rest.is_empty() {
+            // SAFETY: writing from a live buffer to a descriptor of ours.
+            let r = unsafe { libc::write(self.fd, rest.as_ptr().cast(), rest.len()) };
+            if r < 0 {
+                if io_errno() == libc::EINTR {
+                    continue;
+                }
+                self.closed = true;
+                break;
+            }
+            rest = &rest[r as usize..];
+        }
+        if let Some(f) = lock {
+            // SAFETY: as above.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        }
+    }
+}
+
+fn io_errno() -> libc::c_int {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// The lock file `--line-buffer` writes hold (see [`LineSink`]): opened by
+/// each worker itself, so each has its own open file description and the
+/// workers' `flock`s exclude each other. In the spill directory the
+/// process that owns the pool removes on exit; None (no lock: writes may
+/// then mix only past the descriptor's own atomicity) without one.
+fn line_lock() -> Option<&'static std::fs::File> {
+    static LOCK: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| {
+        let dir = SPILL_DIR
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("line-buffer.lock"))
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Collects output in memory up to [`SPILL_BYTES`], then in a temporary file.

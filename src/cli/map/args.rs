@@ -108,8 +108,9 @@ DIFFERENCES FROM GNU PARALLEL
   - -j 0 is refused; the default is the CPUs this process may use.
   - --colsep is a literal string, not a regular expression; no trimming.
   - Background processes a task leaves are ended when its command exits.
-  - Not there: --pipe (use --persistent), --line-buffer, --sshlogin,
-    --results, {= perl =} and combined forms like {2.}.
+  - --line-buffer prints lines as tasks write them, so it takes the place
+    of the output order (-k with it is refused).
+  - Not there: --pipe (use --persistent), --sshlogin, --results, {= perl =} and combined forms like {2.}.
 
 Long runs: --retries N, --halt soon|now[,fail|success|done=N],
 --joblog FILE (GNU parallel's format), --resume / --resume-failed.
@@ -186,6 +187,13 @@ pub struct MapArgs {
     /// record (values joined by spaces) and a TAB.
     #[arg(long)]
     pub(super) tag: bool,
+    /// Print each complete line of a task's output (stdout, stderr) as soon
+    /// as the task writes it, instead of a task's whole output once it is
+    /// done: lines of different tasks interleave, never mix within a line;
+    /// the order of tasks is not kept. With --tag, each line starts with
+    /// the record. Output of an attempt that --retries runs again is shown.
+    #[arg(long)]
+    pub(super) line_buffer: bool,
     /// Keep output in input order: the default (GNU parallel's -k), accepted
     /// for its users; --unordered turns it off.
     #[arg(short = 'k', long = "keep-order", overrides_with = "unordered")]

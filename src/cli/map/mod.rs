@@ -62,6 +62,10 @@ pub struct MapTask {
     retries: u32,
     /// Send the command line back with the result (for --joblog).
     want_command: bool,
+    /// `--line-buffer`: the worker writes the output line by line (with
+    /// the record and a TAB before each line when `echo_input`, for --tag).
+    #[serde(default)]
+    line_buffer: bool,
 }
 
 /// A task's result as `mp map` needs it.
@@ -85,6 +89,15 @@ fn map_task(t: MapTask) -> MapOutcome {
         .into_iter()
         .map(OsString::from_vec)
         .collect();
+    let line_buffer = t.line_buffer.then(|| {
+        if t.echo_input {
+            let mut tag = args.join(&b' ');
+            tag.push(b'\t');
+            tag
+        } else {
+            Vec::new()
+        }
+    });
     let mut attempt = 0;
     let outcome = loop {
         let outcome = run_task(CommandTask {
@@ -94,6 +107,7 @@ fn map_task(t: MapTask) -> MapOutcome {
             timeout: t.timeout,
             grace: t.grace,
             stdin: None,
+            line_buffer: line_buffer.clone(),
         });
         if outcome.success() || attempt >= t.retries {
             break outcome;
@@ -127,7 +141,12 @@ pub fn run(args: MapArgs) -> Result<i32> {
     }
 }
 
-fn run_inner(args: MapArgs) -> Result<i32> {
+fn run_inner(mut args: MapArgs) -> Result<i32> {
+    if args.line_buffer {
+        line_buffer_fits(&args)?;
+        // Lines go out as tasks write them: results come in any order.
+        args.unordered = true;
+    }
     let delim = if args.null {
         b'\0'
     } else if let Some(d) = &args.delimiter {
@@ -302,6 +321,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
         let template = template.clone();
         let (timeout, grace, echo_input) = (args.timeout, args.grace, args.json || args.tag);
         let (retries, want_command) = (args.retries, args.joblog.is_some());
+        let line_buffer = args.line_buffer;
         move |(i, args): (usize, Vec<Vec<u8>>)| MapTask {
             template: template.clone(),
             args: args.into_iter().map(serde_bytes::ByteBuf::from).collect(),
@@ -311,6 +331,7 @@ fn run_inner(args: MapArgs) -> Result<i32> {
             echo_input,
             retries,
             want_command,
+            line_buffer,
         }
     };
     if args.dry_run {
@@ -413,6 +434,25 @@ fn run_inner(args: MapArgs) -> Result<i32> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Refuses what `--line-buffer` cannot go with, naming why.
+fn line_buffer_fits(args: &MapArgs) -> Result<()> {
+    let clash = if args.keep_order {
+        Some("-k/--keep-order: lines are printed as tasks write them, not in input order")
+    } else if args.json {
+        Some("--json: a task's output is one JSON object, written when it is done")
+    } else if args.persistent {
+        Some("--persistent: a persistent command's replies are framed per record")
+    } else if args.listen.is_some() {
+        Some("--listen: remote workers send a task's output back when it is done")
+    } else {
+        None
+    };
+    match clash {
+        Some(why) => bail!(Usage(format!("--line-buffer cannot be used with {why}"))),
+        None => Ok(()),
+    }
 }
 
 /// `code`, unless reading the input failed (then 1, with the error).

@@ -91,6 +91,11 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
             command,
             outcome: r,
         }) => {
+            if r.output_closed {
+                // --line-buffer: the worker found our reader gone, as we
+                // would have on writing this output ourselves.
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
+            }
             let ok = r.success();
             let stdout_len;
             if o.json {
@@ -151,7 +156,7 @@ pub fn report(result: mp::Result<MapOutcome>, seq: Option<u64>, o: Out<'_>) -> R
                     start: r.start,
                     runtime: r.duration.as_secs_f64(),
                     send: 0,
-                    receive: stdout_len,
+                    receive: stdout_len + r.streamed,
                     exitval: r.exit_code.unwrap_or(-1),
                     signal: r.signal.unwrap_or(0),
                     command: command.as_deref().unwrap_or(b""),

@@ -802,6 +802,8 @@ fn decode_result(
         duration,
         worker_pid,
         pid,
+        streamed: 0,
+        output_closed: false,
     };
     Ok((
         seq,
@@ -1247,6 +1249,7 @@ fn engine_loop(
                     echo_input: false,
                     retries: cfg.retries,
                     want_command: cfg.want_command,
+                    line_buffer: false,
                 }),
             };
             if tx.send(task).is_err() {
