@@ -259,7 +259,9 @@ pub struct MapArgs {
     /// (HOST:PORT, port 0 picks one; or a Unix socket path): the address
     /// is printed on stderr. Needs an authkey (--authkey-file or
     /// $MP_AUTHKEY) unless ADDR is loopback or a Unix socket. -j counts
-    /// the local slots (-j 0: none). See "Remote workers" in the README.
+    /// the local slots (-j 0: none). With --persistent, every slot keeps
+    /// COMMAND running and takes blocks of records, as locally. See
+    /// "Remote workers" in the README.
     #[arg(long, value_name = "ADDR")]
     pub(super) listen: Option<String>,
     /// With --listen: read the authentication key from FILE (else
