@@ -47,7 +47,9 @@
 //! signal: `posix_spawn` has no attribute for `PR_SET_PDEATHSIG`, and
 //! setting it would take a `fork` and code of ours in the child, what this
 //! module stopped doing. A command whose worker dies is ended, with its
-//! whole group, by the subreaper instead (see `reaper`).
+//! whole group, by the subreaper instead (see `reaper`), and one whose `mp`
+//! is killed outright by the sentinel (see `sentinel`), to which the worker
+//! tells the group right after the spawn (a store to shared memory).
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
