@@ -3,6 +3,7 @@
 //! process group, are ended by its sentinel; and a run that ends normally
 //! leaves no sentinel behind.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -196,4 +197,49 @@ fn a_normal_run_leaves_no_sentinel_behind() {
         "the sentinel {s} outlived mp map: {:?}",
         stat(s)
     );
+}
+
+/// `mp map --persistent` killed with its whole process group (its workers
+/// and their commands' watchdogs go too): the worker's command, which
+/// ignores SIGTERM, and the background process in its group are gone.
+#[test]
+fn sigkill_of_a_persistent_runs_process_group_ends_its_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let script = format!(
+        "trap '' TERM; sleep {m} & echo $$ $! >> {}; cat",
+        started.display()
+    );
+    let mut child = mp()
+        .args(["map", "--persistent", "-j", "1", "--", "sh", "-c", &script])
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"a\n").unwrap();
+    let lines = common::line_reader(child.stdout.take().unwrap(), 10);
+    // The record came back: the command runs (stdin stays open).
+    assert_eq!(lines.recv_timeout(LIMIT).unwrap(), b"a\n");
+    let pids = started_pids(&started, 1);
+    // The command itself (the shell, or cat if it exec'd) has no marker:
+    // it is known by pid and name.
+    let cmd = pids[0];
+    let (name, _) = stat(cmd).expect("the persistent command runs");
+    signal(-(child.id() as i32), libc::SIGKILL);
+    let _ = child.wait();
+    assert_all_gone(&pids[1..], &m, "mp map --persistent's group was SIGKILLed");
+    let ok = wait_until(GONE, || {
+        stat(cmd).is_none_or(|(comm, f)| comm != name || f[0] == "Z")
+    });
+    assert!(
+        ok,
+        "the persistent command {cmd} outlived mp: {:?}",
+        stat(cmd)
+    );
+    drop(stdin);
 }
