@@ -243,3 +243,47 @@ fn sigkill_of_a_persistent_runs_process_group_ends_its_commands() {
     );
     drop(stdin);
 }
+
+/// A finished command left a process in its group that ignores SIGTERM:
+/// the subreaper is giving it its `--grace` when `mp map` is SIGKILLed.
+/// The sentinel ends it too.
+#[test]
+fn sigkill_while_the_subreaper_ends_leftovers_ends_them_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let m = marker();
+    let _reaper = Reaper(m.clone());
+    let script = format!("trap '' TERM; sleep {m} & echo $! >> {}", started.display());
+    let mut child = mp()
+        .args([
+            "map", "-v", "-j", "1", "--grace", "1h", "--", "sh", "-c", &script,
+        ])
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"x\n").unwrap();
+    let lines = wait_for_file_lines(&started, 1, LIMIT).expect("the command ran");
+    let left: i32 = lines[0].trim().parse().unwrap();
+    // The subreaper says it is ending the group once the sentinel's table
+    // holds it (its log line comes after).
+    let log = common::line_reader(child.stderr.take().unwrap(), 1000);
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let left_time = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = log
+            .recv_timeout(left_time)
+            .expect("the subreaper took it over");
+        if String::from_utf8_lossy(&line).contains("orphaned process group") {
+            break;
+        }
+    }
+    assert!(alive(left, &m));
+    signal(child.id() as i32, libc::SIGKILL);
+    let _ = child.wait();
+    assert_all_gone(&[left], &m, "mp map was SIGKILLed");
+    drop(stdin);
+}

@@ -120,6 +120,7 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
     let sentinel = super::sentinel::pid();
     let now = Instant::now();
     let mut seen = Vec::new();
+    let mut newly = Vec::new();
     for pid in children() {
         let Some((state, pgrp)) = stat(pid) else {
             continue;
@@ -145,10 +146,9 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
         seen.push(pgrp);
         match ending.get(&pgrp) {
             None => {
-                log::info!("orphaned process group {pgrp}: SIGTERM");
-                // SAFETY: signalling an orphaned process group.
-                unsafe { libc::kill(-pgrp, libc::SIGTERM) };
+                // SIGTERM below, once the sentinel's table holds it.
                 ending.insert(pgrp, now);
+                newly.push(pgrp);
             }
             Some(&since) if now.duration_since(since) >= grace => {
                 log::info!("orphaned process group {pgrp} outlived the grace period: SIGKILL");
@@ -168,6 +168,11 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
     });
     let held: Vec<i32> = ending.keys().copied().collect();
     super::sentinel::record_held(&held, &gone);
+    for pgrp in newly {
+        log::info!("orphaned process group {pgrp}: SIGTERM");
+        // SAFETY: signalling an orphaned process group.
+        unsafe { libc::kill(-pgrp, libc::SIGTERM) };
+    }
     seen.len()
 }
 
