@@ -27,6 +27,14 @@ fn stubborn(started: &Path, m: &str) -> String {
     )
 }
 
+/// Waits until the workers have recorded `n` commands' groups (the test
+/// hook `MP_TEST_RECORDED_LOG`): the window between a spawn and its record
+/// is the sentinel's documented blind spot, and on a loaded machine a
+/// command can write its pid before its worker has run again to record it.
+fn recorded(log: &Path, n: usize) {
+    wait_for_file_lines(log, n, LIMIT).expect("the workers recorded the commands");
+}
+
 /// The pids the commands wrote, once `n` commands have started.
 fn started_pids(started: &Path, n: usize) -> Vec<i32> {
     let lines = wait_for_file_lines(started, n, LIMIT).expect("the commands started");
@@ -45,10 +53,22 @@ fn alive(pid: i32, m: &str) -> bool {
         .is_ok_and(|c| String::from_utf8_lossy(&c).contains(m))
 }
 
+/// Asserts every one of `pids` runs (within [`LIMIT`]: a process in the
+/// middle of its `exec` may show no command line for a moment).
+fn assert_all_alive(pids: &[i32], m: &str) {
+    let ok = wait_until(LIMIT, || pids.iter().all(|&p| alive(p, m)));
+    assert!(ok, "not all of {pids:?} run");
+}
+
 /// Asserts every one of `pids` is gone within [`GONE`].
 fn assert_all_gone(pids: &[i32], m: &str, what: &str) {
     let ok = wait_until(GONE, || pids.iter().all(|&p| !alive(p, m)));
-    let left: Vec<i32> = pids.iter().copied().filter(|&p| alive(p, m)).collect();
+    let left: Vec<_> = pids
+        .iter()
+        .copied()
+        .filter(|&p| alive(p, m))
+        .map(|p| (p, stat(p)))
+        .collect();
     assert!(ok, "{what}: these commands outlived it: {left:?}");
 }
 
@@ -60,12 +80,15 @@ fn kill_mp_map(whole_group: bool) {
     let started = dir.path().join("started");
     let m = marker();
     let _reaper = Reaper(m.clone());
-    let run = Run::map(
+    let log = dir.path().join("recorded");
+    let run = Run::new(common::spawn_map_in(
         &["-j", "3", "--", "sh", "-c", &stubborn(&started, &m)],
         b"1\n2\n3\n",
-    );
+        &[("MP_TEST_RECORDED_LOG", log.as_os_str())],
+    ));
     let pids = started_pids(&started, 3);
-    assert!(pids.iter().all(|&p| alive(p, &m)), "{pids:?}");
+    recorded(&log, 3);
+    assert_all_alive(&pids, &m);
     let target = run.pid() as i32;
     signal(if whole_group { -target } else { target }, libc::SIGKILL);
     let f = run.finish(LIMIT);
@@ -107,8 +130,10 @@ fn sigkill_of_mp_worker_ends_its_running_commands() {
             .spawn()
             .unwrap(),
     );
+    let log = dir.path().join("recorded");
     let w = Run::new(
         mp().args(["worker", "--connect", &addr, "-j", "2"])
+            .env("MP_TEST_RECORDED_LOG", &log)
             .env_remove("MP_AUTHKEY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -117,7 +142,8 @@ fn sigkill_of_mp_worker_ends_its_running_commands() {
             .unwrap(),
     );
     let pids = started_pids(&started, 2);
-    assert!(pids.iter().all(|&p| alive(p, &m)), "{pids:?}");
+    recorded(&log, 2);
+    assert_all_alive(&pids, &m);
     signal(w.pid() as i32, libc::SIGKILL);
     let _ = w.finish(LIMIT);
     assert_all_gone(&pids, &m, "mp worker was SIGKILLed");
@@ -214,6 +240,7 @@ fn sigkill_of_a_persistent_runs_process_group_ends_its_commands() {
     );
     let mut child = mp()
         .args(["map", "--persistent", "-j", "1", "--", "sh", "-c", &script])
+        .env("MP_TEST_RECORDED_LOG", dir.path().join("recorded"))
         .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -226,6 +253,7 @@ fn sigkill_of_a_persistent_runs_process_group_ends_its_commands() {
     // The record came back: the command runs (stdin stays open).
     assert_eq!(lines.recv_timeout(LIMIT).unwrap(), b"a\n");
     let pids = started_pids(&started, 1);
+    recorded(&dir.path().join("recorded"), 1);
     // The command itself (the shell, or cat if it exec'd) has no marker:
     // it is known by pid and name.
     let cmd = pids[0];
@@ -281,7 +309,7 @@ fn sigkill_while_the_subreaper_ends_leftovers_ends_them_too() {
             break;
         }
     }
-    assert!(alive(left, &m));
+    assert_all_alive(&[left], &m);
     signal(child.id() as i32, libc::SIGKILL);
     let _ = child.wait();
     assert_all_gone(&[left], &m, "mp map was SIGKILLed");

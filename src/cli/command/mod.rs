@@ -195,6 +195,13 @@ fn end_group_and_exit(group: i32, sig: libc::c_int) -> ! {
 fn record_group(pid: i32) {
     CURRENT_GROUP.store(pid, Ordering::SeqCst);
     sentinel::record(mp::pool::worker_slot(), pid);
+    if let Some(log) = spawn::test_recorded_log() {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| writeln!(f, "{pid}"));
+    }
     if STOP.load(Ordering::SeqCst) {
         // SAFETY: signalling the group the command leads.
         unsafe { libc::kill(-pid, libc::SIGTERM) };

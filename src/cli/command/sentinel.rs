@@ -42,10 +42,12 @@
 //! # Caveats (the residual windows)
 //! - A command started but not yet recorded: between `posix_spawn`
 //!   returning and the store (a few instructions plus the `pidfd_open`
-//!   call), a worker killed at that very moment leaves its command
-//!   unrecorded. The workers die when the owner dies, so this needs the
-//!   owner to die within microseconds of a spawn *and* the worker to be
-//!   killed before its next instruction.
+//!   call), a worker killed at that moment leaves its command unrecorded.
+//!   The command runs from its `exec` on, so on a loaded machine, where
+//!   the worker may wait a while for a CPU after `posix_spawn` returns,
+//!   the command may be well under way (the tests saw one write a file)
+//!   before it is recorded. The workers die when the owner dies, so this
+//!   needs the owner to die in that window.
 //! - Leftovers of a finished command that ignore SIGTERM are recorded once
 //!   the subreaper sees them (it looks every 100 ms); before that, they
 //!   are not.
