@@ -26,8 +26,9 @@
 //! [`ProcessGroup::adopt`] takes a leader started by other means (`mp map`
 //! starts per-record commands with glibc's `posix_spawn` and
 //! `POSIX_SPAWN_SETPGROUP`, which has no death signal, and ends the groups
-//! of a dead worker with its subreaper): it gets the same signals, waits
-//! and teardown, and neither death signal nor watchdog.
+//! of a dead worker with its subreaper, and those of a dead `mp map` with
+//! one *sentinel* process per run): it gets the same signals, waits and
+//! teardown, and neither death signal nor watchdog.
 //!
 //! # Example
 //!

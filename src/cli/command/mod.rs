@@ -12,6 +12,12 @@
 //! [`reap_orphans`] first and [`end_orphans`] on the way out. Persistent
 //! workers run [`Block`]s with [`run_block`] the same way.
 //!
+//! Nothing a task started outlives `mp`: a command whose worker dies is
+//! ended by the subreaper (`reaper`), and the running commands of an `mp`
+//! that is itself killed outright (SIGKILL, the OOM killer) by the
+//! sentinel (`sentinel`), a small process forked by [`reap_orphans`] that
+//! the workers tell, through shared memory, which process groups they run.
+//!
 //! - The command gets its own process group, so a time limit or Ctrl-C ends
 //!   the whole tree it started: SIGTERM to the group, a grace period, SIGKILL.
 //! - stdout and stderr are captured whole; past [`SPILL_BYTES`] they go to an
@@ -33,9 +39,11 @@ use serde::{Deserialize, Serialize};
 
 mod persistent;
 mod reaper;
+mod sentinel;
 mod spawn;
 pub use persistent::{count_newlines, run_block, Block, BlockOutcome, Frame, PersistentCommand};
 pub use reaper::{end_orphans, reap_orphans};
+pub use sentinel::SLOTS;
 
 /// Captured output beyond this many bytes is written to a temporary file.
 pub const SPILL_BYTES: usize = 1 << 20;
@@ -189,6 +197,7 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
 fn end_group_and_exit(group: i32, sig: libc::c_int) -> ! {
     if group > 0 {
         mp::process_group::terminate_all(&[group], Duration::from_millis(500));
+        forget_group();
     }
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(128 + sig) }
@@ -199,10 +208,25 @@ fn end_group_and_exit(group: i32, sig: libc::c_int) -> ! {
 /// record (the handler found no group to end) ends the group here.
 fn record_group(pid: i32) {
     CURRENT_GROUP.store(pid, Ordering::SeqCst);
+    sentinel::record(mp::pool::worker_slot(), pid);
+    if let Some(log) = spawn::test_recorded_log() {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| writeln!(f, "{pid}"));
+    }
     if STOP.load(Ordering::SeqCst) {
         // SAFETY: signalling the group the command leads.
         unsafe { libc::kill(-pid, libc::SIGTERM) };
     }
+}
+
+/// Forgets the group of the command this worker ran, once its leader is
+/// reaped (or the group ended). Async-signal-safe.
+fn forget_group() {
+    CURRENT_GROUP.store(0, Ordering::SeqCst);
+    sentinel::record(mp::pool::worker_slot(), 0);
 }
 
 fn install_handlers() {
@@ -260,18 +284,44 @@ fn base_command(argv: &[OsString], shell: bool) -> Option<Command> {
     })
 }
 
+/// What [`prepare_worker`] gives each pool worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerSetup {
+    /// Where output past [`SPILL_BYTES`] is written (default: the temp
+    /// dir). A caller that removes this directory on every exit path
+    /// leaves nothing behind even when a worker is killed mid-task.
+    pub spill_dir: Option<PathBuf>,
+    /// The sentinel's table (see `sentinel`), where the worker records the
+    /// process group of the command it runs.
+    sentinel: Option<mp::reduction::Fd>,
+}
+
+impl WorkerSetup {
+    /// The setup for this process's workers: `spill_dir`, and the table of
+    /// the sentinel [`reap_orphans`] started, if it did.
+    pub fn new(spill_dir: Option<PathBuf>) -> WorkerSetup {
+        WorkerSetup {
+            spill_dir,
+            sentinel: sentinel::table_fd().map(mp::reduction::Fd::new),
+        }
+    }
+}
+
 /// A pool initializer for workers that will run commands: installs the
 /// stop-signal handlers and prepares what starting a command needs (the
 /// environment, `/dev/null`, the signals to reset), while the pool is still
-/// reading its first records, not when the first task has arrived.
-///
-/// `spill_dir`: where output past [`SPILL_BYTES`] is written (default: the
-/// temp dir). A caller that removes this directory on every exit path
-/// leaves nothing behind even when a worker is killed mid-task.
-pub fn prepare_worker(spill_dir: Option<PathBuf>) {
+/// reading its first records, not when the first task has arrived; and
+/// maps the sentinel's table, so the commands this worker runs are ended
+/// should the process that owns the pool be killed.
+pub fn prepare_worker(setup: WorkerSetup) {
     install_handlers();
     spawn::prepare();
-    *SPILL_DIR.lock().unwrap_or_else(|e| e.into_inner()) = spill_dir;
+    *SPILL_DIR.lock().unwrap_or_else(|e| e.into_inner()) = setup.spill_dir;
+    if let (Some(fd), Some(slot)) = (setup.sentinel, mp::pool::worker_slot()) {
+        if let Err(e) = sentinel::attach(fd.into_inner(), slot) {
+            log::warn!("worker slot {slot}: cannot map the sentinel's table: {e}");
+        }
+    }
 }
 
 /// A pool finalizer for workers that run commands
@@ -453,7 +503,7 @@ fn run_task_inner(task: CommandTask) -> CommandOutcome {
         }
     }
     let status = group.wait();
-    CURRENT_GROUP.store(0, Ordering::SeqCst);
+    forget_group();
     // Whatever is left of the group goes too: after a stop, at once; after
     // a normal exit, background processes the command left get SIGTERM
     // (ESRCH, harmless, when there are none). A process that ignores it is

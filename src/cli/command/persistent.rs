@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use mp::process_group::ProcessGroup;
 
-use super::{as_task, base_command, epoch_now, record_group, CURRENT_GROUP, STOP, STOP_SIGNAL};
+use super::{as_task, base_command, epoch_now, forget_group, record_group, STOP, STOP_SIGNAL};
 
 /// How records and replies are framed on the command's stdin and stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,7 +322,7 @@ fn stop(mut r: Running, grace: Duration, gentle: bool) -> (Option<i32>, Option<i
             status = r.group.terminate(grace).ok();
         }
     }
-    CURRENT_GROUP.store(0, Ordering::SeqCst);
+    forget_group();
     match status {
         Some(s) => (s.code(), s.signal()),
         None => (None, None),

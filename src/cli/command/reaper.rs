@@ -15,6 +15,11 @@
 //! what a finished command left running in the background (its group got
 //! SIGTERM from the worker; one that ignores it is re-parented here when
 //! the command's shell exits).
+//!
+//! [`reap_orphans`] also starts the sentinel (see `sentinel`), which ends
+//! the running commands if this process is itself killed outright; the
+//! groups this thread is ending are recorded in the sentinel's table too,
+//! and [`end_orphans`] stops the sentinel.
 
 use std::collections::HashMap;
 use std::io;
@@ -28,10 +33,14 @@ static STARTED: Once = Once::new();
 /// The grace period given to [`reap_orphans`] (nanoseconds; 0: not started).
 static GRACE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Makes this process the subreaper of everything started below it and
+/// Makes this process the subreaper of everything started below it,
 /// starts the thread that ends orphaned process groups (SIGTERM, then
-/// SIGKILL after `grace`). Call it once, before starting a pool whose tasks
-/// run commands; later calls do nothing.
+/// SIGKILL after `grace`), and forks the sentinel, which ends the running
+/// commands should this process be killed outright (their workers record
+/// them for it when the pool's initializer is [`super::prepare_worker`]
+/// with a [`super::WorkerSetup`] made after this call). Call it once,
+/// before starting a pool whose tasks run commands; later calls do
+/// nothing.
 ///
 /// # Caveats
 /// Every child of this process outside its own process group is taken for
@@ -46,6 +55,14 @@ pub fn reap_orphans(grace: Duration) -> io::Result<()> {
         // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes a plain integer.
         if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
             result = Err(io::Error::last_os_error());
+            return;
+        }
+        // Before the reaper thread: it must know the sentinel is no orphan.
+        if let Err(e) = super::sentinel::start() {
+            result = Err(io::Error::new(
+                e.kind(),
+                format!("cannot start the sentinel process: {e}"),
+            ));
             return;
         }
         let ns = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX).max(1);
@@ -91,6 +108,7 @@ pub fn end_orphans() {
     while sweep(&mut ending, grace) > 0 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(5));
     }
+    super::sentinel::stop();
 }
 
 /// One look at the children: orphaned groups get SIGTERM when first seen,
@@ -99,14 +117,17 @@ pub fn end_orphans() {
 fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
     // SAFETY: getpgrp has no preconditions.
     let own_group = unsafe { libc::getpgrp() };
+    let sentinel = super::sentinel::pid();
     let now = Instant::now();
     let mut seen = Vec::new();
+    let mut newly = Vec::new();
     for pid in children() {
         let Some((state, pgrp)) = stat(pid) else {
             continue;
         };
         // Group 1 would make kill(-1) signal everything we may signal.
-        if pgrp == own_group || pgrp <= 1 {
+        // The sentinel leads a group of its own on purpose.
+        if pgrp == own_group || pgrp <= 1 || Some(pid) == sentinel {
             continue;
         }
         if state == b'Z' {
@@ -125,10 +146,9 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
         seen.push(pgrp);
         match ending.get(&pgrp) {
             None => {
-                log::info!("orphaned process group {pgrp}: SIGTERM");
-                // SAFETY: signalling an orphaned process group.
-                unsafe { libc::kill(-pgrp, libc::SIGTERM) };
+                // SIGTERM below, once the sentinel's table holds it.
                 ending.insert(pgrp, now);
+                newly.push(pgrp);
             }
             Some(&since) if now.duration_since(since) >= grace => {
                 log::info!("orphaned process group {pgrp} outlived the grace period: SIGKILL");
@@ -138,7 +158,21 @@ fn sweep(ending: &mut HashMap<i32, Instant>, grace: Duration) -> usize {
             Some(_) => {}
         }
     }
-    ending.retain(|g, _| seen.contains(g));
+    let mut gone = Vec::new();
+    ending.retain(|g, _| {
+        let keep = seen.contains(g);
+        if !keep {
+            gone.push(*g);
+        }
+        keep
+    });
+    let held: Vec<i32> = ending.keys().copied().collect();
+    super::sentinel::record_held(&held, &gone);
+    for pgrp in newly {
+        log::info!("orphaned process group {pgrp}: SIGTERM");
+        // SAFETY: signalling an orphaned process group.
+        unsafe { libc::kill(-pgrp, libc::SIGTERM) };
+    }
     seen.len()
 }
 

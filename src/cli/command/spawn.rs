@@ -47,7 +47,9 @@
 //! signal: `posix_spawn` has no attribute for `PR_SET_PDEATHSIG`, and
 //! setting it would take a `fork` and code of ours in the child, what this
 //! module stopped doing. A command whose worker dies is ended, with its
-//! whole group, by the subreaper instead (see `reaper`).
+//! whole group, by the subreaper instead (see `reaper`), and one whose `mp`
+//! is killed outright by the sentinel (see `sentinel`), to which the worker
+//! tells the group right after the spawn (a store to shared memory).
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -85,6 +87,10 @@ struct Launcher {
     /// command and recording its process group, so a test can signal the
     /// worker in that window.
     record_delay: Option<std::time::Duration>,
+    /// Test hook: `MP_TEST_RECORDED_LOG`, a file to which each command's
+    /// pid is appended once its group is recorded (for the sentinel too),
+    /// so a test can kill mp knowing the record was made.
+    recorded_log: Option<std::path::PathBuf>,
 }
 
 thread_local! {
@@ -112,6 +118,7 @@ impl Launcher {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .map(std::time::Duration::from_millis),
+            recorded_log: std::env::var_os("MP_TEST_RECORDED_LOG").map(Into::into),
         })
     }
 
@@ -315,6 +322,11 @@ pub(super) fn prepare() {
 /// The test hook's pause (see `Launcher::record_delay`), if set.
 pub(super) fn test_record_delay() -> Option<std::time::Duration> {
     LAUNCHER.with(|cell| cell.borrow().as_ref().and_then(|l| l.record_delay))
+}
+
+/// The test hook's log file (see `Launcher::recorded_log`), if set.
+pub(super) fn test_recorded_log() -> Option<std::path::PathBuf> {
+    LAUNCHER.with(|cell| cell.borrow().as_ref().and_then(|l| l.recorded_log.clone()))
 }
 
 /// Starts the task's `argv` (or `sh -c argv[0]`) in a new process group,

@@ -126,7 +126,9 @@ EXIT CODES
   mp stops quietly, like a program killed by SIGPIPE); 130 after SIGINT; 143
   after SIGTERM; 129 after SIGHUP. On a signal or a closed stdout, every
   running task's process group is ended (TERM, then KILL after --grace) and
-  no process is left."#;
+  no process is left. Should mp itself be killed outright (SIGKILL, the OOM
+  killer), its sentinel process (mp-sentinel) kills the process groups of
+  the running tasks."#;
 
 /// Arguments of `mp map`.
 #[derive(Debug, Args)]
@@ -329,8 +331,9 @@ impl Jobs {
 }
 
 /// The most workers `-j` may ask for (each is a process with its own
-/// sockets; far beyond what a machine runs at once).
-pub(super) const MAX_WORKERS: usize = 65_536;
+/// sockets; far beyond what a machine runs at once): as many as the
+/// sentinel's table has slots for.
+pub(super) const MAX_WORKERS: usize = crate::cli::command::SLOTS;
 
 pub(super) fn parse_jobs(s: &str) -> std::result::Result<Jobs, String> {
     let bad = || {

@@ -364,7 +364,10 @@ fn run_inner(mut args: MapArgs) -> Result<i32> {
     let mut builder = pool_builder(&args, processes)?
         .window(processes * 4 + 4)
         .prefetch(usize::from(!halting))
-        .initializer(crate::cli::command::prepare_worker, Some(spill))
+        .initializer(
+            crate::cli::command::prepare_worker,
+            crate::cli::command::WorkerSetup::new(Some(spill)),
+        )
         .context("cannot set up the worker pool")?;
     if let Some(n) = args.maxtasksperchild {
         builder = builder.maxtasksperchild(n);
@@ -724,10 +727,17 @@ fn run_persistent(
     crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     // One block running and one waiting per worker; the window bounds what
     // waits for its turn in ordered output.
+    // The workers record their commands for the sentinel, as above (the
+    // commands also have a watchdog each).
     let pool = start_pool(
         pool_builder(args, processes)?
             .window(2 * processes + 2)
-            .prefetch(1),
+            .prefetch(1)
+            .initializer(
+                crate::cli::command::prepare_worker,
+                crate::cli::command::WorkerSetup::new(None),
+            )
+            .context("cannot set up the worker pool")?,
     )?;
     let results = if args.unordered {
         pool.imap_unordered_streaming(run_block, blocks, 1)

@@ -1118,7 +1118,10 @@ pub fn run_engine(link: &mut dyn Link, cfg: &RunConfig, o: &EngineOptions) -> Re
             .context("cannot set up the worker pool")?
             .window(slots * 4 + 4)
             .prefetch(usize::from(!cfg.halting))
-            .initializer(crate::cli::command::prepare_worker, Some(o.spill.clone()))
+            .initializer(
+                crate::cli::command::prepare_worker,
+                crate::cli::command::WorkerSetup::new(Some(o.spill.clone())),
+            )
             .context("cannot set up the worker pool")?
             .build()
             .context("cannot start the worker pool")?,
