@@ -228,14 +228,10 @@ pub(crate) fn acquire_owned(
     acquire_owned_as(w, me, me, block, timeout, gone)
 }
 
-/// [`acquire_owned`] that keeps [`WAITERS`] set when it takes a free word
-/// at once: for a waiter that may have others queued behind it on the
-/// word's futex (condition waiters moved there by a notify), so that its
-/// release wakes the next.
-fn acquire_owned_contended(w: &AtomicU32, me: u32) -> Result<bool> {
-    acquire_owned_as(w, me, me | WAITERS, true, None, process_gone)
-}
-
+/// [`acquire_owned`] that takes a free word at once as `first`: `me`, or
+/// `me | WAITERS` for a condition waiter that may have others queued behind
+/// it on the word's futex (moved there by a notify, without flagging the
+/// word themselves), so that its release wakes the next.
 fn acquire_owned_as(
     w: &AtomicU32,
     me: u32,
@@ -637,7 +633,9 @@ impl Event {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Condition {
     lock: Lock,
-    /// Word 0: a sequence bumped by each notify; word 1: waiters.
+    /// Word 0: a sequence bumped by each notify; word 1: waiters asleep
+    /// (in the futex wait of [`wait`](Self::wait), on `seq` or moved onto
+    /// the lock's futex).
     region: Region,
 }
 
@@ -679,15 +677,11 @@ impl Condition {
     /// your condition in a loop, or use [`wait_for`](Self::wait_for).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
         let seq = self.region.word(0);
-        let sleepers = self.region.word(4);
-        // A notify after this load changes `seq`, so the sleep below
-        // returns at once even if it comes before we sleep.
+        let asleep = self.region.word(4);
+        // A notify after this load changes `seq`: the loop below sees it,
+        // or the futex wait returns at once.
         let start = seq.load(Ordering::SeqCst);
-        sleepers.fetch_add(1, Ordering::SeqCst);
-        if let Err(e) = self.lock.release() {
-            sleepers.fetch_sub(1, Ordering::SeqCst);
-            return Err(e);
-        }
+        self.lock.release()?;
         let deadline = deadline::after(timeout);
         let mut in_time = true;
         while seq.load(Ordering::SeqCst) == start {
@@ -703,10 +697,27 @@ impl Condition {
                 Some(d) => d.min(OWNER_CHECK),
                 None => OWNER_CHECK,
             };
-            futex_wait(seq, start, Some(slice));
+            // Counted only around the sleep itself, so that a notify while
+            // we are awake costs no system call: it bumps `seq` and then
+            // reads the count, we count ourselves and then read `seq`
+            // (both SeqCst), so one of us sees the other.
+            asleep.fetch_add(1, Ordering::SeqCst);
+            if seq.load(Ordering::SeqCst) == start {
+                futex_wait(seq, start, Some(slice));
+            }
+            asleep.fetch_sub(1, Ordering::SeqCst);
         }
-        sleepers.fetch_sub(1, Ordering::SeqCst);
-        acquire_owned_contended(self.lock.inner.word(), my_pid())?;
+        // Other waiters still asleep may have been moved onto the lock's
+        // futex by the same notify, without flagging it themselves: keep
+        // the flag so that our release wakes the next. With none asleep,
+        // take it plainly, so that our release costs no system call.
+        let me = my_pid();
+        let first = if asleep.load(Ordering::SeqCst) > 0 {
+            me | WAITERS
+        } else {
+            me
+        };
+        acquire_owned_as(self.lock.inner.word(), me, first, true, None, process_gone)?;
         Ok(in_time)
     }
 
@@ -739,6 +750,8 @@ impl Condition {
     pub fn notify(&self, n: u32) {
         let seq = self.region.word(0);
         let now = seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+        // Nobody asleep: a waiter still awake sees the change of `seq`
+        // (see `wait`), and this notify costs no system call.
         if self.region.word(4).load(Ordering::SeqCst) == 0 {
             return;
         }
