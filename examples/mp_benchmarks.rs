@@ -95,21 +95,52 @@ fn condition_round_trips(n: u64) -> Duration {
     dt
 }
 
+/// The same ping-pong between two threads of this process (no child: for
+/// valgrind, which lacks pidfd_open and so cannot start one).
+fn condition_round_trips_threads(n: u64) -> Duration {
+    let c = Condition::new(None).unwrap();
+    let turn = RawArray::from_slice(&[0u64]).unwrap();
+    let t = Instant::now();
+    let other = {
+        let (c, turn) = (c.clone(), turn.clone());
+        std::thread::spawn(move || pong((c, turn, Event::new().unwrap(), n)))
+    };
+    let g = c.lock().unwrap();
+    for i in 0..n {
+        turn.set(0, 2 * i + 1).unwrap();
+        c.notify(1);
+        while turn.get(0).unwrap() != 2 * i + 2 {
+            c.wait(None).unwrap();
+        }
+    }
+    drop(g);
+    other.join().unwrap();
+    t.elapsed()
+}
+
 fn main() {
     mp::freeze_support();
     // `mp_benchmarks condition N`: only N condition round trips, once (for
-    // strace -c and callgrind, which need a fixed count).
+    // strace -c and perf stat, which need a fixed count); `condition-threads
+    // N`: the same between two threads (for callgrind).
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("condition") {
+    let mode = args.first().map(String::as_str);
+    if matches!(mode, Some("condition" | "condition-threads")) {
         let n = match args.get(1).map(|a| a.parse::<u64>()) {
             None => 20_000,
             Some(Ok(n)) if n > 0 => n,
             Some(_) => {
-                eprintln!("usage: mp_benchmarks [condition [N]] (N: a positive count)");
+                eprintln!(
+                    "usage: mp_benchmarks [condition|condition-threads [N]] (N: a positive count)"
+                );
                 std::process::exit(2);
             }
         };
-        let dt = condition_round_trips(n);
+        let dt = if mode == Some("condition") {
+            condition_round_trips(n)
+        } else {
+            condition_round_trips_threads(n)
+        };
         println!(
             "condition_round_trips {:.0} per_s ({n} in {dt:?})",
             n as f64 / dt.as_secs_f64()
