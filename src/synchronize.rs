@@ -225,13 +225,14 @@ pub(crate) fn acquire_owned(
     timeout: Option<Duration>,
     gone: impl Fn(u32) -> bool,
 ) -> Result<bool> {
-    acquire_owned_as(w, me, me, block, timeout, gone)
+    acquire_owned_as(w, me, me, block, timeout, gone, None)
 }
 
 /// [`acquire_owned`] that takes a free word at once as `first`: `me`, or
 /// `me | WAITERS` for a condition waiter that may have others queued behind
 /// it on the word's futex (see [`Condition::wait`]), so that its release
-/// wakes the next.
+/// wakes the next. With `queued` (a [`Lock`]'s), counts itself there while
+/// it sleeps on the word.
 fn acquire_owned_as(
     w: &AtomicU32,
     me: u32,
@@ -239,6 +240,7 @@ fn acquire_owned_as(
     block: bool,
     timeout: Option<Duration>,
     gone: impl Fn(u32) -> bool,
+    queued: Option<&AtomicU32>,
 ) -> Result<bool> {
     if w.compare_exchange(0, first, Ordering::Acquire, Ordering::Relaxed)
         .is_ok()
@@ -271,7 +273,14 @@ fn acquire_owned_as(
             Some(d) => d.min(OWNER_CHECK),
             None => OWNER_CHECK,
         };
-        if !futex_wait(w, cur | WAITERS, Some(slice)) {
+        if let Some(q) = queued {
+            q.fetch_add(1, Ordering::SeqCst);
+        }
+        let in_time = futex_wait(w, cur | WAITERS, Some(slice));
+        if let Some(q) = queued {
+            q.fetch_sub(1, Ordering::SeqCst);
+        }
+        if !in_time {
             let owner = cur & !WAITERS;
             let took_over = w.load(Ordering::Relaxed) == cur | WAITERS
                 && gone(owner)
@@ -337,6 +346,7 @@ impl OwnedWord {
 /// process may release. See the [module caveats](self) for a holder's death.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Lock {
+    /// Word 0: the [`OwnedWord`]; word 1: see [`Lock::queued`].
     inner: OwnedWord,
 }
 
@@ -345,16 +355,33 @@ impl Lock {
     pub fn new() -> Result<Lock> {
         Ok(Lock {
             inner: OwnedWord {
-                region: Region::new(4)?,
+                region: Region::new(8)?,
                 offset: 0,
             },
         })
     }
 
+    /// Word 1: how many may sleep on word 0's futex (contenders, and
+    /// condition waiters that a notify may move there), so that a condition
+    /// waiter woken there knows whether it must flag the lock for others.
+    fn queued(&self) -> &AtomicU32 {
+        self.inner.region.word(4)
+    }
+
     /// Python's `acquire(block=True, timeout=None)`: true if acquired. Gives
     /// [`Error::OwnerDied`] (with the lock acquired) if its holder died.
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
-        self.inner.acquire(my_pid(), block, timeout, process_gone)
+        let me = my_pid();
+        let queued = Some(self.queued());
+        acquire_owned_as(
+            self.inner.word(),
+            me,
+            me,
+            block,
+            timeout,
+            process_gone,
+            queued,
+        )
     }
 
     /// Python's `release()`: [`Error::OverReleased`] if it was not locked.
@@ -678,6 +705,7 @@ impl Condition {
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
         let seq = self.region.word(0);
         let asleep = self.region.word(4);
+        let queued = self.lock.queued();
         // A notify after this load changes `seq`: the loop below sees it,
         // or the futex wait returns at once.
         let start = seq.load(Ordering::SeqCst);
@@ -701,26 +729,30 @@ impl Condition {
             // we are awake costs no system call: it bumps `seq` and then
             // reads the count, we count ourselves and then read `seq`
             // (both SeqCst), so one of us sees the other.
+            // Counted on the lock too: a notify may move us onto its futex.
             asleep.fetch_add(1, Ordering::SeqCst);
+            queued.fetch_add(1, Ordering::SeqCst);
             if seq.load(Ordering::SeqCst) == start {
                 futex_wait(seq, start, Some(slice));
             }
+            queued.fetch_sub(1, Ordering::SeqCst);
             asleep.fetch_sub(1, Ordering::SeqCst);
         }
         // We may have been woken from the lock's futex (moved there by a
         // notify), with others queued behind us there: waiters moved by the
-        // same notify, or lock contenders that came after it, none of whom
-        // flags the word again. Keep the flag so that our release wakes the
-        // next.
+        // same notify, or contenders that came after it, none of whom flags
+        // the word again. All of them count themselves in `queued` while
+        // asleep: if any does, keep the flag so that our release wakes the
+        // next; if none does, take the lock plainly, so that our release
+        // costs no system call.
         let me = my_pid();
-        acquire_owned_as(
-            self.lock.inner.word(),
-            me,
-            me | WAITERS,
-            true,
-            None,
-            process_gone,
-        )?;
+        let first = if queued.load(Ordering::SeqCst) > 0 {
+            me | WAITERS
+        } else {
+            me
+        };
+        let lw = self.lock.inner.word();
+        acquire_owned_as(lw, me, first, true, None, process_gone, Some(queued))?;
         Ok(in_time)
     }
 
@@ -939,6 +971,25 @@ mod tests {
                 && tids.iter().all(|&t| asleep_in_kernel(t))
         });
         rx
+    }
+
+    #[test]
+    fn a_waiter_notified_alone_takes_the_lock_unflagged() {
+        // So that its release (the next wait, the guard's drop) makes no
+        // system call: nobody else sleeps on the lock's futex.
+        let c = Condition::new(None).unwrap();
+        let rx = sleeping_waiters(&c, 1);
+        let g = c.lock().unwrap();
+        c.notify(1);
+        assert_ne!(
+            c.lock.inner.word().load(Ordering::SeqCst) & WAITERS,
+            0,
+            "notify flags the held lock for the waiter it moved onto it"
+        );
+        drop(g);
+        let (asleep, word) = rx.recv_timeout(PATIENCE).unwrap();
+        assert_eq!(asleep, 0);
+        assert_eq!(word & WAITERS, 0, "lock word {word:#x}");
     }
 
     #[test]
