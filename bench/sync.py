@@ -68,7 +68,8 @@ def pipe_loop(n):
     return dt
 
 
-def pong(c, turn, n):
+def pong(c, turn, ready, n):
+    ready.set()
     with c:
         for i in range(n):
             while turn[0] != 2 * i + 1:
@@ -94,15 +95,20 @@ def array_loop(a):
 def cond_loop(n):
     c = mp.Condition()
     turn = mp.RawArray('Q', 1)
-    p = mp.Process(target=pong, args=(c, turn, n))
+    ready = mp.Event()
+    p = mp.Process(target=pong, args=(c, turn, ready, n))
     p.start()
+    ready.wait()
+    t = time.perf_counter()
     with c:
         for i in range(n):
             turn[0] = 2 * i + 1
             c.notify()
             while turn[0] != 2 * i + 2:
                 c.wait()
+    dt = time.perf_counter() - t
     p.join()
+    return dt
 
 
 if __name__ == "__main__":
@@ -111,4 +117,4 @@ if __name__ == "__main__":
     print(f"lock_acquire_release {rate(lock_loop):.0f} per_s")
     print(f"array_lock_true_get {rate(array_loop(mp.Array('Q', 100, lock=True))):.0f} per_s")
     print(f"array_raw_get {rate(array_loop(mp.RawArray('Q', 100))):.0f} per_s")
-    print(f"condition_round_trips {rate(cond_loop):.0f} per_s")
+    print(f"condition_round_trips {timed_rate(cond_loop):.0f} per_s")

@@ -3,6 +3,7 @@
  *   futex_pingpong two processes taking turns on a shared futex word:
  *                  round trips per second (one wake each way)
  * Each runs its loop with growing n until it takes 0.2 s.
+ * `sync_floor pingpong N` runs only N round trips, once (for strace -c).
  * Build: gcc -O2 -o sync_floor bench/sync_floor.c -lpthread */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -87,7 +89,17 @@ static double rate(double (*f)(long)) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "pingpong")) {
+        long n = argc >= 3 ? atol(argv[2]) : 20000;
+        if (n <= 0) {
+            fprintf(stderr, "usage: sync_floor [pingpong [N]] (N: a positive count)\n");
+            return 2;
+        }
+        double dt = pingpong_run(n);
+        printf("futex_pingpong %.0f per_s (%ld in %.3f s)\n", n / dt, n, dt);
+        return 0;
+    }
     printf("c_mutex %.0f per_s\n", rate(mutex_run));
     printf("futex_pingpong %.0f per_s\n", rate(pingpong_run));
     return 0;

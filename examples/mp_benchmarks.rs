@@ -26,7 +26,8 @@ fn rate(mut f: impl FnMut(u64)) -> f64 {
     }
 }
 
-fn pong((c, turn, n): (Condition, RawArray<u64>, u64)) {
+fn pong((c, turn, ready, n): (Condition, RawArray<u64>, Event, u64)) {
+    ready.set();
     let _g = c.lock().unwrap();
     for i in 0..n {
         while turn.get(0).unwrap() != 2 * i + 1 {
@@ -69,8 +70,83 @@ fn timed_rate(mut f: impl FnMut(u64) -> Duration) -> f64 {
     }
 }
 
+/// `n` condition round trips with a child (see `pong`), timed from the
+/// child's "ready" (like the C floor, which starts its clock after the fork).
+fn condition_round_trips(n: u64) -> Duration {
+    let c = Condition::new(None).unwrap();
+    // The turn counter is guarded by the condition's own lock.
+    let turn = RawArray::from_slice(&[0u64]).unwrap();
+    let ready = Event::new().unwrap();
+    let p = Process::new(pong, (c.clone(), turn.clone(), ready.clone(), n));
+    p.start().unwrap();
+    ready.wait(None);
+    let t = Instant::now();
+    let g = c.lock().unwrap();
+    for i in 0..n {
+        turn.set(0, 2 * i + 1).unwrap();
+        c.notify(1);
+        while turn.get(0).unwrap() != 2 * i + 2 {
+            c.wait(None).unwrap();
+        }
+    }
+    drop(g);
+    let dt = t.elapsed();
+    p.join(None).unwrap();
+    dt
+}
+
+/// The same ping-pong between two threads of this process (no child: for
+/// valgrind, which lacks pidfd_open and so cannot start one).
+fn condition_round_trips_threads(n: u64) -> Duration {
+    let c = Condition::new(None).unwrap();
+    let turn = RawArray::from_slice(&[0u64]).unwrap();
+    let t = Instant::now();
+    let other = {
+        let (c, turn) = (c.clone(), turn.clone());
+        std::thread::spawn(move || pong((c, turn, Event::new().unwrap(), n)))
+    };
+    let g = c.lock().unwrap();
+    for i in 0..n {
+        turn.set(0, 2 * i + 1).unwrap();
+        c.notify(1);
+        while turn.get(0).unwrap() != 2 * i + 2 {
+            c.wait(None).unwrap();
+        }
+    }
+    drop(g);
+    other.join().unwrap();
+    t.elapsed()
+}
+
 fn main() {
     mp::freeze_support();
+    // `mp_benchmarks condition N`: only N condition round trips, once (for
+    // strace -c and perf stat, which need a fixed count); `condition-threads
+    // N`: the same between two threads (for callgrind).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map(String::as_str);
+    if matches!(mode, Some("condition" | "condition-threads")) {
+        let n = match args.get(1).map(|a| a.parse::<u64>()) {
+            None => 20_000,
+            Some(Ok(n)) if n > 0 => n,
+            Some(_) => {
+                eprintln!(
+                    "usage: mp_benchmarks [condition|condition-threads [N]] (N: a positive count)"
+                );
+                std::process::exit(2);
+            }
+        };
+        let dt = if mode == Some("condition") {
+            condition_round_trips(n)
+        } else {
+            condition_round_trips_threads(n)
+        };
+        println!(
+            "condition_round_trips {:.0} per_s ({n} in {dt:?})",
+            n as f64 / dt.as_secs_f64()
+        );
+        return;
+    }
     let r = timed_rate(|n| {
         let q: Queue<String> = Queue::new(0).unwrap();
         let ready = Event::new().unwrap();
@@ -126,22 +202,6 @@ fn main() {
     println!("array_raw_get {r:.0} per_s");
 
     // Condition ping-pong: a round trip is one notify and one wake each way.
-    let r = rate(|n| {
-        let c = Condition::new(None).unwrap();
-        // The turn counter is guarded by the condition's own lock.
-        let turn = RawArray::from_slice(&[0u64]).unwrap();
-        let p = Process::new(pong, (c.clone(), turn.clone(), n));
-        p.start().unwrap();
-        let _g = c.lock().unwrap();
-        for i in 0..n {
-            turn.set(0, 2 * i + 1).unwrap();
-            c.notify(1);
-            while turn.get(0).unwrap() != 2 * i + 2 {
-                c.wait(None).unwrap();
-            }
-        }
-        drop(_g);
-        p.join(None).unwrap();
-    });
+    let r = timed_rate(condition_round_trips);
     println!("condition_round_trips {r:.0} per_s");
 }

@@ -225,17 +225,14 @@ pub(crate) fn acquire_owned(
     timeout: Option<Duration>,
     gone: impl Fn(u32) -> bool,
 ) -> Result<bool> {
-    acquire_owned_as(w, me, me, block, timeout, gone)
+    acquire_owned_as(w, me, me, block, timeout, gone, None)
 }
 
-/// [`acquire_owned`] that keeps [`WAITERS`] set when it takes a free word
-/// at once: for a waiter that may have others queued behind it on the
-/// word's futex (condition waiters moved there by a notify), so that its
-/// release wakes the next.
-fn acquire_owned_contended(w: &AtomicU32, me: u32) -> Result<bool> {
-    acquire_owned_as(w, me, me | WAITERS, true, None, process_gone)
-}
-
+/// [`acquire_owned`] that takes a free word at once as `first`: `me`, or
+/// `me | WAITERS` for a condition waiter that may have others queued behind
+/// it on the word's futex (see [`Condition::wait`]), so that its release
+/// wakes the next. With `queued` (a [`Lock`]'s), counts itself there while
+/// it sleeps on the word.
 fn acquire_owned_as(
     w: &AtomicU32,
     me: u32,
@@ -243,6 +240,7 @@ fn acquire_owned_as(
     block: bool,
     timeout: Option<Duration>,
     gone: impl Fn(u32) -> bool,
+    queued: Option<&AtomicU32>,
 ) -> Result<bool> {
     if w.compare_exchange(0, first, Ordering::Acquire, Ordering::Relaxed)
         .is_ok()
@@ -275,7 +273,14 @@ fn acquire_owned_as(
             Some(d) => d.min(OWNER_CHECK),
             None => OWNER_CHECK,
         };
-        if !futex_wait(w, cur | WAITERS, Some(slice)) {
+        if let Some(q) = queued {
+            q.fetch_add(1, Ordering::SeqCst);
+        }
+        let in_time = futex_wait(w, cur | WAITERS, Some(slice));
+        if let Some(q) = queued {
+            q.fetch_sub(1, Ordering::SeqCst);
+        }
+        if !in_time {
             let owner = cur & !WAITERS;
             let took_over = w.load(Ordering::Relaxed) == cur | WAITERS
                 && gone(owner)
@@ -341,6 +346,7 @@ impl OwnedWord {
 /// process may release. See the [module caveats](self) for a holder's death.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Lock {
+    /// Word 0: the [`OwnedWord`]; word 1: see [`Lock::queued`].
     inner: OwnedWord,
 }
 
@@ -349,16 +355,33 @@ impl Lock {
     pub fn new() -> Result<Lock> {
         Ok(Lock {
             inner: OwnedWord {
-                region: Region::new(4)?,
+                region: Region::new(8)?,
                 offset: 0,
             },
         })
     }
 
+    /// Word 1: how many may sleep on word 0's futex (contenders, and
+    /// condition waiters that a notify may move there), so that a condition
+    /// waiter woken there knows whether it must flag the lock for others.
+    fn queued(&self) -> &AtomicU32 {
+        self.inner.region.word(4)
+    }
+
     /// Python's `acquire(block=True, timeout=None)`: true if acquired. Gives
     /// [`Error::OwnerDied`] (with the lock acquired) if its holder died.
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
-        self.inner.acquire(my_pid(), block, timeout, process_gone)
+        let me = my_pid();
+        let queued = Some(self.queued());
+        acquire_owned_as(
+            self.inner.word(),
+            me,
+            me,
+            block,
+            timeout,
+            process_gone,
+            queued,
+        )
     }
 
     /// Python's `release()`: [`Error::OverReleased`] if it was not locked.
@@ -637,7 +660,9 @@ impl Event {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Condition {
     lock: Lock,
-    /// Word 0: a sequence bumped by each notify; word 1: waiters.
+    /// Word 0: a sequence bumped by each notify; word 1: waiters asleep
+    /// (in the futex wait of [`wait`](Self::wait), on `seq` or moved onto
+    /// the lock's futex).
     region: Region,
 }
 
@@ -679,15 +704,12 @@ impl Condition {
     /// your condition in a loop, or use [`wait_for`](Self::wait_for).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
         let seq = self.region.word(0);
-        let sleepers = self.region.word(4);
-        // A notify after this load changes `seq`, so the sleep below
-        // returns at once even if it comes before we sleep.
+        let asleep = self.region.word(4);
+        let queued = self.lock.queued();
+        // A notify after this load changes `seq`: the loop below sees it,
+        // or the futex wait returns at once.
         let start = seq.load(Ordering::SeqCst);
-        sleepers.fetch_add(1, Ordering::SeqCst);
-        if let Err(e) = self.lock.release() {
-            sleepers.fetch_sub(1, Ordering::SeqCst);
-            return Err(e);
-        }
+        self.lock.release()?;
         let deadline = deadline::after(timeout);
         let mut in_time = true;
         while seq.load(Ordering::SeqCst) == start {
@@ -703,10 +725,34 @@ impl Condition {
                 Some(d) => d.min(OWNER_CHECK),
                 None => OWNER_CHECK,
             };
-            futex_wait(seq, start, Some(slice));
+            // Counted only around the sleep itself, so that a notify while
+            // we are awake costs no system call: it bumps `seq` and then
+            // reads the count, we count ourselves and then read `seq`
+            // (both SeqCst), so one of us sees the other.
+            // Counted on the lock too: a notify may move us onto its futex.
+            asleep.fetch_add(1, Ordering::SeqCst);
+            queued.fetch_add(1, Ordering::SeqCst);
+            if seq.load(Ordering::SeqCst) == start {
+                futex_wait(seq, start, Some(slice));
+            }
+            queued.fetch_sub(1, Ordering::SeqCst);
+            asleep.fetch_sub(1, Ordering::SeqCst);
         }
-        sleepers.fetch_sub(1, Ordering::SeqCst);
-        acquire_owned_contended(self.lock.inner.word(), my_pid())?;
+        // We may have been woken from the lock's futex (moved there by a
+        // notify), with others queued behind us there: waiters moved by the
+        // same notify, or contenders that came after it, none of whom flags
+        // the word again. All of them count themselves in `queued` while
+        // asleep: if any does, keep the flag so that our release wakes the
+        // next; if none does, take the lock plainly, so that our release
+        // costs no system call.
+        let me = my_pid();
+        let first = if queued.load(Ordering::SeqCst) > 0 {
+            me | WAITERS
+        } else {
+            me
+        };
+        let lw = self.lock.inner.word();
+        acquire_owned_as(lw, me, first, true, None, process_gone, Some(queued))?;
         Ok(in_time)
     }
 
@@ -739,6 +785,8 @@ impl Condition {
     pub fn notify(&self, n: u32) {
         let seq = self.region.word(0);
         let now = seq.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+        // Nobody asleep: a waiter still awake sees the change of `seq`
+        // (see `wait`), and this notify costs no system call.
         if self.region.word(4).load(Ordering::SeqCst) == 0 {
             return;
         }
@@ -871,5 +919,165 @@ impl Barrier {
     /// Whether it is broken.
     pub fn broken(&self) -> bool {
         self.w(2).load(Ordering::SeqCst) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    /// Polls `cond` until it holds or [`PATIENCE`] runs out.
+    fn poll(what: &str, mut cond: impl FnMut() -> bool) {
+        let give_up = Instant::now() + PATIENCE;
+        while !cond() {
+            assert!(Instant::now() < give_up, "timed out waiting for {what}");
+            std::thread::yield_now();
+        }
+    }
+
+    /// Whether thread `tid` of this process is asleep (state S in /proc).
+    fn asleep_in_kernel(tid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('S')))
+            .unwrap_or(false)
+    }
+
+    /// Starts `k` threads that each take the condition's lock and wait once;
+    /// on waking (holding the lock) each sends (waiters still asleep, lock
+    /// word) and releases. Returns once all `k` sleep in the kernel.
+    fn sleeping_waiters(c: &Condition, k: u32) -> mpsc::Receiver<(u32, u32)> {
+        let (tx, rx) = mpsc::channel();
+        let (tids_tx, tids_rx) = mpsc::channel();
+        for _ in 0..k {
+            let (c, tx, tids_tx) = (c.clone(), tx.clone(), tids_tx.clone());
+            std::thread::spawn(move || {
+                let g = c.lock().unwrap();
+                tids_tx.send(gettid()).unwrap();
+                assert!(c.wait(Some(PATIENCE)).unwrap(), "never notified");
+                let asleep = c.region.word(4).load(Ordering::SeqCst);
+                tx.send((asleep, c.lock.inner.word().load(Ordering::SeqCst)))
+                    .unwrap();
+                drop(g);
+            });
+        }
+        let tids: Vec<u32> = (0..k).map(|_| tids_rx.recv().unwrap()).collect();
+        poll("the waiters to sleep", || {
+            c.region.word(4).load(Ordering::SeqCst) == k
+                && tids.iter().all(|&t| asleep_in_kernel(t))
+        });
+        rx
+    }
+
+    #[test]
+    fn a_waiter_notified_alone_takes_the_lock_unflagged() {
+        // So that its release (the next wait, the guard's drop) makes no
+        // system call: nobody else sleeps on the lock's futex.
+        let c = Condition::new(None).unwrap();
+        let rx = sleeping_waiters(&c, 1);
+        let g = c.lock().unwrap();
+        c.notify(1);
+        assert_ne!(
+            c.lock.inner.word().load(Ordering::SeqCst) & WAITERS,
+            0,
+            "notify flags the held lock for the waiter it moved onto it"
+        );
+        drop(g);
+        let (asleep, word) = rx.recv_timeout(PATIENCE).unwrap();
+        assert_eq!(asleep, 0);
+        assert_eq!(word & WAITERS, 0, "lock word {word:#x}");
+    }
+
+    #[test]
+    fn a_lock_contender_queued_behind_a_notified_waiter_is_woken() {
+        // The waiter, moved onto the lock's futex by notify, is woken first
+        // by the release; the contender that queued behind it sleeps on
+        // without flagging the word again: the waiter must keep the flag,
+        // or its release would leave the contender asleep for a whole slice.
+        let c = Condition::new(None).unwrap();
+        let rx = sleeping_waiters(&c, 1);
+        let g = c.lock().unwrap();
+        c.notify(1);
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let contender = {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                tid_tx.send(gettid()).unwrap();
+                drop(c.lock().unwrap());
+            })
+        };
+        let tid = tid_rx.recv().unwrap();
+        poll("the contender to sleep", || asleep_in_kernel(tid));
+        drop(g);
+        let (_, word) = rx.recv_timeout(PATIENCE).unwrap();
+        assert_ne!(word & WAITERS, 0, "lock word {word:#x}");
+        contender.join().unwrap();
+    }
+
+    #[test]
+    fn waiters_moved_onto_the_lock_keep_it_flagged_for_the_next() {
+        // notify_all moves every sleeper onto the lock's futex; each release
+        // wakes one, which must flag the lock again while others sleep
+        // there, or they would lie there until their time slice ends.
+        let c = Condition::new(None).unwrap();
+        let k = 3;
+        let rx = sleeping_waiters(&c, k);
+        let g = c.lock().unwrap();
+        c.notify_all();
+        drop(g);
+        let mut flagged = 0;
+        for _ in 0..k {
+            let (asleep, word) = rx.recv_timeout(PATIENCE).unwrap();
+            if asleep > 0 {
+                assert_ne!(word & WAITERS, 0, "{asleep} asleep, lock word {word:#x}");
+                flagged += 1;
+            }
+        }
+        // The first k-1 to wake saw others still asleep (only the last
+        // takes it plainly).
+        assert_eq!(flagged, k - 1);
+    }
+
+    #[test]
+    fn a_notify_while_the_waiter_is_awake_is_not_lost() {
+        // Ping-pong between two threads: a notify often comes while the
+        // other is between releasing the lock and sleeping (not counted
+        // asleep, so no system call); it must see the change and return.
+        let c = Condition::new(None).unwrap();
+        let turn = Region::new(4).unwrap();
+        let n = 2000;
+        let t = Instant::now();
+        let pong = {
+            let (c, turn) = (c.clone(), turn.clone());
+            std::thread::spawn(move || {
+                let _g = c.lock().unwrap();
+                for i in 0..n {
+                    while turn.word(0).load(Ordering::SeqCst) != 2 * i + 1 {
+                        assert!(c.wait(Some(PATIENCE)).unwrap(), "ping lost");
+                    }
+                    turn.word(0).store(2 * i + 2, Ordering::SeqCst);
+                    c.notify(1);
+                }
+            })
+        };
+        {
+            let _g = c.lock().unwrap();
+            for i in 0..n {
+                turn.word(0).store(2 * i + 1, Ordering::SeqCst);
+                c.notify(1);
+                while turn.word(0).load(Ordering::SeqCst) != 2 * i + 2 {
+                    assert!(c.wait(Some(PATIENCE)).unwrap(), "pong lost");
+                }
+            }
+        }
+        pong.join().unwrap();
+        // A lost notify costs a whole slice (100 ms) before the waiter
+        // looks again; 2000 round trips take a few tens of ms without (the
+        // bound is loose for a loaded machine: 200 lost notifies).
+        assert!(t.elapsed() < 200 * OWNER_CHECK, "took {:?}", t.elapsed());
     }
 }

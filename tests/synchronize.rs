@@ -18,6 +18,7 @@ fn main() {
         ("locked_counter_adds_up", locked_counter),
         ("event_and_semaphore_across_processes", event_and_semaphore),
         ("condition_wakes_a_waiting_process", condition_across),
+        ("condition_ping_pong_loses_no_notify", condition_ping_pong),
         ("barrier_releases_all_parties", barrier_across),
         ("array_is_shared", array_shared),
         ("raw_array_and_value_from_processes", raw_from_processes),
@@ -179,6 +180,49 @@ fn condition_across(m: StartMethod) -> TestResult {
     let ok = c.wait_for(|| v.get() == 8, Some(Duration::from_secs(30)))?;
     check(ok, "the child's answer never came")?;
     drop(_g);
+    check(
+        p.join(Some(Duration::from_secs(30)))? == Some(0),
+        "child ok",
+    )
+}
+
+/// The child's side of `condition_ping_pong`: answers each odd turn.
+fn pong((c, turn, n): (Condition, RawValue<u64>, u64)) {
+    let _g = c.lock().unwrap();
+    for i in 0..n {
+        while turn.get() != 2 * i + 1 {
+            assert!(c.wait(Some(Duration::from_secs(30))).unwrap(), "ping lost");
+        }
+        turn.set(2 * i + 2);
+        c.notify(1);
+    }
+}
+
+/// Two processes taking turns under one condition (the benchmark's loop):
+/// a notify often comes while the other side is between releasing the lock
+/// and sleeping, which it must see. Each lost notify would cost a 100 ms
+/// slice; the bound allows 200 of them on a loaded machine.
+fn condition_ping_pong(m: StartMethod) -> TestResult {
+    let c = Condition::new(None)?;
+    let turn = RawValue::new(0u64)?;
+    let n = 2000;
+    let p = Process::new(pong, (c.clone(), turn.clone(), n)).with_start_method(m);
+    p.start()?;
+    let t = Instant::now();
+    {
+        let _g = c.lock()?;
+        for i in 0..n {
+            turn.set(2 * i + 1);
+            c.notify(1);
+            while turn.get() != 2 * i + 2 {
+                check(c.wait(Some(Duration::from_secs(30)))?, "pong lost")?;
+            }
+        }
+    }
+    check(
+        t.elapsed() < Duration::from_secs(20),
+        format!("{n} round trips took {:?}", t.elapsed()),
+    )?;
     check(
         p.join(Some(Duration::from_secs(30)))? == Some(0),
         "child ok",
