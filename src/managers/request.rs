@@ -309,8 +309,9 @@ mod tests {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             let json: serde_json::Value = serde_json::from_str(&text).unwrap();
             for v in json["values"].as_array().into_iter().flatten() {
-                if let Some(hex) = v["p4"].as_str() {
-                    values.push(crate::pickle::loads(&unhex(hex)).unwrap());
+                // Those a Value cannot hold (cycles) are left out.
+                if let Some(Ok(v)) = v["p4"].as_str().map(|h| crate::pickle::loads(&unhex(h))) {
+                    values.push(v);
                 }
             }
         }
@@ -359,7 +360,8 @@ mod tests {
                 checked += 1;
                 let full = decode_request_full(data, l).map(RequestRef::into_owned);
                 let got = decode_request_with(data, l).map(RequestRef::into_owned);
-                assert_eq!(got, full, "on {data:02x?}");
+                // Compared as text: a NaN is not equal to itself.
+                assert_eq!(format!("{got:?}"), format!("{full:?}"), "on {data:02x?}");
                 let one_pass = loads_outer_tuple::<_, 2>(data, l, true, 2, |lead| {
                     let none = lead.none();
                     Some((none, if none { "" } else { lead.str()? }, lead.str()?))
