@@ -502,12 +502,14 @@ mod tests {
                 }
             }
         };
-        // CPython's protocol-2 form, then mp's of every value.
+        // CPython's protocol-2 form, then mp's of every third value (the
+        // values themselves are the checks above: here the pair's head
+        // and tail are what varies).
         let mut protocol2 = vec![0x80, 2, b'X', 7, 0, 0, 0];
         protocol2.extend_from_slice(b"#RETURN");
         protocol2.extend_from_slice(&[b'q', 0]);
         protocol2.extend_from_slice(&[b'N', 0x86, b'q', 1, b'.']);
-        let pairs = std::iter::once(protocol2).chain(pickles.iter().filter_map(|p| {
+        let pairs = std::iter::once(protocol2).chain(pickles.iter().step_by(3).filter_map(|p| {
             let v = super::loads(p, &limits)?;
             Some(dumps(&Value::Tuple(vec![Value::str("#RETURN"), v])))
         }));
