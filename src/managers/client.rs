@@ -94,6 +94,23 @@ fn send_request(
     })
 }
 
+/// The next reply on `conn`: `Ok` with the result of a `#RETURN`, read
+/// straight from the connection's buffer (no reply tuple, no tag string),
+/// or `Err` with any other reply whole, for [`parse_reply`].
+fn recv_reply(conn: &Connection) -> Result<std::result::Result<Value, Value>> {
+    conn.with_message(|bytes| {
+        match pickle::loads_outer_tuple::<_, 1>(bytes, &pickle::Limits::default(), false, 1, |l| {
+            l.str()
+        }) {
+            Some(("#RETURN", [v])) => Ok(Ok(v)),
+            Some((tag, [v])) => Ok(Err(Value::Tuple(vec![Value::str(tag), v]))),
+            None => pickle::loads(bytes)
+                .map(Err)
+                .map_err(|e| Error::Decode(crate::CodecError::from_err(e))),
+        }
+    })?
+}
+
 /// What a method call answered.
 enum Reply {
     Value(Value),
@@ -257,9 +274,12 @@ impl Endpoint {
             if pending {
                 accepted(conn)?;
             }
-            conn.recv_value()
+            recv_reply(conn)
         })?;
-        parse_reply(raw)
+        match raw {
+            Ok(v) => Ok(Reply::Value(v)),
+            Err(reply) => parse_reply(reply),
+        }
     }
 }
 
@@ -362,6 +382,18 @@ fn with_thread_connection<R>(
 
 /// Converts a reply value to `R`, letting proxies inside it attach to `ep`.
 fn decode<R: DeserializeOwned>(ep: &Endpoint, v: Value) -> Result<R> {
+    if let Value::None
+    | Value::Bool(_)
+    | Value::Int(_)
+    | Value::BigInt(_)
+    | Value::Float(_)
+    | Value::Str(_)
+    | Value::Bytes(_)
+    | Value::ByteArray(_) = v
+    {
+        // Nothing in it can be a proxy (nor need normalising).
+        return pickle::from_value(v).map_err(|e| Error::Decode(crate::CodecError::from_err(e)));
+    }
     let previous = DECODING_FOR.with(|d| d.replace(Some(ep.clone())));
     let r = pickle::from_value(normalise(v));
     DECODING_FOR.with(|d| *d.borrow_mut() = previous);

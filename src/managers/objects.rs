@@ -164,6 +164,11 @@ impl Reply {
     }
 }
 
+/// A request's argument, moved out (`None` left in its place).
+fn take(v: &mut Value) -> Value {
+    std::mem::replace(v, Value::None)
+}
+
 /// A `#TRACEBACK` reply: Python's client raises `RemoteError` with this text.
 pub(super) fn traceback(error: impl std::fmt::Display) -> Reply {
     Reply::Traceback(format!("Traceback (most recent call last):\n{error}\n"))
@@ -700,8 +705,9 @@ fn slice_of(v: &Value, len: usize) -> Option<Result<Slice, Reply>> {
 }
 
 /// A method of a dict, list, set, Namespace, Value, Array or iterator
-/// (the kinds whose methods never block), on its locked state.
-pub(super) fn object_call(st: &mut State, method: &str, args: &[Value], kwds: &Value) -> Reply {
+/// (the kinds whose methods never block), on its locked state. The
+/// arguments are the request's: a value stored may be moved out of them.
+pub(super) fn object_call(st: &mut State, method: &str, args: &mut [Value], kwds: &Value) -> Reply {
     match st {
         State::Dict(d) => dict_call(d, method, args, kwds),
         State::List(l) => list_call(l, method, args, kwds),
@@ -770,22 +776,25 @@ pub(super) fn object_call(st: &mut State, method: &str, args: &[Value], kwds: &V
     }
 }
 
-fn dict_call(d: &mut PyDict, method: &str, args: &[Value], kwds: &Value) -> Reply {
+fn dict_call(d: &mut PyDict, method: &str, args: &mut [Value], kwds: &Value) -> Reply {
+    if let ("__setitem__", [k, v]) = (method, &mut *args) {
+        // The key and value move from the request into the dict.
+        let (k, v) = (take(k), take(v));
+        return match d.insert(k, v) {
+            Ok(_) => Reply::Return(Value::None),
+            Err(e) => unhashable(e),
+        };
+    }
+    let args = &*args;
     let a0 = args.first();
     let key = || a0.cloned().unwrap_or(Value::None);
     match method {
-        "__getitem__" => match d.get(&key()) {
+        "__getitem__" => match d.get(a0.unwrap_or(&Value::None)) {
             Ok(Some(v)) => Reply::Return(v.clone()),
             Ok(None) => exc("KeyError", vec![key()]),
             Err(e) => unhashable(e),
         },
-        "__setitem__" => match args {
-            [k, v] => match d.insert(k.clone(), v.clone()) {
-                Ok(_) => Reply::Return(Value::None),
-                Err(e) => unhashable(e),
-            },
-            _ => arity("__setitem__", "exactly 2 arguments", args.len()),
-        },
+        "__setitem__" => arity("__setitem__", "exactly 2 arguments", args.len()),
         "__delitem__" => match d.remove(&key()) {
             Ok(Some(_)) => Reply::Return(Value::None),
             Ok(None) => exc("KeyError", vec![key()]),
@@ -2153,7 +2162,7 @@ pub(super) fn barrier_call(obj: &Object, method: &str, args: &[Value], kwds: &Va
 pub(super) fn queue_call(
     obj: &Object,
     method: &str,
-    args: &[Value],
+    args: &mut [Value],
     kwds: &Value,
     settle: &dyn Fn(&State, &Reply),
 ) -> Reply {
@@ -2170,7 +2179,8 @@ pub(super) fn queue_call(
             })
         }
         "put" | "put_nowait" => {
-            let mut item = Some(args.first().cloned().unwrap_or(Value::None));
+            // The item moves from the request into the queue.
+            let mut item = Some(args.first_mut().map(take).unwrap_or(Value::None));
             let wait = if method == "put" {
                 block_wait(args, kwds, 1, "block")
             } else {

@@ -49,7 +49,7 @@ use super::objects::{
 };
 use super::proxyref::{for_each_proxy, normalize_proxies, ProxyRef};
 use super::pyobj::py_repr;
-use super::request::{decode_request, Request};
+use super::request::{decode_request_ref, Ident, RequestRef};
 use crate::connection::{
     authenticate_peer, Address, Connection, Listener, Waitable, DEFAULT_MAX_MESSAGE,
 };
@@ -616,11 +616,10 @@ impl Server {
 
     fn send_reply(&self, conn: &Connection, reply: Reply) -> bool {
         if let Reply::Return(v) = &reply {
-            // The common reply, pickled without building its tuple.
-            static RETURN: std::sync::LazyLock<Value> =
-                std::sync::LazyLock::new(|| Value::str("#RETURN"));
+            // The common reply, pickled without building its tuple (and
+            // without the encoder for None, a bool or a small int).
             return conn
-                .send_encoded(|b| crate::pickle::dumps_tuple_into(&[&RETURN, v], b))
+                .send_encoded(|b| crate::pickle::encode::dumps_pair_into("#RETURN", v, b))
                 .is_ok();
         }
         conn.send_value(&self.reply_value(reply)).is_ok()
@@ -674,14 +673,14 @@ impl Server {
             Err(Error::TooLong { len, max }) => return refuse_oversize(&conn, len, max),
             Err(_) => return,
         };
-        let req = match decode_request(&bytes) {
+        let req = match decode_request_ref(&bytes) {
             Ok(r) => r,
             Err(e) => {
                 let _ = self.send_reply(&conn, traceback(e));
                 return;
             }
         };
-        match req.method.as_str() {
+        match &*req.method {
             "shutdown" => {
                 self.stopping.store(true, Ordering::SeqCst);
                 // CPython answers twice (§3.3).
@@ -704,8 +703,8 @@ impl Server {
 
     /// A server-level function but `shutdown` and `accept_connection`
     /// (which act on the connection itself).
-    fn server_function(&self, req: Request, session: &Session) -> Reply {
-        let reply = match req.method.as_str() {
+    fn server_function(&self, req: RequestRef<'_>, session: &Session) -> Reply {
+        let reply = match &*req.method {
             "dummy" => Reply::Return(Value::None),
             "create" => self.create(req, session),
             "mp_named" => self.mp_named(&req.args),
@@ -742,19 +741,19 @@ impl Server {
             id: self.next_conn.fetch_add(1, Ordering::Relaxed),
             holds: Vec::new(),
         };
-        let reply = match decode_request(request) {
+        let reply = match decode_request_ref(request) {
             Err(e) => traceback(e),
-            Ok(req) => match req.method.as_str() {
+            Ok(req) => match &*req.method {
                 "shutdown" | "accept_connection" => {
                     traceback("RuntimeError: not served without a connection")
                 }
                 "dummy" | "create" | "incref" | "decref" | "get_methods" | "debug_info"
                 | "number_of_objects" => self.server_function(req, &session),
                 _ => {
-                    let kind = req
-                        .ident
-                        .as_str()
-                        .and_then(|i| self.objects().get(i).map(|e| e.obj.kind));
+                    let kind = match &req.ident {
+                        Ident::Str(i) => self.objects().get(i.as_ref()).map(|e| e.obj.kind),
+                        _ => None,
+                    };
                     match kind {
                         Some(
                             Kind::Queue
@@ -826,7 +825,7 @@ impl Server {
         Ok((ident, obj))
     }
 
-    fn create(&self, req: Request, session: &Session) -> Reply {
+    fn create(&self, req: RequestRef<'_>, session: &Session) -> Reply {
         let mut kwds = req.kwds_value();
         let mut args = req.args;
         if args.is_empty() {
@@ -1063,21 +1062,25 @@ impl Server {
                 .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd)),
         );
         loop {
-            // Decoded straight from the read buffer.
-            let request = match conn.with_message(decode_request) {
+            // Decoded and served straight from the read buffer: the id and
+            // method name stay borrowed from it.
+            let reply = conn.with_message(|bytes| {
+                let request = decode_request_ref(bytes);
+                // The client has rebuilt (and incref'ed) what the last reply
+                // carried before it could send this.
+                self.release(std::mem::take(&mut session.holds));
+                match request {
+                    Ok(req) => self.method_call(req, session),
+                    Err(e) => traceback(e),
+                }
+            });
+            let reply = match reply {
                 Ok(r) => r,
                 Err(Error::TooLong { len, max }) => {
                     refuse_oversize(conn, len, max);
                     break;
                 }
                 Err(_) => break,
-            };
-            // The client has rebuilt (and incref'ed) what the last reply
-            // carried before it could send this.
-            self.release(std::mem::take(&mut session.holds));
-            let reply = match request {
-                Ok(req) => self.method_call(req, session),
-                Err(e) => traceback(e),
             };
             if !self.send_reply(conn, reply) {
                 break;
@@ -1128,35 +1131,37 @@ impl Server {
         }
     }
 
-    fn method_call(&self, req: Request, session: &mut Session) -> Reply {
-        if req.ident == Value::None && req.method != "shutdown" {
+    fn method_call(&self, req: RequestRef<'_>, session: &mut Session) -> Reply {
+        if req.ident == Ident::None && req.method != "shutdown" {
             // An mp extension: a server function on a method connection
             // (CPython's server looks up the id None and fails), so a
             // client needs no connection of its own for it.
             return self.server_function(req, session);
         }
         let mut kwds = req.kwds_value();
-        let Request {
+        let RequestRef {
             ident,
             method,
             mut args,
             ..
         } = req;
-        let Some(ident) = ident.as_str() else {
-            return traceback(format!("KeyError: {}", py_repr(&ident)));
+        let ident = match &ident {
+            Ident::Str(s) => s.as_ref(),
+            other => return traceback(format!("KeyError: {}", py_repr(&other.to_value()))),
         };
+        let method: &str = &method;
         if let Some((_, hosted)) = self.hosted_find(ident, false) {
-            if !hosted.exposed().contains(&method.as_str()) {
+            if !hosted.exposed().contains(&method) {
                 return attribute_traceback(
                     &format!(
                         "method {} is not in exposed={}",
-                        py_repr(&Value::str(method.as_str())),
+                        py_repr(&Value::str(method)),
                         py_repr(&Self::hosted_exposed(&*hosted))
                     ),
-                    &method,
+                    method,
                 );
             }
-            return match hosted.call(&method, args, session.id) {
+            return match hosted.call(method, args, session.id) {
                 Ok(v) => Reply::Return(v),
                 Err(line) => traceback(line),
             };
@@ -1168,7 +1173,7 @@ impl Server {
             Ok(refs) => refs,
             Err(r) => return r,
         };
-        let reply = self.call(&obj, &method, &args, &kwds, &refs, session.id);
+        let reply = self.call(&obj, method, &mut args, &kwds, &refs, session.id);
         session.holds.append(&mut refs.holds.borrow_mut());
         self.finish(refs);
         reply
@@ -1184,7 +1189,7 @@ impl Server {
         &self,
         obj: &Arc<Object>,
         method: &str,
-        args: &[Value],
+        args: &mut [Value],
         kwds: &Value,
         refs: &CallRefs,
         conn_id: u64,

@@ -41,14 +41,56 @@ pub fn dumps_into(v: &Value, out: &mut Vec<u8>) {
     encode_into(out, |e| e.save(v));
 }
 
-/// [`dumps_into`] of a tuple given as references to its items: the bytes of
-/// `dumps_into(&Value::Tuple(items...))`, without building the tuple (a
-/// manager's `(kind, result)` reply).
-pub(crate) fn dumps_tuple_into(items: &[&Value], out: &mut Vec<u8>) {
-    encode_into(out, |e| {
-        e.boundary();
-        e.save_tuple(items.iter().copied());
-    });
+/// The bytes of `dumps_into(&Value::Tuple([Value::str(tag), v]))` without
+/// building the tuple (a manager's `('#RETURN', result)` reply): written straight out, without the
+/// encoder, when `v` is None, a bool or an int of 32 bits (what most calls
+/// return) and the tag a str of 2 to 255 bytes.
+pub(crate) fn dumps_pair_into(tag: &str, v: &Value, out: &mut Vec<u8>) {
+    let mut item = [0u8; 5];
+    let n = match *v {
+        Value::None => {
+            item[0] = op::NONE;
+            1
+        }
+        Value::Bool(b) => {
+            item[0] = if b { op::NEWTRUE } else { op::NEWFALSE };
+            1
+        }
+        Value::Int(i @ 0..=0xff) => {
+            item[..2].copy_from_slice(&[op::BININT1, i as u8]);
+            2
+        }
+        Value::Int(i @ 0x100..=0xffff) => {
+            item[0] = op::BININT2;
+            item[1..3].copy_from_slice(&(i as u16).to_le_bytes());
+            3
+        }
+        Value::Int(i) if i32::try_from(i).is_ok() => {
+            item[0] = op::BININT;
+            item[1..].copy_from_slice(&(i as i32).to_le_bytes());
+            5
+        }
+        _ => 0,
+    };
+    let Some(len) = u8::try_from(tag.len()).ok().filter(|&l| n > 0 && l >= 2) else {
+        return encode_into(out, |e| {
+            e.boundary();
+            e.save_str(tag.as_bytes());
+            e.boundary();
+            e.save(v);
+            e.write(&[op::TUPLE2]);
+            e.memoize();
+        });
+    };
+    // SHORT_BINUNICODE len tag MEMOIZE, item, TUPLE2 MEMOIZE STOP.
+    let content = 2 + tag.len() + 1 + n + 3;
+    out.extend_from_slice(&[op::PROTO, 4, op::FRAME]);
+    out.extend_from_slice(&(content as u64).to_le_bytes());
+    out.extend_from_slice(&[op::SHORT_BINUNICODE, len]);
+    out.extend_from_slice(tag.as_bytes());
+    out.push(op::MEMOIZE);
+    out.extend_from_slice(&item[..n]);
+    out.extend_from_slice(&[op::TUPLE2, op::MEMOIZE, op::STOP]);
 }
 
 /// The bytes of `dumps_into(&Value::Tuple([ident or None, method,
@@ -451,13 +493,14 @@ fn private_module_name(module: &str, name: &str) -> bool {
 /// then a table of all 514 once a pickle has many.
 #[derive(Default)]
 struct Singletons {
-    few: Vec<(u16, u32)>,
+    /// The first few, in place (no allocation for a pickle with a
+    /// one-character key or two).
+    few: [(u16, u32); 8],
+    few_len: usize,
     all: Option<Box<[u32; 514]>>,
 }
 
 impl Singletons {
-    const FEW: usize = 8;
-
     /// The slot of a str CPython keeps as a singleton (the empty str, or
     /// one code point below 256: one UTF-8 byte, or two with 0xc2 or 0xc3
     /// first); `None` for any other str.
@@ -484,18 +527,22 @@ impl Singletons {
     fn get(&self, slot: u16) -> Option<u32> {
         match &self.all {
             Some(all) => Some(all[usize::from(slot)]).filter(|&i| i != u32::MAX),
-            None => self.few.iter().find(|(s, _)| *s == slot).map(|&(_, i)| i),
+            None => self.few[..self.few_len]
+                .iter()
+                .find(|(s, _)| *s == slot)
+                .map(|&(_, i)| i),
         }
     }
 
     fn insert(&mut self, slot: u16, index: u32) {
-        if self.all.is_none() && self.few.len() < Self::FEW {
-            self.few.push((slot, index));
+        if self.all.is_none() && self.few_len < self.few.len() {
+            self.few[self.few_len] = (slot, index);
+            self.few_len += 1;
             return;
         }
         let all = self.all.get_or_insert_with(|| {
             let mut all = Box::new([u32::MAX; 514]);
-            for &(s, i) in &self.few {
+            for &(s, i) in &self.few[..self.few_len] {
                 all[usize::from(s)] = i;
             }
             all
@@ -601,13 +648,60 @@ mod tests {
     }
 
     #[test]
+    fn a_pair_written_straight_out_is_the_tuple_pickled() {
+        let mut values = vec![
+            Value::None,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Float(0.5),
+            Value::str("x"),
+            Value::str("#RETURN"),
+            Value::List(vec![Value::str("a"), Value::str("a")]),
+        ];
+        for i in [
+            0,
+            1,
+            0xff,
+            0x100,
+            0xffff,
+            0x1_0000,
+            -1,
+            -0x100,
+            i64::from(i32::MAX),
+            i64::from(i32::MAX) + 1,
+            i64::from(i32::MIN),
+            i64::from(i32::MIN) - 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            values.push(Value::Int(i));
+        }
+        for tag in [
+            "#RETURN",
+            "#ERROR",
+            "",
+            "x",
+            "é",
+            &"t".repeat(255),
+            &"t".repeat(256),
+        ] {
+            for v in &values {
+                let mut out = vec![9];
+                dumps_pair_into(tag, v, &mut out);
+                let want = dumps(&Value::Tuple(vec![Value::str(tag), v.clone()]));
+                assert_eq!(out[1..], want[..], "{tag:?} {v:?}");
+            }
+        }
+    }
+
+    #[test]
     fn tuple_of_references_encodes_as_the_tuple() {
         let items = [
             Value::str("#RETURN"),
             Value::List(vec![Value::str("a"), Value::str("a"), Value::Int(1 << 40)]),
         ];
         let mut out = vec![9];
-        dumps_tuple_into(&[&items[0], &items[1]], &mut out);
+        dumps_pair_into("#RETURN", &items[1], &mut out);
         assert_eq!(out[1..], dumps(&Value::Tuple(items.to_vec()))[..]);
         assert_eq!(out[0], 9, "appended");
     }

@@ -35,9 +35,14 @@ const KEEP: usize = 64;
 
 /// The value of `data`, or `None` when the full decoder must decide.
 pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
+    with_stacks(|stacks| decode(data, limits, stacks, false))
+}
+
+/// Runs `f` with this thread's stacks, left empty for the next pickle.
+fn with_stacks<R>(f: impl FnOnce(&mut Stacks) -> Option<R>) -> Option<R> {
     // Taken out of the thread's slot (a nested call, if any, makes its own).
     let mut stacks = STACKS.with(|s| s.take()).unwrap_or_default();
-    let v = decode(data, limits, &mut stacks);
+    let v = f(&mut stacks);
     stacks.stack.clear();
     stacks.heights.clear();
     stacks.marks.clear();
@@ -50,7 +55,160 @@ pub(super) fn loads(data: &[u8], limits: &Limits) -> Option<Value> {
     v
 }
 
-fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
+/// A tuple pickled as the outermost object whose first items are strs:
+/// `PROTO [FRAME] [MARK] str [memo] ... <N more items> TUPLEn [memo] STOP`,
+/// what a manager request `(ident, method, args, kwds)` and reply
+/// `('#RETURN', value)` are. `lead` reads the leading items (`strs` of
+/// them, with [`Lead`]'s helpers), borrowed from `data`; the `N` others are
+/// decoded as [`loads`] would. `None` when anything differs from that
+/// shape or the fast path gives up: the caller runs the full decoder.
+///
+/// Whatever answers here is what the full decoder answers for the whole
+/// tuple: the tail (`TUPLEn [memo] STOP`) is only taken as such when the
+/// items before it decode as one run that ends exactly there, which is
+/// how a sequential reading of `data` goes too; the limits are those of
+/// the whole pickle, less what the leading items and the tuple take.
+pub(crate) fn loads_outer_tuple<'a, P, const N: usize>(
+    data: &'a [u8],
+    limits: &Limits,
+    mark: bool,
+    strs: usize,
+    lead: impl FnOnce(&mut Lead<'a>) -> Option<P>,
+) -> Option<(P, [Value; N])> {
+    let mut l = Lead {
+        r: Reader { data, pos: 0 },
+        memo: 0,
+    };
+    if l.r.u8()? != op::PROTO || l.r.u8()? > 5 {
+        return None;
+    }
+    if l.r.data.get(l.r.pos) == Some(&op::FRAME) {
+        l.r.pos += 1;
+        let n = l.r.u64()?;
+        if n > (data.len() - l.r.pos) as u64 {
+            return None;
+        }
+    }
+    if mark && l.r.u8()? != op::MARK {
+        return None;
+    }
+    let lead = lead(&mut l)?;
+    let start = l.r.pos;
+    let tuple = match (mark, strs + N) {
+        (true, _) => op::TUPLE,
+        (false, n @ 1..=3) => op::TUPLE1 + (n as u8 - 1),
+        _ => return None,
+    };
+    // The tail, each form a pickler writes: the tuple memoized by
+    // MEMOIZE (protocol 4+), BINPUT or LONG_BINPUT (2 and 3), or not.
+    let body = data.len().checked_sub(1)?;
+    if data[body] != op::STOP {
+        return None;
+    }
+    for (memo_len, memo_op) in [
+        (1, op::MEMOIZE),
+        (2, op::BINPUT),
+        (5, op::LONG_BINPUT),
+        (0, 0),
+    ] {
+        let Some(end) = body.checked_sub(memo_len + 1) else {
+            continue;
+        };
+        if end < start || data[end] != tuple || (memo_len > 0 && data[end + 1] != memo_op) {
+            continue;
+        }
+        let memo = l.memo + usize::from(memo_len > 0);
+        // The leading items (and the MARK) sit below the run on the
+        // stack, and the tuple is one more value one level up.
+        let run_limits = Limits {
+            max_stack: limits.max_stack.checked_sub(strs)?,
+            max_marks: limits.max_marks.checked_sub(usize::from(mark))?,
+            max_memo: limits.max_memo.checked_sub(memo)?,
+            max_depth: limits.max_depth.checked_sub(1)?,
+            max_values: limits.max_values.checked_sub(strs + 1)?,
+            max_copy_bytes: limits.max_copy_bytes,
+        };
+        if let Some(items) = loads_run::<N>(&data[start..end], &run_limits) {
+            return Some((lead, items));
+        }
+    }
+    None
+}
+
+/// `bytes` as text, if valid UTF-8. ASCII (ids, method names, most keys)
+/// is told by a plain check, a fraction of `from_utf8`'s cost on a short
+/// str.
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).ok()
+}
+
+/// Reads the leading strs of [`loads_outer_tuple`].
+pub(crate) struct Lead<'a> {
+    r: Reader<'a>,
+    memo: usize,
+}
+
+impl<'a> Lead<'a> {
+    /// A str (SHORT_BINUNICODE or BINUNICODE) and its memo entry, if
+    /// any: valid UTF-8 only (a lone surrogate gives `None`).
+    pub(crate) fn str(&mut self) -> Option<&'a str> {
+        let n = match self.r.u8()? {
+            op::SHORT_BINUNICODE => u64::from(self.r.u8()?),
+            op::BINUNICODE => u64::from(self.r.u32()?),
+            _ => return None,
+        };
+        let s = utf8(self.r.take(n)?)?;
+        self.memoized();
+        Some(s)
+    }
+
+    /// `None` (the NONE opcode) if that comes next.
+    pub(crate) fn none(&mut self) -> bool {
+        let yes = self.r.data.get(self.r.pos) == Some(&op::NONE);
+        if yes {
+            self.r.pos += 1;
+        }
+        yes
+    }
+
+    /// Skips the memo opcode after an item, counting it.
+    fn memoized(&mut self) {
+        let skip = match self.r.data.get(self.r.pos) {
+            Some(&op::MEMOIZE) => 1,
+            Some(&op::BINPUT) => 2,
+            Some(&op::LONG_BINPUT) => 5,
+            _ => return,
+        };
+        if self.r.pos + skip <= self.r.data.len() {
+            self.r.pos += skip;
+            self.memo += 1;
+        }
+    }
+}
+
+/// The `N` values that `data`, a run of opcodes inside a larger pickle
+/// (no STOP), leaves on an empty stack with no MARK open.
+fn loads_run<const N: usize>(data: &[u8], limits: &Limits) -> Option<[Value; N]> {
+    with_stacks(|stacks| {
+        decode(data, limits, stacks, true)?;
+        if !stacks.marks.is_empty() || stacks.stack.len() != N {
+            return None;
+        }
+        let mut out: [Value; N] = std::array::from_fn(|_| Value::None);
+        for slot in out.iter_mut().rev() {
+            *slot = stacks.stack.pop()?;
+        }
+        Some(out)
+    })
+}
+
+/// Decodes `data` on `stacks`: the value at STOP, or for a `run` (no
+/// STOP), `Some(Value::None)` at the end with the values left on the stack.
+fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks, run: bool) -> Option<Value> {
     let mut r = Reader { data, pos: 0 };
     let Stacks {
         stack,
@@ -61,6 +219,9 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
     let mut memo = 0usize;
     let base = |marks: &[usize]| marks.last().copied().unwrap_or(0);
     loop {
+        if run && r.pos == data.len() {
+            return Some(Value::None);
+        }
         let code = r.u8()?;
         let leaf = match code {
             op::PROTO => {
@@ -77,7 +238,7 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks) -> Option<Value> {
                 continue;
             }
             op::STOP => {
-                if stack.len() <= base(marks) {
+                if run || stack.len() <= base(marks) {
                     return None;
                 }
                 return stack.pop();
@@ -324,6 +485,50 @@ mod tests {
             }
         }
         // The common case really takes the fast path.
+        assert!(answered * 20 > checked, "{answered} of {checked}");
+
+        // A `(tag, value)` pair read with its tag borrowed: wherever that
+        // answers, the full decoder reads the same pair.
+        let (mut answered, mut checked) = (0, 0);
+        let mut check = |data: &[u8]| {
+            for l in [&limits, &tight] {
+                checked += 1;
+                let pair = super::loads_outer_tuple::<_, 1>(data, l, false, 1, |lead| lead.str());
+                if let Some((tag, [v])) = pair {
+                    answered += 1;
+                    let full = loads_full(data, l).expect("the full decoder accepts it too");
+                    let want = Value::Tuple(vec![Value::str(tag), v]);
+                    assert_eq!(format!("{want:?}"), format!("{full:?}"), "on {data:02x?}");
+                }
+            }
+        };
+        // CPython's protocol-2 form, then mp's of every third value (the
+        // values themselves are the checks above: here the pair's head
+        // and tail are what varies).
+        let mut protocol2 = vec![0x80, 2, b'X', 7, 0, 0, 0];
+        protocol2.extend_from_slice(b"#RETURN");
+        protocol2.extend_from_slice(&[b'q', 0]);
+        protocol2.extend_from_slice(&[b'N', 0x86, b'q', 1, b'.']);
+        let pairs = std::iter::once(protocol2).chain(pickles.iter().step_by(3).filter_map(|p| {
+            let v = super::loads(p, &limits)?;
+            Some(dumps(&Value::Tuple(vec![Value::str("#RETURN"), v])))
+        }));
+        for pair in pairs {
+            check(&pair);
+            for cut in 0..pair.len() {
+                check(&pair[..cut]);
+            }
+            // Bytes changed in the header and tag, and in the tail (the
+            // value's own bytes are the checks above).
+            let tail = pair.len().saturating_sub(6);
+            for i in (0..pair.len().min(24)).chain(tail.max(24)..pair.len()) {
+                for b in [0u8, 1, 0x28, 0x2e, 0x71, 0x72, 0x86, 0x94, 0xff] {
+                    let mut m = pair.clone();
+                    m[i] = b;
+                    check(&m);
+                }
+            }
+        }
         assert!(answered * 20 > checked, "{answered} of {checked}");
     }
 }

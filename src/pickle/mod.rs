@@ -125,8 +125,8 @@ mod value;
 
 pub use de::from_value;
 pub use decode::{loads, loads_with};
-pub(crate) use encode::dumps_tuple_into;
 pub use encode::{dumps, dumps_into};
+pub(crate) use fast::loads_outer_tuple;
 #[cfg(test)]
 pub(crate) use json::unhex;
 pub use json::{from_json, to_json};
