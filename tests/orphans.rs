@@ -81,10 +81,16 @@ fn kill_mp_map(whole_group: bool) {
     let m = marker();
     let _reaper = Reaper(m.clone());
     let log = dir.path().join("recorded");
+    // The run's spill directory goes in here: the sentinel removes it too.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let run = Run::new(common::spawn_map_in(
         &["-j", "3", "--", "sh", "-c", &stubborn(&started, &m)],
         b"1\n2\n3\n",
-        &[("MP_TEST_RECORDED_LOG", log.as_os_str())],
+        &[
+            ("MP_TEST_RECORDED_LOG", log.as_os_str()),
+            ("TMPDIR", tmp.as_os_str()),
+        ],
     ));
     let pids = started_pids(&started, 3);
     recorded(&log, 3);
@@ -97,6 +103,19 @@ fn kill_mp_map(whole_group: bool) {
         Some(libc::SIGKILL)
     );
     assert_all_gone(&pids, &m, "mp map was SIGKILLed");
+    let spills = || -> Vec<String> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("mp-spill-"))
+            .collect()
+    };
+    let left = common::wait_until(LIMIT, || spills().is_empty());
+    assert!(
+        left,
+        "the spill directory outlived the killed run: {:?}",
+        spills()
+    );
 }
 
 #[test]

@@ -38,7 +38,10 @@ static GRACE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// SIGKILL after `grace`), and forks the sentinel, which ends the running
 /// commands should this process be killed outright (their workers record
 /// them for it when the pool's initializer is [`super::prepare_worker`]
-/// with a [`super::WorkerSetup`] made after this call). Call it once,
+/// with a [`super::WorkerSetup`] made after this call). `spill`: the
+/// run's spill directory (flat: files only), which the sentinel removes
+/// after ending the commands, so a killed run leaves no output files
+/// behind either. Call it once,
 /// before starting a pool whose tasks run commands; later calls do
 /// nothing.
 ///
@@ -49,7 +52,7 @@ static GRACE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// named [`SharedMemory`](mp::shared_memory) segments is one). A helper
 /// a running command double-forks is left alone while the command (its
 /// group's leader) runs.
-pub fn reap_orphans(grace: Duration) -> io::Result<()> {
+pub fn reap_orphans(grace: Duration, spill: Option<&std::path::Path>) -> io::Result<()> {
     let mut result = Ok(());
     STARTED.call_once(|| {
         // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes a plain integer.
@@ -58,7 +61,7 @@ pub fn reap_orphans(grace: Duration) -> io::Result<()> {
             return;
         }
         // Before the reaper thread: it must know the sentinel is no orphan.
-        if let Err(e) = super::sentinel::start() {
+        if let Err(e) = super::sentinel::start(spill) {
             result = Err(io::Error::new(
                 e.kind(),
                 format!("cannot start the sentinel process: {e}"),

@@ -133,11 +133,17 @@ pub(super) fn pid() -> Option<i32> {
 
 /// Creates the table and forks the sentinel (see the module docs). Once
 /// per process; later calls do nothing.
-pub(super) fn start() -> io::Result<()> {
+pub(super) fn start(spill: Option<&std::path::Path>) -> io::Result<()> {
     let mut memfd_slot = MEMFD.lock().unwrap_or_else(|e| e.into_inner());
     if memfd_slot.is_some() {
         return Ok(());
     }
+    // Made before the fork: the child does not allocate.
+    let spill = spill
+        .map(|p| std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str())))
+        .transpose()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let spill_ptr = spill.as_ref().map_or(ptr::null(), |c| c.as_ptr());
     // SAFETY: a C string name and flags; a new descriptor or -1.
     let raw = unsafe { libc::memfd_create(NAME.as_ptr(), libc::MFD_CLOEXEC) };
     if raw < 0 {
@@ -163,9 +169,10 @@ pub(super) fn start() -> io::Result<()> {
         -1 => Err(io::Error::last_os_error()),
         // SAFETY: we are the freshly forked child; `table` maps LEN entries
         // and `killed_ptr` points to LEN of our own.
-        0 => unsafe { sentinel(owner, table, killed_ptr) },
+        0 => unsafe { sentinel(owner, table, killed_ptr, spill_ptr) },
         child => {
             drop(killed);
+            drop(spill);
             // Also set in the child: whichever runs first, the group is
             // its own before anyone relies on it.
             // SAFETY: setpgid on our own child, not yet exec'd.
@@ -288,7 +295,12 @@ pub(super) fn stop() {
 /// Only in a child just forked from `owner`, with `table` mapping LEN
 /// entries and `killed` pointing to LEN integers of its own. It makes
 /// only async-signal-safe system calls.
-unsafe fn sentinel(owner: libc::pid_t, table: *const AtomicI32, killed: *mut i32) -> ! {
+unsafe fn sentinel(
+    owner: libc::pid_t,
+    table: *const AtomicI32,
+    killed: *mut i32,
+    spill: *const libc::c_char,
+) -> ! {
     // SAFETY: plain system calls with valid arguments and buffers; `table`
     // and `killed` as the caller guarantees, indices below LEN.
     unsafe {
@@ -358,6 +370,60 @@ unsafe fn sentinel(owner: libc::pid_t, table: *const AtomicI32, killed: *mut i32
             quiet = if new { 0 } else { quiet + 1 };
             libc::nanosleep(&pause, ptr::null_mut());
         }
+        if !spill.is_null() {
+            // Twice more if a file came in meanwhile (a worker that was
+            // still writing when its commands were killed).
+            for _ in 0..3 {
+                if remove_flat_dir(spill) {
+                    break;
+                }
+                libc::nanosleep(&pause, ptr::null_mut());
+            }
+        }
         libc::_exit(0)
+    }
+}
+
+/// Removes directory `path` and the files in it (the run's spill
+/// directory holds no subdirectories), with raw system calls only: the
+/// sentinel is a forked child that must not allocate.
+///
+/// # Safety
+/// `path` is a NUL-terminated string.
+/// Returns whether the directory is gone.
+unsafe fn remove_flat_dir(path: *const libc::c_char) -> bool {
+    // SAFETY: system calls on a valid path, our own descriptor and a
+    // buffer of ours; the kernel fills the buffer with whole records, each
+    // read within the length it reported.
+    unsafe {
+        let dir = libc::open(path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC);
+        if dir < 0 {
+            return true;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            let mut at = 0usize;
+            while at < n as usize {
+                // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name.
+                let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+                let name = buf.as_ptr().add(at + 19).cast::<libc::c_char>();
+                let dot = *name == b'.' as libc::c_char
+                    && (*name.add(1) == 0
+                        || (*name.add(1) == b'.' as libc::c_char && *name.add(2) == 0));
+                if !dot {
+                    libc::unlinkat(dir, name, 0);
+                }
+                if reclen == 0 {
+                    break;
+                }
+                at += reclen;
+            }
+        }
+        libc::close(dir);
+        libc::rmdir(path) == 0
     }
 }

@@ -353,8 +353,9 @@ fn run_inner(mut args: MapArgs) -> Result<i32> {
     // Signals first: from here on there is something to clean up.
     signals::install()?;
     // Tasks are ended whole, even when their worker dies: orphans come to us.
-    crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     let spill = signals::spill_dir()?;
+    crate::cli::command::reap_orphans(args.grace, Some(&spill))
+        .context("cannot watch for orphaned processes")?;
     // One task waits ready in each busy worker's socket, so a worker starts
     // its next command without a round trip through the pool; a task that
     // waits behind one running past 10-20 ms is handed back to the pool for
@@ -724,7 +725,8 @@ fn run_persistent(
     }
     signals::install()?;
     // Commands are ended whole, even when their worker dies.
-    crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
+    crate::cli::command::reap_orphans(args.grace, None)
+        .context("cannot watch for orphaned processes")?;
     // One block running and one waiting per worker; the window bounds what
     // waits for its turn in ordered output.
     // The workers record their commands for the sentinel, as above (the

@@ -1339,8 +1339,9 @@ pub(super) fn run_listen(
         .map_err(|e| Usage(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.address().clone();
     signals::install()?;
-    crate::cli::command::reap_orphans(args.grace).context("cannot watch for orphaned processes")?;
     let spill = signals::spill_dir()?;
+    crate::cli::command::reap_orphans(args.grace, Some(&spill))
+        .context("cannot watch for orphaned processes")?;
     let halting = args.halt.is_some_and(|h| h.0.is_some());
     let lease = args.lease;
     let cfg = RunConfig {
@@ -1896,9 +1897,9 @@ pub fn run_worker_engine(args: WorkerArgs) -> Result<i32> {
     };
     signals::IN_WORKER.store(true, std::sync::atomic::Ordering::Relaxed);
     signals::install()?;
-    crate::cli::command::reap_orphans(Duration::from_secs(2))
-        .context("cannot watch for orphaned processes")?;
     let spill = signals::spill_dir()?;
+    crate::cli::command::reap_orphans(Duration::from_secs(2), Some(&spill))
+        .context("cannot watch for orphaned processes")?;
     let opts = EngineOptions {
         slots,
         start_method: args.start_method,
