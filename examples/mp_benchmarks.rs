@@ -70,6 +70,19 @@ fn timed_rate(mut f: impl FnMut(u64) -> Duration) -> f64 {
     }
 }
 
+/// The parent's side of `n` condition round trips: odd turns are ours,
+/// even ones `pong`'s.
+fn ping(c: &Condition, turn: &RawArray<u64>, n: u64) {
+    let _g = c.lock().unwrap();
+    for i in 0..n {
+        turn.set(0, 2 * i + 1).unwrap();
+        c.notify(1);
+        while turn.get(0).unwrap() != 2 * i + 2 {
+            c.wait(None).unwrap();
+        }
+    }
+}
+
 /// `n` condition round trips with a child (see `pong`), timed from the
 /// child's "ready" (like the C floor, which starts its clock after the fork).
 fn condition_round_trips(n: u64) -> Duration {
@@ -81,15 +94,7 @@ fn condition_round_trips(n: u64) -> Duration {
     p.start().unwrap();
     ready.wait(None);
     let t = Instant::now();
-    let g = c.lock().unwrap();
-    for i in 0..n {
-        turn.set(0, 2 * i + 1).unwrap();
-        c.notify(1);
-        while turn.get(0).unwrap() != 2 * i + 2 {
-            c.wait(None).unwrap();
-        }
-    }
-    drop(g);
+    ping(&c, &turn, n);
     let dt = t.elapsed();
     p.join(None).unwrap();
     dt
@@ -105,15 +110,7 @@ fn condition_round_trips_threads(n: u64) -> Duration {
         let (c, turn) = (c.clone(), turn.clone());
         std::thread::spawn(move || pong((c, turn, Event::new().unwrap(), n)))
     };
-    let g = c.lock().unwrap();
-    for i in 0..n {
-        turn.set(0, 2 * i + 1).unwrap();
-        c.notify(1);
-        while turn.get(0).unwrap() != 2 * i + 2 {
-            c.wait(None).unwrap();
-        }
-    }
-    drop(g);
+    ping(&c, &turn, n);
     other.join().unwrap();
     t.elapsed()
 }

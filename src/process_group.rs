@@ -346,28 +346,7 @@ fn start_watchdog() -> io::Result<(i32, OwnedFd)> {
 unsafe fn watchdog(parent: libc::pid_t, tell: libc::c_int) -> ! {
     // SAFETY: plain system calls with valid arguments and buffers.
     unsafe {
-        for sig in [
-            libc::SIGINT,
-            libc::SIGTERM,
-            libc::SIGHUP,
-            libc::SIGQUIT,
-            libc::SIGTSTP,
-            libc::SIGTTIN,
-            libc::SIGTTOU,
-            libc::SIGPIPE,
-            libc::SIGUSR1,
-            libc::SIGUSR2,
-        ] {
-            libc::signal(sig, libc::SIG_IGN);
-        }
-        let t = tell as u32;
-        let below = t == 0 || libc::syscall(libc::SYS_close_range, 0u32, t - 1, 0u32) == 0;
-        let above = libc::syscall(libc::SYS_close_range, t + 1, u32::MAX, 0u32) == 0;
-        if !(below && above) {
-            for fd in (0..1024).filter(|&fd| fd != tell) {
-                libc::close(fd);
-            }
-        }
+        become_guardian(Some(tell));
         let mut pgid: libc::pid_t = 0;
         let mut got = 0usize;
         let want = std::mem::size_of::<libc::pid_t>();
@@ -385,32 +364,83 @@ unsafe fn watchdog(parent: libc::pid_t, tell: libc::c_int) -> ! {
             }
         }
         libc::close(tell);
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, parent, 0) as libc::c_int;
-        // Opened after the fork: if the parent is already gone, we were
-        // re-parented (or the pid names another process by now).
-        if libc::getppid() == parent {
-            if pidfd >= 0 {
-                let mut fd = libc::pollfd {
-                    fd: pidfd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                while libc::poll(&mut fd, 1, -1) <= 0 {}
-            } else {
-                // No pidfds: look at the parent ten times a second.
-                let ts = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 100_000_000,
-                };
-                while libc::getppid() == parent {
-                    libc::nanosleep(&ts, std::ptr::null_mut());
-                }
-            }
-        }
+        wait_for_parent_exit(parent);
         if pgid > 1 {
             libc::kill(-pgid, DEATH_SIGNAL);
         }
         libc::_exit(0)
+    }
+}
+
+/// For a process forked to watch its parent (a watchdog, `mp map`'s
+/// sentinel): ignores the signals a terminal or a job's group gets
+/// (INT, TERM, HUP, QUIT, the stop signals, PIPE, USR1/2) and closes
+/// every descriptor but `keep`, so that it holds no pipe end of its
+/// parent's. Async-signal-safe: only `signal`, `close_range` and `close`
+/// calls, fit for a child forked from a threaded process.
+pub fn become_guardian(keep: Option<libc::c_int>) {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+        libc::SIGPIPE,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: ignoring a signal has no handler to be unsound.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    let close_range = |from: u32, to: u32| {
+        // SAFETY: closes descriptors of this process only.
+        from > to || unsafe { libc::syscall(libc::SYS_close_range, from, to, 0u32) } == 0
+    };
+    let closed = match keep.and_then(|k| u32::try_from(k).ok()) {
+        Some(k) => (k == 0 || close_range(0, k - 1)) && close_range(k + 1, u32::MAX),
+        None => close_range(0, u32::MAX),
+    };
+    if !closed {
+        for fd in (0..1024).filter(|&fd| Some(fd) != keep) {
+            // SAFETY: as above.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// Returns once process `parent`, this process's parent, has exited (at
+/// once if it already has: this process was re-parented). Waits on a
+/// pidfd; where there are none, looks at the parent ten times a second.
+/// Async-signal-safe (`pidfd_open`, `poll`, `getppid`, `nanosleep`), for
+/// a child forked from a threaded process.
+pub fn wait_for_parent_exit(parent: libc::pid_t) {
+    // SAFETY: plain system calls with valid arguments and buffers.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, parent, 0) as libc::c_int;
+        // Opened before looking: if the parent is already gone, we were
+        // re-parented (or the pid names another process by now).
+        if libc::getppid() != parent {
+            return;
+        }
+        if pidfd >= 0 {
+            let mut fd = libc::pollfd {
+                fd: pidfd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            while libc::poll(&mut fd, 1, -1) <= 0 {}
+            libc::close(pidfd);
+        } else {
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 100_000_000,
+            };
+            while libc::getppid() == parent {
+                libc::nanosleep(&ts, std::ptr::null_mut());
+            }
+        }
     }
 }
 

@@ -27,7 +27,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -713,31 +713,21 @@ impl LineSink {
         if let Some(f) = lock {
             // SAFETY: flock on a descriptor we own.
             while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0
-                && io_errno() == libc::EINTR
-            {}
-        }
-        let mut rest = &self.buf[..];
-        while !rest.is_empty() {
-            // SAFETY: writing from a live buffer to a descriptor of ours.
-            let r = unsafe { libc::write(self.fd, rest.as_ptr().cast(), rest.len()) };
-            if r < 0 {
-                if io_errno() == libc::EINTR {
-                    continue;
-                }
-                self.closed = true;
-                break;
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
             }
-            rest = &rest[r as usize..];
+        }
+        // SAFETY: our stdout or stderr, borrowed for the write and not
+        // closed (ManuallyDrop).
+        let out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(self.fd) });
+        if (&*out).write_all(&self.buf).is_err() {
+            self.closed = true;
         }
         if let Some(f) = lock {
             // SAFETY: as above.
             unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
         }
     }
-}
-
-fn io_errno() -> libc::c_int {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// The lock file `--line-buffer` writes hold (see [`LineSink`]): opened by

@@ -304,50 +304,13 @@ unsafe fn sentinel(
     // SAFETY: plain system calls with valid arguments and buffers; `table`
     // and `killed` as the caller guarantees, indices below LEN.
     unsafe {
-        for sig in [
-            libc::SIGINT,
-            libc::SIGTERM,
-            libc::SIGHUP,
-            libc::SIGQUIT,
-            libc::SIGTSTP,
-            libc::SIGTTIN,
-            libc::SIGTTOU,
-            libc::SIGPIPE,
-            libc::SIGUSR1,
-            libc::SIGUSR2,
-        ] {
-            libc::signal(sig, libc::SIG_IGN);
-        }
+        // The terminal's signals ignored first, then out of the job's
+        // group; nothing of the owner's stays open here (a pipe end would
+        // keep its reader from seeing end of file).
+        mp::process_group::become_guardian(None);
         libc::setpgid(0, 0);
         libc::prctl(libc::PR_SET_NAME, NAME.as_ptr(), 0, 0, 0);
-        // Nothing of the owner's stays open here: a pipe end would keep its
-        // reader from seeing end of file.
-        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-            for fd in 0..1024 {
-                libc::close(fd);
-            }
-        }
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, owner, 0) as libc::c_int;
-        // Opened after the fork: if the owner is already gone, we were
-        // re-parented (or the pid names another process by now).
-        if libc::getppid() == owner {
-            if pidfd >= 0 {
-                let mut fd = libc::pollfd {
-                    fd: pidfd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                while libc::poll(&mut fd, 1, -1) <= 0 {}
-            } else {
-                let ts = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 100_000_000,
-                };
-                while libc::getppid() == owner {
-                    libc::nanosleep(&ts, ptr::null_mut());
-                }
-            }
-        }
+        mp::process_group::wait_for_parent_exit(owner);
         let pause = libc::timespec {
             tv_sec: 0,
             tv_nsec: PASS_EVERY.as_nanos() as libc::c_long,
