@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,18 @@ static char *frame(size_t len) {
     return f;
 }
 
+/* With FLOOR_CLIENT_CPU=N the client processes run on CPU N only (the
+ * server keeps the affinity it was started with, e.g. by taskset), so that
+ * bench scripts can place both ends as they place mp's. */
+static void pin_client(void) {
+    const char *cpu = getenv("FLOOR_CLIENT_CPU");
+    if (!cpu || !*cpu) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(atoi(cpu), &set);
+    if (sched_setaffinity(0, sizeof set, &set)) { perror("sched_setaffinity"); _exit(1); }
+}
+
 static void *serve(void *arg) {
     int fd = (int)(intptr_t)arg;
     struct rbuf *b = calloc(1, sizeof *b);
@@ -121,6 +134,7 @@ int main(int argc, char **argv) {
     if (pipe(results)) { perror("pipe"); return 1; }
     for (int i = 0; i < clients; i++) {
         if (fork() == 0) {
+            pin_client();
             int c = socket(AF_INET, SOCK_STREAM, 0), one = 1;
             if (connect(c, (struct sockaddr *)&in, sizeof in)) { perror("connect"); _exit(1); }
             setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

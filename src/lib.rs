@@ -73,6 +73,7 @@ pub use context::{
 };
 pub use error::{CodecError, Error, Misuse, Result};
 pub use pool::{AsyncResult, Pool, PoolBuilder, TaskError};
+pub use popen::forkserver::prefork as prefork_forkserver;
 pub use process::{
     active_children, current_process, parent_process, CurrentProcess, ParentProcess, Process,
 };

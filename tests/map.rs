@@ -1689,3 +1689,20 @@ fn readme_map_examples_work_as_written() {
         check_example(line, dir.path(), &out);
     }
 }
+
+/// `mp map` forks its forkserver while it has one thread instead of
+/// exec'ing a fresh copy of itself (2 ms of every run's start-up): the
+/// server a task's worker came from has mp's own argv, not the exec'd
+/// server's marker. The command prints its worker's parent's argv.
+#[test]
+fn forkserver_is_forked_not_execed() {
+    let script =
+        r#"server=$(awk '{print $4}' /proc/$PPID/stat); tr '\0' ' ' < /proc/$server/cmdline"#;
+    let out = map(&["--", "sh", "-c", script], "x\n");
+    assert!(out.status.success(), "{}", show(&out));
+    let argv = text(&out.stdout);
+    assert!(
+        !argv.contains("--multiprocessing-forkserver") && argv.contains(" map -- sh -c "),
+        "the forkserver's argv: {argv:?}"
+    );
+}

@@ -15,6 +15,10 @@ use harness::{check, Global, PerMethod, TestResult};
 
 fn main() {
     mp::freeze_support();
+    if std::env::var_os("MP_TEST_PREFORK").is_some() {
+        prefork_in_a_fresh_process();
+        return;
+    }
     let per_method: &[(&str, PerMethod)] = &[
         ("start_join_exitcode", start_join_exitcode),
         ("exit_with_code", exit_with_code),
@@ -55,6 +59,10 @@ fn main() {
         (
             "forkserver_exits_with_its_owner",
             forkserver_exits_with_its_owner,
+        ),
+        (
+            "prefork_forkserver_forks_once",
+            prefork_forkserver_forks_once,
         ),
         (
             "another_build_refuses_the_target",
@@ -201,6 +209,37 @@ fn start_child_and_die_by((conn, m, survive, sig): (Connection, String, bool, i3
 }
 
 /// Starts a forkserver child, reports the server's pid, and returns.
+/// What `prefork_in_a_fresh_process` reports: the first and second
+/// `prefork_forkserver()` results, the server's pid, the parent pid a
+/// forkserver child saw, and whether the server's argv holds the exec'd
+/// server's marker.
+type PreforkReport = (bool, bool, i32, i32, bool);
+
+/// Run by `main` when `MP_TEST_PREFORK` is set (a fresh, single-threaded
+/// run of this binary): forks the forkserver up front, starts a forkserver
+/// child through it, and prints the report on stdout.
+fn prefork_in_a_fresh_process() {
+    let first = mp::prefork_forkserver().unwrap();
+    let second = mp::prefork_forkserver().unwrap();
+    let server = mp::internals::server_pid().unwrap_or(0);
+    let (here, there) = mp::pipe(true).unwrap();
+    let c = proc(StartMethod::Forkserver, send_parent_pid, there);
+    c.start().unwrap();
+    let parent: i32 = here.recv().unwrap();
+    c.join(None).unwrap();
+    let argv = std::fs::read(format!("/proc/{server}/cmdline")).unwrap_or_default();
+    let marker = argv
+        .split(|&b| b == 0)
+        .any(|a| a == b"--multiprocessing-forkserver");
+    let report: PreforkReport = (first, second, server, parent, marker);
+    println!("{report:?}");
+}
+
+fn send_parent_pid(conn: Connection) {
+    // SAFETY: getppid has no preconditions.
+    conn.send(&unsafe { libc::getppid() }).unwrap();
+}
+
 fn report_forkserver(conn: Connection) {
     let c = proc(StartMethod::Forkserver, noop, ());
     c.start().unwrap();
@@ -469,6 +508,50 @@ fn parent_sigterm_kills_child(m: StartMethod) -> TestResult {
 
 fn parent_sigint_kills_child(m: StartMethod) -> TestResult {
     parent_dies_by(m, libc::SIGINT)
+}
+
+/// `prefork_forkserver` in a single-threaded process forks the server
+/// there and then (no exec: its argv is the program's own, without the
+/// exec'd server's marker), later forkserver children come from it, and a
+/// second call starts nothing. In this multi-threaded test process it
+/// starts nothing either.
+fn prefork_forkserver_forks_once() -> TestResult {
+    check(
+        !mp::prefork_forkserver()?,
+        "prefork started a server from a process with threads",
+    )?;
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .env("MP_TEST_PREFORK", "1")
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    check(
+        out.status.success(),
+        format!(
+            "the fresh run failed: {:?}: {text} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )?;
+    let fields: Vec<&str> = text
+        .trim()
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(", ")
+        .collect();
+    let [first, second, server, parent, marker] = fields[..] else {
+        return check(false, format!("a report of 5 fields, got {text:?}"));
+    };
+    let (first, second, marker) = (first == "true", second == "true", marker == "true");
+    let (server, parent): (i32, i32) = (server.parse()?, parent.parse()?);
+    check(
+        first,
+        "the first prefork_forkserver() did not start a server",
+    )?;
+    check(!second, "the second prefork_forkserver() started another")?;
+    check(
+        server > 0 && parent == server,
+        format!("the forkserver child's parent is {parent}, the server {server}"),
+    )?;
+    check(!marker, "the server was exec'd (its argv has the marker)")
 }
 
 fn forkserver_exits_with_its_owner() -> TestResult {

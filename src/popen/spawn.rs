@@ -32,6 +32,15 @@ pub fn set_executable(path: Option<PathBuf>) {
 /// environment: the new process would have to remove variables from its
 /// environment so that its own children do not inherit them, and changing
 /// the environment is unsound once any thread may read it.
+/// Whether a program other than `/proc/self/exe` was set with
+/// [`set_executable`].
+pub(crate) fn executable_set() -> bool {
+    EXECUTABLE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some()
+}
+
 pub(crate) fn self_command(marker: &str, fd: &OwnedFd) -> Command {
     let raw = fd.as_raw_fd();
     let exe = EXECUTABLE.lock().unwrap_or_else(|e| e.into_inner()).clone();
