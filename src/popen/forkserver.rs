@@ -232,8 +232,9 @@ fn like_exec(keep: RawFd) {
         unsafe { libc::close(null) };
     }
     for sig in 1..libc::SIGRTMAX() {
-        // SAFETY: sigaction with a null new action only reads the disposition.
+        // SAFETY: a zeroed sigaction is a valid out-parameter.
         let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: sigaction with a null new action only reads the disposition.
         if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0 {
             continue;
         }
