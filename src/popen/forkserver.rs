@@ -31,6 +31,9 @@ pub(crate) struct Server {
     pid: i32,
     pidfd: OwnedFd,
     ctl: Connection,
+    /// Its `Booted` has been read. A server forked by [`prefork`] sets
+    /// itself up while its starter goes on; the first launch reads it.
+    booted: bool,
 }
 
 impl Server {
@@ -70,7 +73,9 @@ pub(crate) fn shutdown() {
     let Some(server) = lock_for_fork().take() else {
         return;
     };
-    let Server { pid, pidfd, ctl } = server;
+    let Server {
+        pid, pidfd, ctl, ..
+    } = server;
     drop(ctl); // EOF on the control socket: the server exits
     if wait(&[&pidfd as &dyn Waitable], Some(Duration::from_secs(2))).map_or(true, |r| r.is_empty())
     {
@@ -119,7 +124,12 @@ fn await_boot(pid: i32, pidfd: OwnedFd, ctl: Connection) -> Result<Server> {
         )));
     }
     match ctl.recv::<Report>() {
-        Ok(Report::Booted) => Ok(Server { pid, pidfd, ctl }),
+        Ok(Report::Booted) => Ok(Server {
+            pid,
+            pidfd,
+            ctl,
+            booted: true,
+        }),
         Ok(other) => Err(fail(format!("unexpected first message {other:?}"))),
         Err(e) => Err(fail(format!(
             "the forkserver (pid {pid}) exited before it started serving ({e}); does main() \
@@ -196,8 +206,14 @@ pub fn prefork() -> Result<bool> {
                     return Err(e);
                 }
             };
-            let ctl = Connection::from_fd(mine, true, true, true);
-            *guard = Some(await_boot(pid, pidfd, ctl)?);
+            // Its `Booted` is read by the first launch: the server's set-up
+            // overlaps with ours.
+            *guard = Some(Server {
+                pid,
+                pidfd,
+                ctl: Connection::from_fd(mine, true, true, true),
+                booted: false,
+            });
             Ok(true)
         }
         Err(e) => Err(Error::io("fork the forkserver", e.into())),
@@ -253,6 +269,9 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
         loop {
             if !guard.as_ref().is_some_and(Server::alive) {
                 *guard = Some(start_server()?);
+            }
+            if let Some(s) = guard.take_if(|s| !s.booted) {
+                *guard = Some(await_boot(s.pid, s.pidfd, s.ctl)?);
             }
             let server = guard.as_ref().expect("server was just started");
             // The request says at once whether the child dies with its parent,
