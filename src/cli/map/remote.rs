@@ -1881,6 +1881,12 @@ fn connect(
 
 /// `mp worker`.
 pub fn run_worker_engine(args: WorkerArgs) -> Result<i32> {
+    // As `mp map`: fork the forkserver while this process has one thread.
+    if args.start_method == mp::StartMethod::Forkserver {
+        if let Err(e) = mp::prefork_forkserver() {
+            log::debug!("worker: forkserver not started early: {e}");
+        }
+    }
     let key = super::super::wire::authkey(&args.authkey_file)?;
     let addr: mp::connection::Address = args
         .connect
