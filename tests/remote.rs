@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
-use common::{gone_within, marker, mp, signal, text, wait_for_file_lines, Reaper, Run};
+use common::{
+    gone_within, marker, mp, show, signal, text, wait_for_file_lines, wait_until, Reaper, Run,
+};
 
 /// `mp worker --connect ADDR ARGS`, its output drained.
 fn worker(addr: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -397,6 +399,55 @@ fn a_python_worker_takes_records() {
     assert_eq!(text(&c.stdout), "ABC\nXY\n", "{}", c.show());
     let p = py.finish(LIMIT);
     assert_eq!(p.code(), Some(0), "{}", p.show());
+}
+
+/// A `--persistent` run hands out blocks, which the README's Python worker
+/// cannot read: its hello is refused with the reason (it exits 1, leasing
+/// nothing), and an `mp worker` that comes next runs every record.
+#[test]
+fn a_persistent_run_refuses_a_python_worker_at_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = sock(dir.path());
+    let script = dir.path().join("worker.py");
+    std::fs::write(&script, PYTHON_WORKER).unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "py key").unwrap();
+    let keyed = ["--authkey-file", key.to_str().unwrap()];
+    let co = coordinator(
+        &[
+            "--listen",
+            &addr,
+            keyed[0],
+            keyed[1],
+            "-j",
+            "0",
+            "--persistent",
+            "--",
+            "cat",
+        ],
+        b"abc\nxy\n",
+    );
+    assert!(
+        wait_until(LIMIT, || Path::new(&addr).exists()),
+        "the coordinator did not listen"
+    );
+    let py = Command::new("python3")
+        .arg(&script)
+        .arg(&addr)
+        .env("MP_AUTHKEY", "py key")
+        .output()
+        .unwrap();
+    assert_eq!(py.status.code(), Some(1), "{}", show(&py));
+    assert!(
+        text(&py.stderr).contains("which only `mp worker` takes"),
+        "{}",
+        show(&py)
+    );
+    let w = worker(&addr, &keyed, &[]);
+    let c = co.finish(LIMIT);
+    assert_eq!(c.code(), Some(0), "{}", c.show());
+    assert_eq!(text(&c.stdout), "abc\nxy\n", "{}", c.show());
+    assert_eq!(w.finish(LIMIT).code(), Some(0));
 }
 
 // ---- --persistent through remote workers ----

@@ -6,8 +6,10 @@
 //! [`mp::managers::server::Hosted`]). Its two methods are the whole
 //! protocol:
 //!
-//! - `hello(host, slots)` → `(worker_id, config)`: the run's settings (the
-//!   COMMAND template, --timeout, --grace, --retries, the lease);
+//! - `hello(host, slots[, takes_blocks])` → `(worker_id, config)`: the
+//!   run's settings (the COMMAND template, --timeout, --grace, --retries,
+//!   the lease); a `--persistent` run refuses a worker that does not say
+//!   it takes blocks;
 //! - `exchange(worker_id, results, want, wait)` → `(tasks, control)`:
 //!   hands in finished results and leases up to `want` new records
 //!   `(seq, record)`, waiting up to `wait` seconds when there is none;
@@ -621,6 +623,18 @@ impl Hosted for Board {
                     .and_then(Value::as_i128)
                     .and_then(|n| u64::try_from(n).ok())
                     .ok_or_else(|| bad("hello(host: str, slots: int)"))?;
+                // The third argument, True, says the worker takes blocks
+                // (`mp worker` does); a worker without it (the README's
+                // Python one) is refused by a block run at once, instead of
+                // being leased blocks it cannot read.
+                let takes_blocks = matches!(args.get(2), Some(Value::Bool(true)));
+                if self.blocks && !takes_blocks {
+                    return Err(format!(
+                        "ValueError: this mp map --listen run is --persistent: it hands out \
+                         blocks of records to persistent commands, which only `mp worker` \
+                         takes (hello(host, slots, True)); {host:?} said hello without it"
+                    ));
+                }
                 let host: String = host.chars().take(200).collect();
                 let id = self.hello(&host, slots, Some(conn));
                 Ok(Value::Tuple(vec![
@@ -1927,7 +1941,11 @@ pub fn run_worker_engine(args: WorkerArgs) -> Result<i32> {
                 .with_context(|| format!("{addr} serves no mp map --listen run"))?;
             let hello = proxy.call_value(
                 "hello",
-                vec![Value::str(host.clone()), Value::Int(slots as i64)],
+                vec![
+                    Value::str(host.clone()),
+                    Value::Int(slots as i64),
+                    Value::Bool(true),
+                ],
                 vec![],
             )?;
             let (id, cfg) = match hello {
