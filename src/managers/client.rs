@@ -281,6 +281,35 @@ impl Endpoint {
             Err(reply) => parse_reply(reply),
         }
     }
+
+    /// [`Endpoint::method_call`] with positional arguments only, given as
+    /// a Rust value, pickled straight into the connection's buffer when
+    /// they are leaves (see `dumps_flat_request_into`); `None` (nothing
+    /// sent) when they are not.
+    fn flat_call<A: Serialize + ?Sized>(
+        &self,
+        id: &str,
+        method: &str,
+        args: &A,
+    ) -> Result<Option<Reply>> {
+        let raw = with_thread_connection(self, |conn, pending| {
+            let sent = conn.send_encoded_if(|frame| {
+                crate::pickle::encode::dumps_flat_request_into(id, method, args, frame)
+            })?;
+            if pending {
+                accepted(conn)?;
+            }
+            if !sent {
+                return Ok(None);
+            }
+            recv_reply(conn).map(Some)
+        })?;
+        match raw {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(Reply::Value(v))),
+            Some(Err(reply)) => parse_reply(reply).map(Some),
+        }
+    }
 }
 
 /// One persistent connection per (thread, manager), as CPython's
@@ -536,10 +565,15 @@ impl BaseProxy {
         args: Vec<Value>,
         kwds: Vec<(Value, Value)>,
     ) -> Result<R> {
-        match self
+        let reply = self
             .endpoint
-            .method_call(Some(&self.token.id), method, args, kwds)?
-        {
+            .method_call(Some(&self.token.id), method, args, kwds)?;
+        self.value_reply(method, reply)
+    }
+
+    /// A method's reply as the value it returned.
+    fn value_reply<R: DeserializeOwned>(&self, method: &str, reply: Reply) -> Result<R> {
+        match reply {
             Reply::Value(v) => decode(&self.endpoint, v),
             Reply::Proxy { typeid, id, .. } => {
                 // Do not leak the reference the server made for us.
@@ -605,7 +639,11 @@ impl BaseProxy {
         method: &str,
         args: &A,
     ) -> Result<R> {
-        self.call_method(method, args_of(args)?, vec![])
+        // Leaves (a key, an item, a number) go straight into the frame.
+        match self.endpoint.flat_call(&self.token.id, method, args)? {
+            Some(reply) => self.value_reply(method, reply),
+            None => self.call_method(method, args_of(args)?, vec![]),
+        }
     }
 
     /// A copy of the object itself (Python's `proxy._getvalue()`).

@@ -75,20 +75,7 @@ pub(crate) fn loads_outer_tuple<'a, P, const N: usize>(
     strs: usize,
     lead: impl FnOnce(&mut Lead<'a>) -> Option<P>,
 ) -> Option<(P, [Value; N])> {
-    let mut l = Lead {
-        r: Reader { data, pos: 0 },
-        memo: 0,
-    };
-    if l.r.u8()? != op::PROTO || l.r.u8()? > 5 {
-        return None;
-    }
-    if l.r.data.get(l.r.pos) == Some(&op::FRAME) {
-        l.r.pos += 1;
-        let n = l.r.u64()?;
-        if n > (data.len() - l.r.pos) as u64 {
-            return None;
-        }
-    }
+    let mut l = Lead::after_header(data)?;
     if mark && l.r.u8()? != op::MARK {
         return None;
     }
@@ -135,6 +122,94 @@ pub(crate) fn loads_outer_tuple<'a, P, const N: usize>(
     None
 }
 
+/// Up to [`FlatArgs::MAX`] values held inline: a request's arguments
+/// without a `Vec` of their own.
+pub(crate) struct FlatArgs {
+    items: [Value; FlatArgs::MAX],
+    len: usize,
+}
+
+impl FlatArgs {
+    /// The most arguments held.
+    pub(crate) const MAX: usize = 3;
+
+    fn new() -> FlatArgs {
+        FlatArgs {
+            items: [Value::None, Value::None, Value::None],
+            len: 0,
+        }
+    }
+
+    /// The arguments, to use or move out of.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [Value] {
+        &mut self.items[..self.len]
+    }
+
+    /// The arguments as a `Vec`.
+    pub(crate) fn into_vec(self) -> Vec<Value> {
+        self.items.into_iter().take(self.len).collect()
+    }
+}
+
+/// A manager request `(ident, method, args, kwds)` in its commonest form,
+/// read straight through, without the value stacks: `ident` None or a
+/// str, `method` a str (both valid UTF-8, borrowed from `data`), `args` a
+/// tuple of at most [`FlatArgs::MAX`] leaves (None, bools, ints, floats,
+/// strs, bytes: nothing that can be or hold a proxy), `kwds` an empty
+/// dict; each item memoized or not, in any of the pickler's forms
+/// (MEMOIZE, BINPUT, LONG_BINPUT), nothing after STOP. `None` for
+/// anything else, or when `limits` are tighter than such a request needs:
+/// the caller then decodes as usual. What answers here is what the full
+/// decoder reads.
+pub(crate) fn loads_flat_request<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+) -> Option<(Option<&'a str>, &'a str, FlatArgs)> {
+    // The most such a request takes: a MARK, 5 values on the stack at
+    // once, 8 values and memo entries, nesting 2 deep.
+    if limits.max_marks < 1
+        || limits.max_stack < 8
+        || limits.max_values < 8
+        || limits.max_memo < 8
+        || limits.max_depth < 2
+    {
+        return None;
+    }
+    let mut l = Lead::after_header(data)?;
+    if l.r.u8()? != op::MARK {
+        return None;
+    }
+    let ident = if l.none() { None } else { Some(l.str()?) };
+    let method = l.str()?;
+    let mut args = FlatArgs::new();
+    let mut code = l.r.u8()?;
+    if code != op::EMPTY_TUPLE {
+        while !(op::TUPLE1..=op::TUPLE3).contains(&code) {
+            let slot = args.items.get_mut(args.len)?;
+            *slot = l.r.scalar(code)?;
+            args.len += 1;
+            l.memoized();
+            code = l.r.u8()?;
+        }
+        if usize::from(code - op::TUPLE1) + 1 != args.len {
+            return None;
+        }
+    }
+    l.memoized();
+    if l.r.u8()? != op::EMPTY_DICT {
+        return None;
+    }
+    l.memoized();
+    if l.r.u8()? != op::TUPLE {
+        return None;
+    }
+    l.memoized();
+    if l.r.u8()? != op::STOP || l.r.pos != data.len() {
+        return None;
+    }
+    Some((ident, method, args))
+}
+
 /// `bytes` as text, if valid UTF-8. ASCII (ids, method names, most keys)
 /// is told by a plain check, a fraction of `from_utf8`'s cost on a short
 /// str.
@@ -153,6 +228,25 @@ pub(crate) struct Lead<'a> {
 }
 
 impl<'a> Lead<'a> {
+    /// A reader past `PROTO [FRAME]` of `data`, if they are there.
+    fn after_header(data: &'a [u8]) -> Option<Lead<'a>> {
+        let mut l = Lead {
+            r: Reader { data, pos: 0 },
+            memo: 0,
+        };
+        if l.r.u8()? != op::PROTO || l.r.u8()? > 5 {
+            return None;
+        }
+        if l.r.data.get(l.r.pos) == Some(&op::FRAME) {
+            l.r.pos += 1;
+            let n = l.r.u64()?;
+            if n > (data.len() - l.r.pos) as u64 {
+                return None;
+            }
+        }
+        Some(l)
+    }
+
     /// A str (SHORT_BINUNICODE or BINUNICODE) and its memo entry, if
     /// any: valid UTF-8 only (a lone surrogate gives `None`).
     pub(crate) fn str(&mut self) -> Option<&'a str> {
@@ -264,41 +358,6 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks, run: bool) -> Optio
                 }
                 continue;
             }
-            op::NONE => Value::None,
-            op::NEWTRUE => Value::Bool(true),
-            op::NEWFALSE => Value::Bool(false),
-            op::BININT => Value::Int(i32::from_le_bytes(r.array()?).into()),
-            op::BININT1 => Value::Int(r.u8()?.into()),
-            op::BININT2 => Value::Int(u16::from_le_bytes(r.array()?).into()),
-            op::LONG1 => {
-                let n = r.u8()?;
-                Value::int_from_le_bytes(r.take(n.into())?)
-            }
-            op::BINFLOAT => Value::Float(f64::from_be_bytes(r.array()?)),
-            op::SHORT_BINUNICODE => {
-                let n = r.u8()?;
-                r.str(n.into())?
-            }
-            op::BINUNICODE => {
-                let n = r.u32()?;
-                r.str(n.into())?
-            }
-            op::BINUNICODE8 => {
-                let n = r.u64()?;
-                r.str(n)?
-            }
-            op::SHORT_BINBYTES => {
-                let n = r.u8()?;
-                Value::Bytes(r.take(n.into())?.to_vec())
-            }
-            op::BINBYTES => {
-                let n = r.u32()?;
-                Value::Bytes(r.take(n.into())?.to_vec())
-            }
-            op::BINBYTES8 => {
-                let n = r.u64()?;
-                Value::Bytes(r.take(n)?.to_vec())
-            }
             op::EMPTY_TUPLE => Value::Tuple(Vec::new()),
             op::EMPTY_LIST => Value::List(Vec::new()),
             op::EMPTY_DICT => Value::Dict(Vec::new()),
@@ -347,7 +406,7 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks, run: bool) -> Optio
                 *target_height = (*target_height).max(height);
                 continue;
             }
-            _ => return None,
+            _ => r.scalar(code)?,
         };
         values += 1;
         if values > limits.max_values || stack.len() >= limits.max_stack {
@@ -417,6 +476,49 @@ impl<'a> Reader<'a> {
     fn str(&mut self, n: u64) -> Option<Value> {
         let raw = self.take(n)?;
         PyStr::from_surrogatepass(raw.to_vec()).ok().map(Value::Str)
+    }
+
+    /// The value of a leaf opcode `code` (None, a bool, an int, a float, a
+    /// str or bytes) and its argument; `None` for any other opcode.
+    fn scalar(&mut self, code: u8) -> Option<Value> {
+        Some(match code {
+            op::NONE => Value::None,
+            op::NEWTRUE => Value::Bool(true),
+            op::NEWFALSE => Value::Bool(false),
+            op::BININT => Value::Int(i32::from_le_bytes(self.array()?).into()),
+            op::BININT1 => Value::Int(self.u8()?.into()),
+            op::BININT2 => Value::Int(u16::from_le_bytes(self.array()?).into()),
+            op::LONG1 => {
+                let n = self.u8()?;
+                Value::int_from_le_bytes(self.take(n.into())?)
+            }
+            op::BINFLOAT => Value::Float(f64::from_be_bytes(self.array()?)),
+            op::SHORT_BINUNICODE => {
+                let n = self.u8()?;
+                self.str(n.into())?
+            }
+            op::BINUNICODE => {
+                let n = self.u32()?;
+                self.str(n.into())?
+            }
+            op::BINUNICODE8 => {
+                let n = self.u64()?;
+                self.str(n)?
+            }
+            op::SHORT_BINBYTES => {
+                let n = self.u8()?;
+                Value::Bytes(self.take(n.into())?.to_vec())
+            }
+            op::BINBYTES => {
+                let n = self.u32()?;
+                Value::Bytes(self.take(n.into())?.to_vec())
+            }
+            op::BINBYTES8 => {
+                let n = self.u64()?;
+                Value::Bytes(self.take(n)?.to_vec())
+            }
+            _ => return None,
+        })
     }
 }
 
