@@ -99,9 +99,11 @@ fn send_request(
 /// or `Err` with any other reply whole, for [`parse_reply`].
 fn recv_reply(conn: &Connection) -> Result<std::result::Result<Value, Value>> {
     conn.with_message(|bytes| {
-        match pickle::loads_outer_tuple::<_, 1>(bytes, &pickle::Limits::default(), false, 1, |l| {
-            l.str()
-        }) {
+        let limits = pickle::Limits::default();
+        if let Some(("#RETURN", v)) = pickle::loads_flat_pair(bytes, &limits) {
+            return Ok(Ok(v));
+        }
+        match pickle::loads_outer_tuple::<_, 1>(bytes, &limits, false, 1, |l| l.str()) {
             Some(("#RETURN", [v])) => Ok(Ok(v)),
             Some((tag, [v])) => Ok(Err(Value::Tuple(vec![Value::str(tag), v]))),
             None => pickle::loads(bytes)

@@ -1135,6 +1135,94 @@ mod tests {
         }
     }
 
+    /// The request `dumps_flat_request_into` writes for `args`, if it
+    /// writes one, is byte for byte what the encoder writes for the same
+    /// arguments made `Value`s (as the client's `args_of` makes them);
+    /// whether it wrote one.
+    fn flat_matches<A: serde::Serialize + ?Sized>(args: &A) -> bool {
+        let items = match crate::pickle::to_value(args).unwrap() {
+            Value::Tuple(items) => items,
+            Value::None => vec![],
+            one => vec![one],
+        };
+        let mut wrote = false;
+        for (ident, method) in [("7f01", "__setitem__"), ("x", "é")] {
+            let mut flat = vec![9];
+            let ok = dumps_flat_request_into(ident, method, args, &mut flat);
+            if !ok {
+                assert_eq!(flat, [9], "nothing is left when it gives up");
+                continue;
+            }
+            wrote = true;
+            let mut built = vec![9];
+            dumps_request_into(Some(ident), method, &items, &[], &mut built);
+            assert_eq!(flat, built, "{items:?}");
+        }
+        wrote
+    }
+
+    #[test]
+    fn a_flat_request_is_the_request_pickled() {
+        #[derive(serde::Serialize)]
+        enum E {
+            Unit,
+            New(i32),
+        }
+        #[derive(serde::Serialize)]
+        struct N(&'static str);
+        #[derive(serde::Serialize)]
+        struct U;
+        let long = "z".repeat(300);
+        let huge = "z".repeat(70_000);
+        // Leaves, one at a time and in tuples.
+        assert!(flat_matches(&()));
+        assert!(flat_matches(&("k",)));
+        assert!(flat_matches(&("k", 7i64)));
+        assert!(flat_matches(&("k", "k", "é", "é")));
+        assert!(flat_matches(&(b'k', 'k', 'é', "é", "")));
+        assert!(flat_matches(&"key"));
+        assert!(flat_matches(&5u8));
+        assert!(flat_matches(&(long.as_str(), 1.5f64, 2.5f32, true, false)));
+        assert!(flat_matches(&(None::<i32>, Some(3), U, N("n"), E::Unit)));
+        assert!(flat_matches(&Some(("a", "b"))));
+        assert!(flat_matches(&N("newtype")));
+        for i in [
+            0i128,
+            255,
+            256,
+            65_535,
+            65_536,
+            -1,
+            i128::from(i32::MIN),
+            i128::from(i32::MAX) + 1,
+            i128::from(i64::MIN),
+            i128::from(i64::MAX),
+            i128::MIN,
+            i128::MAX,
+        ] {
+            assert!(flat_matches(&(i,)));
+            if let Ok(i) = i64::try_from(i) {
+                assert!(flat_matches(&(i, i)));
+            }
+        }
+        for u in [0u128, u128::from(u64::MAX), u128::MAX] {
+            assert!(flat_matches(&(u, u64::try_from(u).unwrap_or(1))));
+        }
+        let bytes = serde_bytes::Bytes::new(b"by");
+        let one = serde_bytes::Bytes::new(b"b");
+        let none = serde_bytes::Bytes::new(b"");
+        assert!(flat_matches(&(bytes, one, one, none)));
+        // Five distinct singletons: past what it keeps track of.
+        assert!(!flat_matches(&("a", "b", "c", "d", "e")));
+        // Not leaves, or not in one frame: the general encoder's.
+        assert!(!flat_matches(&(vec![1, 2],)));
+        assert!(!flat_matches(&vec![1, 2]));
+        assert!(!flat_matches(&(("nested", 1),)));
+        assert!(!flat_matches(&(E::New(1),)));
+        assert!(!flat_matches(&(huge.as_str(),)));
+        assert!(!flat_matches(&std::collections::BTreeMap::from([(1, 2)])));
+    }
+
     #[test]
     fn many_singletons_repeat_from_the_memo() {
         // 20 one-character strs and 20 one-byte bytes (past the short

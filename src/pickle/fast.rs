@@ -210,6 +210,34 @@ pub(crate) fn loads_flat_request<'a>(
     Some((ident, method, args))
 }
 
+/// A `(str, leaf)` pair as the outermost object, what a manager's
+/// `('#RETURN', result)` reply is when the result is None, a bool, an int,
+/// a float, a str or bytes: `PROTO [FRAME] str [memo] leaf [memo] TUPLE2
+/// [memo] STOP`, read straight through with the str borrowed. `None` for
+/// anything else, or when `limits` are tighter than such a pair needs:
+/// then [`loads_outer_tuple`] or the full decoder decide. What answers
+/// here is what the full decoder reads.
+pub(crate) fn loads_flat_pair<'a>(data: &'a [u8], limits: &Limits) -> Option<(&'a str, Value)> {
+    // The most it takes: 3 values and memo entries, 2 on the stack.
+    if limits.max_stack < 4 || limits.max_values < 4 || limits.max_memo < 4 || limits.max_depth < 1
+    {
+        return None;
+    }
+    let mut l = Lead::after_header(data)?;
+    let tag = l.str()?;
+    let code = l.r.u8()?;
+    let v = l.r.scalar(code)?;
+    l.memoized();
+    if l.r.u8()? != op::TUPLE2 {
+        return None;
+    }
+    l.memoized();
+    if l.r.u8()? != op::STOP || l.r.pos != data.len() {
+        return None;
+    }
+    Some((tag, v))
+}
+
 /// `bytes` as text, if valid UTF-8. ASCII (ids, method names, most keys)
 /// is told by a plain check, a fraction of `from_utf8`'s cost on a short
 /// str.
@@ -589,13 +617,20 @@ mod tests {
         // The common case really takes the fast path.
         assert!(answered * 20 > checked, "{answered} of {checked}");
 
-        // A `(tag, value)` pair read with its tag borrowed: wherever that
-        // answers, the full decoder reads the same pair.
-        let (mut answered, mut checked) = (0, 0);
+        // A `(tag, value)` pair read with its tag borrowed (or as a flat
+        // pair): wherever that answers, the full decoder reads the same
+        // pair.
+        let (mut answered, mut checked, mut flat) = (0, 0, 0);
         let mut check = |data: &[u8]| {
             for l in [&limits, &tight] {
                 checked += 1;
                 let pair = super::loads_outer_tuple::<_, 1>(data, l, false, 1, |lead| lead.str());
+                if let Some((tag, v)) = super::loads_flat_pair(data, l) {
+                    flat += 1;
+                    let full = loads_full(data, l).expect("the full decoder accepts it too");
+                    let want = Value::Tuple(vec![Value::str(tag), v]);
+                    assert_eq!(format!("{want:?}"), format!("{full:?}"), "on {data:02x?}");
+                }
                 if let Some((tag, [v])) = pair {
                     answered += 1;
                     let full = loads_full(data, l).expect("the full decoder accepts it too");
@@ -632,5 +667,6 @@ mod tests {
             }
         }
         assert!(answered * 20 > checked, "{answered} of {checked}");
+        assert!(flat * 100 > checked, "{flat} of {checked}");
     }
 }
