@@ -319,6 +319,9 @@ impl Endpoint {
 struct ThreadConnection {
     pid: u32,
     conn: Connection,
+    /// The manager that opened it: a call through the same one (the
+    /// usual case) finds it by pointer, before comparing addresses.
+    opener: Endpoint,
 }
 
 thread_local! {
@@ -366,7 +369,9 @@ fn with_thread_connection<R>(
     let pid = crate::synchronize::my_pid();
     let cached = CONNECTIONS.with(|c| {
         let mut c = c.borrow_mut();
-        let i = c.iter().position(|e| e.0 == ep.address)?;
+        let i = c
+            .iter()
+            .position(|e| Arc::ptr_eq(&e.1.opener.0, &ep.0) || e.0 == ep.address)?;
         Some(c.swap_remove(i))
     });
     let (entry, pending) = match cached {
@@ -389,7 +394,14 @@ fn with_thread_connection<R>(
                 &[],
             )?;
             (
-                Box::new((ep.address.clone(), ThreadConnection { pid, conn })),
+                Box::new((
+                    ep.address.clone(),
+                    ThreadConnection {
+                        pid,
+                        conn,
+                        opener: ep.clone(),
+                    },
+                )),
                 true,
             )
         }

@@ -225,10 +225,23 @@ mod flat {
                 self.singletons[self.n_singletons] = (slot, self.memo);
                 self.n_singletons += 1;
             }
-            self.out
-                .extend_from_slice(sized_header(b.len(), ops[0], ops[1], ops[2]).as_slice());
-            self.out.extend_from_slice(b);
-            self.memoize();
+            match u8::try_from(b.len()) {
+                // The usual: opcode, length byte, payload, MEMOIZE, with one
+                // reservation.
+                Ok(n) => {
+                    self.out.reserve(b.len() + 3);
+                    self.out.extend_from_slice(&[ops[0], n]);
+                    self.out.extend_from_slice(b);
+                    self.out.push(op::MEMOIZE);
+                    self.memo += 1;
+                }
+                Err(_) => {
+                    let header = sized_header(b.len(), ops[0], ops[1], ops[2]);
+                    self.out.extend_from_slice(header.as_slice());
+                    self.out.extend_from_slice(b);
+                    self.memoize();
+                }
+            }
             Ok(())
         }
 
