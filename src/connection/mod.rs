@@ -292,7 +292,10 @@ impl Connection {
     /// [`send_encoded`](Self::send_encoded) when `encode` says so: it
     /// appends the message and answers `true`, or answers `false` and
     /// nothing is sent (whatever it appended is dropped). Whether it sent.
-    pub(crate) fn send_encoded_if(&self, encode: impl FnOnce(&mut Vec<u8>) -> bool) -> Result<bool> {
+    pub(crate) fn send_encoded_if(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> Result<bool> {
         self.check_writable()?;
         // Pickled straight into the reused frame buffer, after room for the header.
         let mut frame = std::mem::take(&mut *self.wbuf.borrow_mut());

@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
-use crate::pickle::{loads_flat_request, loads_outer_tuple, loads_with, FlatArgs, Limits, PickleError, Value};
+use crate::pickle::{
+    loads_flat_request, loads_outer_tuple, loads_with, FlatArgs, Limits, PickleError, Value,
+};
 
 /// A request, checked for shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,25 +115,25 @@ impl RequestRef<'_> {
 }
 
 /// A request in its commonest form (see [`decode_request_flat`]): its
-/// id and method name borrowed, its arguments held inline, no keyword
-/// arguments.
+/// id and method name borrowed, its arguments in a [`FlatArgs`] of the
+/// caller's, no keyword arguments.
 pub(crate) struct FlatRequest<'a> {
     /// The object's id; `None` for a server-level function.
     pub(crate) ident: Option<&'a str>,
     /// The method or server-level function.
     pub(crate) method: &'a str,
-    /// The positional arguments: leaves (None, bools, ints, floats, strs,
-    /// bytes), so no proxy is among them.
-    pub(crate) args: FlatArgs,
 }
 
 impl<'a> FlatRequest<'a> {
-    /// As the [`RequestRef`] [`decode_request_ref`] gives for the same bytes.
-    pub(crate) fn into_ref(self) -> RequestRef<'a> {
+    /// As the [`RequestRef`] [`decode_request_ref`] gives for the same
+    /// bytes, with the arguments moved out of `args`.
+    pub(crate) fn into_ref(self, args: &mut FlatArgs) -> RequestRef<'a> {
         RequestRef {
-            ident: self.ident.map_or(Ident::None, |s| Ident::Str(Cow::Borrowed(s))),
+            ident: self
+                .ident
+                .map_or(Ident::None, |s| Ident::Str(Cow::Borrowed(s))),
             method: Cow::Borrowed(self.method),
-            args: self.args.into_vec(),
+            args: args.take_vec(),
             kwds: Vec::new(),
         }
     }
@@ -140,20 +142,25 @@ impl<'a> FlatRequest<'a> {
 /// The request in `bytes` when it has the commonest form (a method call
 /// with up to three plain arguments and no keyword arguments, what a
 /// dict's get and set and a queue's put and get send), read in one
-/// straight pass with nothing allocated but the arguments' own strs and
-/// bytes; `None` for any other request, which [`decode_request_ref`] then
-/// reads. It gives what [`decode_request_ref`] would.
-pub(crate) fn decode_request_flat(bytes: &[u8]) -> Option<FlatRequest<'_>> {
-    decode_request_flat_with(bytes, &limits())
+/// straight pass into `args` (kept by the caller from one request to the
+/// next: no allocation but the arguments' own strs and bytes); `None` for
+/// any other request, which [`decode_request_ref`] then reads. It gives
+/// what [`decode_request_ref`] would. The arguments are leaves (None,
+/// bools, ints, floats, strs, bytes): no proxy is among them.
+pub(crate) fn decode_request_flat<'a>(
+    bytes: &'a [u8],
+    args: &mut FlatArgs,
+) -> Option<FlatRequest<'a>> {
+    decode_request_flat_with(bytes, &limits(), args)
 }
 
-fn decode_request_flat_with<'a>(bytes: &'a [u8], limits: &Limits) -> Option<FlatRequest<'a>> {
-    let (ident, method, args) = loads_flat_request(bytes, limits)?;
-    Some(FlatRequest {
-        ident,
-        method,
-        args,
-    })
+fn decode_request_flat_with<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    args: &mut FlatArgs,
+) -> Option<FlatRequest<'a>> {
+    let (ident, method) = loads_flat_request(bytes, limits, args)?;
+    Some(FlatRequest { ident, method })
 }
 
 /// Why a request was refused; its `Display` is the last line of the
@@ -431,9 +438,10 @@ mod tests {
                 let got = decode_request_with(data, l).map(RequestRef::into_owned);
                 // Compared as text: a NaN is not equal to itself.
                 assert_eq!(format!("{got:?}"), format!("{full:?}"), "on {data:02x?}");
-                if let Some(flat) = decode_request_flat_with(data, l) {
+                let mut args = FlatArgs::new();
+                if let Some(flat) = decode_request_flat_with(data, l, &mut args) {
                     flat_answered += 1;
-                    let flat = Ok::<_, RequestError>(flat.into_ref().into_owned());
+                    let flat = Ok::<_, RequestError>(flat.into_ref(&mut args).into_owned());
                     assert_eq!(format!("{flat:?}"), format!("{full:?}"), "on {data:02x?}");
                 }
                 let one_pass = loads_outer_tuple::<_, 2>(data, l, true, 2, |lead| {

@@ -54,7 +54,7 @@ use crate::connection::{
     authenticate_peer, Address, Connection, Listener, Waitable, DEFAULT_MAX_MESSAGE,
 };
 use crate::error::{Error, Result};
-use crate::pickle::Value;
+use crate::pickle::{FlatArgs, Value};
 
 /// The kinds of object the server can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1071,6 +1071,8 @@ impl Server {
             conn.wait_fd()
                 .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd)),
         );
+        // A flat request's arguments, kept from one to the next.
+        let mut args = FlatArgs::new();
         loop {
             // Decoded and served straight from the read buffer: the id and
             // method name stay borrowed from it.
@@ -1078,8 +1080,10 @@ impl Server {
                 // The client has rebuilt (and incref'ed) what the last reply
                 // carried before it could send this.
                 self.release(std::mem::take(&mut session.holds));
-                if let Some(req) = decode_request_flat(bytes) {
-                    return self.flat_call(req, session);
+                if let Some(req) = decode_request_flat(bytes, &mut args) {
+                    let reply = self.flat_call(req, &mut args, session);
+                    args.clear();
+                    return reply;
                 }
                 match decode_request_ref(bytes) {
                     Ok(req) => self.method_call(req, session),
@@ -1166,13 +1170,19 @@ impl Server {
 
     /// [`Server::method_call`] for a request in the flat form: its
     /// arguments are leaves, so there is no proxy to look for in them.
-    fn flat_call(&self, req: FlatRequest<'_>, session: &mut Session) -> Reply {
+    fn flat_call(&self, req: FlatRequest<'_>, args: &mut FlatArgs, session: &mut Session) -> Reply {
         let Some(ident) = req.ident else {
-            return self.method_call(req.into_ref(), session);
+            return self.method_call(req.into_ref(args), session);
         };
-        let mut args = req.args;
         let mut kwds = Value::Dict(Vec::new());
-        self.object_call(ident, req.method, args.as_mut_slice(), &mut kwds, false, session)
+        self.object_call(
+            ident,
+            req.method,
+            args.as_mut_slice(),
+            &mut kwds,
+            false,
+            session,
+        )
     }
 
     /// Calls `method` of the object `ident` (a hosted one or one of the

@@ -148,7 +148,13 @@ pub(crate) fn dumps_flat_request_into<A: serde::Serialize + ?Sized>(
         out.truncate(start);
         return false;
     }
-    out.extend_from_slice(&[op::EMPTY_DICT, op::MEMOIZE, op::TUPLE, op::MEMOIZE, op::STOP]);
+    out.extend_from_slice(&[
+        op::EMPTY_DICT,
+        op::MEMOIZE,
+        op::TUPLE,
+        op::MEMOIZE,
+        op::STOP,
+    ]);
     out[content - 8..content].copy_from_slice(&(len as u64).to_le_bytes());
     true
 }
@@ -204,11 +210,11 @@ mod flat {
         }
 
         pub(super) fn str(&mut self, s: &str) -> Result<(), NotFlat> {
-            self.payload(s.as_bytes(), Singletons::str_slot(s.as_bytes()), [
-                op::SHORT_BINUNICODE,
-                op::BINUNICODE,
-                op::BINUNICODE8,
-            ])
+            self.payload(
+                s.as_bytes(),
+                Singletons::str_slot(s.as_bytes()),
+                [op::SHORT_BINUNICODE, op::BINUNICODE, op::BINUNICODE8],
+            )
         }
 
         fn payload(&mut self, b: &[u8], slot: Option<u16>, ops: [u8; 3]) -> Result<(), NotFlat> {
@@ -275,7 +281,8 @@ mod flat {
                 Ok(n) => self.out.extend_from_slice(&[op::LONG1, n]),
                 Err(_) => {
                     self.out.push(op::LONG4);
-                    self.out.extend_from_slice(&(min.len() as i32).to_le_bytes());
+                    self.out
+                        .extend_from_slice(&(min.len() as i32).to_le_bytes());
                 }
             }
             self.out.extend_from_slice(min);
@@ -348,11 +355,11 @@ mod flat {
             self.0.str(v)
         }
         fn serialize_bytes(self, v: &[u8]) -> Result<(), NotFlat> {
-            self.0.payload(v, Singletons::bytes_slot(v), [
-                op::SHORT_BINBYTES,
-                op::BINBYTES,
-                op::BINBYTES8,
-            ])
+            self.0.payload(
+                v,
+                Singletons::bytes_slot(v),
+                [op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8],
+            )
         }
         fn serialize_none(self) -> Result<(), NotFlat> {
             self.serialize_unit()
@@ -487,10 +494,7 @@ mod flat {
 
     impl<'a, 'o> Args<'a, 'o> {
         /// One argument, not a tuple: `(arg,)`.
-        fn one(
-            self,
-            f: impl FnOnce(Leaf<'_, 'o>) -> Result<(), NotFlat>,
-        ) -> Result<(), NotFlat> {
+        fn one(self, f: impl FnOnce(Leaf<'_, 'o>) -> Result<(), NotFlat>) -> Result<(), NotFlat> {
             f(Leaf(&mut *self.0))?;
             self.0.out.push(op::TUPLE1);
             self.0.memoize();

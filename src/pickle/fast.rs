@@ -133,11 +133,22 @@ impl FlatArgs {
     /// The most arguments held.
     pub(crate) const MAX: usize = 3;
 
-    fn new() -> FlatArgs {
+    /// None yet.
+    pub(crate) fn new() -> FlatArgs {
         FlatArgs {
             items: [Value::None, Value::None, Value::None],
             len: 0,
         }
+    }
+
+    /// Drops the arguments, for the next request.
+    pub(crate) fn clear(&mut self) {
+        for v in &mut self.items[..self.len] {
+            if !matches!(v, Value::None) {
+                *v = Value::None;
+            }
+        }
+        self.len = 0;
     }
 
     /// The arguments, to use or move out of.
@@ -145,9 +156,13 @@ impl FlatArgs {
         &mut self.items[..self.len]
     }
 
-    /// The arguments as a `Vec`.
-    pub(crate) fn into_vec(self) -> Vec<Value> {
-        self.items.into_iter().take(self.len).collect()
+    /// The arguments as a `Vec` (moved out: none are left).
+    pub(crate) fn take_vec(&mut self) -> Vec<Value> {
+        let n = std::mem::take(&mut self.len);
+        self.items[..n]
+            .iter_mut()
+            .map(|v| std::mem::replace(v, Value::None))
+            .collect()
     }
 }
 
@@ -160,11 +175,14 @@ impl FlatArgs {
 /// (MEMOIZE, BINPUT, LONG_BINPUT), nothing after STOP. `None` for
 /// anything else, or when `limits` are tighter than such a request needs:
 /// the caller then decodes as usual. What answers here is what the full
-/// decoder reads.
+/// decoder reads. The arguments go into `args` (cleared first), which a
+/// caller keeps from one request to the next.
 pub(crate) fn loads_flat_request<'a>(
     data: &'a [u8],
     limits: &Limits,
-) -> Option<(Option<&'a str>, &'a str, FlatArgs)> {
+    args: &mut FlatArgs,
+) -> Option<(Option<&'a str>, &'a str)> {
+    args.clear();
     // The most such a request takes: a MARK, 5 values on the stack at
     // once, 8 values and memo entries, nesting 2 deep.
     if limits.max_marks < 1
@@ -181,7 +199,6 @@ pub(crate) fn loads_flat_request<'a>(
     }
     let ident = if l.none() { None } else { Some(l.str()?) };
     let method = l.str()?;
-    let mut args = FlatArgs::new();
     let mut code = l.r.u8()?;
     if code != op::EMPTY_TUPLE {
         while !(op::TUPLE1..=op::TUPLE3).contains(&code) {
@@ -207,7 +224,7 @@ pub(crate) fn loads_flat_request<'a>(
     if l.r.u8()? != op::STOP || l.r.pos != data.len() {
         return None;
     }
-    Some((ident, method, args))
+    Some((ident, method))
 }
 
 /// A `(str, leaf)` pair as the outermost object, what a manager's
