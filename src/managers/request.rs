@@ -323,13 +323,17 @@ mod tests {
         assert_eq!(create.ident, Value::None);
         assert_eq!(create.method, "create");
         assert_eq!(create.args, vec![Value::str("Queue")]);
-        let put = decode_request(&unhex(
+        let put_bytes = unhex(
             "8004952600000000000000288c0c376637636439626131373130948c03707574948c066974656d2d319485947d9474942e",
-        ))
-        .unwrap();
+        );
+        let put = decode_request(&put_bytes).unwrap();
         assert_eq!(put.ident, Value::str("7f7cd9ba1710"));
         assert_eq!(put.args, vec![Value::str("item-1")]);
         assert!(put.kwds.is_empty());
+        // CPython's put is read by the flat reader, to the same request.
+        let mut args = FlatArgs::new();
+        let flat = decode_request_flat(&put_bytes, &mut args).expect("a flat request");
+        assert_eq!(flat.into_ref(&mut args).into_owned(), put);
     }
 
     /// Requests as CPython's pickler writes them at protocol 2 (BINUNICODE,
