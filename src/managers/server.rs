@@ -1174,15 +1174,8 @@ impl Server {
         let Some(ident) = req.ident else {
             return self.method_call(req.into_ref(args), session);
         };
-        let mut kwds = Value::Dict(Vec::new());
-        self.object_call(
-            ident,
-            req.method,
-            args.as_mut_slice(),
-            &mut kwds,
-            false,
-            session,
-        )
+        let (args, kwds) = args.parts();
+        self.object_call(ident, req.method, args, kwds, false, session)
     }
 
     /// Calls `method` of the object `ident` (a hosted one or one of the

@@ -127,6 +127,8 @@ pub(crate) fn loads_outer_tuple<'a, P, const N: usize>(
 pub(crate) struct FlatArgs {
     items: [Value; FlatArgs::MAX],
     len: usize,
+    /// The keyword arguments: always an empty dict.
+    kwds: Value,
 }
 
 impl FlatArgs {
@@ -138,6 +140,7 @@ impl FlatArgs {
         FlatArgs {
             items: [Value::None, Value::None, Value::None],
             len: 0,
+            kwds: Value::Dict(Vec::new()),
         }
     }
 
@@ -149,11 +152,16 @@ impl FlatArgs {
             }
         }
         self.len = 0;
+        if !matches!(&self.kwds, Value::Dict(d) if d.is_empty()) {
+            self.kwds = Value::Dict(Vec::new());
+        }
     }
 
-    /// The arguments, to use or move out of.
-    pub(crate) fn as_mut_slice(&mut self) -> &mut [Value] {
-        &mut self.items[..self.len]
+    /// The arguments, to use or move out of, and the keyword arguments
+    /// (an empty dict, kept from one request to the next rather than made
+    /// and dropped for each).
+    pub(crate) fn parts(&mut self) -> (&mut [Value], &mut Value) {
+        (&mut self.items[..self.len], &mut self.kwds)
     }
 
     /// The arguments as a `Vec` (moved out: none are left).
@@ -203,7 +211,11 @@ pub(crate) fn loads_flat_request<'a>(
     if code != op::EMPTY_TUPLE {
         while !(op::TUPLE1..=op::TUPLE3).contains(&code) {
             let slot = args.items.get_mut(args.len)?;
-            *slot = l.r.scalar(code)?;
+            // The slot is None (cleared): nothing to drop.
+            match std::mem::replace(slot, l.r.scalar(code)?) {
+                Value::None => {}
+                other => drop(other),
+            }
             args.len += 1;
             l.memoized();
             code = l.r.u8()?;
@@ -258,6 +270,7 @@ pub(crate) fn loads_flat_pair<'a>(data: &'a [u8], limits: &Limits) -> Option<(&'
 /// `bytes` as text, if valid UTF-8. ASCII (ids, method names, most keys)
 /// is told by a plain check, a fraction of `from_utf8`'s cost on a short
 /// str.
+#[inline]
 fn utf8(bytes: &[u8]) -> Option<&str> {
     if bytes.is_ascii() {
         // SAFETY: ASCII bytes are valid UTF-8.
@@ -294,6 +307,7 @@ impl<'a> Lead<'a> {
 
     /// A str (SHORT_BINUNICODE or BINUNICODE) and its memo entry, if
     /// any: valid UTF-8 only (a lone surrogate gives `None`).
+    #[inline]
     pub(crate) fn str(&mut self) -> Option<&'a str> {
         let n = match self.r.u8()? {
             op::SHORT_BINUNICODE => u64::from(self.r.u8()?),
@@ -306,6 +320,7 @@ impl<'a> Lead<'a> {
     }
 
     /// `None` (the NONE opcode) if that comes next.
+    #[inline]
     pub(crate) fn none(&mut self) -> bool {
         let yes = self.r.data.get(self.r.pos) == Some(&op::NONE);
         if yes {
@@ -315,6 +330,7 @@ impl<'a> Lead<'a> {
     }
 
     /// Skips the memo opcode after an item, counting it.
+    #[inline]
     fn memoized(&mut self) {
         let skip = match self.r.data.get(self.r.pos) {
             Some(&op::MEMOIZE) => 1,
@@ -495,6 +511,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn take(&mut self, n: u64) -> Option<&'a [u8]> {
         let n = usize::try_from(n).ok()?;
         let s = self.data.get(self.pos..self.pos.checked_add(n)?)?;
@@ -502,18 +519,22 @@ impl<'a> Reader<'a> {
         Some(s)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N as u64)?.try_into().ok()
     }
 
+    #[inline]
     fn u8(&mut self) -> Option<u8> {
         Some(self.array::<1>()?[0])
     }
 
+    #[inline]
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.array()?))
     }
