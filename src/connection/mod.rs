@@ -282,18 +282,36 @@ impl Connection {
 
     /// Sends the message `encode` appends to the buffer it is given.
     pub(crate) fn send_encoded(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+        self.send_encoded_if(|frame| {
+            encode(frame);
+            true
+        })
+        .map(drop)
+    }
+
+    /// [`send_encoded`](Self::send_encoded) when `encode` says so: it
+    /// appends the message and answers `true`, or answers `false` and
+    /// nothing is sent (whatever it appended is dropped). Whether it sent.
+    pub(crate) fn send_encoded_if(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> Result<bool> {
         self.check_writable()?;
         // Pickled straight into the reused frame buffer, after room for the header.
         let mut frame = std::mem::take(&mut *self.wbuf.borrow_mut());
         frame.clear();
         frame.extend_from_slice(&[0; 4]);
-        encode(&mut frame);
-        let r = match i32::try_from(frame.len() - 4) {
-            Ok(len) => {
-                frame[..4].copy_from_slice(&len.to_be_bytes());
-                self.write_all(&frame)
+        let r = if !encode(&mut frame) {
+            Ok(false)
+        } else {
+            match i32::try_from(frame.len() - 4) {
+                Ok(len) => {
+                    frame[..4].copy_from_slice(&len.to_be_bytes());
+                    self.write_all(&frame)
+                }
+                Err(_) => self.send_frame(&frame[4..], &[]),
             }
-            Err(_) => self.send_frame(&frame[4..], &[]),
+            .map(|()| true)
         };
         if frame.capacity() <= BUF_SIZE {
             *self.wbuf.borrow_mut() = frame;

@@ -99,9 +99,11 @@ fn send_request(
 /// or `Err` with any other reply whole, for [`parse_reply`].
 fn recv_reply(conn: &Connection) -> Result<std::result::Result<Value, Value>> {
     conn.with_message(|bytes| {
-        match pickle::loads_outer_tuple::<_, 1>(bytes, &pickle::Limits::default(), false, 1, |l| {
-            l.str()
-        }) {
+        let limits = pickle::Limits::default();
+        if let Some(("#RETURN", v)) = pickle::loads_flat_pair(bytes, &limits) {
+            return Ok(Ok(v));
+        }
+        match pickle::loads_outer_tuple::<_, 1>(bytes, &limits, false, 1, |l| l.str()) {
             Some(("#RETURN", [v])) => Ok(Ok(v)),
             Some((tag, [v])) => Ok(Err(Value::Tuple(vec![Value::str(tag), v]))),
             None => pickle::loads(bytes)
@@ -281,6 +283,35 @@ impl Endpoint {
             Err(reply) => parse_reply(reply),
         }
     }
+
+    /// [`Endpoint::method_call`] with positional arguments only, given as
+    /// a Rust value, pickled straight into the connection's buffer when
+    /// they are leaves (see `dumps_flat_request_into`); `None` (nothing
+    /// sent) when they are not.
+    fn flat_call<A: Serialize + ?Sized>(
+        &self,
+        id: &str,
+        method: &str,
+        args: &A,
+    ) -> Result<Option<Reply>> {
+        let raw = with_thread_connection(self, |conn, pending| {
+            let sent = conn.send_encoded_if(|frame| {
+                crate::pickle::encode::dumps_flat_request_into(id, method, args, frame)
+            })?;
+            if pending {
+                accepted(conn)?;
+            }
+            if !sent {
+                return Ok(None);
+            }
+            recv_reply(conn).map(Some)
+        })?;
+        match raw {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(Reply::Value(v))),
+            Some(Err(reply)) => parse_reply(reply).map(Some),
+        }
+    }
 }
 
 /// One persistent connection per (thread, manager), as CPython's
@@ -288,6 +319,9 @@ impl Endpoint {
 struct ThreadConnection {
     pid: u32,
     conn: Connection,
+    /// The manager that opened it: a call through the same one (the
+    /// usual case) finds it by pointer, before comparing addresses.
+    opener: Endpoint,
 }
 
 thread_local! {
@@ -335,7 +369,9 @@ fn with_thread_connection<R>(
     let pid = crate::synchronize::my_pid();
     let cached = CONNECTIONS.with(|c| {
         let mut c = c.borrow_mut();
-        let i = c.iter().position(|e| e.0 == ep.address)?;
+        let i = c
+            .iter()
+            .position(|e| Arc::ptr_eq(&e.1.opener.0, &ep.0) || e.0 == ep.address)?;
         Some(c.swap_remove(i))
     });
     let (entry, pending) = match cached {
@@ -358,7 +394,14 @@ fn with_thread_connection<R>(
                 &[],
             )?;
             (
-                Box::new((ep.address.clone(), ThreadConnection { pid, conn })),
+                Box::new((
+                    ep.address.clone(),
+                    ThreadConnection {
+                        pid,
+                        conn,
+                        opener: ep.clone(),
+                    },
+                )),
                 true,
             )
         }
@@ -536,10 +579,15 @@ impl BaseProxy {
         args: Vec<Value>,
         kwds: Vec<(Value, Value)>,
     ) -> Result<R> {
-        match self
+        let reply = self
             .endpoint
-            .method_call(Some(&self.token.id), method, args, kwds)?
-        {
+            .method_call(Some(&self.token.id), method, args, kwds)?;
+        self.value_reply(method, reply)
+    }
+
+    /// A method's reply as the value it returned.
+    fn value_reply<R: DeserializeOwned>(&self, method: &str, reply: Reply) -> Result<R> {
+        match reply {
             Reply::Value(v) => decode(&self.endpoint, v),
             Reply::Proxy { typeid, id, .. } => {
                 // Do not leak the reference the server made for us.
@@ -605,7 +653,11 @@ impl BaseProxy {
         method: &str,
         args: &A,
     ) -> Result<R> {
-        self.call_method(method, args_of(args)?, vec![])
+        // Leaves (a key, an item, a number) go straight into the frame.
+        match self.endpoint.flat_call(&self.token.id, method, args)? {
+            Some(reply) => self.value_reply(method, reply),
+            None => self.call_method(method, args_of(args)?, vec![]),
+        }
     }
 
     /// A copy of the object itself (Python's `proxy._getvalue()`).

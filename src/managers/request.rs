@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
-use crate::pickle::{loads_outer_tuple, loads_with, Limits, PickleError, Value};
+use crate::pickle::{
+    loads_flat_request, loads_outer_tuple, loads_with, FlatArgs, Limits, PickleError, Value,
+};
 
 /// A request, checked for shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +112,55 @@ impl RequestRef<'_> {
             kwds: self.kwds,
         }
     }
+}
+
+/// A request in its commonest form (see [`decode_request_flat`]): its
+/// id and method name borrowed, its arguments in a [`FlatArgs`] of the
+/// caller's, no keyword arguments.
+pub(crate) struct FlatRequest<'a> {
+    /// The object's id; `None` for a server-level function.
+    pub(crate) ident: Option<&'a str>,
+    /// The method or server-level function.
+    pub(crate) method: &'a str,
+}
+
+impl<'a> FlatRequest<'a> {
+    /// As the [`RequestRef`] [`decode_request_ref`] gives for the same
+    /// bytes, with the arguments moved out of `args`.
+    pub(crate) fn into_ref(self, args: &mut FlatArgs) -> RequestRef<'a> {
+        RequestRef {
+            ident: self
+                .ident
+                .map_or(Ident::None, |s| Ident::Str(Cow::Borrowed(s))),
+            method: Cow::Borrowed(self.method),
+            args: args.take_vec(),
+            kwds: Vec::new(),
+        }
+    }
+}
+
+/// The request in `bytes` when it has the commonest form (a method call
+/// with up to three plain arguments and no keyword arguments, what a
+/// dict's get and set and a queue's put and get send), read in one
+/// straight pass into `args` (kept by the caller from one request to the
+/// next: no allocation but the arguments' own strs and bytes); `None` for
+/// any other request, which [`decode_request_ref`] then reads. It gives
+/// what [`decode_request_ref`] would. The arguments are leaves (None,
+/// bools, ints, floats, strs, bytes): no proxy is among them.
+pub(crate) fn decode_request_flat<'a>(
+    bytes: &'a [u8],
+    args: &mut FlatArgs,
+) -> Option<FlatRequest<'a>> {
+    decode_request_flat_with(bytes, &limits(), args)
+}
+
+fn decode_request_flat_with<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    args: &mut FlatArgs,
+) -> Option<FlatRequest<'a>> {
+    let (ident, method) = loads_flat_request(bytes, limits, args)?;
+    Some(FlatRequest { ident, method })
 }
 
 /// Why a request was refused; its `Display` is the last line of the
@@ -272,13 +323,17 @@ mod tests {
         assert_eq!(create.ident, Value::None);
         assert_eq!(create.method, "create");
         assert_eq!(create.args, vec![Value::str("Queue")]);
-        let put = decode_request(&unhex(
+        let put_bytes = unhex(
             "8004952600000000000000288c0c376637636439626131373130948c03707574948c066974656d2d319485947d9474942e",
-        ))
-        .unwrap();
+        );
+        let put = decode_request(&put_bytes).unwrap();
         assert_eq!(put.ident, Value::str("7f7cd9ba1710"));
         assert_eq!(put.args, vec![Value::str("item-1")]);
         assert!(put.kwds.is_empty());
+        // CPython's put is read by the flat reader, to the same request.
+        let mut args = FlatArgs::new();
+        let flat = decode_request_flat(&put_bytes, &mut args).expect("a flat request");
+        assert_eq!(flat.into_ref(&mut args).into_owned(), put);
     }
 
     /// Requests as CPython's pickler writes them at protocol 2 (BINUNICODE,
@@ -296,8 +351,8 @@ mod tests {
         b
     }
 
-    /// Wherever the one-pass request decoder answers, the full decoder
-    /// gives the same request: on requests made from every captured
+    /// Wherever the one-pass request decoder (or the flat one) answers,
+    /// the full decoder gives the same request: on requests made from every captured
     /// pickle, in the forms CPython and mp write, cut short and with each
     /// byte changed, under the default and under tight limits.
     #[test]
@@ -316,18 +371,43 @@ mod tests {
             }
         }
         assert!(values.len() > 30, "vectors found: {}", values.len());
-        let mut requests: Vec<Vec<u8>> = vec![
-            unhex("8004951a00000000000000284e8c06637265617465948c0551756575659485947d9474942e"),
-            unhex("8004952600000000000000288c0c376637636439626131373130948c03707574948c066974656d2d319485947d9474942e"),
-            protocol2("7f00", "__setitem__", b"K\x01"),
-            protocol2("7f00", "get", b"N"),
-        ];
         let idents = [
             Value::None,
             Value::str("7f7cd9ba1710"),
             Value::Int(3),
             Value::str("\u{e9}t\u{e9}"),
         ];
+        let mut requests: Vec<Vec<u8>> = vec![
+            unhex("8004951a00000000000000284e8c06637265617465948c0551756575659485947d9474942e"),
+            unhex("8004952600000000000000288c0c376637636439626131373130948c03707574948c066974656d2d319485947d9474942e"),
+            protocol2("7f00", "__setitem__", b"K\x01"),
+            protocol2("7f00", "get", b"N"),
+        ];
+        // The flat form's edges: no arguments, three of every leaf kind,
+        // four (one too many for it).
+        let leaves = [
+            Value::None,
+            Value::Bool(true),
+            Value::Int(-1),
+            Value::Int(70_000),
+            Value::int_from_le_bytes(&[0, 0, 0, 0, 0, 0, 0, 0, 0x40]),
+            Value::Float(2.5),
+            Value::str(""),
+            Value::str("x"),
+            Value::str("key-\u{e9}"),
+            Value::Bytes(b"by".to_vec()),
+        ];
+        for n in 0..=4 {
+            for i in 0..leaves.len() {
+                let args = (0..n).map(|j| leaves[(i + j) % leaves.len()].clone());
+                requests.push(crate::pickle::dumps(&Value::Tuple(vec![
+                    idents[i % 2].clone(),
+                    Value::str("put"),
+                    Value::Tuple(args.collect()),
+                    Value::Dict(vec![]),
+                ])));
+            }
+        }
         for (i, v) in values.iter().enumerate() {
             let ident = idents[i % idents.len()].clone();
             let kwds = if i % 3 == 0 {
@@ -354,7 +434,7 @@ mod tests {
             max_memo: 6,
             ..limits()
         };
-        let (mut fast, mut checked) = (0, 0);
+        let (mut fast, mut checked, mut flat_answered) = (0, 0, 0);
         let mut check = |data: &[u8]| {
             for l in [&limits(), &tight] {
                 checked += 1;
@@ -362,6 +442,12 @@ mod tests {
                 let got = decode_request_with(data, l).map(RequestRef::into_owned);
                 // Compared as text: a NaN is not equal to itself.
                 assert_eq!(format!("{got:?}"), format!("{full:?}"), "on {data:02x?}");
+                let mut args = FlatArgs::new();
+                if let Some(flat) = decode_request_flat_with(data, l, &mut args) {
+                    flat_answered += 1;
+                    let flat = Ok::<_, RequestError>(flat.into_ref(&mut args).into_owned());
+                    assert_eq!(format!("{flat:?}"), format!("{full:?}"), "on {data:02x?}");
+                }
                 let one_pass = loads_outer_tuple::<_, 2>(data, l, true, 2, |lead| {
                     let none = lead.none();
                     Some((none, if none { "" } else { lead.str()? }, lead.str()?))
@@ -392,8 +478,10 @@ mod tests {
             m.extend_from_slice(b"junk");
             check(&m);
         }
-        // The common forms really take the one-pass path.
+        // The common forms really take the one-pass path, and the flat
+        // one.
         assert!(fast * 20 > checked, "{fast} of {checked}");
+        assert!(flat_answered * 40 > checked, "{flat_answered} of {checked}");
     }
 
     #[test]

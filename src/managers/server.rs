@@ -49,12 +49,12 @@ use super::objects::{
 };
 use super::proxyref::{for_each_proxy, normalize_proxies, ProxyRef};
 use super::pyobj::py_repr;
-use super::request::{decode_request_ref, Ident, RequestRef};
+use super::request::{decode_request_flat, decode_request_ref, FlatRequest, Ident, RequestRef};
 use crate::connection::{
     authenticate_peer, Address, Connection, Listener, Waitable, DEFAULT_MAX_MESSAGE,
 };
 use crate::error::{Error, Result};
-use crate::pickle::Value;
+use crate::pickle::{FlatArgs, Value};
 
 /// The kinds of object the server can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +246,12 @@ impl Kind {
 
     /// Whether a client may call `method` on it.
     fn accepts(self, method: &str) -> bool {
+        // The commonest calls first, without a scan.
+        match (self, method) {
+            (Kind::Dict | Kind::List, "__getitem__" | "__setitem__") => return true,
+            (Kind::Queue, "get" | "put") => return true,
+            _ => {}
+        }
         self.exposed().contains(&method)
             || self.added_in_314().contains(&method)
             || self.mp_extensions().contains(&method)
@@ -392,6 +398,9 @@ pub struct Server {
     /// Hosted objects: name -> (ident, object); they live as long as the
     /// server.
     hosted: Mutex<Vec<HostedEntry>>,
+    /// Whether `hosted` has any (so a method call on a server with none
+    /// does not take its lock).
+    has_hosted: AtomicBool,
 }
 
 /// The traceback of an unknown typeid or object id.
@@ -546,6 +555,7 @@ impl Server {
             limits,
             per_conn: Mutex::new(HashMap::new()),
             hosted: Mutex::new(Vec::new()),
+            has_hosted: AtomicBool::new(false),
         })
     }
 
@@ -553,10 +563,10 @@ impl Server {
     /// name is), before [`Server::serve_forever`].
     pub fn host(&self, name: &str, obj: Arc<dyn Hosted>) {
         let ident = self.new_ident();
-        self.hosted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name.to_string(), ident, obj));
+        let mut hosted = self.hosted.lock().unwrap_or_else(|e| e.into_inner());
+        // Set before the entry shows: whoever finds it also sees the flag.
+        self.has_hosted.store(true, Ordering::SeqCst);
+        hosted.push((name.to_string(), ident, obj));
     }
 
     /// The hosted object called `name` (by_name) or with id `ident`.
@@ -1061,15 +1071,21 @@ impl Server {
             conn.wait_fd()
                 .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd)),
         );
+        // A flat request's arguments, kept from one to the next.
+        let mut args = FlatArgs::new();
         loop {
             // Decoded and served straight from the read buffer: the id and
             // method name stay borrowed from it.
             let reply = conn.with_message(|bytes| {
-                let request = decode_request_ref(bytes);
                 // The client has rebuilt (and incref'ed) what the last reply
                 // carried before it could send this.
                 self.release(std::mem::take(&mut session.holds));
-                match request {
+                if let Some(req) = decode_request_flat(bytes, &mut args) {
+                    let reply = self.flat_call(req, &mut args, session);
+                    args.clear();
+                    return reply;
+                }
+                match decode_request_ref(bytes) {
                     Ok(req) => self.method_call(req, session),
                     Err(e) => traceback(e),
                 }
@@ -1149,38 +1165,87 @@ impl Server {
             Ident::Str(s) => s.as_ref(),
             other => return traceback(format!("KeyError: {}", py_repr(&other.to_value()))),
         };
-        let method: &str = &method;
-        if let Some((_, hosted)) = self.hosted_find(ident, false) {
-            if !hosted.exposed().contains(&method) {
-                return attribute_traceback(
-                    &format!(
-                        "method {} is not in exposed={}",
-                        py_repr(&Value::str(method)),
-                        py_repr(&Self::hosted_exposed(&*hosted))
-                    ),
-                    method,
-                );
+        self.object_call(ident, &method, &mut args, &mut kwds, true, session)
+    }
+
+    /// [`Server::method_call`] for a request in the flat form: its
+    /// arguments are leaves, so there is no proxy to look for in them.
+    fn flat_call(&self, req: FlatRequest<'_>, args: &mut FlatArgs, session: &mut Session) -> Reply {
+        let Some(ident) = req.ident else {
+            return self.method_call(req.into_ref(args), session);
+        };
+        let (args, kwds) = args.parts();
+        self.object_call(ident, req.method, args, kwds, false, session)
+    }
+
+    /// Calls `method` of the object `ident` (a hosted one or one of the
+    /// table's); `proxies`: whether `args` and `kwds` may hold proxies
+    /// (pinned for the call, see [`Server::call_refs`]).
+    fn object_call(
+        &self,
+        ident: &str,
+        method: &str,
+        args: &mut [Value],
+        kwds: &mut Value,
+        proxies: bool,
+        session: &mut Session,
+    ) -> Reply {
+        if self.has_hosted.load(Ordering::SeqCst) {
+            if let Some(reply) = self.hosted_call(ident, method, args, session) {
+                return reply;
             }
-            return match hosted.call(method, args, session.id) {
-                Ok(v) => Reply::Return(v),
-                Err(line) => traceback(line),
-            };
         }
         let Some(obj) = self.objects().get(ident).map(|e| e.obj.clone()) else {
             return key_error_traceback(ident);
         };
-        let refs = match self.call_refs(&mut args, &mut kwds) {
-            Ok(refs) => refs,
-            Err(r) => return r,
+        let refs = if proxies {
+            match self.call_refs(args, kwds) {
+                Ok(refs) => refs,
+                Err(r) => return r,
+            }
+        } else {
+            CallRefs::new(HashSet::new())
         };
-        let reply = self.call(&obj, method, &mut args, &kwds, &refs, session.id);
+        let reply = self.call(&obj, method, args, kwds, &refs, session.id);
         session.holds.append(&mut refs.holds.borrow_mut());
         self.finish(refs);
         reply
     }
 
+    /// A call of a hosted object's method, if `ident` is one.
+    fn hosted_call(
+        &self,
+        ident: &str,
+        method: &str,
+        args: &mut [Value],
+        session: &Session,
+    ) -> Option<Reply> {
+        let (_, hosted) = self.hosted_find(ident, false)?;
+        if !hosted.exposed().contains(&method) {
+            return Some(attribute_traceback(
+                &format!(
+                    "method {} is not in exposed={}",
+                    py_repr(&Value::str(method)),
+                    py_repr(&Self::hosted_exposed(&*hosted))
+                ),
+                method,
+            ));
+        }
+        let args = args
+            .iter_mut()
+            .map(|a| std::mem::replace(a, Value::None))
+            .collect();
+        Some(match hosted.call(method, args, session.id) {
+            Ok(v) => Reply::Return(v),
+            Err(line) => traceback(line),
+        })
+    }
+
     /// After a request: drops what the object let go, and the pins.
     fn finish(&self, refs: CallRefs) {
+        if refs.pinned.is_empty() && refs.drops.borrow().is_empty() {
+            return;
+        }
         self.release(refs.drops.into_inner());
         self.release(refs.pinned.into_iter().collect());
     }

@@ -122,6 +122,541 @@ pub(crate) fn dumps_request_into(
     });
 }
 
+/// [`dumps_request_into`] for a method call with positional arguments
+/// only, given as a Rust value (a tuple: its items; `()`: none; anything
+/// else: the one argument, as `to_value` would make them): when each
+/// argument is a leaf (None, a bool, an int, a float, a str or bytes)
+/// and the whole fits in one frame, the bytes
+/// [`dumps_request_into`] writes, written straight from the Rust value
+/// (no [`Value`], no encoder). Anything else writes nothing and gives
+/// `false`: encode through [`Value`]s then.
+pub(crate) fn dumps_flat_request_into<A: serde::Serialize + ?Sized>(
+    ident: &str,
+    method: &str,
+    args: &A,
+    out: &mut Vec<u8>,
+) -> bool {
+    let start = out.len();
+    out.extend_from_slice(&[op::PROTO, 4, op::FRAME, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let content = out.len();
+    out.push(op::MARK);
+    let mut w = flat::Leaves::new(out);
+    let written =
+        w.str(ident).is_ok() && w.str(method).is_ok() && args.serialize(flat::Args(&mut w)).is_ok();
+    let len = out.len() - content + 5;
+    if !written || len >= FRAME_SIZE_TARGET {
+        out.truncate(start);
+        return false;
+    }
+    out.extend_from_slice(&[
+        op::EMPTY_DICT,
+        op::MEMOIZE,
+        op::TUPLE,
+        op::MEMOIZE,
+        op::STOP,
+    ]);
+    out[content - 8..content].copy_from_slice(&(len as u64).to_le_bytes());
+    true
+}
+
+/// The serializers of [`dumps_flat_request_into`].
+mod flat {
+    use serde::ser::{self, Impossible, Serialize};
+
+    use super::{minimal_twos, op, sized_header, Singletons, Value};
+
+    /// Not a flat request: encode it the general way.
+    #[derive(Debug)]
+    pub(super) struct NotFlat;
+
+    impl std::fmt::Display for NotFlat {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("not a flat request")
+        }
+    }
+
+    impl std::error::Error for NotFlat {}
+
+    impl ser::Error for NotFlat {
+        fn custom<T: std::fmt::Display>(_: T) -> NotFlat {
+            NotFlat
+        }
+    }
+
+    /// Writes leaves as the encoder's `save` does.
+    pub(super) struct Leaves<'o> {
+        pub(super) out: &'o mut Vec<u8>,
+        /// Memo entries made so far.
+        pub(super) memo: u32,
+        /// The singleton strs and bytes written (their slot, memo index):
+        /// a repeat is a BINGET, as the encoder writes it.
+        pub(super) singletons: [(u16, u32); 4],
+        pub(super) n_singletons: usize,
+    }
+
+    impl<'o> Leaves<'o> {
+        pub(super) fn new(out: &'o mut Vec<u8>) -> Leaves<'o> {
+            Leaves {
+                out,
+                memo: 0,
+                singletons: [(0, 0); 4],
+                n_singletons: 0,
+            }
+        }
+
+        pub(super) fn memoize(&mut self) {
+            self.out.push(op::MEMOIZE);
+            self.memo += 1;
+        }
+
+        pub(super) fn str(&mut self, s: &str) -> Result<(), NotFlat> {
+            self.payload(
+                s.as_bytes(),
+                Singletons::str_slot(s.as_bytes()),
+                [op::SHORT_BINUNICODE, op::BINUNICODE, op::BINUNICODE8],
+            )
+        }
+
+        fn payload(&mut self, b: &[u8], slot: Option<u16>, ops: [u8; 3]) -> Result<(), NotFlat> {
+            if let Some(slot) = slot {
+                let seen = &self.singletons[..self.n_singletons];
+                if let Some(&(_, i)) = seen.iter().find(|(s, _)| *s == slot) {
+                    // A few memo entries: the index fits in a byte.
+                    self.out.extend_from_slice(&[op::BINGET, i as u8]);
+                    return Ok(());
+                }
+                if self.n_singletons == self.singletons.len() {
+                    return Err(NotFlat);
+                }
+                self.singletons[self.n_singletons] = (slot, self.memo);
+                self.n_singletons += 1;
+            }
+            match u8::try_from(b.len()) {
+                // The usual: opcode, length byte, payload, MEMOIZE, with one
+                // reservation.
+                Ok(n) => {
+                    self.out.reserve(b.len() + 3);
+                    self.out.extend_from_slice(&[ops[0], n]);
+                    self.out.extend_from_slice(b);
+                    self.out.push(op::MEMOIZE);
+                    self.memo += 1;
+                }
+                Err(_) => {
+                    let header = sized_header(b.len(), ops[0], ops[1], ops[2]);
+                    self.out.extend_from_slice(header.as_slice());
+                    self.out.extend_from_slice(b);
+                    self.memoize();
+                }
+            }
+            Ok(())
+        }
+
+        fn int(&mut self, v: Value) {
+            let i = match v {
+                Value::Int(i) => i,
+                Value::BigInt(b) => match Value::int_from_le_bytes(minimal_twos(&b)) {
+                    Value::Int(i) => i,
+                    _ => return self.long(minimal_twos(&b)),
+                },
+                _ => unreachable!("an int"),
+            };
+            match i {
+                0..=0xff => self.out.extend_from_slice(&[op::BININT1, i as u8]),
+                0x100..=0xffff => {
+                    self.out.push(op::BININT2);
+                    self.out.extend_from_slice(&(i as u16).to_le_bytes());
+                }
+                _ => match i32::try_from(i) {
+                    Ok(i) => {
+                        self.out.push(op::BININT);
+                        self.out.extend_from_slice(&i.to_le_bytes());
+                    }
+                    Err(_) => self.long(minimal_twos(&i.to_le_bytes())),
+                },
+            }
+        }
+
+        fn long(&mut self, min: &[u8]) {
+            match u8::try_from(min.len()) {
+                Ok(n) => self.out.extend_from_slice(&[op::LONG1, n]),
+                Err(_) => {
+                    self.out.push(op::LONG4);
+                    self.out
+                        .extend_from_slice(&(min.len() as i32).to_le_bytes());
+                }
+            }
+            self.out.extend_from_slice(min);
+        }
+    }
+
+    /// Serializes one argument, a leaf.
+    pub(super) struct Leaf<'a, 'o>(pub(super) &'a mut Leaves<'o>);
+
+    impl ser::Serializer for Leaf<'_, '_> {
+        type Ok = ();
+        type Error = NotFlat;
+        type SerializeSeq = Impossible<(), NotFlat>;
+        type SerializeTuple = Impossible<(), NotFlat>;
+        type SerializeTupleStruct = Impossible<(), NotFlat>;
+        type SerializeTupleVariant = Impossible<(), NotFlat>;
+        type SerializeMap = Impossible<(), NotFlat>;
+        type SerializeStruct = Impossible<(), NotFlat>;
+        type SerializeStructVariant = Impossible<(), NotFlat>;
+
+        fn serialize_bool(self, v: bool) -> Result<(), NotFlat> {
+            self.0.out.push(if v { op::NEWTRUE } else { op::NEWFALSE });
+            Ok(())
+        }
+        fn serialize_i8(self, v: i8) -> Result<(), NotFlat> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i16(self, v: i16) -> Result<(), NotFlat> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i32(self, v: i32) -> Result<(), NotFlat> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i64(self, v: i64) -> Result<(), NotFlat> {
+            self.0.int(Value::Int(v));
+            Ok(())
+        }
+        fn serialize_i128(self, v: i128) -> Result<(), NotFlat> {
+            self.0.int(Value::from_i128(v));
+            Ok(())
+        }
+        fn serialize_u8(self, v: u8) -> Result<(), NotFlat> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_u16(self, v: u16) -> Result<(), NotFlat> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_u32(self, v: u32) -> Result<(), NotFlat> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_u64(self, v: u64) -> Result<(), NotFlat> {
+            self.serialize_u128(v.into())
+        }
+        fn serialize_u128(self, v: u128) -> Result<(), NotFlat> {
+            self.0.int(Value::from_u128(v));
+            Ok(())
+        }
+        fn serialize_f32(self, v: f32) -> Result<(), NotFlat> {
+            self.serialize_f64(v.into())
+        }
+        fn serialize_f64(self, v: f64) -> Result<(), NotFlat> {
+            self.0.out.push(op::BINFLOAT);
+            self.0.out.extend_from_slice(&v.to_be_bytes());
+            Ok(())
+        }
+        fn serialize_char(self, v: char) -> Result<(), NotFlat> {
+            self.0.str(v.encode_utf8(&mut [0; 4]))
+        }
+        fn serialize_str(self, v: &str) -> Result<(), NotFlat> {
+            self.0.str(v)
+        }
+        fn serialize_bytes(self, v: &[u8]) -> Result<(), NotFlat> {
+            self.0.payload(
+                v,
+                Singletons::bytes_slot(v),
+                [op::SHORT_BINBYTES, op::BINBYTES, op::BINBYTES8],
+            )
+        }
+        fn serialize_none(self) -> Result<(), NotFlat> {
+            self.serialize_unit()
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), NotFlat> {
+            value.serialize(self)
+        }
+        fn serialize_unit(self) -> Result<(), NotFlat> {
+            self.0.out.push(op::NONE);
+            Ok(())
+        }
+        fn serialize_unit_struct(self, _name: &'static str) -> Result<(), NotFlat> {
+            self.serialize_unit()
+        }
+        fn serialize_unit_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+        ) -> Result<(), NotFlat> {
+            self.0.str(variant)
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            name: &'static str,
+            value: &T,
+        ) -> Result<(), NotFlat> {
+            if name == crate::pickle::PROXY_NEWTYPE {
+                return Err(NotFlat);
+            }
+            value.serialize(self)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _value: &T,
+        ) -> Result<(), NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_tuple_struct(
+            self,
+            _name: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeTupleStruct, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_tuple_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeTupleVariant, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_struct(
+            self,
+            _name: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeStruct, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_struct_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeStructVariant, NotFlat> {
+            Err(NotFlat)
+        }
+    }
+
+    /// Serializes the arguments: a tuple of leaves, `()` or one leaf.
+    pub(super) struct Args<'a, 'o>(pub(super) &'a mut Leaves<'o>);
+
+    /// The items of an argument tuple being written.
+    pub(super) struct Items<'a, 'o> {
+        leaves: &'a mut Leaves<'o>,
+        len: usize,
+        written: usize,
+    }
+
+    impl ser::SerializeTuple for Items<'_, '_> {
+        type Ok = ();
+        type Error = NotFlat;
+        fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NotFlat> {
+            self.written += 1;
+            value.serialize(Leaf(self.leaves))
+        }
+        fn end(self) -> Result<(), NotFlat> {
+            if self.written != self.len {
+                return Err(NotFlat);
+            }
+            let l = self.leaves;
+            match self.len {
+                0 => l.out.push(op::EMPTY_TUPLE),
+                n @ 1..=3 => {
+                    l.out.push(op::TUPLE1 + (n as u8 - 1));
+                    l.memoize();
+                }
+                _ => {
+                    l.out.push(op::TUPLE);
+                    l.memoize();
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl ser::SerializeTupleStruct for Items<'_, '_> {
+        type Ok = ();
+        type Error = NotFlat;
+        fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NotFlat> {
+            ser::SerializeTuple::serialize_element(self, value)
+        }
+        fn end(self) -> Result<(), NotFlat> {
+            ser::SerializeTuple::end(self)
+        }
+    }
+
+    impl<'a, 'o> Args<'a, 'o> {
+        /// One argument, not a tuple: `(arg,)`.
+        fn one(self, f: impl FnOnce(Leaf<'_, 'o>) -> Result<(), NotFlat>) -> Result<(), NotFlat> {
+            f(Leaf(&mut *self.0))?;
+            self.0.out.push(op::TUPLE1);
+            self.0.memoize();
+            Ok(())
+        }
+
+        fn items(self, len: usize) -> Items<'a, 'o> {
+            if len > 3 {
+                self.0.out.push(op::MARK);
+            }
+            Items {
+                leaves: self.0,
+                len,
+                written: 0,
+            }
+        }
+    }
+
+    impl<'a, 'o> ser::Serializer for Args<'a, 'o> {
+        type Ok = ();
+        type Error = NotFlat;
+        type SerializeSeq = Impossible<(), NotFlat>;
+        type SerializeTuple = Items<'a, 'o>;
+        type SerializeTupleStruct = Items<'a, 'o>;
+        type SerializeTupleVariant = Impossible<(), NotFlat>;
+        type SerializeMap = Impossible<(), NotFlat>;
+        type SerializeStruct = Impossible<(), NotFlat>;
+        type SerializeStructVariant = Impossible<(), NotFlat>;
+
+        fn serialize_bool(self, v: bool) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_bool(v))
+        }
+        fn serialize_i8(self, v: i8) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_i8(v))
+        }
+        fn serialize_i16(self, v: i16) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_i16(v))
+        }
+        fn serialize_i32(self, v: i32) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_i32(v))
+        }
+        fn serialize_i64(self, v: i64) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_i64(v))
+        }
+        fn serialize_i128(self, v: i128) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_i128(v))
+        }
+        fn serialize_u8(self, v: u8) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_u8(v))
+        }
+        fn serialize_u16(self, v: u16) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_u16(v))
+        }
+        fn serialize_u32(self, v: u32) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_u32(v))
+        }
+        fn serialize_u64(self, v: u64) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_u64(v))
+        }
+        fn serialize_u128(self, v: u128) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_u128(v))
+        }
+        fn serialize_f32(self, v: f32) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_f32(v))
+        }
+        fn serialize_f64(self, v: f64) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_f64(v))
+        }
+        fn serialize_char(self, v: char) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_char(v))
+        }
+        fn serialize_str(self, v: &str) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_str(v))
+        }
+        fn serialize_bytes(self, v: &[u8]) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_bytes(v))
+        }
+        // None, `()` and unit structs are `to_value`'s None: no arguments.
+        fn serialize_none(self) -> Result<(), NotFlat> {
+            self.serialize_unit()
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), NotFlat> {
+            value.serialize(self)
+        }
+        fn serialize_unit(self) -> Result<(), NotFlat> {
+            self.0.out.push(op::EMPTY_TUPLE);
+            Ok(())
+        }
+        fn serialize_unit_struct(self, _name: &'static str) -> Result<(), NotFlat> {
+            self.serialize_unit()
+        }
+        fn serialize_unit_variant(
+            self,
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+        ) -> Result<(), NotFlat> {
+            self.one(|l| l.serialize_unit_variant(name, index, variant))
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            name: &'static str,
+            value: &T,
+        ) -> Result<(), NotFlat> {
+            if name == crate::pickle::PROXY_NEWTYPE {
+                return Err(NotFlat);
+            }
+            value.serialize(self)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _value: &T,
+        ) -> Result<(), NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_tuple(self, len: usize) -> Result<Items<'a, 'o>, NotFlat> {
+            Ok(self.items(len))
+        }
+        fn serialize_tuple_struct(
+            self,
+            _name: &'static str,
+            len: usize,
+        ) -> Result<Items<'a, 'o>, NotFlat> {
+            Ok(self.items(len))
+        }
+        fn serialize_tuple_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeTupleVariant, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_struct(
+            self,
+            _name: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeStruct, NotFlat> {
+            Err(NotFlat)
+        }
+        fn serialize_struct_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeStructVariant, NotFlat> {
+            Err(NotFlat)
+        }
+    }
+}
+
 fn encode_into<'v>(out: &mut Vec<u8>, save: impl FnOnce(&mut Encoder<'v>)) {
     out.extend_from_slice(&[op::PROTO, 4]);
     let mut e = Encoder {
@@ -615,6 +1150,94 @@ mod tests {
                 assert_eq!(direct, built);
             }
         }
+    }
+
+    /// The request `dumps_flat_request_into` writes for `args`, if it
+    /// writes one, is byte for byte what the encoder writes for the same
+    /// arguments made `Value`s (as the client's `args_of` makes them);
+    /// whether it wrote one.
+    fn flat_matches<A: serde::Serialize + ?Sized>(args: &A) -> bool {
+        let items = match crate::pickle::to_value(args).unwrap() {
+            Value::Tuple(items) => items,
+            Value::None => vec![],
+            one => vec![one],
+        };
+        let mut wrote = false;
+        for (ident, method) in [("7f01", "__setitem__"), ("x", "é")] {
+            let mut flat = vec![9];
+            let ok = dumps_flat_request_into(ident, method, args, &mut flat);
+            if !ok {
+                assert_eq!(flat, [9], "nothing is left when it gives up");
+                continue;
+            }
+            wrote = true;
+            let mut built = vec![9];
+            dumps_request_into(Some(ident), method, &items, &[], &mut built);
+            assert_eq!(flat, built, "{items:?}");
+        }
+        wrote
+    }
+
+    #[test]
+    fn a_flat_request_is_the_request_pickled() {
+        #[derive(serde::Serialize)]
+        enum E {
+            Unit,
+            New(i32),
+        }
+        #[derive(serde::Serialize)]
+        struct N(&'static str);
+        #[derive(serde::Serialize)]
+        struct U;
+        let long = "z".repeat(300);
+        let huge = "z".repeat(70_000);
+        // Leaves, one at a time and in tuples.
+        assert!(flat_matches(&()));
+        assert!(flat_matches(&("k",)));
+        assert!(flat_matches(&("k", 7i64)));
+        assert!(flat_matches(&("k", "k", "é", "é")));
+        assert!(flat_matches(&(b'k', 'k', 'é', "é", "")));
+        assert!(flat_matches(&"key"));
+        assert!(flat_matches(&5u8));
+        assert!(flat_matches(&(long.as_str(), 1.5f64, 2.5f32, true, false)));
+        assert!(flat_matches(&(None::<i32>, Some(3), U, N("n"), E::Unit)));
+        assert!(flat_matches(&Some(("a", "b"))));
+        assert!(flat_matches(&N("newtype")));
+        for i in [
+            0i128,
+            255,
+            256,
+            65_535,
+            65_536,
+            -1,
+            i128::from(i32::MIN),
+            i128::from(i32::MAX) + 1,
+            i128::from(i64::MIN),
+            i128::from(i64::MAX),
+            i128::MIN,
+            i128::MAX,
+        ] {
+            assert!(flat_matches(&(i,)));
+            if let Ok(i) = i64::try_from(i) {
+                assert!(flat_matches(&(i, i)));
+            }
+        }
+        for u in [0u128, u128::from(u64::MAX), u128::MAX] {
+            assert!(flat_matches(&(u, u64::try_from(u).unwrap_or(1))));
+        }
+        let bytes = serde_bytes::Bytes::new(b"by");
+        let one = serde_bytes::Bytes::new(b"b");
+        let none = serde_bytes::Bytes::new(b"");
+        assert!(flat_matches(&(bytes, one, one, none)));
+        // Five distinct singletons: past what it keeps track of.
+        assert!(!flat_matches(&("a", "b", "c", "d", "e")));
+        // Not leaves, or not in one frame: the general encoder's.
+        assert!(!flat_matches(&(vec![1, 2],)));
+        assert!(!flat_matches(&vec![1, 2]));
+        assert!(!flat_matches(&(("nested", 1),)));
+        assert!(!flat_matches(&(E::New(1),)));
+        assert!(!flat_matches(&(huge.as_str(),)));
+        assert!(!flat_matches(&std::collections::BTreeMap::from([(1, 2)])));
     }
 
     #[test]

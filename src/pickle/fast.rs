@@ -75,20 +75,7 @@ pub(crate) fn loads_outer_tuple<'a, P, const N: usize>(
     strs: usize,
     lead: impl FnOnce(&mut Lead<'a>) -> Option<P>,
 ) -> Option<(P, [Value; N])> {
-    let mut l = Lead {
-        r: Reader { data, pos: 0 },
-        memo: 0,
-    };
-    if l.r.u8()? != op::PROTO || l.r.u8()? > 5 {
-        return None;
-    }
-    if l.r.data.get(l.r.pos) == Some(&op::FRAME) {
-        l.r.pos += 1;
-        let n = l.r.u64()?;
-        if n > (data.len() - l.r.pos) as u64 {
-            return None;
-        }
-    }
+    let mut l = Lead::after_header(data)?;
     if mark && l.r.u8()? != op::MARK {
         return None;
     }
@@ -135,9 +122,155 @@ pub(crate) fn loads_outer_tuple<'a, P, const N: usize>(
     None
 }
 
+/// Up to [`FlatArgs::MAX`] values held inline: a request's arguments
+/// without a `Vec` of their own.
+pub(crate) struct FlatArgs {
+    items: [Value; FlatArgs::MAX],
+    len: usize,
+    /// The keyword arguments: always an empty dict.
+    kwds: Value,
+}
+
+impl FlatArgs {
+    /// The most arguments held.
+    pub(crate) const MAX: usize = 3;
+
+    /// None yet.
+    pub(crate) fn new() -> FlatArgs {
+        FlatArgs {
+            items: [Value::None, Value::None, Value::None],
+            len: 0,
+            kwds: Value::Dict(Vec::new()),
+        }
+    }
+
+    /// Drops the arguments, for the next request.
+    pub(crate) fn clear(&mut self) {
+        for v in &mut self.items[..self.len] {
+            if !matches!(v, Value::None) {
+                *v = Value::None;
+            }
+        }
+        self.len = 0;
+        if !matches!(&self.kwds, Value::Dict(d) if d.is_empty()) {
+            self.kwds = Value::Dict(Vec::new());
+        }
+    }
+
+    /// The arguments, to use or move out of, and the keyword arguments
+    /// (an empty dict, kept from one request to the next rather than made
+    /// and dropped for each).
+    pub(crate) fn parts(&mut self) -> (&mut [Value], &mut Value) {
+        (&mut self.items[..self.len], &mut self.kwds)
+    }
+
+    /// The arguments as a `Vec` (moved out: none are left).
+    pub(crate) fn take_vec(&mut self) -> Vec<Value> {
+        let n = std::mem::take(&mut self.len);
+        self.items[..n]
+            .iter_mut()
+            .map(|v| std::mem::replace(v, Value::None))
+            .collect()
+    }
+}
+
+/// A manager request `(ident, method, args, kwds)` in its commonest form,
+/// read straight through, without the value stacks: `ident` None or a
+/// str, `method` a str (both valid UTF-8, borrowed from `data`), `args` a
+/// tuple of at most [`FlatArgs::MAX`] leaves (None, bools, ints, floats,
+/// strs, bytes: nothing that can be or hold a proxy), `kwds` an empty
+/// dict; each item memoized or not, in any of the pickler's forms
+/// (MEMOIZE, BINPUT, LONG_BINPUT), nothing after STOP. `None` for
+/// anything else, or when `limits` are tighter than such a request needs:
+/// the caller then decodes as usual. What answers here is what the full
+/// decoder reads. The arguments go into `args` (cleared first), which a
+/// caller keeps from one request to the next.
+pub(crate) fn loads_flat_request<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+    args: &mut FlatArgs,
+) -> Option<(Option<&'a str>, &'a str)> {
+    args.clear();
+    // The most such a request takes: a MARK, 5 values on the stack at
+    // once, 8 values and memo entries, nesting 2 deep.
+    if limits.max_marks < 1
+        || limits.max_stack < 8
+        || limits.max_values < 8
+        || limits.max_memo < 8
+        || limits.max_depth < 2
+    {
+        return None;
+    }
+    let mut l = Lead::after_header(data)?;
+    if l.r.u8()? != op::MARK {
+        return None;
+    }
+    let ident = if l.none() { None } else { Some(l.str()?) };
+    let method = l.str()?;
+    let mut code = l.r.u8()?;
+    if code != op::EMPTY_TUPLE {
+        while !(op::TUPLE1..=op::TUPLE3).contains(&code) {
+            let slot = args.items.get_mut(args.len)?;
+            // The slot is None (cleared): nothing to drop.
+            match std::mem::replace(slot, l.r.scalar(code)?) {
+                Value::None => {}
+                other => drop(other),
+            }
+            args.len += 1;
+            l.memoized();
+            code = l.r.u8()?;
+        }
+        if usize::from(code - op::TUPLE1) + 1 != args.len {
+            return None;
+        }
+    }
+    l.memoized();
+    if l.r.u8()? != op::EMPTY_DICT {
+        return None;
+    }
+    l.memoized();
+    if l.r.u8()? != op::TUPLE {
+        return None;
+    }
+    l.memoized();
+    if l.r.u8()? != op::STOP || l.r.pos != data.len() {
+        return None;
+    }
+    Some((ident, method))
+}
+
+/// A `(str, leaf)` pair as the outermost object, what a manager's
+/// `('#RETURN', result)` reply is when the result is None, a bool, an int,
+/// a float, a str or bytes: `PROTO [FRAME] str [memo] leaf [memo] TUPLE2
+/// [memo] STOP`, read straight through with the str borrowed. `None` for
+/// anything else, or when `limits` are tighter than such a pair needs:
+/// then [`loads_outer_tuple`] or the full decoder decide. What answers
+/// here is what the full decoder reads.
+pub(crate) fn loads_flat_pair<'a>(data: &'a [u8], limits: &Limits) -> Option<(&'a str, Value)> {
+    // The most it takes: 3 values and memo entries, 2 on the stack.
+    if limits.max_stack < 4 || limits.max_values < 4 || limits.max_memo < 4 || limits.max_depth < 1
+    {
+        return None;
+    }
+    let mut l = Lead::after_header(data)?;
+    let tag = l.str()?;
+    let code = l.r.u8()?;
+    let v = l.r.scalar(code)?;
+    l.memoized();
+    if l.r.u8()? != op::TUPLE2 {
+        return None;
+    }
+    l.memoized();
+    if l.r.u8()? != op::STOP || l.r.pos != data.len() {
+        return None;
+    }
+    Some((tag, v))
+}
+
 /// `bytes` as text, if valid UTF-8. ASCII (ids, method names, most keys)
 /// is told by a plain check, a fraction of `from_utf8`'s cost on a short
 /// str.
+#[inline]
 fn utf8(bytes: &[u8]) -> Option<&str> {
     if bytes.is_ascii() {
         // SAFETY: ASCII bytes are valid UTF-8.
@@ -153,8 +286,28 @@ pub(crate) struct Lead<'a> {
 }
 
 impl<'a> Lead<'a> {
+    /// A reader past `PROTO [FRAME]` of `data`, if they are there.
+    fn after_header(data: &'a [u8]) -> Option<Lead<'a>> {
+        let mut l = Lead {
+            r: Reader { data, pos: 0 },
+            memo: 0,
+        };
+        if l.r.u8()? != op::PROTO || l.r.u8()? > 5 {
+            return None;
+        }
+        if l.r.data.get(l.r.pos) == Some(&op::FRAME) {
+            l.r.pos += 1;
+            let n = l.r.u64()?;
+            if n > (data.len() - l.r.pos) as u64 {
+                return None;
+            }
+        }
+        Some(l)
+    }
+
     /// A str (SHORT_BINUNICODE or BINUNICODE) and its memo entry, if
     /// any: valid UTF-8 only (a lone surrogate gives `None`).
+    #[inline]
     pub(crate) fn str(&mut self) -> Option<&'a str> {
         let n = match self.r.u8()? {
             op::SHORT_BINUNICODE => u64::from(self.r.u8()?),
@@ -167,6 +320,7 @@ impl<'a> Lead<'a> {
     }
 
     /// `None` (the NONE opcode) if that comes next.
+    #[inline]
     pub(crate) fn none(&mut self) -> bool {
         let yes = self.r.data.get(self.r.pos) == Some(&op::NONE);
         if yes {
@@ -176,6 +330,7 @@ impl<'a> Lead<'a> {
     }
 
     /// Skips the memo opcode after an item, counting it.
+    #[inline]
     fn memoized(&mut self) {
         let skip = match self.r.data.get(self.r.pos) {
             Some(&op::MEMOIZE) => 1,
@@ -264,41 +419,6 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks, run: bool) -> Optio
                 }
                 continue;
             }
-            op::NONE => Value::None,
-            op::NEWTRUE => Value::Bool(true),
-            op::NEWFALSE => Value::Bool(false),
-            op::BININT => Value::Int(i32::from_le_bytes(r.array()?).into()),
-            op::BININT1 => Value::Int(r.u8()?.into()),
-            op::BININT2 => Value::Int(u16::from_le_bytes(r.array()?).into()),
-            op::LONG1 => {
-                let n = r.u8()?;
-                Value::int_from_le_bytes(r.take(n.into())?)
-            }
-            op::BINFLOAT => Value::Float(f64::from_be_bytes(r.array()?)),
-            op::SHORT_BINUNICODE => {
-                let n = r.u8()?;
-                r.str(n.into())?
-            }
-            op::BINUNICODE => {
-                let n = r.u32()?;
-                r.str(n.into())?
-            }
-            op::BINUNICODE8 => {
-                let n = r.u64()?;
-                r.str(n)?
-            }
-            op::SHORT_BINBYTES => {
-                let n = r.u8()?;
-                Value::Bytes(r.take(n.into())?.to_vec())
-            }
-            op::BINBYTES => {
-                let n = r.u32()?;
-                Value::Bytes(r.take(n.into())?.to_vec())
-            }
-            op::BINBYTES8 => {
-                let n = r.u64()?;
-                Value::Bytes(r.take(n)?.to_vec())
-            }
             op::EMPTY_TUPLE => Value::Tuple(Vec::new()),
             op::EMPTY_LIST => Value::List(Vec::new()),
             op::EMPTY_DICT => Value::Dict(Vec::new()),
@@ -347,7 +467,7 @@ fn decode(data: &[u8], limits: &Limits, stacks: &mut Stacks, run: bool) -> Optio
                 *target_height = (*target_height).max(height);
                 continue;
             }
-            _ => return None,
+            _ => r.scalar(code)?,
         };
         values += 1;
         if values > limits.max_values || stack.len() >= limits.max_stack {
@@ -391,6 +511,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn take(&mut self, n: u64) -> Option<&'a [u8]> {
         let n = usize::try_from(n).ok()?;
         let s = self.data.get(self.pos..self.pos.checked_add(n)?)?;
@@ -398,18 +519,22 @@ impl<'a> Reader<'a> {
         Some(s)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N as u64)?.try_into().ok()
     }
 
+    #[inline]
     fn u8(&mut self) -> Option<u8> {
         Some(self.array::<1>()?[0])
     }
 
+    #[inline]
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.array()?))
     }
@@ -417,6 +542,49 @@ impl<'a> Reader<'a> {
     fn str(&mut self, n: u64) -> Option<Value> {
         let raw = self.take(n)?;
         PyStr::from_surrogatepass(raw.to_vec()).ok().map(Value::Str)
+    }
+
+    /// The value of a leaf opcode `code` (None, a bool, an int, a float, a
+    /// str or bytes) and its argument; `None` for any other opcode.
+    fn scalar(&mut self, code: u8) -> Option<Value> {
+        Some(match code {
+            op::NONE => Value::None,
+            op::NEWTRUE => Value::Bool(true),
+            op::NEWFALSE => Value::Bool(false),
+            op::BININT => Value::Int(i32::from_le_bytes(self.array()?).into()),
+            op::BININT1 => Value::Int(self.u8()?.into()),
+            op::BININT2 => Value::Int(u16::from_le_bytes(self.array()?).into()),
+            op::LONG1 => {
+                let n = self.u8()?;
+                Value::int_from_le_bytes(self.take(n.into())?)
+            }
+            op::BINFLOAT => Value::Float(f64::from_be_bytes(self.array()?)),
+            op::SHORT_BINUNICODE => {
+                let n = self.u8()?;
+                self.str(n.into())?
+            }
+            op::BINUNICODE => {
+                let n = self.u32()?;
+                self.str(n.into())?
+            }
+            op::BINUNICODE8 => {
+                let n = self.u64()?;
+                self.str(n)?
+            }
+            op::SHORT_BINBYTES => {
+                let n = self.u8()?;
+                Value::Bytes(self.take(n.into())?.to_vec())
+            }
+            op::BINBYTES => {
+                let n = self.u32()?;
+                Value::Bytes(self.take(n.into())?.to_vec())
+            }
+            op::BINBYTES8 => {
+                let n = self.u64()?;
+                Value::Bytes(self.take(n)?.to_vec())
+            }
+            _ => return None,
+        })
     }
 }
 
@@ -487,13 +655,20 @@ mod tests {
         // The common case really takes the fast path.
         assert!(answered * 20 > checked, "{answered} of {checked}");
 
-        // A `(tag, value)` pair read with its tag borrowed: wherever that
-        // answers, the full decoder reads the same pair.
-        let (mut answered, mut checked) = (0, 0);
+        // A `(tag, value)` pair read with its tag borrowed (or as a flat
+        // pair): wherever that answers, the full decoder reads the same
+        // pair.
+        let (mut answered, mut checked, mut flat) = (0, 0, 0);
         let mut check = |data: &[u8]| {
             for l in [&limits, &tight] {
                 checked += 1;
                 let pair = super::loads_outer_tuple::<_, 1>(data, l, false, 1, |lead| lead.str());
+                if let Some((tag, v)) = super::loads_flat_pair(data, l) {
+                    flat += 1;
+                    let full = loads_full(data, l).expect("the full decoder accepts it too");
+                    let want = Value::Tuple(vec![Value::str(tag), v]);
+                    assert_eq!(format!("{want:?}"), format!("{full:?}"), "on {data:02x?}");
+                }
                 if let Some((tag, [v])) = pair {
                     answered += 1;
                     let full = loads_full(data, l).expect("the full decoder accepts it too");
@@ -530,5 +705,6 @@ mod tests {
             }
         }
         assert!(answered * 20 > checked, "{answered} of {checked}");
+        assert!(flat * 100 > checked, "{flat} of {checked}");
     }
 }

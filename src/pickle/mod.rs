@@ -126,7 +126,7 @@ mod value;
 pub use de::from_value;
 pub use decode::{loads, loads_with};
 pub use encode::{dumps, dumps_into};
-pub(crate) use fast::loads_outer_tuple;
+pub(crate) use fast::{loads_flat_pair, loads_flat_request, loads_outer_tuple, FlatArgs};
 #[cfg(test)]
 pub(crate) use json::unhex;
 pub use json::{from_json, to_json};
