@@ -301,10 +301,16 @@ fn sigkill_while_the_subreaper_ends_leftovers_ends_them_too() {
     let m = marker();
     let _reaper = Reaper(m.clone());
     let script = format!("trap '' TERM; sleep {m} & echo $! >> {}", started.display());
+    // The run's spill directory goes in here: the sentinel removes it once
+    // it has ended the groups (before `_reaper`, whose pattern matches the
+    // sentinel's argv too, can end the sentinel).
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let mut child = mp()
         .args([
             "map", "-v", "-j", "1", "--grace", "1h", "--", "sh", "-c", &script,
         ])
+        .env("TMPDIR", &tmp)
         .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -332,5 +338,10 @@ fn sigkill_while_the_subreaper_ends_leftovers_ends_them_too() {
     signal(child.id() as i32, libc::SIGKILL);
     let _ = child.wait();
     assert_all_gone(&[left], &m, "mp map was SIGKILLed");
+    let empty = || std::fs::read_dir(&tmp).unwrap().next().is_none();
+    assert!(
+        common::wait_until(LIMIT, empty),
+        "the spill directory outlived the killed run"
+    );
     drop(stdin);
 }

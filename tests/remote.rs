@@ -67,9 +67,13 @@ fn remote_workers_and_local_slots_keep_order_statuses_and_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let addr = sock(dir.path());
     let log = dir.path().join("joblog");
+    // The workers' TMPDIR: empty again once they have exited.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let tmp_env = [("TMPDIR", tmp.to_str().unwrap())];
     // Workers first: they wait for the coordinator.
-    let w1 = worker(&addr, &["-j", "2", "--host", "w1"], &[]);
-    let w2 = worker(&addr, &["-j", "1", "--host", "w2"], &[]);
+    let w1 = worker(&addr, &["-j", "2", "--host", "w1"], &tmp_env);
+    let w2 = worker(&addr, &["-j", "1", "--host", "w2"], &tmp_env);
     let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
     let co = coordinator(
         &[
@@ -105,6 +109,11 @@ fn remote_workers_and_local_slots_keep_order_statuses_and_hosts() {
     let (f1, f2) = (w1.finish(LIMIT), w2.finish(LIMIT));
     assert_eq!(f1.code(), Some(0), "{}", f1.show());
     assert_eq!(f2.code(), Some(0), "{}", f2.show());
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "the workers left in TMPDIR: {left:?}");
     let joblog = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Vec<&str>> = joblog
         .lines()

@@ -1895,6 +1895,14 @@ fn connect(
 
 /// `mp worker`.
 pub fn run_worker_engine(args: WorkerArgs) -> Result<i32> {
+    let r = worker_engine(args);
+    // As `mp map` does on its way out: the spill directory goes (a worker
+    // killed outright leaves it to its sentinel).
+    signals::clean_up();
+    r
+}
+
+fn worker_engine(args: WorkerArgs) -> Result<i32> {
     // As `mp map`: fork the forkserver while this process has one thread.
     if args.start_method == mp::StartMethod::Forkserver {
         if let Err(e) = mp::prefork_forkserver() {
