@@ -215,10 +215,15 @@ fn start_child_and_die_by((conn, m, survive, sig): (Connection, String, bool, i3
 /// server's marker.
 type PreforkReport = (bool, bool, i32, i32, bool);
 
+/// Printed without a newline before `prefork_forkserver()`.
+const PREFORK_PENDING: &str = "[pending output]";
+
 /// Run by `main` when `MP_TEST_PREFORK` is set (a fresh, single-threaded
 /// run of this binary): forks the forkserver up front, starts a forkserver
 /// child through it, and prints the report on stdout.
 fn prefork_in_a_fresh_process() {
+    // Buffered (no newline yet) when the server is forked: written once.
+    print!("{PREFORK_PENDING}");
     let first = mp::prefork_forkserver().unwrap();
     let second = mp::prefork_forkserver().unwrap();
     let server = mp::internals::server_pid().unwrap_or(0);
@@ -532,8 +537,13 @@ fn prefork_forkserver_forks_once() -> TestResult {
             String::from_utf8_lossy(&out.stderr)
         ),
     )?;
+    check(
+        text.matches(PREFORK_PENDING).count() == 1,
+        format!("output pending at the fork was written more than once: {text:?}"),
+    )?;
     let fields: Vec<&str> = text
         .trim()
+        .trim_start_matches(PREFORK_PENDING)
         .trim_matches(|c| c == '(' || c == ')')
         .split(", ")
         .collect();

@@ -221,8 +221,15 @@ mod flat {
             if let Some(slot) = slot {
                 let seen = &self.singletons[..self.n_singletons];
                 if let Some(&(_, i)) = seen.iter().find(|(s, _)| *s == slot) {
-                    // A few memo entries: the index fits in a byte.
-                    self.out.extend_from_slice(&[op::BINGET, i as u8]);
+                    // As the encoder's `get`: a long tuple of arguments can
+                    // put the index past a byte.
+                    match u8::try_from(i) {
+                        Ok(i) => self.out.extend_from_slice(&[op::BINGET, i]),
+                        Err(_) => {
+                            self.out.push(op::LONG_BINGET);
+                            self.out.extend_from_slice(&i.to_le_bytes());
+                        }
+                    }
                     return Ok(());
                 }
                 if self.n_singletons == self.singletons.len() {
@@ -1231,6 +1238,22 @@ mod tests {
         assert!(flat_matches(&(bytes, one, one, none)));
         // Five distinct singletons: past what it keeps track of.
         assert!(!flat_matches(&("a", "b", "c", "d", "e")));
+        // A singleton repeated after 300 other memo entries: its index
+        // needs LONG_BINGET, as the encoder writes it.
+        struct Many(Vec<String>);
+        impl serde::Serialize for Many {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeTuple;
+                let mut t = s.serialize_tuple(self.0.len())?;
+                for x in &self.0 {
+                    t.serialize_element(x.as_str())?;
+                }
+                t.end()
+            }
+        }
+        let mut many: Vec<String> = (0..300).map(|i| format!("s{i}")).collect();
+        many.extend(["a".into(), "a".into()]);
+        assert!(flat_matches(&Many(many)));
         // Not leaves, or not in one frame: the general encoder's.
         assert!(!flat_matches(&(vec![1, 2],)));
         assert!(!flat_matches(&vec![1, 2]));

@@ -164,9 +164,11 @@ fn thread_count() -> Option<usize> {
 /// The forked server is made to look as the exec'd one would: its stdin is
 /// `/dev/null`, every descriptor that exec would have closed (close-on-exec)
 /// is pointed at `/dev/null` (the number stays taken: a live object of the
-/// caller may own it, and nothing in the server ever runs its drop), and
-/// every signal handler is back to its default (an ignored signal stays
-/// ignored, as across exec).
+/// caller may own it, and nothing in the server ever runs its drop), no
+/// signal is blocked, and every signal handler but the Rust runtime's
+/// stack-overflow ones (SIGSEGV, SIGBUS) is back to its default (an ignored
+/// signal stays ignored, as across exec). Buffered stdout and stderr are
+/// flushed first, so no child writes them again.
 ///
 /// Returns `Ok(true)` when it started the server; `Ok(false)`, starting
 /// nothing, when a server already runs, the process has more than one thread
@@ -184,6 +186,13 @@ pub fn prefork() -> Result<bool> {
     crate::child::check_bootstrap()?;
     let (mine, theirs) = socketpair()?;
     let parent = std::process::id() as i32;
+    // What this process has buffered would otherwise be written again by
+    // every child the server forks (each flushes its stdout on the way out).
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().lock().flush();
+        let _ = std::io::stderr().lock().flush();
+    }
     // SAFETY: this process has a single thread (checked above, and the
     // caller holds no lock another thread could hold), so the child is a
     // complete copy that may run any code.
@@ -247,7 +256,19 @@ fn like_exec(keep: RawFd) {
         // SAFETY: `null` is ours and nothing else holds it.
         unsafe { libc::close(null) };
     }
-    for sig in 1..libc::SIGRTMAX() {
+    // Nothing blocked, as the exec'd server's `Command` leaves it.
+    // SAFETY: an empty set, initialised by sigemptyset, as the new mask.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+    for sig in 1..=libc::SIGRTMAX() {
+        // The Rust runtime's stack-overflow handlers stay: an exec'd server
+        // has them too (its runtime installs them at start).
+        if sig == libc::SIGSEGV || sig == libc::SIGBUS {
+            continue;
+        }
         // SAFETY: a zeroed sigaction is a valid out-parameter.
         let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
         // SAFETY: sigaction with a null new action only reads the disposition.
@@ -271,7 +292,12 @@ pub(super) fn launch(spec: ChildSpec, fds: Vec<OwnedFd>) -> Result<Launched> {
                 *guard = Some(start_server()?);
             }
             if let Some(s) = guard.take_if(|s| !s.booted) {
-                *guard = Some(await_boot(s.pid, s.pidfd, s.ctl)?);
+                // A forked server that died before it said so is replaced
+                // by a fresh one, as a dead server is above.
+                *guard = Some(match await_boot(s.pid, s.pidfd, s.ctl) {
+                    Ok(server) => server,
+                    Err(_) => start_server()?,
+                });
             }
             let server = guard.as_ref().expect("server was just started");
             // The request says at once whether the child dies with its parent,

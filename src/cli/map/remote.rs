@@ -627,15 +627,15 @@ impl Hosted for Board {
                 // (`mp worker` does); a worker without it (the README's
                 // Python one) is refused by a block run at once, instead of
                 // being leased blocks it cannot read.
+                let host: String = host.chars().take(200).collect();
                 let takes_blocks = matches!(args.get(2), Some(Value::Bool(true)));
                 if self.blocks && !takes_blocks {
                     return Err(format!(
                         "ValueError: this mp map --listen run is --persistent: it hands out \
                          blocks of records to persistent commands, which only `mp worker` \
-                         takes (hello(host, slots, True)); {host:?} said hello without it"
+                         takes (hello(host, slots, True)); host {host} said hello without it"
                     ));
                 }
-                let host: String = host.chars().take(200).collect();
                 let id = self.hello(&host, slots, Some(conn));
                 Ok(Value::Tuple(vec![
                     Value::Int(id as i64),
