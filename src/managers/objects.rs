@@ -786,6 +786,22 @@ fn dict_call(d: &mut PyDict, method: &str, args: &mut [Value], kwds: &Value) -> 
         };
     }
     let args = &*args;
+    // CPython's messages for a wrong number of arguments, each from the
+    // C function that checks it.
+    let n = args.len();
+    match method {
+        "__getitem__" | "__contains__" if n != 1 => {
+            return type_error(format!(
+                "dict.{method}() takes exactly one argument ({n} given)"
+            ))
+        }
+        // PyArg_UnpackTuple with an empty name: the message starts with a space.
+        "__setitem__" => return type_error(format!(" expected 2 arguments, got {n}")),
+        "__delitem__" if n != 1 => return type_error(format!("expected 1 argument, got {n}")),
+        "get" if n == 0 => return type_error("get expected at least 1 argument, got 0"),
+        "get" if n > 2 => return type_error(format!("get expected at most 2 arguments, got {n}")),
+        _ => {}
+    }
     let a0 = args.first();
     let key = || a0.cloned().unwrap_or(Value::None);
     match method {
@@ -794,7 +810,6 @@ fn dict_call(d: &mut PyDict, method: &str, args: &mut [Value], kwds: &Value) -> 
             Ok(None) => exc("KeyError", vec![key()]),
             Err(e) => unhashable(e),
         },
-        "__setitem__" => arity("__setitem__", "exactly 2 arguments", args.len()),
         "__delitem__" => match d.remove(&key()) {
             Ok(Some(_)) => Reply::Return(Value::None),
             Ok(None) => exc("KeyError", vec![key()]),
@@ -1616,19 +1631,39 @@ fn array_call(a: &mut TypedArray, method: &str, args: &[Value]) -> Reply {
 /// `Queue.get(block, timeout)`, `put(item, block, timeout)`): `None` for
 /// ever, zero for a non-blocking call. `block` counts as Python's truth does.
 pub(super) fn block_wait(args: &[Value], kwds: &Value, i: usize, block: &str) -> Option<Duration> {
-    let blocking = match arg(args, kwds, i, block) {
+    if blocking(args, kwds, i, block) {
+        timeout_arg(arg(args, kwds, i + 1, "timeout"))
+    } else {
+        Some(Duration::ZERO)
+    }
+}
+
+/// The truth of a `block` argument at `i` (absent: true).
+fn blocking(args: &[Value], kwds: &Value, i: usize, block: &str) -> bool {
+    match arg(args, kwds, i, block) {
         None => true,
         Some(Value::Bool(b)) => *b,
         Some(Value::Int(n)) => *n != 0,
         Some(Value::Float(f)) => *f != 0.0,
         Some(Value::None) => false,
         Some(_) => true,
-    };
-    if blocking {
-        timeout_arg(arg(args, kwds, i + 1, "timeout"))
-    } else {
-        Some(Duration::ZERO)
     }
+}
+
+/// `queue.Queue`'s refusal of a blocking call with a negative timeout
+/// (`block` at `i`, `timeout` after it), if that is what was asked.
+fn negative_timeout(args: &[Value], kwds: &Value, i: usize) -> Option<Reply> {
+    let negative = match arg(args, kwds, i + 1, "timeout") {
+        Some(Value::Float(f)) => *f < 0.0,
+        Some(v) => v.as_i128().is_some_and(|n| n < 0),
+        None => false,
+    };
+    (negative && blocking(args, kwds, i, "block")).then(|| {
+        exc(
+            "ValueError",
+            vec![Value::str("'timeout' must be a non-negative number")],
+        )
+    })
 }
 
 /// A `timeout` argument: `None` (or absent) waits for ever; a negative one
@@ -2179,6 +2214,14 @@ pub(super) fn queue_call(
             })
         }
         "put" | "put_nowait" => {
+            // As queue.Queue: checked only for a bounded queue.
+            if method == "put"
+                && matches!(&*obj.lock(), State::Queue { maxsize, .. } if *maxsize > 0)
+            {
+                if let Some(refused) = negative_timeout(args, kwds, 1) {
+                    return refused;
+                }
+            }
             // The item moves from the request into the queue.
             let mut item = Some(args.first_mut().map(take).unwrap_or(Value::None));
             let wait = if method == "put" {
@@ -2207,6 +2250,11 @@ pub(super) fn queue_call(
             )
         }
         "get" | "get_nowait" => {
+            if method == "get" {
+                if let Some(refused) = negative_timeout(args, kwds, 0) {
+                    return refused;
+                }
+            }
             let wait = if method == "get" {
                 block_wait(args, kwds, 0, "block")
             } else {
