@@ -697,40 +697,43 @@ fn persistent_local_and_remote_slots_together() {
 /// feeds the command only the records the first did not finish.
 #[test]
 fn persistent_resume_runs_only_what_is_left_remotely() {
+    let outputs = resume_twice(&["--persistent"], |ran| {
+        format!("while read -r l; do echo \"$l\" >> {ran}; echo \"got $l\"; done")
+    });
+    assert_eq!(outputs, ["got a\ngot b\n", "got c\ngot d\n"]);
+}
+
+/// Runs `mp map --listen ... --joblog LOG --resume EXTRA -- sh -c CMD`
+/// through a remote worker twice, on `a b` and then on `a b c d`; `cmd`
+/// makes the command from the file each record is appended to when it
+/// runs. Checks that both runs succeed and every record ran exactly once,
+/// and returns the two runs' outputs.
+fn resume_twice(extra: &[&str], cmd: impl Fn(&str) -> String) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let addr = sock(dir.path());
     let log = dir.path().join("log");
     let ran = dir.path().join("ran");
-    let cmd = format!(
-        "while read -r l; do echo \"$l\" >> {}; echo \"got $l\"; done",
-        ran.display()
-    );
+    let cmd = cmd(&ran.display().to_string());
     let run = |input: &[u8]| {
         let w = worker(&addr, &["-j", "2"], &[]);
-        let co = coordinator(
-            &[
-                "--listen",
-                &addr,
-                "-j",
-                "0",
-                "--persistent",
-                "--joblog",
-                log.to_str().unwrap(),
-                "--resume",
-                "--",
-                "sh",
-                "-c",
-                &cmd,
-            ],
-            input,
-        );
+        let mut args = vec!["--listen", &addr, "-j", "0"];
+        args.extend_from_slice(extra);
+        args.extend([
+            "--joblog",
+            log.to_str().unwrap(),
+            "--resume",
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ]);
+        let co = coordinator(&args, input);
         let c = co.finish(LIMIT);
         assert_eq!(c.code(), Some(0), "{}", c.show());
         assert_eq!(w.finish(LIMIT).code(), Some(0));
         text(&c.stdout)
     };
-    assert_eq!(run(b"a\nb\n"), "got a\ngot b\n");
-    assert_eq!(run(b"a\nb\nc\nd\n"), "got c\ngot d\n");
+    let outputs = vec![run(b"a\nb\n"), run(b"a\nb\nc\nd\n")];
     let mut ran: Vec<String> = std::fs::read_to_string(&ran)
         .unwrap()
         .lines()
@@ -738,6 +741,7 @@ fn persistent_resume_runs_only_what_is_left_remotely() {
         .collect();
     ran.sort();
     assert_eq!(ran, ["a", "b", "c", "d"]);
+    outputs
 }
 
 /// The README's Python worker (kept in step with it by `readme_python_worker_is_the_tested_one`).
@@ -1179,43 +1183,8 @@ fn halt_now_stops_remote_tasks() {
 /// what the first did not finish.
 #[test]
 fn resume_runs_only_what_is_left_remotely() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = sock(dir.path());
-    let log = dir.path().join("log");
-    let ran = dir.path().join("ran");
-    let cmd = format!("echo {{}} >> {}; echo {{}}", ran.display());
-    let run = |input: &[u8]| {
-        let w = worker(&addr, &["-j", "2"], &[]);
-        let co = coordinator(
-            &[
-                "--listen",
-                &addr,
-                "-j",
-                "0",
-                "--joblog",
-                log.to_str().unwrap(),
-                "--resume",
-                "--",
-                "sh",
-                "-c",
-                &cmd,
-            ],
-            input,
-        );
-        let c = co.finish(LIMIT);
-        assert_eq!(c.code(), Some(0), "{}", c.show());
-        assert_eq!(w.finish(LIMIT).code(), Some(0));
-        text(&c.stdout)
-    };
-    assert_eq!(run(b"a\nb\n"), "a\nb\n");
-    assert_eq!(run(b"a\nb\nc\nd\n"), "c\nd\n");
-    let mut ran: Vec<String> = std::fs::read_to_string(&ran)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
-    ran.sort();
-    assert_eq!(ran, ["a", "b", "c", "d"]);
+    let outputs = resume_twice(&[], |ran| format!("echo {{}} >> {ran}; echo {{}}"));
+    assert_eq!(outputs, ["a\nb\n", "c\nd\n"]);
 }
 
 /// A worker waiting for its coordinator stops on SIGTERM: 143, and says so.

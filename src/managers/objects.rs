@@ -786,25 +786,21 @@ fn dict_call(d: &mut PyDict, method: &str, args: &mut [Value], kwds: &Value) -> 
         };
     }
     let args = &*args;
-    // CPython's messages for a wrong number of arguments, each from the
-    // C function that checks it.
     let n = args.len();
-    match method {
-        "__getitem__" | "__contains__" if n != 1 => {
-            return type_error(format!(
-                "dict.{method}() takes exactly one argument ({n} given)"
-            ))
-        }
-        // PyArg_UnpackTuple with an empty name: the message starts with a space.
-        "__setitem__" => return type_error(format!(" expected 2 arguments, got {n}")),
-        "__delitem__" if n != 1 => return type_error(format!("expected 1 argument, got {n}")),
-        "get" if n == 0 => return type_error("get expected at least 1 argument, got 0"),
-        "get" if n > 2 => return type_error(format!("get expected at most 2 arguments, got {n}")),
-        _ => {}
-    }
     let a0 = args.first();
     let key = || a0.cloned().unwrap_or(Value::None);
     match method {
+        // CPython's messages for a wrong number of arguments (each from the
+        // C function that checks it), in the same match as the calls.
+        "__getitem__" | "__contains__" if n != 1 => type_error(format!(
+            "dict.{method}() takes exactly one argument ({n} given)"
+        )),
+        // PyArg_UnpackTuple with an empty name: the message starts with a
+        // space (two arguments were served above).
+        "__setitem__" => type_error(format!(" expected 2 arguments, got {n}")),
+        "__delitem__" if n != 1 => type_error(format!("expected 1 argument, got {n}")),
+        "get" if n == 0 => type_error("get expected at least 1 argument, got 0"),
+        "get" if n > 2 => type_error(format!("get expected at most 2 arguments, got {n}")),
         "__getitem__" => match d.get(a0.unwrap_or(&Value::None)) {
             Ok(Some(v)) => Reply::Return(v.clone()),
             Ok(None) => exc("KeyError", vec![key()]),
@@ -2214,12 +2210,13 @@ pub(super) fn queue_call(
             })
         }
         "put" | "put_nowait" => {
-            // As queue.Queue: checked only for a bounded queue.
-            if method == "put"
-                && matches!(&*obj.lock(), State::Queue { maxsize, .. } if *maxsize > 0)
-            {
+            // As queue.Queue: refused only by a bounded queue (the lock is
+            // taken for that only when the timeout is negative).
+            if method == "put" {
                 if let Some(refused) = negative_timeout(args, kwds, 1) {
-                    return refused;
+                    if matches!(&*obj.lock(), State::Queue { maxsize, .. } if *maxsize > 0) {
+                        return refused;
+                    }
                 }
             }
             // The item moves from the request into the queue.

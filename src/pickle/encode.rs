@@ -177,6 +177,41 @@ mod flat {
 
     impl std::error::Error for NotFlat {}
 
+    /// The `Serializer` methods for what no flat request holds (variants
+    /// with fields, maps, structs), which both serializers refuse.
+    macro_rules! refuse_named_compounds {
+        () => {
+            fn serialize_tuple_variant(
+                self,
+                _: &'static str,
+                _: u32,
+                _: &'static str,
+                _: usize,
+            ) -> Result<Self::SerializeTupleVariant, NotFlat> {
+                Err(NotFlat)
+            }
+            fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotFlat> {
+                Err(NotFlat)
+            }
+            fn serialize_struct(
+                self,
+                _: &'static str,
+                _: usize,
+            ) -> Result<Self::SerializeStruct, NotFlat> {
+                Err(NotFlat)
+            }
+            fn serialize_struct_variant(
+                self,
+                _: &'static str,
+                _: u32,
+                _: &'static str,
+                _: usize,
+            ) -> Result<Self::SerializeStructVariant, NotFlat> {
+                Err(NotFlat)
+            }
+        };
+    }
+
     impl ser::Error for NotFlat {
         fn custom<T: std::fmt::Display>(_: T) -> NotFlat {
             NotFlat
@@ -421,34 +456,7 @@ mod flat {
         ) -> Result<Self::SerializeTupleStruct, NotFlat> {
             Err(NotFlat)
         }
-        fn serialize_tuple_variant(
-            self,
-            _name: &'static str,
-            _index: u32,
-            _variant: &'static str,
-            _len: usize,
-        ) -> Result<Self::SerializeTupleVariant, NotFlat> {
-            Err(NotFlat)
-        }
-        fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, NotFlat> {
-            Err(NotFlat)
-        }
-        fn serialize_struct(
-            self,
-            _name: &'static str,
-            _len: usize,
-        ) -> Result<Self::SerializeStruct, NotFlat> {
-            Err(NotFlat)
-        }
-        fn serialize_struct_variant(
-            self,
-            _name: &'static str,
-            _index: u32,
-            _variant: &'static str,
-            _len: usize,
-        ) -> Result<Self::SerializeStructVariant, NotFlat> {
-            Err(NotFlat)
-        }
+        refuse_named_compounds!();
     }
 
     /// Serializes the arguments: a tuple of leaves, `()` or one leaf.
@@ -633,34 +641,7 @@ mod flat {
         ) -> Result<Items<'a, 'o>, NotFlat> {
             Ok(self.items(len))
         }
-        fn serialize_tuple_variant(
-            self,
-            _name: &'static str,
-            _index: u32,
-            _variant: &'static str,
-            _len: usize,
-        ) -> Result<Self::SerializeTupleVariant, NotFlat> {
-            Err(NotFlat)
-        }
-        fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, NotFlat> {
-            Err(NotFlat)
-        }
-        fn serialize_struct(
-            self,
-            _name: &'static str,
-            _len: usize,
-        ) -> Result<Self::SerializeStruct, NotFlat> {
-            Err(NotFlat)
-        }
-        fn serialize_struct_variant(
-            self,
-            _name: &'static str,
-            _index: u32,
-            _variant: &'static str,
-            _len: usize,
-        ) -> Result<Self::SerializeStructVariant, NotFlat> {
-            Err(NotFlat)
-        }
+        refuse_named_compounds!();
     }
 }
 

@@ -228,15 +228,20 @@ pub(crate) fn loads_flat_request<'a>(
     if l.r.u8()? != op::EMPTY_DICT {
         return None;
     }
-    l.memoized();
-    if l.r.u8()? != op::TUPLE {
-        return None;
-    }
-    l.memoized();
-    if l.r.u8()? != op::STOP || l.r.pos != data.len() {
-        return None;
-    }
+    closes_with(&mut l, op::TUPLE, data)?;
     Some((ident, method))
+}
+
+/// The end of a flat pickle: `[memo] last [memo] STOP`, STOP the last byte
+/// of `data`.
+#[inline(always)]
+fn closes_with(l: &mut Lead<'_>, last: u8, data: &[u8]) -> Option<()> {
+    l.memoized();
+    if l.r.u8()? != last {
+        return None;
+    }
+    l.memoized();
+    (l.r.u8()? == op::STOP && l.r.pos == data.len()).then_some(())
 }
 
 /// A `(str, leaf)` pair as the outermost object, what a manager's
@@ -256,14 +261,7 @@ pub(crate) fn loads_flat_pair<'a>(data: &'a [u8], limits: &Limits) -> Option<(&'
     let tag = l.str()?;
     let code = l.r.u8()?;
     let v = l.r.scalar(code)?;
-    l.memoized();
-    if l.r.u8()? != op::TUPLE2 {
-        return None;
-    }
-    l.memoized();
-    if l.r.u8()? != op::STOP || l.r.pos != data.len() {
-        return None;
-    }
+    closes_with(&mut l, op::TUPLE2, data)?;
     Some((tag, v))
 }
 
